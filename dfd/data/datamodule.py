@@ -1,0 +1,117 @@
+"""LightningDataModule serving (B, T, C, H, W) face clips from a prepared manifest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from dfd.data.dataset import FaceClipDataset
+from dfd.data.manifest import ok_rows, read_manifest
+from dfd.data.splits import assert_no_group_leakage
+from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+class FaceClipDataModule(L.LightningDataModule):
+    """Face clips of `clip_len` frames (1 = frame mode) per split of a prepared manifest.
+
+    Training clips get the `augment` pipeline with one random draw per clip; validation and
+    test clips are only resized and normalized. `balanced_sampling` draws training clips with
+    class-balanced weights instead of shuffling.
+    """
+
+    def __init__(
+        self,
+        manifest_path: str,
+        clip_len: int = 1,
+        image_size: int = 224,
+        batch_size: int = 32,
+        num_workers: int = 2,
+        augment: Sequence[Mapping[str, Any]] | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        balanced_sampling: bool = False,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.datasets: dict[str, FaceClipDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        hp = self.hparams
+        path = Path(hp.manifest_path)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no manifest at {path}: prepare the dataset first "
+                "(`python -m dfd.prepare data=<name>`; for the demo: `make demo-data`)"
+            )
+        manifest = read_manifest(path)
+        rows = ok_rows(manifest)
+        skipped = manifest[manifest["status"] != "ok"]
+        if len(skipped):
+            reasons = skipped["reason"].str.split(":").str[0].value_counts().to_dict()
+            log.info("manifest %s: %d clips ok, %d skipped at preparation %s",
+                     path, len(rows), len(skipped), reasons)
+        assert_no_group_leakage(rows)
+        train_tf = build_clip_transform(hp.image_size, hp.augment, hp.mean, hp.std)
+        eval_tf = build_clip_transform(hp.image_size, None, hp.mean, hp.std)
+        for split in SPLITS:
+            split_rows = rows[rows["split"] == split]
+            if split_rows.empty:
+                continue
+            self.datasets[split] = FaceClipDataset(
+                split_rows, path.parent, hp.clip_len,
+                train_tf if split == "train" else eval_tf, random_augment=split == "train",
+            )
+
+    def dataset(self, split: str) -> FaceClipDataset:
+        """The dataset of one split; a clear error when the manifest has no such rows."""
+        self.setup()
+        if split not in self.datasets:
+            raise ValueError(f"manifest {self.hparams.manifest_path} has no usable '{split}' clips")
+        return self.datasets[split]
+
+    def class_counts(self, split: str = "train") -> tuple[int, int]:
+        """(real clips, fake clips) of a split."""
+        labels = self.dataset(split).labels()
+        return int((labels == 0).sum()), int((labels == 1).sum())
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        dataset = self.dataset(split)
+        sampler = None
+        if train and self.hparams.balanced_sampling:
+            labels = dataset.labels()
+            weights = 1.0 / np.bincount(labels, minlength=2)[labels]
+            sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double),
+                                            num_samples=len(labels), replacement=True)
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            drop_last=train,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
+            pin_memory=self.hparams.pin_memory,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)

@@ -1,0 +1,79 @@
+"""A dataset of T-frame face clips cut from the prepared face frames in a manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import albumentations as A
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from dfd.data.manifest import frame_paths
+from dfd.data.transforms import apply_to_clip
+
+
+@dataclass(frozen=True)
+class ClipWindow:
+    """Frames [start, start + length) of one manifest row."""
+
+    row: int
+    start: int
+
+
+def clip_windows(num_frames: int, clip_len: int) -> list[int]:
+    """Start frames of the non-overlapping windows of `clip_len` frames (at least one window)."""
+    if num_frames <= clip_len:
+        return [0]
+    return list(range(0, num_frames - clip_len + 1, clip_len))
+
+
+class FaceClipDataset(Dataset):
+    """Serves dicts {clip: (T, 3, H, W) float, label: float, video_idx: long} from manifest rows.
+
+    Each `ok` row (one face track of one video) is cut into non-overlapping windows of
+    `clip_len` frames; a row shorter than that repeats its last frame. `video_ids[video_idx]`
+    names the video a clip came from, for video-level aggregation.
+    """
+
+    def __init__(self, rows: pd.DataFrame, manifest_dir: Path, clip_len: int,
+                 transform: A.Compose, random_augment: bool) -> None:
+        self.rows = rows.reset_index(drop=True)
+        self.manifest_dir = Path(manifest_dir)
+        self.clip_len = clip_len
+        self.transform = transform
+        self.random_augment = random_augment
+        self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
+        index = {video_id: i for i, video_id in enumerate(self.video_ids)}
+        self.row_video_idx = [index[v] for v in self.rows["video_id"]]
+        self.row_frames = [frame_paths(row, self.manifest_dir) for _, row in self.rows.iterrows()]
+        self.windows = [ClipWindow(r, start) for r, paths in enumerate(self.row_frames)
+                        for start in clip_windows(len(paths), clip_len)]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def labels(self) -> np.ndarray:
+        """The label (0 real, 1 fake) of every clip, in index order."""
+        row_labels = self.rows["label"].to_numpy()
+        return np.array([row_labels[w.row] for w in self.windows], dtype=np.int64)
+
+    def _load_frames(self, window: ClipWindow) -> np.ndarray:
+        paths = self.row_frames[window.row][window.start: window.start + self.clip_len]
+        paths += [paths[-1]] * (self.clip_len - len(paths))
+        return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        window = self.windows[index]
+        # One augmentation seed per clip, drawn from torch's RNG (seeded per worker and run);
+        # evaluation clips use a fixed seed (their pipeline has no random steps anyway).
+        seed = int(torch.randint(0, 2**31 - 1, ())) if self.random_augment else 0
+        clip = apply_to_clip(self.transform, self._load_frames(window), seed)
+        return {
+            "clip": clip,
+            "label": torch.tensor(float(self.rows.at[window.row, "label"])),
+            "video_idx": torch.tensor(self.row_video_idx[window.row], dtype=torch.long),
+        }

