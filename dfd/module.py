@@ -9,16 +9,11 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 from timm.data import Mixup
 from torch import nn
 
+from dfd.confutil import to_plain
 from dfd.eval.metrics import DetectionScores
-
-
-def _plain(config: Any) -> Any:
-    """OmegaConf nodes -> plain containers, so checkpoints hold simple hyperparameters."""
-    return OmegaConf.to_container(config, resolve=True) if isinstance(config, DictConfig) else config
 
 
 def smooth_targets(targets: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -51,7 +46,7 @@ class DeepfakeDetectionModule(L.LightningModule):
         aggregation: str = "mean",
     ) -> None:
         super().__init__()
-        detector, optimizer, scheduler, mixup = map(_plain, (detector, optimizer, scheduler, mixup))
+        detector, optimizer, scheduler, mixup = map(to_plain, (detector, optimizer, scheduler, mixup))
         self.save_hyperparameters()
         self.detector: nn.Module = instantiate(detector)
         self.mixup = (Mixup(**mixup, label_smoothing=label_smoothing, num_classes=2)
@@ -124,8 +119,8 @@ class DeepfakeDetectionModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         trainable = [p for p in self.parameters() if p.requires_grad]
-        optimizer = instantiate(self.hparams.optimizer, params=trainable)
+        optimizer = instantiate(self.hparams.optimizer)(trainable)
         if not self.hparams.scheduler:
             return {"optimizer": optimizer}
-        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer)
+        scheduler = instantiate(self.hparams.scheduler)(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from dfd.confutil import to_plain
 from dfd.data.dataset import FaceClipDataset
 from dfd.data.manifest import ok_rows, read_manifest
 from dfd.data.splits import assert_no_group_leakage
@@ -44,6 +45,7 @@ class FaceClipDataModule(L.LightningDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
+        augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
         self.save_hyperparameters()
         self.datasets: dict[str, FaceClipDataset] = {}
 

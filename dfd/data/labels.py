@@ -1,0 +1,143 @@
+"""Label sources: turn a label file into a list of labelled videos.
+
+Every source returns a :class:`LabelTable`: the videos it could read and the rows it
+rejected, each with a reason. Sources never open the videos themselves; a missing video
+file is recorded later by the preparation runner.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+REAL, FAKE = 0, 1
+SPLITS = ("train", "val", "test")
+_LABEL_WORDS = {"real": REAL, "fake": FAKE, "0": REAL, "1": FAKE}
+
+
+@dataclass(frozen=True)
+class LabeledVideo:
+    """One video with its label (0 real, 1 fake), its leakage group and an optional fixed split."""
+
+    path: Path
+    video_id: str
+    label: int
+    group: str
+    split: str | None = None
+
+
+@dataclass
+class LabelTable:
+    """The videos a label source accepted, and the rows it rejected as (row, reason)."""
+
+    videos: list[LabeledVideo] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse_label(value: object) -> int | None:
+    """Map REAL/FAKE (any case) or 0/1 to 0/1; None when the value is not a label."""
+    return _LABEL_WORDS.get(str(value).strip().lower())
+
+
+def video_id_for(path: Path, video_root: Path) -> str:
+    """The id of a video: its path relative to the root, without suffix, posix style."""
+    try:
+        relative = path.relative_to(video_root)
+    except ValueError:
+        relative = Path(path.name)
+    return PurePosixPath(*relative.with_suffix("").parts).as_posix()
+
+
+def read_label_csv(csv_path: str | Path, video_root: str | Path) -> LabelTable:
+    """Read a CSV with columns ``file,label[,group[,split]]`` into a :class:`LabelTable`."""
+    csv_path, video_root = Path(csv_path), Path(video_root)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"label CSV not found: {csv_path}")
+    table = LabelTable()
+    seen: set[Path] = set()
+    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = [name.strip().lower() for name in reader.fieldnames or []]
+        missing = {"file", "label"} - set(columns)
+        if missing:
+            raise ValueError(f"{csv_path}: missing column(s) {sorted(missing)}; found {columns}")
+        reader.fieldnames = columns
+        for line, row in enumerate(reader, start=2):
+            description = f"{csv_path.name}:{line} {_row_text(row)}"
+            video, reason = _video_from_row(row, video_root, seen)
+            if video is None:
+                table.rejected.append((description, reason))
+            else:
+                table.videos.append(video)
+    return table
+
+
+def _row_text(row: dict[str | None, object]) -> str:
+    return ",".join(str(value or "") for key, value in row.items() if key is not None)
+
+
+def _cell(row: dict[str | None, object], name: str) -> str:
+    return str(row.get(name) or "").strip()
+
+
+def _video_from_row(
+    row: dict[str | None, object], video_root: Path, seen: set[Path]
+) -> tuple[LabeledVideo | None, str]:
+    file = _cell(row, "file")
+    if not file:
+        return None, "empty file"
+    label = parse_label(_cell(row, "label"))
+    if label is None:
+        return None, f"unknown label {_cell(row, 'label')!r} (expected REAL/FAKE or 0/1)"
+    split = _cell(row, "split").lower() or None
+    if split is not None and split not in SPLITS:
+        return None, f"unknown split {split!r} (expected one of {', '.join(SPLITS)})"
+    path = Path(file) if Path(file).is_absolute() else video_root / file
+    if path in seen:
+        return None, f"duplicate file {file!r}"
+    seen.add(path)
+    video_id = video_id_for(path, video_root)
+    group = _cell(row, "group") or video_id
+    return LabeledVideo(path=path, video_id=video_id, label=label, group=group, split=split), ""
+
+
+def read_dfdc_metadata(root: str | Path) -> LabelTable:
+    """Read every ``metadata.json`` under ``root`` (DFDC parts); fakes share their original's group."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"DFDC root folder not found: {root}")
+    metadata_files = sorted(root.rglob("metadata.json"))
+    if not metadata_files:
+        raise FileNotFoundError(f"no metadata.json found under {root}")
+    table = LabelTable()
+    seen: set[str] = set()
+    for metadata in metadata_files:
+        entries = json.loads(metadata.read_text(encoding="utf-8"))
+        for name, entry in sorted(entries.items()):
+            description = f"{metadata.relative_to(root).as_posix()}: {name}"
+            video, reason = _video_from_entry(name, entry, metadata.parent, root, seen)
+            if video is None:
+                table.rejected.append((description, reason))
+            else:
+                table.videos.append(video)
+    return table
+
+
+def _video_from_entry(
+    name: str, entry: object, part_dir: Path, root: Path, seen: set[str]
+) -> tuple[LabeledVideo | None, str]:
+    if not isinstance(entry, dict):
+        return None, "entry is not an object"
+    label = parse_label(entry.get("label", ""))
+    if label is None:
+        return None, f"unknown label {entry.get('label')!r} (expected REAL/FAKE)"
+    path = part_dir / name
+    video_id = video_id_for(path, root)
+    if video_id in seen:
+        return None, f"duplicate video id {video_id!r}"
+    seen.add(video_id)
+    original = entry.get("original") if label == FAKE else None
+    group = video_id_for(part_dir / original, root) if original else video_id
+    return LabeledVideo(path=path, video_id=video_id, label=label, group=group), ""

@@ -1,0 +1,91 @@
+"""The manifest: one CSV row per prepared face clip, the only link from preparation to training.
+
+Lists (frame paths, frame indices, detection scores) are stored ``;``-joined; frame paths
+are relative to the manifest's folder so a prepared dataset can be moved as a whole.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+MANIFEST_NAME = "manifest.csv"
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "clip_id", "video_id", "label", "group", "split", "source", "status", "reason",
+    "num_frames", "frame_paths", "frame_indices", "det_scores", "fps", "width", "height",
+)
+_DTYPES: dict[str, type] = {"label": int, "num_frames": int, "fps": float, "width": int, "height": int}
+STATUS_OK, STATUS_SKIPPED = "ok", "skipped"
+LIST_SEP = ";"
+
+
+class ManifestError(ValueError):
+    """A manifest file is missing columns or cannot be parsed."""
+
+
+def empty_manifest() -> pd.DataFrame:
+    """A manifest with the right columns and no rows."""
+    return pd.DataFrame({column: pd.Series(dtype=_DTYPES.get(column, object)) for column in MANIFEST_COLUMNS})
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read and validate a manifest CSV; text columns come back as str (empty, never NaN)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest not found: {path}")
+    text_columns = {column: str for column in MANIFEST_COLUMNS if column not in _DTYPES}
+    frame = pd.read_csv(path, dtype=text_columns, keep_default_na=False)
+    missing = [column for column in MANIFEST_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ManifestError(f"{path}: missing manifest column(s) {missing}")
+    try:
+        frame = frame.astype(_DTYPES)
+    except ValueError as error:
+        raise ManifestError(f"{path}: bad numeric value: {error}") from error
+    return frame[list(MANIFEST_COLUMNS)]
+
+
+def write_manifest(df: pd.DataFrame, path: str | Path) -> None:
+    """Write the manifest atomically (temporary file, then rename), columns in schema order."""
+    path = Path(path)
+    missing = [column for column in MANIFEST_COLUMNS if column not in df.columns]
+    if missing:
+        raise ManifestError(f"cannot write manifest: missing column(s) {missing}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    df[list(MANIFEST_COLUMNS)].to_csv(partial, index=False)
+    os.replace(partial, path)
+
+
+def join_list(values: Iterable[object]) -> str:
+    """Join values into one manifest cell."""
+    return LIST_SEP.join(str(value) for value in values)
+
+
+def split_list(cell: object) -> list[str]:
+    """Split one manifest cell into its items (an empty cell gives an empty list)."""
+    text = "" if cell is None or (isinstance(cell, float) and pd.isna(cell)) else str(cell)
+    return [item for item in text.split(LIST_SEP) if item]
+
+
+def frame_paths(row: Mapping[str, object] | pd.Series, manifest_dir: str | Path) -> list[Path]:
+    """Absolute paths of a clip's face crops, in frame order."""
+    return [Path(manifest_dir) / item for item in split_list(row["frame_paths"])]
+
+
+def frame_indices(row: Mapping[str, object] | pd.Series) -> list[int]:
+    """Source frame numbers of a clip's crops."""
+    return [int(item) for item in split_list(row["frame_indices"])]
+
+
+def det_scores(row: Mapping[str, object] | pd.Series) -> list[float]:
+    """Detection probability per crop (0.0 where the box was interpolated)."""
+    return [float(item) for item in split_list(row["det_scores"])]
+
+
+def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Only the clips whose preparation succeeded."""
+    return df[df["status"] == STATUS_OK].reset_index(drop=True)

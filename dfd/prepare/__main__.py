@@ -1,0 +1,24 @@
+"""Hydra entry point: ``python -m dfd.prepare data=demo`` (see conf/prepare.yaml)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from dfd.prepare.runner import prepare_from_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("DFD_ROOT", str(REPO_ROOT))
+
+
+@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="prepare")
+def main(cfg: DictConfig) -> None:
+    """Prepare the configured dataset; the manifest lands in ``data.prepared_dir``."""
+    prepare_from_config(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Label sources: the label CSV and DFDC metadata folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dfd.data.labels import FAKE, REAL, LabeledVideo, read_dfdc_metadata, read_label_csv
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text.strip() + "\n", encoding="utf-8")
+    return path
+
+
+def test_csv_parses_labels_groups_and_splits(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "labels.csv", """
+file,label,group,split
+a.mp4,REAL,person1,
+b.mp4,fake,person1,train
+sub/c.mp4,0,,test
+d.mp4,1,,
+""")
+    table = read_label_csv(csv_path, tmp_path)
+    assert table.rejected == []
+    assert table.videos == [
+        LabeledVideo(tmp_path / "a.mp4", "a", REAL, "person1", None),
+        LabeledVideo(tmp_path / "b.mp4", "b", FAKE, "person1", "train"),
+        LabeledVideo(tmp_path / "sub/c.mp4", "sub/c", REAL, "sub/c", "test"),
+        LabeledVideo(tmp_path / "d.mp4", "d", FAKE, "d", None),
+    ]
+
+
+def test_csv_without_optional_columns_and_absolute_paths(tmp_path: Path) -> None:
+    root = tmp_path / "videos"
+    csv_path = write_csv(tmp_path / "labels.csv", f"""
+file,label
+{root / "x" / "clip.mp4"},Real
+""")
+    video, = read_label_csv(csv_path, root).videos
+    assert (video.path, video.video_id, video.group, video.split) == (root / "x/clip.mp4", "x/clip", "x/clip", None)
+
+
+def test_csv_rejects_bad_rows_with_reasons(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "labels.csv", """
+file,label,group,split
+good.mp4,REAL,,
+bad_label.mp4,maybe,,
+,FAKE,,
+bad_split.mp4,FAKE,,holdout
+good.mp4,FAKE,,
+""")
+    table = read_label_csv(csv_path, tmp_path)
+    assert [video.video_id for video in table.videos] == ["good"]
+    reasons = [reason for _, reason in table.rejected]
+    assert len(reasons) == 4
+    assert "unknown label 'maybe'" in reasons[0]
+    assert reasons[1] == "empty file"
+    assert "unknown split 'holdout'" in reasons[2]
+    assert "duplicate file" in reasons[3]
+    assert "labels.csv:3" in table.rejected[0][0]
+
+
+def test_csv_does_not_check_that_videos_exist(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "labels.csv", "file,label\nnot_there.mp4,FAKE")
+    assert len(read_label_csv(csv_path, tmp_path).videos) == 1
+
+
+def test_missing_csv_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="label CSV not found"):
+        read_label_csv(tmp_path / "nope.csv", tmp_path)
+
+
+def test_csv_without_label_column_is_an_error(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "labels.csv", "file,kind\na.mp4,REAL")
+    with pytest.raises(ValueError, match="label"):
+        read_label_csv(csv_path, tmp_path)
+
+
+def test_dfdc_metadata_groups_fakes_with_their_original(tmp_path: Path) -> None:
+    for part, entries in {
+        "part_0": {
+            "orig1.mp4": {"label": "REAL", "split": "train"},
+            "fake1a.mp4": {"label": "FAKE", "original": "orig1.mp4", "split": "train"},
+            "fake1b.mp4": {"label": "FAKE", "original": "orig1.mp4", "split": "train"},
+            "broken.mp4": {"label": "UNSURE"},
+        },
+        "part_1": {
+            "orig2.mp4": {"label": "REAL", "split": "train"},
+            "fake2.mp4": {"label": "FAKE", "original": "orig2.mp4", "split": "train"},
+        },
+    }.items():
+        (tmp_path / part).mkdir()
+        (tmp_path / part / "metadata.json").write_text(json.dumps(entries))
+    table = read_dfdc_metadata(tmp_path)
+    by_id = {video.video_id: video for video in table.videos}
+    assert set(by_id) == {"part_0/orig1", "part_0/fake1a", "part_0/fake1b", "part_1/orig2", "part_1/fake2"}
+    assert {by_id[v].group for v in ("part_0/orig1", "part_0/fake1a", "part_0/fake1b")} == {"part_0/orig1"}
+    assert by_id["part_1/fake2"].group == by_id["part_1/orig2"].group == "part_1/orig2"
+    assert by_id["part_0/orig1"].label == REAL and by_id["part_0/fake1a"].label == FAKE
+    assert by_id["part_0/fake1a"].path == tmp_path / "part_0" / "fake1a.mp4"
+    assert all(video.split is None for video in table.videos)
+    assert len(table.rejected) == 1 and "broken.mp4" in table.rejected[0][0]
+
+
+def test_dfdc_without_metadata_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="metadata.json"):
+        read_dfdc_metadata(tmp_path)
