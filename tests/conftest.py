@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny real dataset built by dfd itself (demo builder + preparation)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_GROUPS = ("pair01", "pair02", "pair03")
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three identity pairs, one short clip per identity, each with SBI and swap twins."""
+    from dfd.fakes.demo import build_demo
+
+    out = tmp_path_factory.mktemp("tiny_demo") / "raw"
+    build_demo(out, seed=0, clip_seconds=0.6, clips_per_photo=1, max_clips_per_video=1,
+               groups=TINY_GROUPS)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_prepared(tiny_raw: Path) -> Path:
+    """The tiny dataset prepared (4 frames per video, 64 px crops); returns the manifest path."""
+    from dfd.data.labels import read_label_csv
+    from dfd.data.manifest import ok_rows
+    from dfd.prepare.runner import PrepareSettings, prepare_dataset
+
+    prepared = tiny_raw.parent / "prepared"
+    manifest = prepare_dataset(read_label_csv(tiny_raw / "labels.csv", tiny_raw), tiny_raw,
+                               prepared, PrepareSettings(num_frames=4, face_size=64),
+                               val_fraction=0.3, test_fraction=0.3, seed=0, show_progress=False)
+    ok = ok_rows(manifest)
+    for split in ("train", "val", "test"):
+        assert set(ok[ok["split"] == split]["label"]) == {0, 1}, f"{split} lacks a class"
+    return prepared / "manifest.csv"
+
+
+def run_entry_point(script: str, *overrides: str, timeout: int = 600,
+                    cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """Run train.py / evaluate.py / `-m dfd.prepare` as a user would, failing loudly."""
+    command = [sys.executable, *(["-m", script] if script.startswith("dfd.") else [script]),
+               *overrides]
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
