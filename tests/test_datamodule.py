@@ -1,0 +1,106 @@
+"""The datamodule serves (B, T, C, H, W) clips with one augmentation draw per clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import WeightedRandomSampler
+
+from dfd.data.datamodule import FaceClipDataModule
+from dfd.data.manifest import read_manifest, write_manifest
+from dfd.data.splits import SplitLeakageError
+from dfd.data.transforms import apply_to_clip, build_clip_transform
+
+STRONG_COLOUR = [{"_target_": "albumentations.ColorJitter", "brightness": 0.5, "contrast": 0.5,
+                  "saturation": 0.5, "hue": 0.1, "p": 1.0},
+                 {"_target_": "albumentations.HorizontalFlip", "p": 0.5}]
+
+
+def datamodule(manifest: Path, **kwargs) -> FaceClipDataModule:
+    settings = dict(clip_len=2, image_size=48, batch_size=4, num_workers=0) | kwargs
+    dm = FaceClipDataModule(str(manifest), **settings)
+    dm.setup("fit")
+    return dm
+
+
+@pytest.mark.parametrize("clip_len", [1, 2, 4])
+def test_batches_are_clips_of_t_frames(tiny_prepared: Path, clip_len: int) -> None:
+    dm = datamodule(tiny_prepared, clip_len=clip_len)
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+        batch = next(iter(loader))
+        assert batch["clip"].shape[1:] == (clip_len, 3, 48, 48)
+        assert batch["clip"].dtype == torch.float32
+        assert batch["label"].shape == batch["video_idx"].shape == (len(batch["clip"]),)
+        assert set(batch["label"].tolist()) <= {0.0, 1.0}
+
+
+def test_clips_cover_every_frame_once_in_evaluation(tiny_prepared: Path) -> None:
+    manifest = read_manifest(tiny_prepared)
+    dm = datamodule(tiny_prepared, clip_len=2)
+    test_rows = manifest[(manifest["status"] == "ok") & (manifest["split"] == "test")]
+    assert len(dm.dataset("test")) == int((test_rows["num_frames"] // 2).sum())
+    assert sorted(dm.dataset("test").video_ids) == sorted(test_rows["video_id"])
+
+
+def test_one_augmentation_draw_per_clip(tiny_prepared: Path, tmp_path: Path) -> None:
+    """A clip made of one repeated crop stays identical frame to frame after augmentation."""
+    manifest = read_manifest(tiny_prepared)
+    first = manifest[manifest["status"] == "ok"].iloc[0]
+    crop = (tiny_prepared.parent / first["frame_paths"].split(";")[0]).resolve()
+    repeated = manifest.copy()
+    repeated["frame_paths"] = repeated["frame_paths"].where(
+        repeated["status"] != "ok", ";".join([str(crop)] * 4))
+    write_manifest(repeated, tmp_path / "manifest.csv")
+    dataset = datamodule(tmp_path / "manifest.csv", clip_len=4, augment=STRONG_COLOUR).dataset("train")
+    clips = [dataset[0]["clip"] for _ in range(4)]
+    for clip in clips:
+        assert all(torch.equal(clip[0], frame) for frame in clip[1:])
+    assert any(not torch.equal(clips[0], other) for other in clips[1:]), "augmentation never varied"
+
+
+def test_same_seed_same_augmentation(tiny_prepared: Path) -> None:
+    dataset = datamodule(tiny_prepared, augment=STRONG_COLOUR).dataset("train")
+    frames = dataset._load_frames(dataset.windows[0])
+    transform = build_clip_transform(48, STRONG_COLOUR)
+    assert torch.equal(apply_to_clip(transform, frames, 7), apply_to_clip(transform, frames, 7))
+    assert not torch.equal(apply_to_clip(transform, frames, 7), apply_to_clip(transform, frames, 8))
+
+
+def test_class_balanced_sampling(tiny_prepared: Path) -> None:
+    dm = datamodule(tiny_prepared, clip_len=1, balanced_sampling=True, batch_size=8)
+    loader = dm.train_dataloader()
+    assert isinstance(loader.sampler, WeightedRandomSampler)
+    real, fake = dm.class_counts("train")
+    assert fake > real  # the demo has two fakes per real clip
+    torch.manual_seed(0)
+    drawn = torch.cat([torch.as_tensor(list(loader.sampler)) for _ in range(50)])
+    labels = torch.as_tensor(dm.dataset("train").labels())[drawn]
+    assert 0.4 < labels.float().mean() < 0.6
+
+
+def test_leaking_manifest_is_refused(tiny_prepared: Path, tmp_path: Path) -> None:
+    manifest = read_manifest(tiny_prepared)
+    ok = manifest[manifest["status"] == "ok"]
+    group = ok[ok["split"] == "test"]["group"].iloc[0]
+    leaking = manifest.copy()
+    row = leaking.index[(leaking["group"] == group) & (leaking["status"] == "ok")][0]
+    leaking.loc[row, "split"] = "train"
+    write_manifest(leaking, tmp_path / "manifest.csv")
+    with pytest.raises(SplitLeakageError, match=group):
+        datamodule(tmp_path / "manifest.csv")
+
+
+def test_missing_manifest_says_how_to_make_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="dfd.prepare"):
+        datamodule(tmp_path / "nothing" / "manifest.csv")
+
+
+def test_skipped_rows_are_not_served(tiny_prepared: Path) -> None:
+    manifest = read_manifest(tiny_prepared)
+    skipped = manifest[manifest["status"] != "ok"]
+    assert not skipped.empty and set(skipped["reason"].str.split(":").str[0]) == {"no_face"}
+    dm = datamodule(tiny_prepared)
+    served = set().union(*(set(dm.dataset(s).video_ids) for s in ("train", "val", "test")))
+    assert served.isdisjoint(set(skipped["video_id"]))
