@@ -1,0 +1,79 @@
+"""train.py, evaluate.py and a Hydra multirun, run as a user runs them (slow: real training)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import run_entry_point
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_overrides(manifest: Path, log_dir: Path) -> list[str]:
+    return [f"data.prepared_dir={manifest.parent}", f"paths.log_dir={log_dir}",
+            "datamodule.image_size=48", "datamodule.clip_len=2", "datamodule.batch_size=4",
+            "datamodule.num_workers=0", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
+            "model=resnet18"]
+
+
+def only(paths: list[Path]) -> Path:
+    assert len(paths) == 1, paths
+    return paths[0]
+
+
+def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
+    result = run_entry_point("train.py", *tiny_overrides(tiny_prepared, tmp_path))
+    run = only(list((tmp_path / "train" / "runs").iterdir()))
+    assert "video-level AUC" in result.stdout
+    for produced in (".hydra/config.yaml", "run_info.json", "test_metrics.json",
+                     "test_video_scores.csv", "checkpoints/last.ckpt"):
+        assert (run / produced).exists(), produced
+    assert json.loads((run / "run_info.json").read_text())["seed"] == 42
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    best = Path(metrics["checkpoint"])
+    assert best.parent == run / "checkpoints" and best.name.startswith("epoch"), \
+        "the test must use the checkpoint chosen on validation"
+    trained = pd.read_csv(run / "test_video_scores.csv")
+    manifest = pd.read_csv(tiny_prepared, keep_default_na=False)
+    test_videos = manifest[(manifest["split"] == "test") & (manifest["status"] == "ok")]
+    assert sorted(trained["video_id"]) == sorted(test_videos["video_id"])
+    assert trained["score"].between(0, 1).all()
+    assert (run / "csv").is_dir()
+
+    run_entry_point("evaluate.py", f"ckpt_path={best}", f"data.prepared_dir={tiny_prepared.parent}",
+                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0",
+                    "trainer.enable_progress_bar=false")
+    evaluation = only(list((tmp_path / "eval" / "runs").iterdir()))
+    evaluated = pd.read_csv(evaluation / "test_video_scores.csv")
+    pd.testing.assert_frame_equal(evaluated, trained, atol=1e-5)
+    eval_metrics = json.loads((evaluation / "test_metrics.json").read_text())
+    assert eval_metrics["test/video_auroc"] == pytest.approx(metrics["test/video_auroc"], abs=1e-6)
+
+
+def test_ddp_with_two_cpu_processes(tiny_prepared: Path, tmp_path: Path) -> None:
+    result = run_entry_point("train.py", *tiny_overrides(tiny_prepared, tmp_path),
+                             "trainer=ddp_sim", "trainer.max_epochs=1")
+    run = only(list((tmp_path / "train" / "runs").iterdir()))
+    assert "world_size: 2" in result.stdout + result.stderr or "MEMBER: 2/2" in result.stderr
+    scores = pd.read_csv(run / "test_video_scores.csv")
+    assert scores["video_id"].is_unique and len(scores) > 0
+    assert (run / "checkpoints" / "last.ckpt").exists()
+
+
+def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, tmp_path: Path) -> None:
+    run_entry_point("train.py", "-m", "seed=1,2", "logger=wandb", "trainer.max_epochs=1",
+                    *[o for o in tiny_overrides(tiny_prepared, tmp_path) if "max_epochs" not in o])
+    sweep = only(list((tmp_path / "train" / "multiruns").iterdir()))
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [job.name for job in jobs] == ["0", "1"]
+    run_ids = set()
+    for job in jobs:
+        assert (job / "test_metrics.json").exists()
+        offline_run = only(list((job / "wandb").glob("offline-run-*")))
+        assert list(offline_run.glob("*.wandb")), "W&B wrote no run file"
+        run_ids.add(offline_run.name.rsplit("-", 1)[-1])
+    assert len(run_ids) == 2, "multirun jobs were merged into one W&B run"
