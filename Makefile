@@ -1,0 +1,33 @@
+# Two commands on a fresh Linux machine with Python 3.11:
+#   make demo   build the demo dataset, prepare it, train on it, print the test AUC
+#   make test   run the whole test suite (what CI runs)
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export NO_ALBUMENTATIONS_UPDATE := 1
+export WANDB_MODE ?= offline
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: demo demo-data test test-fast clean-demo
+
+$(VENV)/installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo-data: $(VENV)/installed
+	$(PY) -m dfd.fakes.demo --out data/demo/raw
+	$(PY) -m dfd.prepare data=demo
+
+demo: demo-data
+	$(PY) train.py
+
+test: $(VENV)/installed
+	$(PY) -m pytest -m "slow or not slow"
+
+test-fast: $(VENV)/installed
+	$(PY) -m pytest
+
+clean-demo:
+	rm -rf data/demo
