@@ -10,10 +10,13 @@ from facenet_pytorch import MTCNN
 class FaceDetector:
     """Find faces in RGB frames; each frame gives a (K, 5) array of ``x1, y1, x2, y2, prob``."""
 
-    def __init__(self, device: str = "cpu", batch_size: int = 16, min_prob: float = 0.9) -> None:
+    def __init__(self, device: str = "cpu", batch_size: int = 16, min_prob: float = 0.9,
+                 min_face_size: int = 40) -> None:
         self.batch_size = max(1, int(batch_size))
         self.min_prob = float(min_prob)
-        self._mtcnn = MTCNN(keep_all=True, device=torch.device(device))
+        # MTCNN's image pyramid starts at 12 / min_face_size of the frame: the smallest face
+        # looked for sets the cost of the largest (most expensive) pyramid level.
+        self._mtcnn = MTCNN(keep_all=True, min_face_size=int(min_face_size), device=torch.device(device))
 
     def detect(self, frames: np.ndarray) -> list[np.ndarray]:
         """Detect faces in (N, H, W, 3) RGB uint8 frames of one size, ``batch_size`` at a time."""

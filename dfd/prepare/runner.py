@@ -48,6 +48,7 @@ class PrepareSettings:
     face_size: int = 224
     margin: float = 0.3
     min_face_prob: float = 0.9
+    min_face_size: int = 40
     detect_batch: int = 16
     device: str = "cpu"
     force: bool = False
@@ -147,7 +148,8 @@ class _LazyDetector:
     def get(self) -> FaceDetector:
         if self._detector is None:
             s = self._settings
-            self._detector = FaceDetector(device=s.device, batch_size=s.detect_batch, min_prob=s.min_face_prob)
+            self._detector = FaceDetector(device=s.device, batch_size=s.detect_batch, min_prob=s.min_face_prob,
+                                          min_face_size=s.min_face_size)
         return self._detector
 
 
