@@ -1,0 +1,31 @@
+"""The `dfd` command: `dfd prepare [hydra overrides]`, `dfd demo [--out DIR ...]`.
+
+Training and evaluation are the repository's `train.py` / `evaluate.py` Hydra entry points.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+COMMANDS = {
+    "prepare": ("dfd.prepare", "detect, track and crop faces; write the manifest (Hydra overrides)"),
+    "demo": ("dfd.fakes.demo", "build the demo dataset of real faces and their fakes"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: dfd COMMAND [ARGS]", "", "commands:"]
+    lines += [f"  {name:<9} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run one of COMMANDS as if it were `python -m <module> ARGS`."""
+    asked_for_help = sys.argv[1:2] in (["-h"], ["--help"])
+    if asked_for_help or sys.argv[1:2] == [] or sys.argv[1] not in COMMANDS:
+        print(usage(), file=sys.stdout if asked_for_help else sys.stderr)
+        raise SystemExit(0 if asked_for_help else 2)
+    command = sys.argv.pop(1)
+    sys.argv[0] = f"dfd {command}"
+    runpy.run_module(COMMANDS[command][0], run_name="__main__", alter_sys=True)
