@@ -14,12 +14,12 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_GROUPS = ("pair01", "pair02", "pair03")
+TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, train, val
 
 
 @pytest.fixture(scope="session")
 def tiny_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three identity pairs, one short clip per identity, each with SBI and swap twins."""
+    """Three identity pairs (one per split), one short clip per identity, SBI and swap twins."""
     from dfd.fakes.demo import build_demo
 
     out = tmp_path_factory.mktemp("tiny_demo") / "raw"

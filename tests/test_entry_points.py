@@ -54,14 +54,17 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
     assert eval_metrics["test/video_auroc"] == pytest.approx(metrics["test/video_auroc"], abs=1e-6)
 
 
-def test_ddp_with_two_cpu_processes(tiny_prepared: Path, tmp_path: Path) -> None:
+def test_ddp_with_two_cpu_processes_and_every_logger(tiny_prepared: Path, tmp_path: Path) -> None:
     result = run_entry_point("train.py", *tiny_overrides(tiny_prepared, tmp_path),
-                             "trainer=ddp_sim", "trainer.max_epochs=1")
+                             "trainer=ddp_sim", "trainer.max_epochs=1", "logger=many")
     run = only(list((tmp_path / "train" / "runs").iterdir()))
     assert "world_size: 2" in result.stdout + result.stderr or "MEMBER: 2/2" in result.stderr
     scores = pd.read_csv(run / "test_video_scores.csv")
     assert scores["video_id"].is_unique and len(scores) > 0
     assert (run / "checkpoints" / "last.ckpt").exists()
+    assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    assert list((run / "csv").rglob("metrics.csv"))
+    assert len(list((run / "wandb").glob("offline-run-*"))) == 1, "one W&B run per DDP job"
 
 
 def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from dfd.fakes.animate import animate_photo, sample_motion
 from dfd.fakes.blend import self_blend, self_blend_clip
-from dfd.fakes.demo import GROUPS, build_demo, crop_photo_face, read_video
+from dfd.fakes.demo import GROUP_SPLITS, GROUPS, build_demo, crop_photo_face, read_video
 from dfd.fakes.encode import write_video
 from dfd.fakes.landmarks import detect_faces, track_face
 from dfd.fakes.masks import MaskParams, face_ellipse, face_mask, sample_mask_params
@@ -117,6 +117,7 @@ def test_small_build_layout_groups_and_provenance(tmp_path):
     assert len(reals) == 4
     assert any(r["file"] == "real/cartoon_no_face.mp4" and r["group"] == "control" for r in rows)
     provenance = json.loads((out / "provenance.json").read_text())
+    assert all(r["split"] == GROUP_SPLITS[r["group"]] for r in rows), "the demo's split is by group"
     group_of = {r["file"]: r["group"] for r in rows}
     for name, fake in provenance["fake"].items():
         assert group_of[name] == group_of[fake["source_clip"]]

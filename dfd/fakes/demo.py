@@ -57,6 +57,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "pair04": ("multi_face_0", "multi_face_2"),  # the two men of the group photo
     "pair05": ("multi_face_1", "multi_face_3", "multi_face_4"),  # its three women (a trio)
 }
+# The demo's official split, by group (like the split files of FaceForensics++): test holds
+# people training never saw; validation (which picks the checkpoint) holds a pair whose faces
+# are as large and sharp as the test ones, so the choice it makes means something.
+GROUP_SPLITS: dict[str, str] = {
+    "pair00": "train", "pair02": "train", "pair05": "train",
+    "pair04": "val",
+    "pair01": "test", "pair03": "test",
+    "control": "train",
+}
 CONTROL = "cartoon_no_face"
 MAX_WIDTH = 640
 PHOTO_CONTEXT = 2.5
@@ -172,7 +181,7 @@ def _dfd_version() -> str:
 def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip_seconds: float = 2.0,
                clips_per_photo: int = 3, max_clips_per_video: int | None = None,
                groups: Sequence[str] | None = None, force: bool = False) -> Path:
-    """Build the demo dataset under out_dir and return its labels CSV (file,label,group).
+    """Build the demo dataset under out_dir and return its labels CSV (file,label,group,split).
 
     `groups` restricts the build to some of GROUPS (the control clip is always included);
     an existing labels.csv is kept unless force is set.
@@ -205,7 +214,7 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
             donors[identity] = photo_donor(identity, paths)
             clips[identity] = photo_clips(donors[identity], clip_len, clips_per_photo, seed)
 
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, str]] = []
     fakes: dict[str, dict] = {}
     reals: dict[str, dict] = {}
     jobs = [(g, m, c, members[(members.index(m) + 1) % len(members)])
@@ -213,24 +222,24 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
     for group, identity, clip, donor_id in track(jobs, description="writing clips"):
         real = f"real/{clip.name}.mp4"
         write_video(out_dir / real, clip.frames)
-        rows.append((real, "REAL", group))
+        rows.append((real, "REAL", group, GROUP_SPLITS[group]))
         reals[real] = {"identity": identity, "group": group, **clip.origin}
         blended, blend_params = self_blend_clip(clip.frames, clip.points, _seed(seed, clip.name, 1))
         sbi = f"fake/{clip.name}_sbi.mp4"
         write_video(out_dir / sbi, blended)
-        rows.append((sbi, "FAKE", group))
+        rows.append((sbi, "FAKE", group, GROUP_SPLITS[group]))
         fakes[sbi] = {"method": "self_blend", "source_clip": real, "donor": None, "group": group,
                       "params": asdict(blend_params)}
         swapped, swap_params = swap_clip(clip.frames, clip.points, donors[donor_id], _seed(seed, clip.name, 2))
         swap = f"fake/{clip.name}_swap.mp4"
         write_video(out_dir / swap, swapped)
-        rows.append((swap, "FAKE", group))
+        rows.append((swap, "FAKE", group, GROUP_SPLITS[group]))
         fakes[swap] = {"method": "face_swap", "source_clip": real, "donor": donor_id, "group": group,
                        "params": asdict(swap_params)}
 
     control = f"real/{CONTROL}.mp4"
     write_video(out_dir / control, read_video(paths[CONTROL])[:clip_len])
-    rows.append((control, "REAL", "control"))
+    rows.append((control, "REAL", "control", GROUP_SPLITS["control"]))
     reals[control] = {"identity": None, "group": "control", "source": CONTROL,
                       "note": "negative control without a human face; preparation should skip it (no_face)"}
 
@@ -243,9 +252,9 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
     (out_dir / "provenance.json").write_text(json.dumps(provenance, indent=1))
     with open(labels_path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "label", "group"])
+        writer.writerow(["file", "label", "group", "split"])
         writer.writerows(rows)
-    n_real = sum(label == "REAL" for _, label, _ in rows)
+    n_real = sum(row[1] == "REAL" for row in rows)
     print(f"demo dataset: {n_real} real ({n_real - 1} with faces + 1 control), {len(rows) - n_real} fake "
           f"clips, {len(identities)} identities in {len(chosen)} groups, "
           f"built in {time.perf_counter() - started:.0f} s -> {labels_path}")
