@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,9 @@ def instantiate_each(configs: Mapping[str, Any] | None) -> list[Any]:
 
 def finish_wandb() -> None:
     """End the W&B run, if any, so each (multirun) job is a separate run."""
-    import sys
-
-    if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
-        sys.modules["wandb"].finish()
+    wandb = sys.modules.get("wandb")  # only loaded when a W&B logger was configured
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
 
 
 def test_and_report(trainer: L.Trainer, module: DeepfakeDetectionModule,

@@ -104,3 +104,25 @@ def test_skipped_rows_are_not_served(tiny_prepared: Path) -> None:
     dm = datamodule(tiny_prepared)
     served = set().union(*(set(dm.dataset(s).video_ids) for s in ("train", "val", "test")))
     assert served.isdisjoint(set(skipped["video_id"]))
+
+
+def test_online_self_blend_turns_real_clips_into_fresh_fakes(tiny_prepared: Path) -> None:
+    plain = datamodule(tiny_prepared, clip_len=2, image_size=64).dataset("train")
+    blended = datamodule(tiny_prepared, clip_len=2, image_size=64,
+                         online_self_blend=1.0).dataset("train")
+    real_index = int((plain.labels() == 0).nonzero()[0][0])
+    draws = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        original = plain[real_index]
+        torch.manual_seed(3)  # the same clip seed: same augmentation, plus the blend
+        fake = blended[real_index]
+        assert original["label"] == 0 and fake["label"] == 1
+        difference = (fake["clip"] - original["clip"]).abs()
+        assert difference[..., 24:40, 24:40].mean() > 0.02, "the face centre was not blended"
+        assert difference[..., :6, :6].max() < 1e-6, "pixels far off the face changed"
+        draws.append(fake["clip"])
+    assert torch.equal(draws[0], draws[1]), "one seed per clip makes the blend reproducible"
+    real, fake = datamodule(tiny_prepared, online_self_blend=0.5).class_counts("train")
+    static_real, static_fake = datamodule(tiny_prepared).class_counts("train")
+    assert real == pytest.approx(static_real / 2) and fake == pytest.approx(static_fake + static_real / 2)

@@ -17,6 +17,7 @@ from dfd.data.dataset import FaceClipDataset
 from dfd.data.manifest import ok_rows, read_manifest
 from dfd.data.splits import assert_no_group_leakage
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform
+from dfd.fakes.online import OnlineSelfBlend
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ class FaceClipDataModule(L.LightningDataModule):
 
     Training clips get the `augment` pipeline with one random draw per clip; validation and
     test clips are only resized and normalized. `balanced_sampling` draws training clips with
-    class-balanced weights instead of shuffling.
+    class-balanced weights instead of shuffling. `online_self_blend` > 0 turns that share of
+    the real training clips into freshly self-blended fakes at every draw (SBI recipe;
+    `crop_margin` must be the `prepare.margin` the crops were made with).
     """
 
     def __init__(
@@ -43,6 +46,8 @@ class FaceClipDataModule(L.LightningDataModule):
         std: Sequence[float] = IMAGENET_STD,
         balanced_sampling: bool = False,
         pin_memory: bool = False,
+        online_self_blend: float = 0.0,
+        crop_margin: float = 0.3,
     ) -> None:
         super().__init__()
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
@@ -69,13 +74,16 @@ class FaceClipDataModule(L.LightningDataModule):
         assert_no_group_leakage(rows)
         train_tf = build_clip_transform(hp.image_size, hp.augment, hp.mean, hp.std)
         eval_tf = build_clip_transform(hp.image_size, None, hp.mean, hp.std)
+        online = (OnlineSelfBlend(hp.online_self_blend, hp.crop_margin)
+                  if hp.online_self_blend > 0 else None)
         for split in SPLITS:
             split_rows = rows[rows["split"] == split]
             if split_rows.empty:
                 continue
+            training = split == "train"
             self.datasets[split] = FaceClipDataset(
-                split_rows, path.parent, hp.clip_len,
-                train_tf if split == "train" else eval_tf, random_augment=split == "train",
+                split_rows, path.parent, hp.clip_len, train_tf if training else eval_tf,
+                random_augment=training, online_fake=online if training else None,
             )
 
     def dataset(self, split: str) -> FaceClipDataset:
@@ -85,10 +93,14 @@ class FaceClipDataModule(L.LightningDataModule):
             raise ValueError(f"manifest {self.hparams.manifest_path} has no usable '{split}' clips")
         return self.datasets[split]
 
-    def class_counts(self, split: str = "train") -> tuple[int, int]:
-        """(real clips, fake clips) of a split."""
+    def class_counts(self, split: str = "train") -> tuple[float, float]:
+        """(real clips, fake clips) expected per pass over a split, online fakes included."""
         labels = self.dataset(split).labels()
-        return int((labels == 0).sum()), int((labels == 1).sum())
+        real, fake = float((labels == 0).sum()), float((labels == 1).sum())
+        if split == "train":
+            turned = real * self.hparams.online_self_blend
+            real, fake = real - turned, fake + turned
+        return real, fake
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = self.dataset(split)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,16 +37,21 @@ class FaceClipDataset(Dataset):
 
     Each `ok` row (one face track of one video) is cut into non-overlapping windows of
     `clip_len` frames; a row shorter than that repeats its last frame. `video_ids[video_idx]`
-    names the video a clip came from, for video-level aggregation.
+    names the video a clip came from, for video-level aggregation. `online_fake`, for
+    training, may turn a real clip into a fake: it gets the clip and a generator and returns
+    the fake frames, or None to leave the clip real.
     """
 
     def __init__(self, rows: pd.DataFrame, manifest_dir: Path, clip_len: int,
-                 transform: A.Compose, random_augment: bool) -> None:
+                 transform: A.Compose, random_augment: bool,
+                 online_fake: Callable[[np.ndarray, np.random.Generator], np.ndarray | None]
+                 | None = None) -> None:
         self.rows = rows.reset_index(drop=True)
         self.manifest_dir = Path(manifest_dir)
         self.clip_len = clip_len
         self.transform = transform
         self.random_augment = random_augment
+        self.online_fake = online_fake
         self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
         self.row_video_idx = [index[v] for v in self.rows["video_id"]]
@@ -71,9 +77,14 @@ class FaceClipDataset(Dataset):
         # One augmentation seed per clip, drawn from torch's RNG (seeded per worker and run);
         # evaluation clips use a fixed seed (their pipeline has no random steps anyway).
         seed = int(torch.randint(0, 2**31 - 1, ())) if self.random_augment else 0
-        clip = apply_to_clip(self.transform, self._load_frames(window), seed)
+        frames = self._load_frames(window)
+        label = float(self.rows.at[window.row, "label"])
+        if self.online_fake is not None and label == 0.0:
+            fake = self.online_fake(frames, np.random.default_rng(seed))
+            if fake is not None:
+                frames, label = fake, 1.0
         return {
-            "clip": clip,
-            "label": torch.tensor(float(self.rows.at[window.row, "label"])),
+            "clip": apply_to_clip(self.transform, frames, seed),
+            "label": torch.tensor(label),
             "video_idx": torch.tensor(self.row_video_idx[window.row], dtype=torch.long),
         }
