@@ -77,6 +77,7 @@ def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, t
     for job in jobs:
         assert (job / "test_metrics.json").exists()
         offline_run = only(list((job / "wandb").glob("offline-run-*")))
-        assert list(offline_run.glob("*.wandb")), "W&B wrote no run file"
+        run_file = only(list(offline_run.glob("*.wandb")))
+        assert b"optimized_metric" in run_file.read_bytes(), "the resolved config was not logged"
         run_ids.add(offline_run.name.rsplit("-", 1)[-1])
     assert len(run_ids) == 2, "multirun jobs were merged into one W&B run"
