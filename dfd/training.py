@@ -40,11 +40,11 @@ def test_and_report(trainer: L.Trainer, module: DeepfakeDetectionModule,
     """Score the test split, write the per-video CSV and metrics JSON, print the headline."""
     trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    metrics["checkpoint"] = ckpt_path  # type: ignore[assignment]
     if trainer.is_global_zero:
         table = video_score_table(module.test_predictions, datamodule.dataset("test").video_ids,
                                   module.hparams.aggregation)
-        scores_path, metrics_path = write_report(table, metrics, output_dir)
+        scores_path, metrics_path = write_report(table, {**metrics, "checkpoint": ckpt_path},
+                                                 output_dir)
         print(f"\nTest split: {len(table)} videos, video-level AUC = "
               f"{metrics.get('test/video_auroc', float('nan')):.3f} "
               f"(clip-level AUC = {metrics.get('test/clip_auroc', float('nan')):.3f})\n"
@@ -106,6 +106,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     _record_run(cfg, loggers)
     try:
-        return test_and_report(trainer, module, datamodule, None, Path(cfg.paths.output_dir))
+        return test_and_report(trainer, module, datamodule, ckpt_path, Path(cfg.paths.output_dir))
     finally:
         finish_wandb()

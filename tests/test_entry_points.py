@@ -52,6 +52,7 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(evaluated, trained, atol=1e-5)
     eval_metrics = json.loads((evaluation / "test_metrics.json").read_text())
     assert eval_metrics["test/video_auroc"] == pytest.approx(metrics["test/video_auroc"], abs=1e-6)
+    assert eval_metrics["checkpoint"] == str(best)
 
 
 def test_ddp_with_two_cpu_processes_and_every_logger(tiny_prepared: Path, tmp_path: Path) -> None:

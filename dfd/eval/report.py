@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +28,7 @@ def video_score_table(predictions: dict[str, torch.Tensor], video_ids: list[str]
     return table.sort_values("video_id").reset_index(drop=True)
 
 
-def write_report(table: pd.DataFrame, metrics: dict[str, float], output_dir: Path,
+def write_report(table: pd.DataFrame, metrics: Mapping[str, object], output_dir: Path,
                  prefix: str = "test") -> tuple[Path, Path]:
     """Write `<prefix>_video_scores.csv` and `<prefix>_metrics.json` into output_dir."""
     output_dir.mkdir(parents=True, exist_ok=True)
