@@ -77,3 +77,14 @@ def test_unknown_timm_model_is_a_clear_error(tmp_path: Path) -> None:
     cfg = compose_train(tmp_path, "model=timm", "model.backbone.name=not_a_model")
     with pytest.raises(Exception, match=r"unknown timm model .{0,4}not_a_model"):
         instantiate(cfg.module)
+
+
+def test_wandb_sweep_parameters_are_train_overrides(tmp_path: Path) -> None:
+    sweep = OmegaConf.load(CONF.parent / "sweep.yaml")
+    assert sweep.metric.name == compose_train(tmp_path).optimized_metric
+    for name, spec in sweep.parameters.items():
+        values = spec.get("values") or [spec["min"], spec["max"]]
+        for value in values:
+            cfg = compose_train(tmp_path, f"{name}={value}")
+            if name != "augment":
+                assert OmegaConf.select(cfg, name) == value
