@@ -10,6 +10,7 @@ import sys
 
 COMMANDS = {
     "prepare": ("dfd.prepare", "detect, track and crop faces; write the manifest (Hydra overrides)"),
+    "check": ("dfd.data.check", "validate a prepared dataset (Hydra overrides)"),
     "demo": ("dfd.fakes.demo", "build the demo dataset of real faces and their fakes"),
 }
 

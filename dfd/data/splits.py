@@ -34,14 +34,19 @@ class _Group:
         return len(self.videos)
 
 
-def assert_no_group_leakage(rows: Iterable[tuple[str, str]] | pd.DataFrame) -> None:
-    """Raise :class:`SplitLeakageError` naming every group found in more than one split."""
+def leaking_groups(rows: Iterable[tuple[str, str]] | pd.DataFrame) -> dict[str, list[str]]:
+    """Every group found in more than one split, with those splits."""
     if isinstance(rows, pd.DataFrame):
         rows = zip(rows["group"], rows["split"])
     splits_of: dict[str, set[str]] = defaultdict(set)
     for group, split in rows:
         splits_of[str(group)].add(str(split))
-    leaking = {group: sorted(splits) for group, splits in splits_of.items() if len(splits) > 1}
+    return {group: sorted(splits) for group, splits in splits_of.items() if len(splits) > 1}
+
+
+def assert_no_group_leakage(rows: Iterable[tuple[str, str]] | pd.DataFrame) -> None:
+    """Raise :class:`SplitLeakageError` naming every group found in more than one split."""
+    leaking = leaking_groups(rows)
     if leaking:
         shown = "; ".join(f"{group!r} in {splits}" for group, splits in sorted(leaking.items())[:20])
         raise SplitLeakageError(f"{len(leaking)} group(s) found in more than one split: {shown}")
