@@ -65,7 +65,7 @@ def test_eval_config_composes(tmp_path: Path, group: str) -> None:
 @pytest.mark.parametrize("option", options("data"))
 def test_prepare_config_composes(tmp_path: Path, option: str) -> None:
     cfg = compose_train(tmp_path, f"data={option}", config="prepare")
-    assert cfg.prepare.num_frames > 0 and cfg.data.labels._target_.startswith("dfd.data.labels")
+    assert cfg.prepare.num_frames > 0 and cfg.data.labels._target_.startswith(("dfd.data.labels.", "dfd.data.layouts."))
 
 
 def test_unknown_config_name_is_a_clear_error(tmp_path: Path) -> None:
