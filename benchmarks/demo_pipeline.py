@@ -1,6 +1,6 @@
 """Time the whole demo as `make demo` runs it, stage by stage, and print the test AUC.
 
-    python benchmarks/demo_pipeline.py [--root /tmp/dfd-bench] [train overrides ...]
+    python benchmarks/demo_pipeline.py [--root DIR] [train overrides ...]
 
 Stages run as subprocesses in a scratch data/log folder (your data/ and logs/ are untouched):
 demo build, face preparation, training (with the test split scored by the checkpoint chosen
@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def timed(name: str, command: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("/tmp/dfd-bench"))
+    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-bench",
+                        help="scratch folder for the demo data and logs")
     args, train_overrides = parser.parse_known_args()
     data_dir, log_dir = args.root / "data", args.root / "logs"
     paths = [f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}"]
