@@ -36,9 +36,13 @@ def finish_wandb() -> None:
 
 def test_and_report(trainer: L.Trainer, module: DeepfakeDetectionModule,
                     datamodule: FaceClipDataModule, ckpt_path: str | None,
-                    output_dir: Path) -> dict[str, float]:
-    """Score the test split, write the per-video CSV and metrics JSON, print the headline."""
-    trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path)
+                    output_dir: Path, weights_loaded: bool = False) -> dict[str, float]:
+    """Score the test split, write the per-video CSV and metrics JSON, print the headline.
+
+    `ckpt_path` is restored before testing unless `weights_loaded` says the module already
+    holds it; either way the report names it.
+    """
+    trainer.test(module, datamodule=datamodule, ckpt_path=None if weights_loaded else ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
     if trainer.is_global_zero:
         table = video_score_table(module.test_predictions, datamodule.dataset("test").video_ids,
@@ -106,6 +110,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     _record_run(cfg, loggers)
     try:
-        return test_and_report(trainer, module, datamodule, ckpt_path, Path(cfg.paths.output_dir))
+        return test_and_report(trainer, module, datamodule, ckpt_path, Path(cfg.paths.output_dir),
+                               weights_loaded=True)
     finally:
         finish_wandb()

@@ -52,6 +52,7 @@ class FaceClipDataset(Dataset):
         self.transform = transform
         self.random_augment = random_augment
         self.online_fake = online_fake
+        self.row_labels = self.rows["label"].to_numpy(dtype=np.int64)
         self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
         self.row_video_idx = [index[v] for v in self.rows["video_id"]]
@@ -64,8 +65,7 @@ class FaceClipDataset(Dataset):
 
     def labels(self) -> np.ndarray:
         """The label (0 real, 1 fake) of every clip, in index order."""
-        row_labels = self.rows["label"].to_numpy()
-        return np.array([row_labels[w.row] for w in self.windows], dtype=np.int64)
+        return self.row_labels[[w.row for w in self.windows]]
 
     def _load_frames(self, window: ClipWindow) -> np.ndarray:
         paths = self.row_frames[window.row][window.start: window.start + self.clip_len]
@@ -78,7 +78,7 @@ class FaceClipDataset(Dataset):
         # evaluation clips use a fixed seed (their pipeline has no random steps anyway).
         seed = int(torch.randint(0, 2**31 - 1, ())) if self.random_augment else 0
         frames = self._load_frames(window)
-        label = float(self.rows.at[window.row, "label"])
+        label = float(self.row_labels[window.row])
         if self.online_fake is not None and label == 0.0:
             fake = self.online_fake(frames, np.random.default_rng(seed))
             if fake is not None:
