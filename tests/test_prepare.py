@@ -13,12 +13,11 @@ import pytest
 from PIL import Image
 
 from dfd.data.labels import read_label_csv
-from dfd.data.manifest import frame_indices, frame_paths, read_manifest
+from dfd.data.manifest import face_boxes, frame_indices, frame_paths, read_manifest
 from dfd.fakes.media import fetch_media
 from dfd.prepare.crops import crop_square, save_rgb_jpeg, square_region
-from dfd.prepare.runner import PrepareSettings, prepare_dataset
-from dfd.prepare.tracking import follow_face
-from dfd.prepare.video import sample_indices
+from dfd.prepare.runner import prepare_dataset
+from dfd.prepare.settings import PrepareSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUBPROCESS_ENV = {"NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
@@ -55,18 +54,6 @@ def mixed_run(tmp_path_factory: pytest.TempPathFactory, media: dict[str, Path]):
 
 # --- pure functions -------------------------------------------------------------------------
 
-def test_even_sampling_covers_the_whole_video() -> None:
-    assert sample_indices(100, 4) == [12, 37, 62, 87]
-    assert sample_indices(3, 8) == [0, 1, 2]
-    assert sample_indices(0, 8) == []
-
-
-def test_fps_sampling_is_capped_by_max_frames() -> None:
-    assert sample_indices(100, 8, video_fps=30.0, fps=10.0, max_frames=64)[:4] == [0, 3, 6, 9]
-    assert len(sample_indices(1000, 8, video_fps=30.0, fps=10.0, max_frames=5)) == 5
-    assert sample_indices(5, 8, video_fps=10.0, fps=30.0) == [0, 1, 2, 3, 4]
-
-
 def test_crop_pads_with_black_and_keeps_rgb_order(tmp_path: Path) -> None:
     frame = np.zeros((100, 200, 3), dtype=np.uint8)
     frame[:, :100] = (220, 20, 20)  # red left half
@@ -79,23 +66,6 @@ def test_crop_pads_with_black_and_keeps_rgb_order(tmp_path: Path) -> None:
     red = saved[48:60, 48:60].reshape(-1, 3).mean(axis=0)
     assert red[0] > 150 and red[2] < 60
     assert square_region(np.array([10.0, 20.0, 30.0, 60.0]), margin=0.25) == (-10, 10, 60)
-
-
-def test_tracking_follows_the_main_face_and_interpolates_gaps() -> None:
-    main = lambda x, p=0.99: [x, 50.0, x + 60.0, 110.0, p]  # noqa: E731
-    small = [300.0, 10.0, 320.0, 30.0, 1.0]
-    detections = [
-        np.array([main(0.0), small]),
-        np.zeros((0, 5)),  # face lost: box interpolated
-        np.array([small, main(20.0)]),
-        np.array([small]),  # only the other face: not taken
-    ]
-    track = follow_face(detections, [0, 10, 20, 30])
-    assert track is not None
-    np.testing.assert_allclose(track.boxes[:, 0], [0.0, 10.0, 20.0, 20.0])
-    np.testing.assert_allclose(track.scores, [0.99, 0.0, 0.99, 0.0])
-    assert track.num_detected == 2
-    assert follow_face([np.zeros((0, 5))] * 3, [0, 1, 2]) is None
 
 
 # --- real videos ----------------------------------------------------------------------------
@@ -125,6 +95,9 @@ def test_face_clip_has_the_asked_frames_as_square_crops(mixed_run) -> None:
     assert all(p.parent == prepared / "faces" / "people" / "man" for p in paths)
     assert indices == sorted(indices) and len(set(indices)) == 4
     assert all(float(s) >= 0.9 for s in row["det_scores"].split(";"))  # a face in every frame
+    boxes = face_boxes(row)
+    assert boxes.shape == (4, 4) and np.all(boxes[:, 2:] > boxes[:, :2])
+    assert np.all((boxes[:, :2] >= 0) & (boxes[:, 2:] <= (640, 360)))
     for path in paths:
         with Image.open(path) as image:
             assert image.size == (96, 96) and image.mode == "RGB"
@@ -177,3 +150,7 @@ def test_hydra_entry_point_writes_the_manifest(tmp_path: Path, media: dict[str, 
     assert manifest["status"].tolist() == ["ok", "skipped"]
     assert manifest.loc[0, "num_frames"] == 2 and manifest.loc[0, "label"] == 1
     assert "prepare summary" in result.stdout
+    summary = " ".join(result.stdout.split())
+    for line in ("videos │ 2", "with a face │ 1 (50.0%)", "face clips │ 1", "skipped: missing_file │ 1",
+                 "clip frames with a detected face │ 2 of 2 (100.0%)"):
+        assert line in summary, result.stdout

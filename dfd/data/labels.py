@@ -2,16 +2,20 @@
 
 Every source returns a :class:`LabelTable`: the videos it could read and the rows it
 rejected, each with a reason. Sources never open the videos themselves; a missing video
-file is recorded later by the preparation runner.
+file is recorded later by the preparation runner, except in Kaggle-style CSVs, which often
+list far more videos than were downloaded, so there a missing file is a rejected row.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+log = logging.getLogger(__name__)
 REAL, FAKE = 0, 1
 SPLITS = ("train", "val", "test")
 _LABEL_WORDS = {"real": REAL, "fake": FAKE, "0": REAL, "1": FAKE}
@@ -53,25 +57,30 @@ def video_id_for(path: Path, video_root: Path) -> str:
 def read_label_csv(csv_path: str | Path, video_root: str | Path) -> LabelTable:
     """Read a CSV with columns ``file,label[,group[,split]]`` into a :class:`LabelTable`."""
     csv_path, video_root = Path(csv_path), Path(video_root)
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"label CSV not found: {csv_path}")
     table = LabelTable()
     seen: set[Path] = set()
+    for description, row in _csv_rows(csv_path, ("file", "label")):
+        video, reason = _video_from_row(row, video_root, seen)
+        if video is None:
+            table.rejected.append((description, reason))
+        else:
+            table.videos.append(video)
+    return table
+
+
+def _csv_rows(csv_path: Path, required: tuple[str, ...]) -> Iterator[tuple[str, dict[str | None, object]]]:
+    """Each data row (column names stripped and lower-cased) with a ``file:line row`` description."""
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"label CSV not found: {csv_path}")
     with csv_path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = [name.strip().lower() for name in reader.fieldnames or []]
-        missing = {"file", "label"} - set(columns)
+        missing = set(required) - set(columns)
         if missing:
             raise ValueError(f"{csv_path}: missing column(s) {sorted(missing)}; found {columns}")
         reader.fieldnames = columns
         for line, row in enumerate(reader, start=2):
-            description = f"{csv_path.name}:{line} {_row_text(row)}"
-            video, reason = _video_from_row(row, video_root, seen)
-            if video is None:
-                table.rejected.append((description, reason))
-            else:
-                table.videos.append(video)
-    return table
+            yield f"{csv_path.name}:{line} {_row_text(row)}", row
 
 
 def _row_text(row: dict[str | None, object]) -> str:
@@ -141,3 +150,77 @@ def _video_from_entry(
     original = entry.get("original") if label == FAKE else None
     group = video_id_for(part_dir / original, root) if original else video_id
     return LabeledVideo(path=path, video_id=video_id, label=label, group=group), ""
+
+
+_NO_VALUE = frozenset({"", "nan", "none", "null"})
+
+
+@dataclass(frozen=True)
+class _KaggleColumns:
+    file: str
+    label: str
+    original: str
+    split: str
+
+
+def read_kaggle_csv(
+    csv_path: str | Path,
+    video_root: str | Path,
+    file_column: str = "filename",
+    label_column: str = "label",
+    original_column: str = "original",
+    split_column: str | None = "split",
+) -> LabelTable:
+    """Read a Kaggle-style DFDC ``metadata.csv`` (``filename,label,original[,split]``).
+
+    Labels are REAL/FAKE (or 0/1); a fake shares the group of its ``original`` (a file name
+    resolved like ``filename``; empty or NaN for reals). Other columns are ignored. Rows with
+    an empty file name, an unknown label, a duplicate or a file missing under ``video_root``
+    are rejected. ``split`` values train/val/test fix a video's split and other values are
+    ignored; a split column that puts every video in one split (often all ``train``) says
+    nothing and is ignored as a whole. Column names match case-insensitively.
+    """
+    csv_path, video_root = Path(csv_path), Path(video_root)
+    columns = _KaggleColumns(*(str(name or "").strip().lower()
+                               for name in (file_column, label_column, original_column, split_column)))
+    table = LabelTable()
+    seen: set[Path] = set()
+    for description, row in _csv_rows(csv_path, (columns.file, columns.label)):
+        video, reason = _kaggle_video(row, columns, video_root, seen)
+        if video is None:
+            table.rejected.append((description, reason))
+        else:
+            table.videos.append(video)
+    table.videos = _without_single_split(table.videos, csv_path)
+    return table
+
+
+def _kaggle_video(
+    row: dict[str | None, object], columns: _KaggleColumns, video_root: Path, seen: set[Path]
+) -> tuple[LabeledVideo | None, str]:
+    file = _cell(row, columns.file)
+    if not file:
+        return None, "empty file name"
+    label = parse_label(_cell(row, columns.label))
+    if label is None:
+        return None, f"unknown label {_cell(row, columns.label)!r} (expected REAL/FAKE or 0/1)"
+    path = video_root / file
+    if path in seen:
+        return None, f"duplicate file {file!r}"
+    seen.add(path)
+    if not path.is_file():
+        return None, f"file not found: {path}"
+    video_id = video_id_for(path, video_root)
+    original = _cell(row, columns.original) if label == FAKE else ""
+    group = video_id_for(video_root / original, video_root) if original.lower() not in _NO_VALUE else video_id
+    split = _cell(row, columns.split).lower() if columns.split else ""
+    return LabeledVideo(path, video_id, label, group, split if split in SPLITS else None), ""
+
+
+def _without_single_split(videos: list[LabeledVideo], csv_path: Path) -> list[LabeledVideo]:
+    """Drop the splits of a column that puts every video in the same split."""
+    splits = {video.split for video in videos}
+    if len(splits) != 1 or None in splits:
+        return videos
+    log.warning("%s: every video has split %r; ignoring the split column", csv_path.name, splits.pop())
+    return [replace(video, split=None) for video in videos]

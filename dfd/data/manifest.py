@@ -1,6 +1,6 @@
 """The manifest: one CSV row per prepared face clip, the only link from preparation to training.
 
-Lists (frame paths, frame indices, detection scores) are stored ``;``-joined; frame paths
+A video gives one clip per kept face track (``face`` 0 is the largest face). Lists (frame paths, frame indices, detection scores) are stored ``;``-joined; frame paths
 are relative to the manifest's folder so a prepared dataset can be moved as a whole.
 """
 
@@ -10,14 +10,15 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = (
-    "clip_id", "video_id", "label", "group", "split", "source", "status", "reason",
-    "num_frames", "frame_paths", "frame_indices", "det_scores", "fps", "width", "height",
+    "clip_id", "video_id", "face", "label", "group", "split", "source", "status", "reason",
+    "num_frames", "frame_paths", "frame_indices", "det_scores", "boxes", "fps", "width", "height",
 )
-_DTYPES: dict[str, type] = {"label": int, "num_frames": int, "fps": float, "width": int, "height": int}
+_DTYPES: dict[str, type] = {"face": int, "label": int, "num_frames": int, "fps": float, "width": int, "height": int}
 STATUS_OK, STATUS_SKIPPED = "ok", "skipped"
 LIST_SEP = ";"
 
@@ -84,6 +85,11 @@ def frame_indices(row: Mapping[str, object] | pd.Series) -> list[int]:
 def det_scores(row: Mapping[str, object] | pd.Series) -> list[float]:
     """Detection probability per crop (0.0 where the box was interpolated)."""
     return [float(item) for item in split_list(row["det_scores"])]
+
+
+def face_boxes(row: Mapping[str, object] | pd.Series) -> np.ndarray:
+    """The face box ``x1, y1, x2, y2`` (source-frame pixels, upright) of each crop, as (N, 4)."""
+    return np.array([[float(value) for value in item.split()] for item in split_list(row["boxes"])]).reshape(-1, 4)
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:

@@ -29,9 +29,11 @@ from rich.progress import track
 from dfd.fakes.animate import animate_photo, sample_motion
 from dfd.fakes.blend import self_blend_clip
 from dfd.fakes.encode import FPS, even_size, write_video
-from dfd.fakes.landmarks import Faces, detect_faces, track_face
 from dfd.fakes.media import fetch_media, media_info
 from dfd.fakes.swap import Donor, swap_clip
+from dfd.prepare.extract import searched_frames
+from dfd.prepare.faces import Detections, FaceDetector
+from dfd.prepare.tracking import FaceTrack, find_tracks
 
 VIDEO_IDENTITIES: dict[str, tuple[str, ...]] = {
     "woman_pexels": ("woman_pexels",),
@@ -47,6 +49,7 @@ PHOTO_IDENTITIES: dict[str, tuple[str, int]] = {
     "photo_m7": ("photo_m7", 0),
     **{f"multi_face_{i}": ("photo_multi_face", i) for i in range(5)},
 }
+TRACK_EVERY, TRACK_SMOOTH, TRACK_MAX_GAP = 3, 5, 9  # frames: detect every 3rd, smooth over 5, bridge gaps <= 9
 # Swaps stay inside a group; the donor of each member is the next member of its group.
 # man_webcam and photo_single_face may be the same man, so they share a group.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -111,7 +114,8 @@ def video_clips(identity: str, paths: dict[str, Path], clip_len: int,
     for source in VIDEO_IDENTITIES[identity]:
         frames = read_video(paths[source])
         faces = track_face(frames)
-        edges = np.flatnonzero(np.diff(np.r_[0, faces.found.astype(int), 0]))
+        found = faces.covered(TRACK_MAX_GAP, np.arange(len(frames))) if faces else np.zeros(len(frames), bool)
+        edges = np.flatnonzero(np.diff(np.r_[0, found.astype(int), 0]))
         taken = 0
         for start, stop in zip(edges[::2], edges[1::2]):
             count = (stop - start) // clip_len
@@ -138,10 +142,31 @@ def crop_photo_face(image: np.ndarray, box: np.ndarray, points: np.ndarray,
     return crop, (points - (x0, y0)) * (size / side)
 
 
+@lru_cache(maxsize=2)
+def face_detector(max_side: int | None, min_face_size: int) -> FaceDetector:
+    """A shared MTCNN detector for the demo builder (its weights ship in the facenet-pytorch wheel)."""
+    return FaceDetector(max_side=max_side, min_face_size=min_face_size)
+
+
+def detect_photo_faces(image: np.ndarray) -> Detections:
+    """All faces of a still photo, searched at full resolution."""
+    return face_detector(None, 20).detect([image])[0]
+
+
+def track_face(frames: np.ndarray) -> FaceTrack | None:
+    """The main face of a video: detection on every 3rd frame at 320 px, interpolated and smoothed."""
+    detections: list[Detections | None] = [None] * len(frames)
+    searched = searched_frames(len(frames), TRACK_EVERY)
+    for position, found in zip(searched, face_detector(320, 32).detect(frames[searched])):
+        detections[position] = found
+    tracks = find_tracks(detections, np.arange(len(frames)), smooth_window=TRACK_SMOOTH)
+    return tracks[0] if tracks else None
+
+
 @lru_cache(maxsize=4)
-def _photo_faces(path: Path) -> tuple[np.ndarray, Faces]:
+def _photo_faces(path: Path) -> tuple[np.ndarray, Detections]:
     image = np.asarray(Image.open(path).convert("RGB"))
-    return image, detect_faces([image], max_side=max(image.shape[:2]))[0]
+    return image, detect_photo_faces(image)
 
 
 def photo_donor(identity: str, paths: dict[str, Path]) -> Donor:

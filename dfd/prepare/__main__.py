@@ -9,6 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dfd.prepare.runner import prepare_from_config
+from dfd.prepare.shards import merge_shards
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("DFD_ROOT", str(REPO_ROOT))
@@ -16,7 +17,11 @@ os.environ.setdefault("DFD_ROOT", str(REPO_ROOT))
 
 @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="prepare")
 def main(cfg: DictConfig) -> None:
-    """Prepare the configured dataset; the manifest lands in ``data.prepared_dir``."""
+    """Prepare the configured dataset (or merge its shards); the manifest lands in ``data.prepared_dir``."""
+    if cfg.merge:
+        merged = merge_shards(cfg.data.prepared_dir, cfg.prepare.num_shards)
+        print(f"merged {cfg.prepare.num_shards} shards: {len(merged)} rows -> {cfg.data.prepared_dir}/manifest.csv")
+        return
     prepare_from_config(cfg)
 
 

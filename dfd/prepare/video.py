@@ -1,64 +1,169 @@
-"""Read only the sampled frames of a video with decord (RGB uint8)."""
+"""Open any video file safely and read only the sampled frames, upright, as RGB uint8.
+
+A file is first probed with PyAV, which reports bad input as Python exceptions, so that
+empty, non-media, audio-only, truncated and frameless files are told apart before decord
+ever sees them. Every such failure is a :class:`VideoReadError` with a short ``code`` for
+the manifest and the detail in its message. decord then decodes only the sampled frames:
+it converts every pixel format (grey included) to RGB and turns the frames by the
+container's display matrix (phone videos), so they come out upright.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import decord
 import numpy as np
+from av.video.stream import VideoStream
+
+EMPTY_FILE = "empty_file"
+NO_VIDEO_STREAM = "no_video_stream"
+UNREADABLE = "unreadable"
+NO_FRAMES = "no_frames"
+TIME_TOLERANCE = 5e-4  # seconds; decord's timestamps are float32
 
 
 class VideoReadError(RuntimeError):
-    """The video could not be opened or decoded."""
+    """A video that cannot give frames: ``code`` says why in one word, ``str(error)`` in detail."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """Basic facts about an opened video."""
+    """Facts about an opened video; ``width``/``height`` are those of the upright frames."""
 
     num_frames: int
     fps: float
     width: int
     height: int
+    rotation: int  # degrees clockwise that turn the stored frames upright (0, 90, 180, 270)
 
 
-def open_video(path: str | Path) -> tuple[decord.VideoReader, VideoInfo]:
-    """Open a video on the CPU; raise :class:`VideoReadError` when decord cannot read it."""
+@dataclass(frozen=True)
+class _Probe:
+    """What PyAV learnt from the container and the first frame."""
+
+    width: int  # of the stored (not yet rotated) frames
+    height: int
+    rotation: int
+
+
+class Video:
+    """One opened video: ``info`` is known at once, frames are decoded only by :meth:`read`."""
+
+    def __init__(self, reader: decord.VideoReader, info: VideoInfo) -> None:
+        self._reader = reader
+        self.info = info
+
+    def sample(self, num_frames: int, fps: float | None = None, max_frames: int = 64) -> list[int]:
+        """Frame numbers to read: ``num_frames`` evenly spaced, or one every 1/``fps`` seconds.
+
+        The fps mode follows the frames' real timestamps, so a variable-frame-rate video is
+        sampled by time; it keeps at most ``max_frames`` frames from the start.
+        """
+        if fps:
+            return sample_times(self.timestamps(), fps, max_frames)
+        return sample_indices(self.info.num_frames, num_frames)
+
+    def timestamps(self) -> np.ndarray:
+        """The start time (seconds) of every frame, from the container's index: nothing is decoded."""
+        return np.asarray(self._reader.get_frame_timestamp(np.arange(self.info.num_frames)))[:, 0]
+
+    def read(self, indices: list[int]) -> np.ndarray:
+        """Decode only the given frames as an upright (N, H, W, 3) RGB uint8 array.
+
+        decord itself turns the frames by the display matrix (the ``rotation`` of ``info``).
+        """
+        bad = [i for i in indices if not 0 <= i < self.info.num_frames]
+        if bad:
+            raise IndexError(f"frames {bad[:5]} outside a video of {self.info.num_frames} frames")
+        try:
+            return _to_numpy(self._reader.get_batch(list(indices)))
+        except Exception as error:  # decord raises DECORDError and plain RuntimeErrors
+            raise VideoReadError(UNREADABLE, f"decoding frames failed: {_describe(error)}") from error
+
+
+def open_video(path: str | Path) -> Video:
+    """Open a video on the CPU, or raise :class:`VideoReadError` with the reason it cannot be read."""
+    path = Path(path)
+    probe = _probe(path)
     try:
         reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
-        num_frames = len(reader)
-        fps = float(reader.get_avg_fps()) if num_frames else 0.0
-        height, width = _to_numpy(reader[0]).shape[:2] if num_frames else (0, 0)
-    except Exception as error:  # decord raises its own DECORDError and plain RuntimeErrors
-        raise VideoReadError(f"{type(error).__name__}: {_first_line(error)}") from error
-    return reader, VideoInfo(num_frames=num_frames, fps=fps, width=int(width), height=int(height))
-
-
-def sample_indices(
-    total: int, num_frames: int, video_fps: float = 0.0, fps: float | None = None, max_frames: int = 64
-) -> list[int]:
-    """Frame numbers to read: ``num_frames`` evenly spaced over the video, or every 1/``fps`` s.
-
-    Evenly spaced frames sit at the centres of equal segments; with fewer frames in the video
-    than asked, every frame is used. In fps mode the count is capped by ``max_frames``.
-    """
-    if total <= 0:
-        return []
-    if fps:
-        step = video_fps / fps if video_fps > 0 else 1.0
-        positions = np.arange(0.0, total, max(step, 1.0))[:max_frames]
-        return sorted({min(int(round(p)), total - 1) for p in positions})
-    count = min(num_frames, total)
-    return [int((i + 0.5) * total / count) for i in range(count)]
-
-
-def read_frames(reader: decord.VideoReader, indices: list[int]) -> np.ndarray:
-    """Decode only the given frames as an (N, H, W, 3) RGB uint8 array."""
-    try:
-        return _to_numpy(reader.get_batch(indices))
     except Exception as error:
-        raise VideoReadError(f"{type(error).__name__}: {_first_line(error)}") from error
+        raise VideoReadError(UNREADABLE, f"decord cannot open it: {_describe(error)}") from error
+    if len(reader) == 0:
+        raise VideoReadError(NO_FRAMES, "decord finds no frames in the video stream")
+    sideways = probe.rotation in (90, 270)
+    info = VideoInfo(
+        num_frames=len(reader), fps=float(reader.get_avg_fps()),
+        width=probe.height if sideways else probe.width, height=probe.width if sideways else probe.height,
+        rotation=probe.rotation,
+    )
+    return Video(reader, info)
+
+
+def sample_indices(total: int, num_frames: int) -> list[int]:
+    """``num_frames`` frame numbers at the centres of equal segments; every frame if fewer exist."""
+    count = min(num_frames, total)
+    return [int((i + 0.5) * total / count) for i in range(count)] if count > 0 else []
+
+
+def sample_times(timestamps: np.ndarray, fps: float, max_frames: int) -> list[int]:
+    """The frame on screen every 1/``fps`` seconds (from the first frame), the first ``max_frames``.
+
+    ``timestamps`` are the frames' start times in seconds, in presentation order.
+    """
+    if len(timestamps) == 0 or fps <= 0:
+        return []
+    start, end = float(timestamps[0]), float(timestamps[-1])
+    ticks = start + np.arange(int((end - start + TIME_TOLERANCE) * fps) + 1) / fps
+    on_screen = np.searchsorted(timestamps, ticks + TIME_TOLERANCE, side="right") - 1
+    return sorted({int(i) for i in on_screen})[:max_frames]
+
+
+def _probe(path: Path) -> _Probe:
+    """Check the file with PyAV and decode its first frame (for the size and the rotation)."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise VideoReadError(UNREADABLE, f"cannot access the file: {error.strerror or error}") from error
+    if size == 0:
+        raise VideoReadError(EMPTY_FILE, "the file has 0 bytes")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                kinds = sorted({stream.type for stream in container.streams}) or ["none"]
+                raise VideoReadError(NO_VIDEO_STREAM, f"the file has no video stream (streams: {', '.join(kinds)})")
+            stream = container.streams.video[0]
+            _check_complete(stream, size)
+            first = next(container.decode(stream), None)
+    except (av.FFmpegError, OSError, ValueError) as error:  # a VideoReadError passes through
+        raise VideoReadError(UNREADABLE, f"not a readable media file: {_describe(error)}") from error
+    if first is None:
+        raise VideoReadError(NO_FRAMES, "the video stream has no decodable frame")
+    return _Probe(width=first.width, height=first.height, rotation=_clockwise(first.rotation))
+
+
+def _check_complete(stream: VideoStream, size: int) -> None:
+    """A truncated file whose index survived (index at the start) still lists the lost frames."""
+    ends = [entry.pos + entry.size for entry in stream.index_entries if entry.pos >= 0]
+    missing = sum(end > size for end in ends)
+    if missing:
+        raise VideoReadError(
+            UNREADABLE, f"truncated: {missing} of {len(ends)} frames lie beyond the end of the file "
+            f"({size} bytes, the index needs {max(ends)})",
+        )
+
+
+def _clockwise(counter_clockwise: float) -> int:
+    """PyAV gives the display matrix's rotation counter-clockwise; return it clockwise, snapped to 90."""
+    return int(round(-counter_clockwise / 90.0)) % 4 * 90
 
 
 def _to_numpy(batch: object) -> np.ndarray:
@@ -66,6 +171,8 @@ def _to_numpy(batch: object) -> np.ndarray:
     return batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else ""
+def _describe(error: BaseException) -> str:
+    """The error type and its message's first line, without file names or decord's ``[time] file.cc:42:``."""
+    lines = (getattr(error, "strerror", None) or str(error)).strip().splitlines()
+    text = re.sub(r"^(\[[\d:]+\] \S+:\d+: )+", "", lines[0]) if lines else ""
+    return f"{type(error).__name__}: {text[:200]}"

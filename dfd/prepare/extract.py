@@ -1,0 +1,153 @@
+"""One video in, its face clips (or one skip with a reason) out, with its record written.
+
+This is the unit of work of a preparation run, the same in the main process and in worker
+processes. Any failure becomes a ``skipped`` row with a reason code; nothing escapes.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from dfd.data.manifest import STATUS_OK, STATUS_SKIPPED, join_list
+from dfd.prepare.crops import crop_square, save_rgb_jpeg
+from dfd.prepare.faces import Detections, FaceDetector
+from dfd.prepare.records import record_path, source_stamp, write_record
+from dfd.prepare.settings import PrepareSettings
+from dfd.prepare.tracking import FaceTrack, find_tracks
+from dfd.prepare.video import Video, VideoInfo, VideoReadError, open_video
+
+log = logging.getLogger(__name__)
+FACES_DIR = "faces"
+PARTIAL_SUFFIX = ".partial"
+
+
+class SkipVideo(Exception):
+    """A video that gives no clip; ``reason`` is the manifest's reason text (code first)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        self.reason = f"{code}: {detail}" if detail else code
+        super().__init__(self.reason)
+
+
+def prepare_video(path: Path, video_id: str, prepared_dir: Path, settings: PrepareSettings,
+                  detector: Callable[[], FaceDetector]) -> list[dict[str, object]]:
+    """Prepare one video and record it; returns one result dict per clip (or one skip)."""
+    info: VideoInfo | None = None
+    try:
+        if not path.is_file():
+            raise SkipVideo("missing_file")
+        video = open_video(path)
+        info = video.info
+        clips = _extract(video, video_id, prepared_dir, settings, detector)
+    except VideoReadError as error:
+        clips = [_skipped(video_id, f"{error.code}: {error}", info)]
+    except SkipVideo as skip:
+        clips = [_skipped(video_id, skip.reason, info)]
+    except Exception as error:  # one broken video must never stop the run
+        log.exception("error while preparing %s", path)
+        clips = [_skipped(video_id, f"error: {type(error).__name__}: {_one_line(str(error))}", info)]
+    if clips[0]["status"] == STATUS_SKIPPED:
+        _remove_clip_dirs(prepared_dir / FACES_DIR, video_id)
+    save_record(prepared_dir, path, video_id, settings, clips)
+    return clips
+
+
+def save_record(prepared_dir: Path, path: Path, video_id: str, settings: PrepareSettings,
+                clips: list[dict[str, object]]) -> None:
+    """Record a finished video: its source stamp, the output settings and its clip rows."""
+    write_record(record_path(prepared_dir, video_id), {
+        "video_id": video_id, "source_stamp": source_stamp(path),
+        "settings": settings.output_fingerprint(), "clips": clips,
+    })
+
+
+def searched_frames(count: int, every: int) -> np.ndarray:
+    """Positions that detection runs on: every ``every``-th sampled frame and always the last."""
+    positions = np.arange(0, count, every)
+    return positions if positions[-1] == count - 1 else np.append(positions, count - 1)
+
+
+def skipped_clip(video_id: str, reason: str) -> dict[str, object]:
+    """The single result row of a video that gave no clip."""
+    return _skipped(video_id, reason, None)
+
+
+def _extract(video: Video, video_id: str, prepared_dir: Path, settings: PrepareSettings,
+             detector: Callable[[], FaceDetector]) -> list[dict[str, object]]:
+    indices = video.sample(settings.num_frames, settings.fps, settings.max_frames)
+    if not indices:
+        raise SkipVideo("no_frames")
+    frames = video.read(indices)
+    tracks = _tracks(frames, indices, settings, detector())
+    faces_dir = prepared_dir / FACES_DIR
+    _remove_clip_dirs(faces_dir, video_id)
+    names = [f"{index:06d}.jpg" for index in indices]
+    clips = []
+    for face, track in enumerate(tracks):
+        clip_id = video_id if settings.faces == "largest" else f"{video_id}#{face}"
+        _write_crops(frames, track, names, faces_dir / clip_id, settings)
+        clips.append({
+            "clip_id": clip_id, "face": face, "status": STATUS_OK, "reason": "", "num_frames": len(indices),
+            "frame_paths": join_list(f"{FACES_DIR}/{clip_id}/{name}" for name in names),
+            "frame_indices": join_list(indices), "det_scores": join_list(f"{s:.4f}" for s in track.scores),
+            "boxes": join_list(" ".join(f"{value:.1f}" for value in box) for box in track.boxes),
+            **_video_facts(video.info),
+        })
+    return clips
+
+
+def _tracks(frames: np.ndarray, indices: list[int], settings: PrepareSettings,
+            detector: FaceDetector) -> list[FaceTrack]:
+    searched = searched_frames(len(frames), settings.detect_every)
+    detections: list[Detections | None] = [None] * len(frames)
+    for position, found in zip(searched, detector.detect(frames[searched])):
+        detections[position] = found
+    tracks = find_tracks(detections, indices, max_tracks=settings.max_faces,
+                         min_detected_fraction=settings.min_track_fraction, smooth_window=settings.smooth_window)
+    if not tracks:
+        hits = sum(1 for found in detections if found is not None and len(found))
+        raise SkipVideo("no_face", f"a face in {hits} of {len(searched)} searched frames" if hits else "")
+    return tracks[:1] if settings.faces == "largest" else tracks
+
+
+def _write_crops(frames: np.ndarray, track: FaceTrack, names: list[str], clip_dir: Path,
+                 settings: PrepareSettings) -> None:
+    """Crops go to a temporary folder that is renamed into place once complete."""
+    partial = clip_dir.with_name(clip_dir.name + PARTIAL_SUFFIX)
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for frame, box, name in zip(frames, track.boxes, names):
+        save_rgb_jpeg(crop_square(frame, box, settings.margin, settings.face_size), partial / name)
+    partial.rename(clip_dir)
+
+
+def _remove_clip_dirs(faces_dir: Path, video_id: str) -> None:
+    """Delete a video's clip folders of an earlier run (one per face, and any half-written one)."""
+    target = faces_dir / video_id
+    if not target.parent.is_dir():
+        return
+    for folder in target.parent.glob(f"{glob.escape(target.name)}*"):
+        rest = folder.name[len(target.name):]
+        if rest in ("", PARTIAL_SUFFIX) or rest.startswith("#"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _video_facts(info: VideoInfo | None) -> dict[str, object]:
+    return {"fps": info.fps if info else 0.0, "width": info.width if info else 0,
+            "height": info.height if info else 0}
+
+
+def _skipped(video_id: str, reason: str, info: VideoInfo | None) -> dict[str, object]:
+    return {"clip_id": video_id, "face": 0, "status": STATUS_SKIPPED, "reason": reason, "num_frames": 0,
+            "frame_paths": "", "frame_indices": "", "det_scores": "", "boxes": "", **_video_facts(info)}
+
+
+def _one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0][:200] if lines else ""

@@ -1,0 +1,91 @@
+"""Run :func:`~dfd.prepare.extract.prepare_video` over many videos, in this process or in workers.
+
+Each worker process loads its own MTCNN once and shares the CPU cores with the others. If a
+worker dies (a decoder crash on a hostile file), the videos it may have been working on are
+retried one at a time in a fresh worker; one that kills its worker again is recorded as
+``crashed``, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import torch
+
+from dfd.prepare.extract import prepare_video, save_record, skipped_clip
+from dfd.prepare.faces import FaceDetector
+from dfd.prepare.settings import PrepareSettings
+
+Task = tuple[Path, str]  # (source path, video id)
+Result = tuple[str, list[dict[str, object]]]  # (video id, clip rows)
+
+
+class LazyDetector:
+    """Builds MTCNN on first use, so a run with nothing to do never loads it."""
+
+    def __init__(self, settings: PrepareSettings) -> None:
+        self._settings = settings
+        self._detector: FaceDetector | None = None
+
+    def __call__(self) -> FaceDetector:
+        if self._detector is None:
+            s = self._settings
+            self._detector = FaceDetector(device=s.device, batch_size=s.detect_batch, min_prob=s.min_face_prob,
+                                          min_face_size=s.min_face_size, max_side=s.detect_size)
+        return self._detector
+
+
+def run_videos(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings) -> Iterator[Result]:
+    """Prepare every task, yielding each video's rows as soon as it is done (in any order)."""
+    if settings.workers == 1:
+        detector = LazyDetector(settings)
+        for path, video_id in tasks:
+            yield video_id, prepare_video(path, video_id, prepared_dir, settings, detector)
+        return
+    failed = yield from _pooled(tasks, prepared_dir, settings, settings.workers)
+    for task in failed:  # alone in a fresh worker, so a crash is pinned on the video that caused it
+        lost = yield from _pooled([task], prepared_dir, settings, 1)
+        if lost:
+            yield _crashed(task, prepared_dir, settings)
+
+
+def _pooled(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings, workers: int) -> Iterator[Result]:
+    """Yield results from a process pool; returns the tasks lost to a dead worker."""
+    failed: list[Task] = []
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(settings, threads)) as pool:
+        futures = {pool.submit(_work, path, video_id, prepared_dir): (path, video_id) for path, video_id in tasks}
+        for future in as_completed(futures):
+            try:
+                yield futures[future][1], future.result()
+            except BrokenProcessPool:
+                failed.append(futures[future])
+    return failed
+
+
+def _crashed(task: Task, prepared_dir: Path, settings: PrepareSettings) -> Result:
+    path, video_id = task
+    clips = [skipped_clip(video_id, "crashed: the worker process died while reading this video")]
+    save_record(prepared_dir, path, video_id, settings, clips)
+    return video_id, clips
+
+
+_worker_settings: PrepareSettings | None = None
+_worker_detector: LazyDetector | None = None
+
+
+def _start_worker(settings: PrepareSettings, threads: int) -> None:
+    global _worker_settings, _worker_detector
+    torch.set_num_threads(threads)
+    _worker_settings, _worker_detector = settings, LazyDetector(settings)
+
+
+def _work(path: Path, video_id: str, prepared_dir: Path) -> list[dict[str, object]]:
+    assert _worker_settings is not None and _worker_detector is not None, "worker not initialised"
+    return prepare_video(path, video_id, prepared_dir, _worker_settings, _worker_detector)
