@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from dfd.prepare.extract import searched_frames
-from dfd.prepare.faces import Detections
+from dfd.prepare.faces import Detections, resolve_device
 from dfd.prepare.tracking import find_tracks
 
 
@@ -76,3 +77,8 @@ def test_smoothing_averages_jitter_and_coverage_bridges_short_gaps() -> None:
     gappy = [faces(big(0.0)), faces(), faces(), faces(big(0.0)), faces(), faces(), faces(), faces(), faces()]
     (track,) = find_tracks(gappy, range(9))
     assert track.covered(3, range(9)).tolist() == [True] * 5 + [False] * 4
+
+
+def test_detector_device_auto_is_the_cpu_without_a_gpu() -> None:
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")

@@ -40,7 +40,8 @@ class FaceDetector:
         self.batch_size = max(1, int(batch_size))
         self.min_prob = float(min_prob)
         self.max_side = int(max_side) if max_side else None
-        self._mtcnn = MTCNN(keep_all=True, min_face_size=int(min_face_size), device=torch.device(device))
+        self.device = resolve_device(device)
+        self._mtcnn = MTCNN(keep_all=True, min_face_size=int(min_face_size), device=self.device)
 
     def scale_for(self, height: int, width: int) -> float:
         """The factor frames of this size are resized by before detection (<= 1)."""
@@ -68,6 +69,13 @@ class FaceDetector:
         points = np.asarray(points).astype(float).reshape(-1, 5, 2) / scale
         keep = probs >= self.min_prob
         return Detections(boxes[keep], probs[keep], points[keep])
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` is the GPU when there is one, else the CPU; other names are taken as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 def _resize(frame: np.ndarray, scale: float) -> np.ndarray:

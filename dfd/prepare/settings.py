@@ -30,7 +30,7 @@ class PrepareSettings:
     max_faces: int = 4
     min_track_fraction: float = 0.5
     detect_batch: int = 16
-    device: str = "cpu"
+    device: str = "auto"
     workers: int = 1
     shard: int = 0
     num_shards: int = 1

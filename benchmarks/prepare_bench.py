@@ -1,0 +1,460 @@
+"""Time dfd's face preparation against a naive baseline, check its crops and its memory use.
+
+    python benchmarks/prepare_bench.py [--root DIR] [--videos N] [--quick] [--rebuild] [--skip-memory]
+
+The benchmark set is made once into ``--root`` (reused until ``--rebuild``): real face videos
+from :func:`dfd.fakes.media.fetch_media`, letterboxed to 1280x720, looped or cut to 10 s at
+25 fps and encoded to H.264 (libx264 defaults otherwise, so a keyframe every 250 frames) by a
+streaming writer. Each video starts at a different point of its source.
+
+* naive baseline: one process; OpenCV reads every frame, MTCNN runs on each sampled frame
+  (the same evenly spaced frames as dfd) at full resolution, the largest face is cropped and
+  saved like dfd does.
+* dfd: ``prepare_dataset`` with the settings of conf/prepare.yaml, with 1 and 2 workers.
+* agreement: per sampled frame, the IoU of dfd's box with the naive full-resolution box.
+* memory: peak RSS of ``python -m dfd.prepare`` (1 worker) on one 10 s and one 60 s 720p video,
+  sampling ``num_frames`` evenly and densely (``fps``), next to the same command with no video.
+
+Targets from the issue: at least 3x the naive baseline with 2 workers on 2 CPU cores; box IoU
+>= 0.9 on >= 95% of frames; peak RSS that does not grow with video length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import OmegaConf
+
+from dfd.data.labels import read_label_csv
+from dfd.data.manifest import face_boxes, frame_indices, ok_rows, read_manifest
+from dfd.fakes.encode import CODEC, CRF, PIX_FMT, PRESET, x264_params
+from dfd.fakes.media import fetch_media
+from dfd.prepare.crops import crop_square, save_rgb_jpeg
+from dfd.prepare.faces import Detections, FaceDetector
+from dfd.prepare.runner import prepare_dataset
+from dfd.prepare.settings import PrepareSettings
+from dfd.prepare.tracking import box_iou, find_tracks
+from dfd.prepare.video import open_video, sample_indices
+
+REPO = Path(__file__).resolve().parents[1]
+WIDTH, HEIGHT, FPS = 1280, 720, 25
+OFFSET_STEP = 3.7  # seconds: how much later each further pass over the sources starts
+DENSE = {"fps": 5.0, "max_frames": 64}  # the dense sampling of the memory check
+TARGET_SPEEDUP, TARGET_IOU, TARGET_FRACTION = 3.0, 0.9, 0.95
+MAX_GROWTH = 0.10  # the 60 s video's peak RSS may exceed the 10 s one's by this fraction
+STAGES = ("open", "decode", "detect", "crop")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A real video and the part of it that shows a face (``stop`` None: to the end)."""
+
+    name: str
+    start: float = 0.0
+    stop: float | None = None
+
+
+SOURCES = (
+    Source("woman_pexels"), Source("man_webcam"), Source("carphone"),
+    Source("man_face_noface", 0.0, 2.4), Source("man_noface_face", 4.0),
+)
+MEMORY_SOURCE = SOURCES[0]
+
+
+@dataclass(frozen=True)
+class BenchVideo:
+    """``seconds`` of a source at 720p/25 fps, starting ``offset`` seconds into its face part."""
+
+    source: Source
+    offset: float
+    seconds: float
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.source.name}_from{self.offset:g}s_{self.seconds:g}s.mp4"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Sizes of one benchmark run: the full one or ``--quick``."""
+
+    videos: int
+    seconds: float
+    memory_seconds: tuple[float, float]
+
+
+FULL, QUICK = Mode(8, 10.0, (10.0, 60.0)), Mode(3, 4.0, (4.0, 12.0))
+
+
+class Stages:
+    """Seconds spent per named stage, summed over all calls."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - started
+
+
+# --- the benchmark set ---------------------------------------------------------------------
+
+
+def bench_videos(count: int, seconds: float) -> list[BenchVideo]:
+    """``count`` videos cycling through the sources, each later pass starting further in."""
+    return [BenchVideo(SOURCES[k % len(SOURCES)], (k // len(SOURCES)) * OFFSET_STEP, seconds) for k in range(count)]
+
+
+def looped_frames(path: Path, source: Source) -> Iterator[tuple[float, np.ndarray]]:
+    """The face part of a video as (time, RGB frame), looped forever on a continuous clock."""
+    clock = 0.0
+    while True:
+        last = None
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            step = 1.0 / float(stream.average_rate or FPS)
+            for frame in container.decode(stream):
+                moment = float(frame.time)
+                if moment < source.start:
+                    continue
+                if source.stop is not None and moment >= source.stop:
+                    break
+                last = moment - source.start
+                yield clock + last, frame.to_ndarray(format="rgb24")
+        if last is None:
+            raise ValueError(f"{path}: no frames between {source.start} s and {source.stop} s")
+        clock += last + step
+
+
+def resampled(frames: Iterator[tuple[float, np.ndarray]], offset: float, count: int) -> Iterator[np.ndarray]:
+    """``count`` frames at ``FPS``, from ``offset`` seconds on: the frame on screen at each tick."""
+    _, current = next(frames)
+    upcoming = next(frames)
+    for tick in range(count):
+        moment = offset + tick / FPS
+        while upcoming[0] <= moment + 1e-6:
+            current, upcoming = upcoming[1], next(frames)
+        yield current
+
+
+def letterbox(frame: np.ndarray) -> np.ndarray:
+    """Scale a frame to fit ``WIDTH`` x ``HEIGHT`` and pad it with black, centred."""
+    height, width = frame.shape[:2]
+    scale = min(WIDTH / width, HEIGHT / height)
+    size = (min(WIDTH, round(width * scale)), min(HEIGHT, round(height * scale)))
+    resized = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    canvas = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    left, top = (WIDTH - size[0]) // 2, (HEIGHT - size[1]) // 2
+    canvas[top : top + size[1], left : left + size[0]] = resized
+    return canvas
+
+
+def encode(path: Path, frames: Iterable[np.ndarray]) -> None:
+    """Encode RGB ``WIDTH`` x ``HEIGHT`` frames to H.264 one at a time; the file appears when complete."""
+    partial = path.with_name(path.stem + ".part" + path.suffix)
+    with av.open(str(partial), mode="w") as container:
+        stream = container.add_stream(CODEC, rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, PIX_FMT
+        stream.time_base = Fraction(1, FPS)
+        stream.options = {"crf": str(CRF), "preset": PRESET, **({"x264-params": x264_params()} if x264_params() else {})}
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    partial.replace(path)
+
+
+def build(videos: list[BenchVideo], folder: Path, rebuild: bool) -> list[Path]:
+    """Make the videos that are missing (or all of them with ``rebuild``); return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    media = fetch_media(sorted({video.source.name for video in videos}))
+    paths = []
+    for video in videos:
+        path = folder / video.file_name
+        if rebuild or not path.is_file():
+            print(f"  encoding {path.name}", flush=True)
+            frames = resampled(looped_frames(media[video.source.name], video.source), video.offset,
+                               round(video.seconds * FPS))
+            encode(path, (letterbox(frame) for frame in frames))
+        paths.append(path)
+    return paths
+
+
+def write_labels(paths: list[Path], folder: Path) -> Path:
+    """A ``file,label`` CSV naming the videos (all real) by absolute path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = folder / "labels.csv"
+    with labels.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label"])
+        writer.writerows([str(path), "REAL"] for path in paths)
+    return labels
+
+
+# --- the naive baseline --------------------------------------------------------------------
+
+
+def largest(found: Detections) -> np.ndarray:
+    """The box of the largest face."""
+    areas = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
+    return found.boxes[int(np.argmax(areas))]
+
+
+def naive_video(path: Path, detector: FaceDetector, out_dir: Path, settings: PrepareSettings,
+                clock: Stages) -> tuple[int, dict[int, np.ndarray]]:
+    """Read every frame with OpenCV, detect and crop the sampled ones; (sampled count, box per frame)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with clock("open"):
+        capture = cv2.VideoCapture(str(path))
+        wanted = set(sample_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), settings.num_frames))
+    boxes: dict[int, np.ndarray] = {}
+    index = 0
+    while True:
+        with clock("decode"):
+            ok, bgr = capture.read()
+        if not ok:
+            break
+        if index in wanted:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            with clock("detect"):
+                found = detector.detect([rgb])[0]
+            if len(found):
+                boxes[index] = largest(found)
+                with clock("crop"):
+                    crop = crop_square(rgb, boxes[index], settings.margin, settings.face_size)
+                    save_rgb_jpeg(crop, out_dir / f"{index:06d}.jpg")
+        index += 1
+    capture.release()
+    return len(wanted), boxes
+
+
+def run_naive(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> tuple[float, int, dict, Stages]:
+    """The baseline over all videos: (seconds, sampled frames, boxes per video id, stage times)."""
+    clock = Stages()
+    started = time.perf_counter()
+    detector = FaceDetector(batch_size=1, min_prob=settings.min_face_prob, min_face_size=settings.min_face_size,
+                            max_side=None)
+    sampled, boxes = 0, {}
+    for path in paths:
+        count, boxes[path.stem] = naive_video(path, detector, out_dir / path.stem, settings, clock)
+        sampled += count
+    return time.perf_counter() - started, sampled, boxes, clock
+
+
+# --- dfd -----------------------------------------------------------------------------------
+
+
+def conf_settings(**overrides: object) -> PrepareSettings:
+    """The ``prepare:`` block of conf/prepare.yaml, with overrides."""
+    values = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "prepare.yaml").prepare, resolve=True)
+    return PrepareSettings(**{**values, **overrides})
+
+
+def run_dfd(labels: Path, out_dir: Path, workers: int) -> tuple[float, pd.DataFrame]:
+    """``prepare_dataset`` into a fresh folder: (wall seconds, manifest)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    table = read_label_csv(labels, labels.parent)
+    started = time.perf_counter()
+    manifest = prepare_dataset(table, labels.parent, out_dir, conf_settings(workers=workers, force=True),
+                               show_progress=False)
+    return time.perf_counter() - started, manifest
+
+
+def dfd_stages(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> Stages:
+    """dfd's steps for one video, timed one by one in this process (detection on every sampled frame)."""
+    clock = Stages()
+    detector = FaceDetector(settings.device, settings.detect_batch, settings.min_face_prob, settings.min_face_size,
+                            settings.detect_size)
+    for path in paths:
+        with clock("open"):
+            video = open_video(path)
+            indices = video.sample(settings.num_frames, settings.fps, settings.max_frames)
+        with clock("decode"):
+            frames = video.read(indices)
+        with clock("detect"):
+            found = detector.detect(frames)
+        with clock("crop"):
+            tracks = find_tracks(found, indices, max_tracks=settings.max_faces,
+                                 min_detected_fraction=settings.min_track_fraction,
+                                 smooth_window=settings.smooth_window)
+            folder = out_dir / path.stem
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, frame, box in zip(indices, frames, tracks[0].boxes if tracks else []):
+                save_rgb_jpeg(crop_square(frame, box, settings.margin, settings.face_size), folder / f"{index:06d}.jpg")
+    return clock
+
+
+def agreement(manifest: pd.DataFrame, naive: dict[str, dict[int, np.ndarray]]) -> tuple[np.ndarray, int]:
+    """IoU of dfd's box with the naive one on every frame where the naive run found a face
+    (0 where dfd has no box there), and the number of sampled frames the naive run found none in."""
+    dfd_boxes = {row["video_id"]: dict(zip(frame_indices(row), face_boxes(row))) for _, row in ok_rows(manifest).iterrows()}
+    ious = []
+    for video_id, boxes in naive.items():
+        ours = dfd_boxes.get(video_id, {})
+        ious.extend(float(box_iou(box, ours[index][None])[0]) if index in ours else 0.0 for index, box in boxes.items())
+    unmatched = sum(len(set(boxes) ^ set(dfd_boxes.get(video_id, {}))) for video_id, boxes in naive.items())
+    return np.array(ious), unmatched
+
+
+# --- memory --------------------------------------------------------------------------------
+
+
+def peak_rss_mib(command: list[str], log: Path) -> float:
+    """Run a command to its end and return its peak resident memory in MiB."""
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"})
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}), see {log}:\n{log.read_text()[-2000:]}")
+    return usage.ru_maxrss / 1024  # KiB on Linux
+
+
+def prepare_command(raw_dir: Path, work: Path, overrides: dict[str, object]) -> list[str]:
+    """``python -m dfd.prepare`` on the videos of ``raw_dir``/labels.csv, 1 worker, output under ``work``."""
+    settings = [f"prepare.{key}={value}" for key, value in {"workers": 1, "force": "true", **overrides}.items()]
+    return [sys.executable, "-m", "dfd.prepare", "data=csv", f"data.raw_dir={raw_dir}",
+            f"paths.data_dir={work / 'data'}", f"paths.log_dir={work / 'logs'}", *settings]
+
+
+def memory_rows(paths: list[Path | None], work: Path) -> list[tuple[str, str, int, float]]:
+    """(video, sampling, frames prepared, peak RSS MiB) per video (None: no video) and sampling mode."""
+    rows = []
+    for path in paths:
+        raw_dir = write_labels([path] if path else [], work / "raw" / (path.stem if path else "none")).parent
+        modes = {"num_frames": {}, f"fps={DENSE['fps']:g}": DENSE} if path else {"-": {}}
+        for mode, overrides in modes.items():
+            rss = peak_rss_mib(prepare_command(raw_dir, work, overrides), work / f"{raw_dir.name}_{mode}.log")
+            frames = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))["num_frames"].sum()
+            rows.append((path.name if path else "none (imports only)", mode, int(frames), rss))
+    return rows
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    """A plain text table, the first column left-aligned."""
+    cells = [tuple(str(cell) for cell in row) for row in [header, *rows]]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(header))]
+    for row in cells:
+        print("  ".join(cell.ljust(widths[0]) if k == 0 else cell.rjust(widths[k]) for k, cell in enumerate(row)))
+
+
+def print_stages(naive: Stages, ours: Stages, videos: int) -> None:
+    print(f"\nstages, one process, seconds per video (dfd: detection at {conf_settings().detect_size} px)")
+    rows = [(stage, f"{naive.seconds[stage] / videos:.2f}", f"{ours.seconds[stage] / videos:.2f}") for stage in STAGES]
+    rows.append(("total", f"{sum(naive.seconds.values()) / videos:.2f}", f"{sum(ours.seconds.values()) / videos:.2f}"))
+    print_table(("stage", "naive", "dfd"), rows)
+
+
+def memory_growth(rows: list[tuple[str, str, int, float]]) -> dict[str, float]:
+    """Per sampling mode: how much more the longest video's peak RSS is than the shortest's (fraction)."""
+    growth = {}
+    for mode in {row[1] for row in rows if row[1] != "-"}:
+        peaks = [row[3] for row in rows if row[1] == mode]
+        growth[mode] = peaks[-1] / peaks[0] - 1.0
+    return growth
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-prepare-bench",
+                        help="scratch folder: the benchmark videos (kept) and every run's output")
+    parser.add_argument("--videos", type=int, help=f"videos in the set (default {FULL.videos}, {QUICK.videos} with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke run: {QUICK.seconds:g} s videos, memory on {QUICK.memory_seconds} s")
+    parser.add_argument("--rebuild", action="store_true", help="encode the benchmark videos again")
+    parser.add_argument("--skip-memory", action="store_true", help="leave out the peak-RSS runs")
+    args = parser.parse_args()
+    mode = QUICK if args.quick else FULL
+    settings = conf_settings()
+    print(f"cpus: {os.cpu_count()} (usable {len(os.sched_getaffinity(0))})  torch threads here: "
+          f"{torch.get_num_threads()}  in each of n workers: cpus // n")
+
+    print(f"\n== benchmark set in {args.root / 'videos'}", flush=True)
+    videos = build(bench_videos(args.videos or mode.videos, mode.seconds), args.root / "videos", args.rebuild)
+    labels = write_labels(videos, args.root / "videos")
+    frames_per_video = min(settings.num_frames, round(mode.seconds * FPS))
+    print(f"{len(videos)} videos, {WIDTH}x{HEIGHT}, {FPS} fps, {mode.seconds:g} s; "
+          f"{settings.num_frames} sampled frames each, detection at {settings.detect_size} px in dfd")
+
+    print("\n== naive baseline (OpenCV every frame, full-resolution MTCNN, one process)", flush=True)
+    naive_s, naive_frames, naive_boxes, naive_clock = run_naive(videos, args.root / "runs" / "naive", settings)
+    runs = {"naive": (naive_s, naive_frames)}
+    manifests = {}
+    for workers in (1, 2):
+        print(f"== dfd prepare_dataset, {workers} worker(s)", flush=True)
+        seconds, manifests[workers] = run_dfd(labels, args.root / "runs" / f"dfd_workers{workers}", workers)
+        runs[f"dfd, {workers} worker{'s' * (workers > 1)}"] = (seconds, int(ok_rows(manifests[workers])["num_frames"].sum()))
+    print("== dfd stages, timed one by one", flush=True)
+    dfd_clock = dfd_stages(videos, args.root / "runs" / "dfd_stages", settings)
+
+    print(f"\nthroughput ({len(videos)} videos, {frames_per_video} sampled frames each)")
+    print_table(("run", "wall s", "videos/min", "frames/s", "speed-up"), [
+        (name, f"{seconds:.1f}", f"{60 * len(videos) / seconds:.1f}", f"{frames / seconds:.2f}",
+         f"{naive_s / seconds:.2f}x") for name, (seconds, frames) in runs.items()
+    ])
+    print_stages(naive_clock, dfd_clock, len(videos))
+
+    ious, unmatched = agreement(manifests[2], naive_boxes)
+    fraction = float(np.mean(ious >= TARGET_IOU)) if len(ious) else 0.0
+    print(f"\nagreement with full-resolution detection: {len(ious)} frames with a naive face, "
+          f"IoU >= {TARGET_IOU} on {100 * fraction:.1f}%, min {ious.min(initial=1):.3f}, "
+          f"median {np.median(ious) if len(ious) else 0:.3f}; frames with a box in only one run: {unmatched}")
+
+    memory = []
+    if not args.skip_memory:
+        print("\n== memory: python -m dfd.prepare, 1 worker, one video per run", flush=True)
+        long_videos = build([BenchVideo(MEMORY_SOURCE, 0.0, seconds) for seconds in mode.memory_seconds],
+                            args.root / "videos", args.rebuild)
+        memory = memory_rows([None, *long_videos], args.root / "memory")
+        print_table(("video", "sampling", "frames", "peak RSS MiB"), [
+            (name, sampling, frames, f"{rss:.0f}") for name, sampling, frames, rss in memory
+        ])
+
+    speedup = naive_s / runs["dfd, 2 workers"][0]
+    print("\n== summary")
+    print(f"cpus {os.cpu_count()}, torch threads {torch.get_num_threads()} (workers: cpus // workers each)")
+    for name, (seconds, frames) in runs.items():
+        print(f"{name:<16} {60 * len(videos) / seconds:7.1f} videos/min  {frames / seconds:6.2f} frames/s  "
+              f"{naive_s / seconds:5.2f}x naive")
+    print(f"{verdict(speedup >= TARGET_SPEEDUP)}  speed-up with 2 workers {speedup:.2f}x (target >= {TARGET_SPEEDUP:g}x)")
+    print(f"{verdict(fraction >= TARGET_FRACTION)}  frames with IoU >= {TARGET_IOU}: {100 * fraction:.1f}% "
+          f"(target >= {100 * TARGET_FRACTION:g}%)")
+    for sampling, growth in sorted(memory_growth(memory).items()):
+        peaks = [f"{row[3]:.0f}" for row in memory if row[1] == sampling]
+        print(f"{verdict(growth <= MAX_GROWTH)}  peak RSS {sampling}, {mode.memory_seconds[0]:g} s -> "
+              f"{mode.memory_seconds[1]:g} s video: {' -> '.join(peaks)} MiB ({100 * growth:+.1f}%, "
+              f"target <= +{100 * MAX_GROWTH:g}%)")
+
+
+if __name__ == "__main__":
+    main()
