@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -306,6 +308,14 @@ def dfd_stages(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> S
     return clock
 
 
+def worker_startup() -> float:
+    """Seconds until a spawned worker process (importing what dfd's workers import) answers."""
+    started = time.perf_counter()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(os.getpid).result()
+    return time.perf_counter() - started
+
+
 def agreement(manifest: pd.DataFrame, naive: dict[str, dict[int, np.ndarray]]) -> tuple[np.ndarray, int]:
     """IoU of dfd's box with the naive one on every frame where the naive run found a face
     (0 where dfd has no box there), and the number of sampled frames the naive run found none in."""
@@ -368,11 +378,12 @@ def print_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None
         print("  ".join(cell.ljust(widths[0]) if k == 0 else cell.rjust(widths[k]) for k, cell in enumerate(row)))
 
 
-def print_stages(naive: Stages, ours: Stages, videos: int) -> None:
+def print_stages(naive: Stages, ours: Stages, videos: int, startup: float) -> None:
     print(f"\nstages, one process, seconds per video (dfd: detection at {conf_settings().detect_size} px)")
     rows = [(stage, f"{naive.seconds[stage] / videos:.2f}", f"{ours.seconds[stage] / videos:.2f}") for stage in STAGES]
     rows.append(("total", f"{sum(naive.seconds.values()) / videos:.2f}", f"{sum(ours.seconds.values()) / videos:.2f}"))
     print_table(("stage", "naive", "dfd"), rows)
+    print(f"plus, once per dfd worker process: {startup:.1f} s to start it (spawn, imports)")
 
 
 def memory_growth(rows: list[tuple[str, str, int, float]]) -> dict[str, float]:
@@ -416,13 +427,14 @@ def main() -> None:
         runs[f"dfd, {workers} worker{'s' * (workers > 1)}"] = (seconds, int(ok_rows(manifests[workers])["num_frames"].sum()))
     print("== dfd stages, timed one by one", flush=True)
     dfd_clock = dfd_stages(videos, args.root / "runs" / "dfd_stages", settings)
+    startup = worker_startup()
 
     print(f"\nthroughput ({len(videos)} videos, {frames_per_video} sampled frames each)")
     print_table(("run", "wall s", "videos/min", "frames/s", "speed-up"), [
         (name, f"{seconds:.1f}", f"{60 * len(videos) / seconds:.1f}", f"{frames / seconds:.2f}",
          f"{naive_s / seconds:.2f}x") for name, (seconds, frames) in runs.items()
     ])
-    print_stages(naive_clock, dfd_clock, len(videos))
+    print_stages(naive_clock, dfd_clock, len(videos), startup)
 
     ious, unmatched = agreement(manifests[2], naive_boxes)
     fraction = float(np.mean(ious >= TARGET_IOU)) if len(ious) else 0.0
@@ -450,10 +462,10 @@ def main() -> None:
     print(f"{verdict(fraction >= TARGET_FRACTION)}  frames with IoU >= {TARGET_IOU}: {100 * fraction:.1f}% "
           f"(target >= {100 * TARGET_FRACTION:g}%)")
     for sampling, growth in sorted(memory_growth(memory).items()):
-        peaks = [f"{row[3]:.0f}" for row in memory if row[1] == sampling]
+        runs_of = [row for row in memory if row[1] == sampling]
         print(f"{verdict(growth <= MAX_GROWTH)}  peak RSS {sampling}, {mode.memory_seconds[0]:g} s -> "
-              f"{mode.memory_seconds[1]:g} s video: {' -> '.join(peaks)} MiB ({100 * growth:+.1f}%, "
-              f"target <= +{100 * MAX_GROWTH:g}%)")
+              f"{mode.memory_seconds[1]:g} s video ({runs_of[0][2]} -> {runs_of[-1][2]} frames): "
+              f"{runs_of[0][3]:.0f} -> {runs_of[-1][3]:.0f} MiB ({100 * growth:+.1f}%, target <= +{100 * MAX_GROWTH:g}%)")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,3 +184,40 @@ def test_entry_point_prepares_shards_and_merges_them(tmp_path: Path, media: dict
     merged = run_entry_point("dfd.prepare", *common, "merge=true", f"hydra.run.dir={tmp_path / 'merge'}")
     assert "merged 2 shards: 3 rows" in merged.stdout
     assert len(read_manifest(tmp_path / "data" / "csv" / "prepared" / "manifest.csv")) == 3
+
+
+def _pool_workers() -> list[int]:
+    """Process ids of this process's pool workers (not multiprocessing's resource tracker)."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"spawn_main" in command:
+            workers.append(int(stat.parent.name))
+    return workers
+
+
+@pytest.mark.slow
+def test_a_dead_worker_costs_no_video(tmp_path: Path, media: dict[str, Path]) -> None:
+    raw = raw_dir(tmp_path, {f"v{i}.mp4": media["man_webcam"] for i in range(6)})
+    prepared = tmp_path / "prepared"
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            workers = _pool_workers()
+            if workers and list((prepared / RECORDS_DIR).glob("*.json")):
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append(workers[0])
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    manifest = run(raw, prepared, workers=2, num_frames=6)
+    killer.join()
+    assert killed, "a worker was killed mid-run"
+    assert len(manifest) == 6 and set(manifest["status"]) == {"ok"}, manifest["reason"].tolist()

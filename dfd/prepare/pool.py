@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -41,32 +42,49 @@ class LazyDetector:
 
 
 def run_videos(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings) -> Iterator[Result]:
-    """Prepare every task, yielding each video's rows as soon as it is done (in any order)."""
-    if settings.workers == 1:
+    """Prepare every task, yielding each video's rows as soon as it is done (in any order).
+
+    With one worker, or one video to do, the work runs in this process (no start-up cost).
+    """
+    workers = min(settings.workers, len(tasks))
+    if workers <= 1:
         detector = LazyDetector(settings)
         for path, video_id in tasks:
             yield video_id, prepare_video(path, video_id, prepared_dir, settings, detector)
         return
-    failed = yield from _pooled(tasks, prepared_dir, settings, settings.workers)
-    for task in failed:  # alone in a fresh worker, so a crash is pinned on the video that caused it
-        lost = yield from _pooled([task], prepared_dir, settings, 1)
-        if lost:
-            yield _crashed(task, prepared_dir, settings)
+    queue = deque(tasks)
+    while queue:
+        suspects = yield from _pooled(queue, prepared_dir, settings, workers)
+        for task in suspects:  # alone in a fresh worker, so a crash is pinned on the video that caused it
+            if (yield from _pooled(deque([task]), prepared_dir, settings, 1)):
+                yield _crashed(task, prepared_dir, settings)
 
 
-def _pooled(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings, workers: int) -> Iterator[Result]:
-    """Yield results from a process pool; returns the tasks lost to a dead worker."""
-    failed: list[Task] = []
+def _pooled(queue: deque[Task], prepared_dir: Path, settings: PrepareSettings, workers: int) -> Iterator[Result]:
+    """Yield results from a process pool, taking tasks off ``queue`` as workers free up.
+
+    Only ``workers`` tasks are in flight at a time, so when a worker dies the pool's loss is
+    those tasks: they are returned as suspects, and the rest of the queue is left for a new pool.
+    """
     threads = max(1, (os.cpu_count() or 1) // workers)
+    running: dict[Future, Task] = {}
+    suspects: list[Task] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker, initargs=(settings, threads)) as pool:
-        futures = {pool.submit(_work, path, video_id, prepared_dir): (path, video_id) for path, video_id in tasks}
-        for future in as_completed(futures):
-            try:
-                yield futures[future][1], future.result()
-            except BrokenProcessPool:
-                failed.append(futures[future])
-    return failed
+        while queue or running:
+            while queue and len(running) < workers and not suspects:
+                task = queue.popleft()
+                running[pool.submit(_work, task[0], task[1], prepared_dir)] = task
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = running.pop(future)
+                try:
+                    yield task[1], future.result()
+                except BrokenProcessPool:
+                    suspects.append(task)
+    return suspects
 
 
 def _crashed(task: Task, prepared_dir: Path, settings: PrepareSettings) -> Result:
