@@ -11,7 +11,6 @@ import decord
 import numpy as np
 import pytest
 
-import dfd.prepare.video
 from dfd.prepare.video import Video, VideoReadError, open_video, sample_indices, sample_times
 import media_cases as cases
 
@@ -179,11 +178,12 @@ def test_video_sample_picks_the_mode(folder: Path) -> None:
 
 @pytest.mark.slow
 def test_preparation_records_every_case(tmp_path: Path) -> None:
-    """Every case gets a manifest row: ok, or skipped with the reason code. Needs the runner on `Video`."""
-    from dfd.data.labels import read_label_csv
-    from dfd.prepare.runner import PrepareSettings, prepare_dataset
+    """Every case gets a manifest row (ok, or skipped with its reason code) and a line in the summary."""
+    from rich.console import Console
 
-    assert hasattr(dfd.prepare.video, "Video")
+    from dfd.data.labels import read_label_csv
+    from dfd.prepare.runner import PrepareSettings, prepare_dataset, summary_table
+
     raw = tmp_path / "raw"
     paths = cases.write_cases(raw)
     rows = [f"{path.name},{'REAL' if i % 2 else 'FAKE'}" for i, path in enumerate(paths.values())]
@@ -196,3 +196,10 @@ def test_preparation_records_every_case(tmp_path: Path) -> None:
         assert row["status"] == status, (name, row["reason"])
         assert row["reason"].split(":", 1)[0] == code, (name, row["reason"])
     assert manifest.loc[paths["rotated"].name, ["width", "height"]].tolist() == [360, 640]
+    console = Console(record=True, width=120)
+    console.print(summary_table(manifest.reset_index(), tmp_path, rejected=0, reused=0))
+    summary = " ".join(console.export_text().split())
+    assert f"videos │ {len(cases.CASES)}" in summary
+    for code in ("empty_file", "unreadable", "no_video_stream", "no_frames"):
+        expected = sum(1 for _, status, case_code in cases.CASES.values() if case_code == code)
+        assert f"skipped: {code} │ {expected}" in summary, summary
