@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -221,3 +222,14 @@ def test_a_dead_worker_costs_no_video(tmp_path: Path, media: dict[str, Path]) ->
     killer.join()
     assert killed, "a worker was killed mid-run"
     assert len(manifest) == 6 and set(manifest["status"]) == {"ok"}, manifest["reason"].tolist()
+
+
+def test_a_video_that_hit_an_unexpected_error_is_tried_again(tmp_path: Path, media: dict[str, Path]) -> None:
+    raw = raw_dir(tmp_path, {"man.mp4": media["man_webcam"]})
+    prepared = tmp_path / "prepared"
+    run(raw, prepared)
+    record_file = prepared / RECORDS_DIR / "man.json"
+    record = json.loads(record_file.read_text())
+    record["clips"] = [{**record["clips"][0], "status": "skipped", "reason": "error: OSError: disk full"}]
+    record_file.write_text(json.dumps(record))
+    assert run(raw, prepared)["status"].tolist() == ["ok"]

@@ -88,7 +88,8 @@ def prepare_from_config(cfg: DictConfig) -> pd.DataFrame:
 
 def reusable_clips(video: LabeledVideo, prepared_dir: Path, settings: PrepareSettings) -> list[dict] | None:
     """The clip rows of an earlier run when still valid: same source file, same output settings,
-    and every frame on disk. None means the video must be prepared (again)."""
+    every frame on disk, and no unexpected ``error`` (which may have been passing). None means
+    the video must be prepared (again)."""
     record = read_record(record_path(prepared_dir, video.video_id))
     if record is None or record.get("settings") != settings.output_fingerprint():
         return None
@@ -96,6 +97,8 @@ def reusable_clips(video: LabeledVideo, prepared_dir: Path, settings: PrepareSet
         return None
     clips = record.get("clips") or []
     for clip in clips:
+        if str(clip["reason"]).startswith("error"):
+            return None
         if clip["status"] == STATUS_OK and not all(path.is_file() for path in frame_paths(clip, prepared_dir)):
             return None
     return clips or None
