@@ -57,11 +57,12 @@ from dfd.prepare.video import open_video, sample_indices
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, FPS = 1280, 720, 25
-OFFSET_STEP = 3.7  # seconds: how much later each further pass over the sources starts
+OFFSET_STEP = 6.1  # seconds: how much later each further pass over the sources starts
 DENSE = {"fps": 5.0, "max_frames": 64}  # the dense sampling of the memory check
 TARGET_SPEEDUP, TARGET_IOU, TARGET_FRACTION = 3.0, 0.9, 0.95
 MAX_GROWTH = 0.10  # the 60 s video's peak RSS may exceed the 10 s one's by this fraction
 STAGES = ("open", "decode", "detect", "crop")
+NO_VIDEO = "-"  # the sampling column of the memory run without a video
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,8 @@ def encode(path: Path, frames: Iterable[np.ndarray]) -> None:
         stream = container.add_stream(CODEC, rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, PIX_FMT
         stream.time_base = Fraction(1, FPS)
-        stream.options = {"crf": str(CRF), "preset": PRESET, **({"x264-params": x264_params()} if x264_params() else {})}
+        extra = {"x264-params": x264_params()} if x264_params() else {}
+        stream.options = {"crf": str(CRF), "preset": PRESET, **extra}
         for index, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = index
@@ -252,7 +254,8 @@ def naive_video(path: Path, detector: FaceDetector, out_dir: Path, settings: Pre
     return len(wanted), boxes
 
 
-def run_naive(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> tuple[float, int, dict, Stages]:
+def run_naive(paths: list[Path], out_dir: Path,
+              settings: PrepareSettings) -> tuple[float, int, dict[str, dict[int, np.ndarray]], Stages]:
     """The baseline over all videos: (seconds, sampled frames, boxes per video id, stage times)."""
     clock = Stages()
     started = time.perf_counter()
@@ -285,7 +288,8 @@ def run_dfd(labels: Path, out_dir: Path, workers: int) -> tuple[float, pd.DataFr
 
 
 def dfd_stages(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> Stages:
-    """dfd's steps for one video, timed one by one in this process (detection on every sampled frame)."""
+    """dfd's steps, timed one by one in this process: open (probe, index), decode the sampled frames,
+    detect (on every sampled frame, as with ``detect_every: 1``), crop (tracking and JPEGs)."""
     clock = Stages()
     detector = FaceDetector(settings.device, settings.detect_batch, settings.min_face_prob, settings.min_face_size,
                             settings.detect_size)
@@ -317,9 +321,10 @@ def worker_startup() -> float:
 
 
 def agreement(manifest: pd.DataFrame, naive: dict[str, dict[int, np.ndarray]]) -> tuple[np.ndarray, int]:
-    """IoU of dfd's box with the naive one on every frame where the naive run found a face
-    (0 where dfd has no box there), and the number of sampled frames the naive run found none in."""
-    dfd_boxes = {row["video_id"]: dict(zip(frame_indices(row), face_boxes(row))) for _, row in ok_rows(manifest).iterrows()}
+    """IoU of dfd's box with the naive one on every frame where the naive run found a face (0 where
+    dfd has no box there), and the number of frames with a box in only one of the two runs."""
+    dfd_boxes = {row["video_id"]: dict(zip(frame_indices(row), face_boxes(row)))
+                 for _, row in ok_rows(manifest).iterrows()}
     ious = []
     for video_id, boxes in naive.items():
         ours = dfd_boxes.get(video_id, {})
@@ -331,6 +336,16 @@ def agreement(manifest: pd.DataFrame, naive: dict[str, dict[int, np.ndarray]]) -
 # --- memory --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MemoryRun:
+    """Peak RSS of one ``python -m dfd.prepare`` run on one video (or none)."""
+
+    video: str
+    sampling: str
+    frames: int
+    peak_mib: float
+
+
 def peak_rss_mib(command: list[str], log: Path) -> float:
     """Run a command to its end and return its peak resident memory in MiB."""
     with log.open("w") as output:
@@ -339,7 +354,7 @@ def peak_rss_mib(command: list[str], log: Path) -> float:
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}), see {log}:\n{log.read_text()[-2000:]}")
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{log.read_text()[-2000:]}")
     return usage.ru_maxrss / 1024  # KiB on Linux
 
 
@@ -350,20 +365,30 @@ def prepare_command(raw_dir: Path, work: Path, overrides: dict[str, object]) -> 
             f"paths.data_dir={work / 'data'}", f"paths.log_dir={work / 'logs'}", *settings]
 
 
-def memory_rows(paths: list[Path | None], work: Path) -> list[tuple[str, str, int, float]]:
-    """(video, sampling, frames prepared, peak RSS MiB) per video (None: no video) and sampling mode."""
-    rows = []
+def memory_runs(paths: list[Path | None], work: Path) -> list[MemoryRun]:
+    """Each video (None: no video, imports only) prepared alone, sampled evenly and densely."""
+    runs = []
     for path in paths:
         raw_dir = write_labels([path] if path else [], work / "raw" / (path.stem if path else "none")).parent
-        modes = {"num_frames": {}, f"fps={DENSE['fps']:g}": DENSE} if path else {"-": {}}
-        for mode, overrides in modes.items():
-            rss = peak_rss_mib(prepare_command(raw_dir, work, overrides), work / f"{raw_dir.name}_{mode}.log")
-            frames = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))["num_frames"].sum()
-            rows.append((path.name if path else "none (imports only)", mode, int(frames), rss))
-    return rows
+        modes = {"num_frames": {}, f"fps={DENSE['fps']:g}": DENSE} if path else {NO_VIDEO: {}}
+        for sampling, overrides in modes.items():
+            peak = peak_rss_mib(prepare_command(raw_dir, work, overrides), work / f"{raw_dir.name}_{sampling}.log")
+            manifest = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))
+            runs.append(MemoryRun(path.name if path else "none (imports only)", sampling,
+                                  int(manifest["num_frames"].sum()), peak))
+    return runs
 
 
 # --- report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One timed preparation of the whole set."""
+
+    name: str
+    seconds: float
+    frames: int  # sampled frames prepared
 
 
 def verdict(ok: bool) -> str:
@@ -378,94 +403,99 @@ def print_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None
         print("  ".join(cell.ljust(widths[0]) if k == 0 else cell.rjust(widths[k]) for k, cell in enumerate(row)))
 
 
-def print_stages(naive: Stages, ours: Stages, videos: int, startup: float) -> None:
-    print(f"\nstages, one process, seconds per video (dfd: detection at {conf_settings().detect_size} px)")
+def throughput_rows(runs: list[Throughput], videos: int) -> list[tuple[str, ...]]:
+    """(run, wall s, videos/min, frames/s, speed-up over the first run) per run."""
+    return [(run.name, f"{run.seconds:.1f}", f"{60 * videos / run.seconds:.1f}", f"{run.frames / run.seconds:.2f}",
+             f"{runs[0].seconds / run.seconds:.2f}x") for run in runs]
+
+
+def print_stages(naive: Stages, ours: Stages, videos: int, startup: float, detect_size: int | None) -> None:
+    print(f"\nstages, one process, seconds per video (dfd detects at {detect_size or 'full'} px)")
     rows = [(stage, f"{naive.seconds[stage] / videos:.2f}", f"{ours.seconds[stage] / videos:.2f}") for stage in STAGES]
     rows.append(("total", f"{sum(naive.seconds.values()) / videos:.2f}", f"{sum(ours.seconds.values()) / videos:.2f}"))
     print_table(("stage", "naive", "dfd"), rows)
     print(f"plus, once per dfd worker process: {startup:.1f} s to start it (spawn, imports)")
 
 
-def memory_growth(rows: list[tuple[str, str, int, float]]) -> dict[str, float]:
-    """Per sampling mode: how much more the longest video's peak RSS is than the shortest's (fraction)."""
-    growth = {}
-    for mode in {row[1] for row in rows if row[1] != "-"}:
-        peaks = [row[3] for row in rows if row[1] == mode]
-        growth[mode] = peaks[-1] / peaks[0] - 1.0
-    return growth
+def memory_verdicts(runs: list[MemoryRun]) -> list[str]:
+    """Per sampling mode: the peak RSS of the shortest against the longest video."""
+    lines = []
+    for sampling in dict.fromkeys(run.sampling for run in runs if run.sampling != NO_VIDEO):
+        same = [run for run in runs if run.sampling == sampling]
+        short, long = same[0], same[-1]
+        growth = long.peak_mib / short.peak_mib - 1.0
+        lines.append(f"{verdict(growth <= MAX_GROWTH)}  peak RSS, {sampling}: {short.video} -> {long.video} "
+                     f"({short.frames} -> {long.frames} frames): {short.peak_mib:.0f} -> {long.peak_mib:.0f} MiB "
+                     f"({100 * growth:+.1f}%, target <= +{100 * MAX_GROWTH:g}%)")
+    return lines
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-prepare-bench",
                         help="scratch folder: the benchmark videos (kept) and every run's output")
-    parser.add_argument("--videos", type=int, help=f"videos in the set (default {FULL.videos}, {QUICK.videos} with --quick)")
+    parser.add_argument("--videos", type=int,
+                        help=f"videos in the set (default {FULL.videos}, {QUICK.videos} with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke run: {QUICK.seconds:g} s videos, memory on {QUICK.memory_seconds} s")
+                        help=f"a smoke run: {QUICK.seconds:g} s videos, memory on {QUICK.memory_seconds} s ones")
     parser.add_argument("--rebuild", action="store_true", help="encode the benchmark videos again")
     parser.add_argument("--skip-memory", action="store_true", help="leave out the peak-RSS runs")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     mode = QUICK if args.quick else FULL
     settings = conf_settings()
-    print(f"cpus: {os.cpu_count()} (usable {len(os.sched_getaffinity(0))})  torch threads here: "
-          f"{torch.get_num_threads()}  in each of n workers: cpus // n")
+    machine = (f"cpus {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), torch threads "
+               f"{torch.get_num_threads()} here and cpus // n in each of n workers")
+    print(machine)
 
     print(f"\n== benchmark set in {args.root / 'videos'}", flush=True)
     videos = build(bench_videos(args.videos or mode.videos, mode.seconds), args.root / "videos", args.rebuild)
     labels = write_labels(videos, args.root / "videos")
-    frames_per_video = min(settings.num_frames, round(mode.seconds * FPS))
-    print(f"{len(videos)} videos, {WIDTH}x{HEIGHT}, {FPS} fps, {mode.seconds:g} s; "
-          f"{settings.num_frames} sampled frames each, detection at {settings.detect_size} px in dfd")
+    print(f"{len(videos)} videos, {WIDTH}x{HEIGHT}, {FPS} fps, {mode.seconds:g} s, "
+          f"{settings.num_frames} frames sampled from each")
 
-    print("\n== naive baseline (OpenCV every frame, full-resolution MTCNN, one process)", flush=True)
+    print("\n== naive baseline: OpenCV reads every frame, MTCNN at full resolution, one process", flush=True)
     naive_s, naive_frames, naive_boxes, naive_clock = run_naive(videos, args.root / "runs" / "naive", settings)
-    runs = {"naive": (naive_s, naive_frames)}
-    manifests = {}
+    runs, manifests = [Throughput("naive", naive_s, naive_frames)], {}
     for workers in (1, 2):
-        print(f"== dfd prepare_dataset, {workers} worker(s)", flush=True)
+        print(f"== dfd prepare_dataset, workers={workers}", flush=True)
         seconds, manifests[workers] = run_dfd(labels, args.root / "runs" / f"dfd_workers{workers}", workers)
-        runs[f"dfd, {workers} worker{'s' * (workers > 1)}"] = (seconds, int(ok_rows(manifests[workers])["num_frames"].sum()))
+        frames = int(ok_rows(manifests[workers])["num_frames"].sum())
+        runs.append(Throughput(f"dfd, workers={workers}", seconds, frames))
     print("== dfd stages, timed one by one", flush=True)
     dfd_clock = dfd_stages(videos, args.root / "runs" / "dfd_stages", settings)
     startup = worker_startup()
 
-    print(f"\nthroughput ({len(videos)} videos, {frames_per_video} sampled frames each)")
-    print_table(("run", "wall s", "videos/min", "frames/s", "speed-up"), [
-        (name, f"{seconds:.1f}", f"{60 * len(videos) / seconds:.1f}", f"{frames / seconds:.2f}",
-         f"{naive_s / seconds:.2f}x") for name, (seconds, frames) in runs.items()
-    ])
-    print_stages(naive_clock, dfd_clock, len(videos), startup)
-
+    print(f"\nthroughput, {len(videos)} videos")
+    print_table(("run", "wall s", "videos/min", "frames/s", "speed-up"), throughput_rows(runs, len(videos)))
+    print_stages(naive_clock, dfd_clock, len(videos), startup, settings.detect_size)
     ious, unmatched = agreement(manifests[2], naive_boxes)
     fraction = float(np.mean(ious >= TARGET_IOU)) if len(ious) else 0.0
-    print(f"\nagreement with full-resolution detection: {len(ious)} frames with a naive face, "
-          f"IoU >= {TARGET_IOU} on {100 * fraction:.1f}%, min {ious.min(initial=1):.3f}, "
-          f"median {np.median(ious) if len(ious) else 0:.3f}; frames with a box in only one run: {unmatched}")
+    print(f"\nagreement with full-resolution detection, {len(ious)} frames: IoU >= {TARGET_IOU} on "
+          f"{100 * fraction:.1f}%, min {ious.min(initial=1.0):.3f}, median {np.median(ious) if len(ious) else 0:.3f}; "
+          f"frames with a face in only one of the runs: {unmatched}")
 
     memory = []
     if not args.skip_memory:
-        print("\n== memory: python -m dfd.prepare, 1 worker, one video per run", flush=True)
+        print("\n== memory: python -m dfd.prepare, workers=1, one video per run", flush=True)
         long_videos = build([BenchVideo(MEMORY_SOURCE, 0.0, seconds) for seconds in mode.memory_seconds],
                             args.root / "videos", args.rebuild)
-        memory = memory_rows([None, *long_videos], args.root / "memory")
-        print_table(("video", "sampling", "frames", "peak RSS MiB"), [
-            (name, sampling, frames, f"{rss:.0f}") for name, sampling, frames, rss in memory
-        ])
+        memory = memory_runs([None, *long_videos], args.root / "memory")
+        print_table(("video", "sampling", "frames", "peak RSS MiB"),
+                    [(run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}") for run in memory])
 
-    speedup = naive_s / runs["dfd, 2 workers"][0]
-    print("\n== summary")
-    print(f"cpus {os.cpu_count()}, torch threads {torch.get_num_threads()} (workers: cpus // workers each)")
-    for name, (seconds, frames) in runs.items():
-        print(f"{name:<16} {60 * len(videos) / seconds:7.1f} videos/min  {frames / seconds:6.2f} frames/s  "
-              f"{naive_s / seconds:5.2f}x naive")
-    print(f"{verdict(speedup >= TARGET_SPEEDUP)}  speed-up with 2 workers {speedup:.2f}x (target >= {TARGET_SPEEDUP:g}x)")
-    print(f"{verdict(fraction >= TARGET_FRACTION)}  frames with IoU >= {TARGET_IOU}: {100 * fraction:.1f}% "
+    speedup = naive_s / runs[-1].seconds
+    print(f"\n== summary\n{machine}")
+    print_table(("run", "wall s", "videos/min", "frames/s", "speed-up"), throughput_rows(runs, len(videos)))
+    print(f"{verdict(speedup >= TARGET_SPEEDUP)}  speed-up with workers=2: {speedup:.2f}x naive "
+          f"(target >= {TARGET_SPEEDUP:g}x)")
+    print(f"{verdict(fraction >= TARGET_FRACTION)}  frames with box IoU >= {TARGET_IOU}: {100 * fraction:.1f}% "
           f"(target >= {100 * TARGET_FRACTION:g}%)")
-    for sampling, growth in sorted(memory_growth(memory).items()):
-        runs_of = [row for row in memory if row[1] == sampling]
-        print(f"{verdict(growth <= MAX_GROWTH)}  peak RSS {sampling}, {mode.memory_seconds[0]:g} s -> "
-              f"{mode.memory_seconds[1]:g} s video ({runs_of[0][2]} -> {runs_of[-1][2]} frames): "
-              f"{runs_of[0][3]:.0f} -> {runs_of[-1][3]:.0f} MiB ({100 * growth:+.1f}%, target <= +{100 * MAX_GROWTH:g}%)")
+    for line in memory_verdicts(memory):
+        print(line)
 
 
 if __name__ == "__main__":
