@@ -188,17 +188,16 @@ def test_entry_point_prepares_shards_and_merges_them(tmp_path: Path, media: dict
 
 
 def _pool_workers() -> list[int]:
-    """Process ids of this process's pool workers (not multiprocessing's resource tracker)."""
-    workers = []
+    """Process ids of the pool workers: children of the fork server that this process started."""
+    parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
+            if b"forkserver" in (stat.parent / "cmdline").read_bytes():
+                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        if parent == os.getpid() and b"spawn_main" in command:
-            workers.append(int(stat.parent.name))
-    return workers
+    servers = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return [pid for pid, parent in parents.items() if parent in servers]
 
 
 @pytest.mark.slow

@@ -36,13 +36,13 @@ class SkipVideo(Exception):
 
 
 def prepare_video(path: Path, video_id: str, prepared_dir: Path, settings: PrepareSettings,
-                  detector: Callable[[], FaceDetector]) -> list[dict[str, object]]:
+                  detector: Callable[[], FaceDetector], decode_threads: int = 0) -> list[dict[str, object]]:
     """Prepare one video and record it; returns one result dict per clip (or one skip)."""
     info: VideoInfo | None = None
     try:
         if not path.is_file():
             raise SkipVideo("missing_file")
-        video = open_video(path)
+        video = open_video(path, threads=decode_threads)
         info = video.info
         clips = _extract(video, video_id, prepared_dir, settings, detector)
     except VideoReadError as error:

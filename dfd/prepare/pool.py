@@ -69,7 +69,7 @@ def _pooled(queue: deque[Task], prepared_dir: Path, settings: PrepareSettings, w
     threads = max(1, (os.cpu_count() or 1) // workers)
     running: dict[Future, Task] = {}
     suspects: list[Task] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_start_method(),
                              initializer=_start_worker, initargs=(settings, threads)) as pool:
         while queue or running:
             while queue and len(running) < workers and not suspects:
@@ -94,16 +94,28 @@ def _crashed(task: Task, prepared_dir: Path, settings: PrepareSettings) -> Resul
     return video_id, clips
 
 
+def _start_method() -> multiprocessing.context.BaseContext:
+    """Workers fork from a server process that imported this module once (so a new worker
+    starts at once) but never ran torch: a fork of a process that has used OpenMP hangs."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 _worker_settings: PrepareSettings | None = None
 _worker_detector: LazyDetector | None = None
+_worker_threads = 0
 
 
 def _start_worker(settings: PrepareSettings, threads: int) -> None:
-    global _worker_settings, _worker_detector
+    """Each worker gets its share of the cores, for MTCNN and for the video decoder."""
+    global _worker_settings, _worker_detector, _worker_threads
     torch.set_num_threads(threads)
-    _worker_settings, _worker_detector = settings, LazyDetector(settings)
+    _worker_settings, _worker_detector, _worker_threads = settings, LazyDetector(settings), threads
 
 
 def _work(path: Path, video_id: str, prepared_dir: Path) -> list[dict[str, object]]:
     assert _worker_settings is not None and _worker_detector is not None, "worker not initialised"
-    return prepare_video(path, video_id, prepared_dir, _worker_settings, _worker_detector)
+    return prepare_video(path, video_id, prepared_dir, _worker_settings, _worker_detector, _worker_threads)

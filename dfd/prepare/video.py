@@ -84,17 +84,24 @@ class Video:
         if bad:
             raise IndexError(f"frames {bad[:5]} outside a video of {self.info.num_frames} frames")
         try:
-            return _to_numpy(self._reader.get_batch(list(indices)))
+            frames = _to_numpy(self._reader.get_batch(list(indices)))
+            # decord goes on decoding the rest of the video in the background after a batch,
+            # holding those frames in memory; going back to the start stops it.
+            self._reader.seek(0)
         except Exception as error:  # decord raises DECORDError and plain RuntimeErrors
             raise VideoReadError(UNREADABLE, f"decoding frames failed: {_describe(error)}") from error
+        return frames
 
 
-def open_video(path: str | Path) -> Video:
-    """Open a video on the CPU, or raise :class:`VideoReadError` with the reason it cannot be read."""
+def open_video(path: str | Path, threads: int = 0) -> Video:
+    """Open a video on the CPU, or raise :class:`VideoReadError` with the reason it cannot be read.
+
+    ``threads`` decoder threads (0: as many as there are cores).
+    """
     path = Path(path)
     probe = _probe(path)
     try:
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
     except Exception as error:
         raise VideoReadError(UNREADABLE, f"decord cannot open it: {_describe(error)}") from error
     if len(reader) == 0:
