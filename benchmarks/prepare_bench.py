@@ -316,9 +316,9 @@ def dfd_stages(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> S
 POOL_START = """
 import os, time
 from concurrent.futures import ProcessPoolExecutor
-from dfd.prepare.pool import _start_method
+from dfd.prepare.pool import pool_context
 started = time.perf_counter()
-with ProcessPoolExecutor(2, mp_context=_start_method()) as pool:
+with ProcessPoolExecutor(2, mp_context=pool_context()) as pool:
     [future.result() for future in [pool.submit(os.getpid) for _ in range(2)]]
 print(time.perf_counter() - started)
 """

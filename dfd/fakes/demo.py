@@ -31,7 +31,6 @@ from dfd.fakes.blend import self_blend_clip
 from dfd.fakes.encode import FPS, even_size, write_video
 from dfd.fakes.media import fetch_media, media_info
 from dfd.fakes.swap import Donor, swap_clip
-from dfd.prepare.extract import searched_frames
 from dfd.prepare.faces import Detections, FaceDetector
 from dfd.prepare.tracking import FaceTrack, find_tracks
 
@@ -155,10 +154,7 @@ def detect_photo_faces(image: np.ndarray) -> Detections:
 
 def track_face(frames: np.ndarray) -> FaceTrack | None:
     """The main face of a video: detection on every 3rd frame at 320 px, interpolated and smoothed."""
-    detections: list[Detections | None] = [None] * len(frames)
-    searched = searched_frames(len(frames), TRACK_EVERY)
-    for position, found in zip(searched, face_detector(320, 32).detect(frames[searched])):
-        detections[position] = found
+    detections = face_detector(320, 32).detect_every(frames, TRACK_EVERY)
     tracks = find_tracks(detections, np.arange(len(frames)), smooth_window=TRACK_SMOOTH)
     return tracks[0] if tracks else None
 

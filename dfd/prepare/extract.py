@@ -16,7 +16,7 @@ import numpy as np
 
 from dfd.data.manifest import STATUS_OK, STATUS_SKIPPED, join_list
 from dfd.prepare.crops import crop_square, save_rgb_jpeg
-from dfd.prepare.faces import Detections, FaceDetector
+from dfd.prepare.faces import FaceDetector
 from dfd.prepare.records import record_path, source_stamp, write_record
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.tracking import FaceTrack, find_tracks
@@ -67,12 +67,6 @@ def save_record(prepared_dir: Path, path: Path, video_id: str, settings: Prepare
     })
 
 
-def searched_frames(count: int, every: int) -> np.ndarray:
-    """Positions that detection runs on: every ``every``-th sampled frame and always the last."""
-    positions = np.arange(0, count, every)
-    return positions if positions[-1] == count - 1 else np.append(positions, count - 1)
-
-
 def skipped_clip(video_id: str, reason: str) -> dict[str, object]:
     """The single result row of a video that gave no clip."""
     return _skipped(video_id, reason, None)
@@ -104,15 +98,13 @@ def _extract(video: Video, video_id: str, prepared_dir: Path, settings: PrepareS
 
 def _tracks(frames: np.ndarray, indices: list[int], settings: PrepareSettings,
             detector: FaceDetector) -> list[FaceTrack]:
-    searched = searched_frames(len(frames), settings.detect_every)
-    detections: list[Detections | None] = [None] * len(frames)
-    for position, found in zip(searched, detector.detect(frames[searched])):
-        detections[position] = found
+    detections = detector.detect_every(frames, settings.detect_every)
     tracks = find_tracks(detections, indices, max_tracks=settings.max_faces,
                          min_detected_fraction=settings.min_track_fraction, smooth_window=settings.smooth_window)
     if not tracks:
         hits = sum(1 for found in detections if found is not None and len(found))
-        raise SkipVideo("no_face", f"a face in {hits} of {len(searched)} searched frames" if hits else "")
+        searched = sum(1 for found in detections if found is not None)
+        raise SkipVideo("no_face", f"a face in {hits} of {searched} searched frames" if hits else "")
     return tracks[:1] if settings.faces == "largest" else tracks
 
 

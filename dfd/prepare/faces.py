@@ -61,6 +61,14 @@ class FaceDetector:
             found.extend(self._keep(b, p, q, scale) for b, p, q in zip(boxes, probs, points))
         return found
 
+    def detect_every(self, frames: np.ndarray, every: int) -> list[Detections | None]:
+        """Detect on every ``every``-th frame (and the last); ``None`` for the frames not searched."""
+        searched = searched_frames(len(frames), every)
+        detections: list[Detections | None] = [None] * len(frames)
+        for position, found in zip(searched, self.detect(frames[searched])):
+            detections[position] = found
+        return detections
+
     def _keep(self, boxes: object, probs: object, points: object, scale: float) -> Detections:
         if boxes is None:
             return Detections.empty()
@@ -69,6 +77,12 @@ class FaceDetector:
         points = np.asarray(points).astype(float).reshape(-1, 5, 2) / scale
         keep = probs >= self.min_prob
         return Detections(boxes[keep], probs[keep], points[keep])
+
+
+def searched_frames(count: int, every: int) -> np.ndarray:
+    """Positions that detection runs on: every ``every``-th frame and always the last."""
+    positions = np.arange(0, count, every)
+    return positions if positions[-1] == count - 1 else np.append(positions, count - 1)
 
 
 def resolve_device(device: str) -> torch.device:

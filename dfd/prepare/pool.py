@@ -69,7 +69,7 @@ def _pooled(queue: deque[Task], prepared_dir: Path, settings: PrepareSettings, w
     threads = max(1, (os.cpu_count() or 1) // workers)
     running: dict[Future, Task] = {}
     suspects: list[Task] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_start_method(),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(),
                              initializer=_start_worker, initargs=(settings, threads)) as pool:
         while queue or running:
             while queue and len(running) < workers and not suspects:
@@ -94,7 +94,7 @@ def _crashed(task: Task, prepared_dir: Path, settings: PrepareSettings) -> Resul
     return video_id, clips
 
 
-def _start_method() -> multiprocessing.context.BaseContext:
+def pool_context() -> multiprocessing.context.BaseContext:
     """Workers fork from a server process that imported this module once (so a new worker
     starts at once) but never ran torch: a fork of a process that has used OpenMP hangs."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
