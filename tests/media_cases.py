@@ -63,22 +63,25 @@ def face_frames(count: int, canvas: tuple[int, int] | None = None, scale: float 
 def write_h264(
     path: Path, frames: np.ndarray, *, pix_fmt: str = "yuv420p", pts: list[int] | None = None,
     time_base: Fraction = Fraction(1, 25), rotation: int = 0, index_first: bool = False,
+    x264: dict[str, str] | None = None, container_format: str | None = None,
 ) -> Path:
     """Encode RGB (T, H, W, 3) or grey (T, H, W) frames to H.264 MP4.
 
     ``pts`` are frame times in ``time_base`` units (default: 0, 1, 2, ...). ``rotation`` is
     the clockwise turn a player applies (the display matrix). ``index_first`` puts the
-    index (moov box) before the frame data, as web videos do.
+    index (moov box) before the frame data, as web videos do. ``x264`` encoder options
+    replace the fast default (no B-frames); ``container_format`` overrides the one the file
+    name implies.
     """
     options = {"movflags": "faststart"} if index_first else {}
-    with av.open(str(path), mode="w", options=options) as container:
+    with av.open(str(path), mode="w", format=container_format, options=options) as container:
         stream = container.add_stream("libx264", rate=25)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = pix_fmt
         if pix_fmt == "gray":  # grey frames are full range: say so, or decoders stretch them
             stream.codec_context.color_range = ColorRange.JPEG
         stream.time_base = stream.codec_context.time_base = time_base
-        stream.options = {"preset": "ultrafast"}
+        stream.options = x264 or {"preset": "ultrafast"}
         if rotation:
             stream.set_display_rotation(-rotation)  # PyAV takes it counter-clockwise
         pixel_format = "gray" if frames.ndim == 3 else "rgb24"

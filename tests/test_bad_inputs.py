@@ -11,6 +11,7 @@ import decord
 import numpy as np
 import pytest
 
+from dfd.prepare.decoders import DECODERS
 from dfd.prepare.video import Video, VideoReadError, open_video, sample_indices, sample_times
 import media_cases as cases
 
@@ -18,6 +19,12 @@ import media_cases as cases
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media_cases")
+
+
+@pytest.fixture(params=sorted(DECODERS))
+def decoder(request: pytest.FixtureRequest) -> str:
+    """Every reading test runs with each decoder."""
+    return request.param
 
 
 def assert_fails(path: Path, code: str, *details: str) -> None:
@@ -62,9 +69,9 @@ def test_video_stream_without_frames(folder: Path) -> None:
     assert_fails(cases.zero_frame_video(folder), "no_frames")
 
 
-def test_decoding_failure_after_opening_is_unreadable(folder: Path) -> None:
+def test_decoding_failure_after_opening_is_unreadable(folder: Path, decoder: str) -> None:
     path = shutil.copy(cases.short_video(folder), folder / "cut_after_open.mp4")
-    video = open_video(path)
+    video = open_video(path, decoder=decoder)
     os.truncate(path, 2000)  # the file is damaged while it is open
     with pytest.raises(VideoReadError) as caught:
         video.read([0, 1])
@@ -73,8 +80,8 @@ def test_decoding_failure_after_opening_is_unreadable(folder: Path) -> None:
 
 # --- unusual files that read -----------------------------------------------------------------
 
-def test_two_frame_video_gives_both_frames(folder: Path) -> None:
-    video = open_video(cases.short_video(folder))
+def test_two_frame_video_gives_both_frames(folder: Path, decoder: str) -> None:
+    video = open_video(cases.short_video(folder), decoder=decoder)
     assert video.info.num_frames == 2 and video.info.fps == pytest.approx(25.0)
     assert video.sample(8) == [0, 1]
     frames = video.read(video.sample(8))
@@ -82,8 +89,8 @@ def test_two_frame_video_gives_both_frames(folder: Path) -> None:
     assert markers(frames) == [0, 1]
 
 
-def test_4k_video_reads_at_full_size(folder: Path) -> None:
-    video = open_video(cases.video_4k(folder))
+def test_4k_video_reads_at_full_size(folder: Path, decoder: str) -> None:
+    video = open_video(cases.video_4k(folder), decoder=decoder)
     assert (video.info.width, video.info.height, video.info.num_frames) == (3840, 2160, 3)
     frames = video.read([0, 2])
     assert frames.shape == (2, 2160, 3840, 3)
@@ -91,12 +98,12 @@ def test_4k_video_reads_at_full_size(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])
-def test_phone_video_comes_out_upright(folder: Path, rotation: int) -> None:
+def test_phone_video_comes_out_upright(folder: Path, rotation: int, decoder: str) -> None:
     path = cases.rotated_video(folder, rotation)
     upright = cases.portrait_frames()
     ok, player_bgr = cv2.VideoCapture(str(path)).read()  # OpenCV applies the display matrix too
     assert ok and np.abs(player_bgr[..., ::-1].astype(int) - upright[0]).mean() < 4
-    video = open_video(path)
+    video = open_video(path, decoder=decoder)
     assert video.info.rotation == rotation
     assert (video.info.height, video.info.width) == upright.shape[1:3] == (640, 360)
     frames = video.read([0, 1, 2])
@@ -106,8 +113,8 @@ def test_phone_video_comes_out_upright(folder: Path, rotation: int) -> None:
     assert markers(frames) == [0, 1, 2]
 
 
-def test_variable_frame_rate_video_is_sampled_by_time(folder: Path) -> None:
-    video = open_video(cases.vfr_video(folder))
+def test_variable_frame_rate_video_is_sampled_by_time(folder: Path, decoder: str) -> None:
+    video = open_video(cases.vfr_video(folder), decoder=decoder)
     np.testing.assert_allclose(video.timestamps(), np.array(cases.VFR_PTS_MS) / 1000, atol=1e-3)
     # one frame every 0.2 s: the frame on screen at 0, 0.2, 0.4, ... 3.0 s
     assert video.sample(4, fps=5.0) == [0, 2, 4, 7, 8]
@@ -117,8 +124,8 @@ def test_variable_frame_rate_video_is_sampled_by_time(folder: Path) -> None:
     assert markers(video.read(indices)) == indices
 
 
-def test_grayscale_video_gives_three_equal_channels(folder: Path) -> None:
-    video = open_video(cases.grayscale_video(folder))
+def test_grayscale_video_gives_three_equal_channels(folder: Path, decoder: str) -> None:
+    video = open_video(cases.grayscale_video(folder), decoder=decoder)
     frames = video.read(video.sample(3))
     assert frames.shape[-1] == 3
     assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])
@@ -127,7 +134,7 @@ def test_grayscale_video_gives_three_equal_channels(folder: Path) -> None:
 
 def test_read_gives_numpy_under_decords_torch_bridge(folder: Path) -> None:
     pytest.importorskip("torch")
-    video = open_video(cases.short_video(folder))
+    video = open_video(cases.short_video(folder), decoder="decord")
     decord.bridge.set_bridge("torch")
     try:
         frames = video.read([1])
@@ -136,8 +143,8 @@ def test_read_gives_numpy_under_decords_torch_bridge(folder: Path) -> None:
     assert isinstance(frames, np.ndarray) and markers(frames) == [1]
 
 
-def test_read_refuses_frames_outside_the_video(folder: Path) -> None:
-    video = open_video(cases.short_video(folder))
+def test_read_refuses_frames_outside_the_video(folder: Path, decoder: str) -> None:
+    video = open_video(cases.short_video(folder), decoder=decoder)
     with pytest.raises(IndexError):
         video.read([0, 2])
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from dfd.prepare.runner import prepare_from_config
 from dfd.prepare.shards import merge_shards
+from dfd.prepare.workers import start_worker_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("DFD_ROOT", str(REPO_ROOT))
@@ -22,6 +22,10 @@ def main(cfg: DictConfig) -> None:
         merged = merge_shards(cfg.data.prepared_dir, cfg.prepare.num_shards)
         print(f"merged {cfg.prepare.num_shards} shards: {len(merged)} rows -> {cfg.data.prepared_dir}/manifest.csv")
         return
+    if cfg.prepare.workers > 1:
+        start_worker_server()  # it imports torch in the background while this process imports the runner
+    from dfd.prepare.runner import prepare_from_config  # torch: imported only now, beside the server
+
     prepare_from_config(cfg)
 
 

@@ -42,7 +42,7 @@ def prepare_video(path: Path, video_id: str, prepared_dir: Path, settings: Prepa
     try:
         if not path.is_file():
             raise SkipVideo("missing_file")
-        video = open_video(path, threads=decode_threads)
+        video = open_video(path, threads=decode_threads, decoder=settings.decoder)
         info = video.info
         clips = _extract(video, video_id, prepared_dir, settings, detector)
     except VideoReadError as error:

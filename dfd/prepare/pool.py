@@ -8,7 +8,6 @@ retried one at a time in a fresh worker; one that kills its worker again is reco
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import torch
 from dfd.prepare.extract import prepare_video, save_record, skipped_clip
 from dfd.prepare.faces import FaceDetector
 from dfd.prepare.settings import PrepareSettings
+from dfd.prepare.workers import pool_context
 
 Task = tuple[Path, str]  # (source path, video id)
 Result = tuple[str, list[dict[str, object]]]  # (video id, clip rows)
@@ -92,16 +92,6 @@ def _crashed(task: Task, prepared_dir: Path, settings: PrepareSettings) -> Resul
     clips = [skipped_clip(video_id, "crashed: the worker process died while reading this video")]
     save_record(prepared_dir, path, video_id, settings, clips)
     return video_id, clips
-
-
-def pool_context() -> multiprocessing.context.BaseContext:
-    """Workers fork from a server process that imported this module once (so a new worker
-    starts at once) but never ran torch: a fork of a process that has used OpenMP hangs."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
 
 
 _worker_settings: PrepareSettings | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from dfd.prepare.decoders import DECODERS
+
 FACE_MODES = ("largest", "all")
 # Settings that change what is written; a change means finished videos are prepared again.
 OUTPUT_FIELDS = (
@@ -30,6 +32,7 @@ class PrepareSettings:
     max_faces: int = 4
     min_track_fraction: float = 0.5
     detect_batch: int = 16
+    decoder: str = "pyav"
     device: str = "auto"
     workers: int = 1
     shard: int = 0
@@ -37,6 +40,8 @@ class PrepareSettings:
     force: bool = False
 
     def __post_init__(self) -> None:
+        if self.decoder not in DECODERS:
+            raise ValueError(f"prepare.decoder must be one of {sorted(DECODERS)}, got {self.decoder!r}")
         if self.faces not in FACE_MODES:
             raise ValueError(f"prepare.faces must be one of {FACE_MODES}, got {self.faces!r}")
         if self.num_shards < 1 or not 0 <= self.shard < self.num_shards:

@@ -1,11 +1,12 @@
 """Open any video file safely and read only the sampled frames, upright, as RGB uint8.
 
 A file is first probed with PyAV, which reports bad input as Python exceptions, so that
-empty, non-media, audio-only, truncated and frameless files are told apart before decord
+empty, non-media, audio-only, truncated and frameless files are told apart before a decoder
 ever sees them. Every such failure is a :class:`VideoReadError` with a short ``code`` for
-the manifest and the detail in its message. decord then decodes only the sampled frames:
-it converts every pixel format (grey included) to RGB and turns the frames by the
-container's display matrix (phone videos), so they come out upright.
+the manifest and the detail in its message. A decoder of :mod:`dfd.prepare.decoders` then
+decodes only what the sampled frames need, converts every pixel format (grey included) to
+RGB and turns the frames by the container's display matrix (phone videos), so they come
+out upright.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import decord
 import numpy as np
 from av.video.stream import VideoStream
+
+from dfd.prepare.decoders import DECODERS, FrameSource
 
 EMPTY_FILE = "empty_file"
 NO_VIDEO_STREAM = "no_video_stream"
@@ -57,8 +59,8 @@ class _Probe:
 class Video:
     """One opened video: ``info`` is known at once, frames are decoded only by :meth:`read`."""
 
-    def __init__(self, reader: decord.VideoReader, info: VideoInfo) -> None:
-        self._reader = reader
+    def __init__(self, frames: FrameSource, info: VideoInfo) -> None:
+        self._frames = frames
         self.info = info
 
     def sample(self, num_frames: int, fps: float | None = None, max_frames: int = 64) -> list[int]:
@@ -72,47 +74,44 @@ class Video:
         return sample_indices(self.info.num_frames, num_frames)
 
     def timestamps(self) -> np.ndarray:
-        """The start time (seconds) of every frame, from the container's index: nothing is decoded."""
-        return np.asarray(self._reader.get_frame_timestamp(np.arange(self.info.num_frames)))[:, 0]
+        """Every frame's start time (seconds after the first frame), from the container's index:
+        nothing is decoded."""
+        return self._frames.timestamps()
 
     def read(self, indices: list[int]) -> np.ndarray:
-        """Decode only the given frames as an upright (N, H, W, 3) RGB uint8 array.
-
-        decord itself turns the frames by the display matrix (the ``rotation`` of ``info``).
-        """
+        """Decode only what the given frames need; they come as an upright (N, H, W, 3) RGB uint8 array."""
         bad = [i for i in indices if not 0 <= i < self.info.num_frames]
         if bad:
             raise IndexError(f"frames {bad[:5]} outside a video of {self.info.num_frames} frames")
         try:
-            frames = _to_numpy(self._reader.get_batch(list(indices)))
-            # decord goes on decoding the rest of the video in the background after a batch,
-            # holding those frames in memory; going back to the start stops it.
-            self._reader.seek(0)
-        except Exception as error:  # decord raises DECORDError and plain RuntimeErrors
+            return self._frames.read(list(indices))
+        except Exception as error:  # FFmpegError, decord's DECORDError and plain RuntimeErrors
             raise VideoReadError(UNREADABLE, f"decoding frames failed: {_describe(error)}") from error
-        return frames
 
 
-def open_video(path: str | Path, threads: int = 0) -> Video:
+def open_video(path: str | Path, threads: int = 0, decoder: str = "pyav") -> Video:
     """Open a video on the CPU, or raise :class:`VideoReadError` with the reason it cannot be read.
 
-    ``threads`` decoder threads (0: as many as there are cores).
+    ``threads`` decoder threads (0: as many as there are cores); ``decoder`` one of
+    :data:`dfd.prepare.decoders.DECODERS`.
     """
+    if decoder not in DECODERS:
+        raise ValueError(f"unknown decoder {decoder!r}; choose one of {sorted(DECODERS)}")
     path = Path(path)
     probe = _probe(path)
     try:
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
+        frames: FrameSource = DECODERS[decoder](path, threads, probe.rotation)
     except Exception as error:
-        raise VideoReadError(UNREADABLE, f"decord cannot open it: {_describe(error)}") from error
-    if len(reader) == 0:
-        raise VideoReadError(NO_FRAMES, "decord finds no frames in the video stream")
+        raise VideoReadError(UNREADABLE, f"{decoder} cannot open it: {_describe(error)}") from error
+    if frames.num_frames == 0:
+        raise VideoReadError(NO_FRAMES, f"{decoder} finds no frames in the video stream")
     sideways = probe.rotation in (90, 270)
     info = VideoInfo(
-        num_frames=len(reader), fps=float(reader.get_avg_fps()),
+        num_frames=frames.num_frames, fps=frames.fps,
         width=probe.height if sideways else probe.width, height=probe.width if sideways else probe.height,
         rotation=probe.rotation,
     )
-    return Video(reader, info)
+    return Video(frames, info)
 
 
 def sample_indices(total: int, num_frames: int) -> list[int]:
@@ -171,11 +170,6 @@ def _check_complete(stream: VideoStream, size: int) -> None:
 def _clockwise(counter_clockwise: float) -> int:
     """PyAV gives the display matrix's rotation counter-clockwise; return it clockwise, snapped to 90."""
     return int(round(-counter_clockwise / 90.0)) % 4 * 90
-
-
-def _to_numpy(batch: object) -> np.ndarray:
-    """decord returns its own arrays, or torch tensors when another module set the torch bridge."""
-    return batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
 
 
 def _describe(error: BaseException) -> str:

@@ -1,0 +1,149 @@
+"""Two ways to decode the sampled frames of a video, chosen by ``prepare.decoder``.
+
+Both number frames in presentation order, give the same RGB pixels (a test checks it) and
+keep only the sampled frames in memory.
+
+* ``pyav`` (the default) decodes sparsely: it seeks to the keyframe before each sampled frame
+  and, on the way to it, tells the decoder to skip frames that no other frame refers to
+  (FFmpeg's ``skip_frame=NONREF``). Frames that others refer to must be decoded; the rest,
+  about half of an H.264 stream with B-frames, cost nothing.
+* ``decord`` decodes every frame from the keyframe before each sampled one.
+"""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+from typing import Protocol
+
+import av
+import decord
+import numpy as np
+
+SKIP_UNREFERENCED = "NONREF"  # FFmpeg's AVDISCARD_NONREF
+DECODE_ALL = "DEFAULT"
+
+
+class FrameSource(Protocol):
+    """What :class:`dfd.prepare.video.Video` needs from a decoder."""
+
+    num_frames: int
+    fps: float
+
+    def timestamps(self) -> np.ndarray:
+        """Every frame's start time in seconds after the first frame's, in presentation order."""
+
+    def read(self, indices: list[int]) -> np.ndarray:
+        """The frames at these (valid) positions, upright, as (N, H, W, 3) RGB uint8."""
+
+
+class DecordFrames:
+    """decord's reader; it turns frames upright by the display matrix itself (``rotation`` unused)."""
+
+    def __init__(self, path: Path, threads: int, rotation: int) -> None:
+        self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
+        self.num_frames = len(self._reader)
+        self.fps = float(self._reader.get_avg_fps())
+
+    def timestamps(self) -> np.ndarray:
+        starts = np.asarray(self._reader.get_frame_timestamp(np.arange(self.num_frames)))[:, 0].astype(float)
+        return starts - starts[0]
+
+    def read(self, indices: list[int]) -> np.ndarray:
+        batch = self._reader.get_batch(list(indices))
+        frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)  # decord's torch bridge
+        # decord goes on decoding the rest of the video in the background after a batch,
+        # holding those frames in memory; going back to the start stops it.
+        self._reader.seek(0)
+        return frames
+
+
+class PyAVFrames:
+    """Sparse decoding with PyAV; frames are turned ``rotation`` degrees clockwise (upright)."""
+
+    def __init__(self, path: Path, threads: int, rotation: int) -> None:
+        self._path = str(path)
+        self._threads = threads
+        self._quarter_turns = -(rotation // 90)  # np.rot90 turns counter-clockwise
+        with av.open(self._path) as container:
+            stream = container.streams.video[0]
+            packets = [(packet.pts, packet.is_keyframe) for packet in container.demux(stream)
+                       if packet.size and not packet.is_discard]
+            self._time_base = float(stream.time_base or 0)
+            rate = stream.average_rate or stream.guessed_rate
+        self._by_pts = all(pts is not None for pts, _ in packets)
+        self._pts = sorted(pts for pts, _ in packets) if self._by_pts else []
+        self._keys = sorted(pts for pts, key in packets if key) if self._by_pts else []
+        self.num_frames = len(packets)
+        self.fps = float(rate) if rate else 0.0
+
+    def timestamps(self) -> np.ndarray:
+        if self._by_pts:
+            return (np.asarray(self._pts, dtype=float) - self._pts[0]) * self._time_base
+        return np.arange(self.num_frames) / (self.fps or 1.0)
+
+    def read(self, indices: list[int]) -> np.ndarray:
+        frames = self._read_sparse(indices) if self._by_pts and self._keys else None
+        if frames is None:  # no usable timestamps, or the decoder did not give them back
+            frames = self._read_in_order(indices)
+        return np.stack([np.rot90(frame, self._quarter_turns) for frame in frames])
+
+    def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        container = av.open(self._path)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.thread_count = self._threads
+        return container, stream
+
+    def _read_sparse(self, indices: list[int]) -> list[np.ndarray] | None:
+        """Seek to the keyframe before each sampled frame unless already past it; decode the
+        sampled frames fully and of the others only those that later frames refer to."""
+        slots = {self._pts[index]: slot for slot, index in enumerate(indices)}
+        targets = sorted(slots)
+        frames: list[np.ndarray | None] = [None] * len(indices)
+        done = 0  # decoders give frames in presentation order, so targets arrive in order
+        container, stream = self._open()
+        with container:
+            codec = stream.codec_context
+            packets, last_key = None, None
+            while done < len(targets):
+                key = self._keys[max(0, bisect.bisect_right(self._keys, targets[done]) - 1)]
+                if packets is None or key > last_key:
+                    container.seek(key, stream=stream, backward=True)  # also empties the decoder
+                    packets, last_key = container.demux(stream), key
+                packet = next(packets, None)
+                if packet is None or packet.size == 0:  # end of the file: take what the decoder holds
+                    codec.skip_frame = DECODE_ALL
+                    decoded = codec.decode(None)
+                else:
+                    if packet.is_keyframe and packet.pts is not None:
+                        last_key = max(last_key, packet.pts)
+                    codec.skip_frame = DECODE_ALL if packet.pts in slots else SKIP_UNREFERENCED
+                    decoded = codec.decode(packet)
+                for frame in decoded:
+                    if done < len(targets) and frame.pts == targets[done]:
+                        frames[slots[frame.pts]] = frame.to_ndarray(format="rgb24")
+                        done += 1
+                if packet is None or packet.size == 0:
+                    break
+        return frames if done == len(targets) else None  # type: ignore[return-value]
+
+    def _read_in_order(self, indices: list[int]) -> list[np.ndarray]:
+        """Decode every frame from the start and count them (for streams without timestamps)."""
+        slots = {index: slot for slot, index in enumerate(indices)}
+        frames: list[np.ndarray | None] = [None] * len(indices)
+        container, stream = self._open()
+        with container:
+            for number, frame in enumerate(container.decode(stream)):
+                if number in slots:
+                    frames[slots[number]] = frame.to_ndarray(format="rgb24")
+                if number >= max(indices):
+                    break
+        missing = [index for index, frame in zip(indices, frames) if frame is None]
+        if missing:
+            raise RuntimeError(f"frames {missing[:5]} could not be decoded")
+        return frames  # type: ignore[return-value]
+
+
+# name -> class, each made with (path, decoder threads (0: one per core), rotation (clockwise degrees))
+DECODERS: dict[str, type[PyAVFrames] | type[DecordFrames]] = {"pyav": PyAVFrames, "decord": DecordFrames}
