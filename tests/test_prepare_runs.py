@@ -161,6 +161,22 @@ def test_every_face_of_a_group_video_becomes_its_own_clip(tmp_path: Path, group_
     assert len(run(raw, prepared, faces="all", max_faces=2).query("video_id == 'group'")) == 2
 
 
+def test_frames_beyond_the_memory_budget_are_read_twice_in_chunks(tmp_path: Path, group_video: Path,
+                                                                 media: dict[str, Path]) -> None:
+    """With a budget of one frame, detection reads the searched frames one at a time and the
+    crops are cut from a second read: the same clips, boxes and pixels as in one read."""
+    raw = raw_dir(tmp_path, {"group.mp4": group_video, "man.mp4": media["man_webcam"]})
+    settings = {"num_frames": 5, "detect_every": 2, "faces": "all"}
+    whole = run(raw, tmp_path / "whole", **settings)
+    chunked = run(raw, tmp_path / "chunked", frame_memory_mb=1, **settings)
+    assert len(whole) >= 4 and (whole["status"] == "ok").all()
+    assert chunked.equals(whole)
+    for row in whole.to_dict("records"):
+        for path in frame_paths(row, tmp_path / "whole"):
+            twin = tmp_path / "chunked" / path.relative_to(tmp_path / "whole")
+            assert twin.read_bytes() == path.read_bytes()
+
+
 @pytest.mark.slow
 def test_two_workers_give_the_same_manifest_as_one(tmp_path: Path, media: dict[str, Path]) -> None:
     sources = {f"v{i}.mp4": media["man_webcam"] for i in range(3)} | {"cartoon.mp4": media["cartoon_no_face"]}

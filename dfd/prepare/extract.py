@@ -9,14 +9,14 @@ from __future__ import annotations
 import glob
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from dfd.data.manifest import STATUS_OK, STATUS_SKIPPED, join_list
 from dfd.prepare.crops import crop_square, save_rgb_jpeg
-from dfd.prepare.faces import FaceDetector
+from dfd.prepare.faces import FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.tracking import FaceTrack, find_tracks
@@ -77,46 +77,75 @@ def _extract(video: Video, video_id: str, prepared_dir: Path, settings: PrepareS
     indices = video.sample(settings.num_frames, settings.fps, settings.max_frames)
     if not indices:
         raise SkipVideo("no_frames")
-    frames = video.read(indices)
-    tracks = _tracks(frames, indices, settings, detector())
+    per_chunk = frames_per_chunk(video.info, settings.frame_memory_mb)
+    frames = video.read(indices) if len(indices) <= per_chunk else None  # else: read twice, in chunks
+    tracks = _tracks(video, indices, frames, per_chunk, settings, detector())
     faces_dir = prepared_dir / FACES_DIR
     _remove_clip_dirs(faces_dir, video_id)
     names = [f"{index:06d}.jpg" for index in indices]
-    clips = []
-    for face, track in enumerate(tracks):
-        clip_id = video_id if settings.faces == "largest" else f"{video_id}#{face}"
-        _write_crops(frames, track, names, faces_dir / clip_id, settings)
-        clips.append({
-            "clip_id": clip_id, "face": face, "status": STATUS_OK, "reason": "", "num_frames": len(indices),
-            "frame_paths": join_list(f"{FACES_DIR}/{clip_id}/{name}" for name in names),
-            "frame_indices": join_list(indices), "det_scores": join_list(f"{s:.4f}" for s in track.scores),
-            "boxes": join_list(" ".join(f"{value:.1f}" for value in box) for box in track.boxes),
-            **_video_facts(video.info),
-        })
-    return clips
+    clip_ids = [video_id if settings.faces == "largest" else f"{video_id}#{face}" for face in range(len(tracks))]
+    _write_crops(_chunks(video, indices, frames, per_chunk), tracks, names,
+                 [faces_dir / clip_id for clip_id in clip_ids], settings)
+    return [{
+        "clip_id": clip_id, "face": face, "status": STATUS_OK, "reason": "", "num_frames": len(indices),
+        "frame_paths": join_list(f"{FACES_DIR}/{clip_id}/{name}" for name in names),
+        "frame_indices": join_list(indices), "det_scores": join_list(f"{s:.4f}" for s in track.scores),
+        "boxes": join_list(" ".join(f"{value:.1f}" for value in box) for box in track.boxes),
+        **_video_facts(video.info),
+    } for face, (clip_id, track) in enumerate(zip(clip_ids, tracks))]
 
 
-def _tracks(frames: np.ndarray, indices: list[int], settings: PrepareSettings,
-            detector: FaceDetector) -> list[FaceTrack]:
-    detections = detector.detect_every(frames, settings.detect_every)
+def frames_per_chunk(info: VideoInfo, memory_mb: int) -> int:
+    """How many decoded frames of this video fit in ``memory_mb`` MiB (at least one)."""
+    return max(1, memory_mb * 2**20 // max(1, info.width * info.height * 3))
+
+
+def _tracks(video: Video, indices: list[int], frames: np.ndarray | None, per_chunk: int,
+            settings: PrepareSettings, detector: FaceDetector) -> list[FaceTrack]:
+    """Face tracks over the sampled frames; without ``frames`` in memory, the searched ones are
+    read ``per_chunk`` at a time."""
+    if frames is not None:
+        detections = detector.detect_every(frames, settings.detect_every)
+    else:
+        detections = [None] * len(indices)
+        searched = searched_frames(len(indices), settings.detect_every)
+        for start in range(0, len(searched), per_chunk):
+            positions = searched[start : start + per_chunk]
+            for position, found in zip(positions, detector.detect(video.read([indices[p] for p in positions]))):
+                detections[position] = found
     tracks = find_tracks(detections, indices, max_tracks=settings.max_faces,
                          min_detected_fraction=settings.min_track_fraction, smooth_window=settings.smooth_window)
     if not tracks:
         hits = sum(1 for found in detections if found is not None and len(found))
-        searched = sum(1 for found in detections if found is not None)
-        raise SkipVideo("no_face", f"a face in {hits} of {searched} searched frames" if hits else "")
+        searched_count = sum(1 for found in detections if found is not None)
+        raise SkipVideo("no_face", f"a face in {hits} of {searched_count} searched frames" if hits else "")
     return tracks[:1] if settings.faces == "largest" else tracks
 
 
-def _write_crops(frames: np.ndarray, track: FaceTrack, names: list[str], clip_dir: Path,
-                 settings: PrepareSettings) -> None:
-    """Crops go to a temporary folder that is renamed into place once complete."""
-    partial = clip_dir.with_name(clip_dir.name + PARTIAL_SUFFIX)
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    for frame, box, name in zip(frames, track.boxes, names):
-        save_rgb_jpeg(crop_square(frame, box, settings.margin, settings.face_size), partial / name)
-    partial.rename(clip_dir)
+def _chunks(video: Video, indices: list[int], frames: np.ndarray | None,
+            per_chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(position of the first, frames) for all sampled frames: those in memory, or read again in chunks."""
+    if frames is not None:
+        yield 0, frames
+        return
+    for start in range(0, len(indices), per_chunk):
+        yield start, video.read(indices[start : start + per_chunk])
+
+
+def _write_crops(chunks: Iterator[tuple[int, np.ndarray]], tracks: list[FaceTrack], names: list[str],
+                 clip_dirs: list[Path], settings: PrepareSettings) -> None:
+    """Crops go to temporary folders that are renamed into place once complete."""
+    partials = [clip_dir.with_name(clip_dir.name + PARTIAL_SUFFIX) for clip_dir in clip_dirs]
+    for partial in partials:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+    for start, frames in chunks:
+        for track, partial in zip(tracks, partials):
+            for position, frame in enumerate(frames, start):
+                crop = crop_square(frame, track.boxes[position], settings.margin, settings.face_size)
+                save_rgb_jpeg(crop, partial / names[position])
+    for partial, clip_dir in zip(partials, clip_dirs):
+        partial.rename(clip_dir)
 
 
 def _remove_clip_dirs(faces_dir: Path, video_id: str) -> None:

@@ -33,6 +33,7 @@ class PrepareSettings:
     min_track_fraction: float = 0.5
     detect_batch: int = 16
     decoder: str = "pyav"
+    frame_memory_mb: int = 1024
     device: str = "auto"
     workers: int = 1
     shard: int = 0
@@ -47,7 +48,7 @@ class PrepareSettings:
         if self.num_shards < 1 or not 0 <= self.shard < self.num_shards:
             raise ValueError(f"prepare.shard must be in [0, num_shards={self.num_shards}), got {self.shard}")
         for name in ("num_frames", "max_frames", "face_size", "detect_every", "smooth_window", "max_faces",
-                     "detect_batch", "workers"):
+                     "detect_batch", "frame_memory_mb", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"prepare.{name} must be at least 1, got {getattr(self, name)}")
 
