@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Protocol
 
 import av
-import decord
 import numpy as np
 
 SKIP_UNREFERENCED = "NONREF"  # FFmpeg's AVDISCARD_NONREF
@@ -46,6 +45,8 @@ class DecordFrames:
     """decord's reader; it turns frames upright by the display matrix itself (``rotation`` unused)."""
 
     def __init__(self, path: Path, threads: int, rotation: int) -> None:
+        import decord  # only when asked for: it loads a second FFmpeg build into the process
+
         self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
         self.num_frames = len(self._reader)
         self.fps = float(self._reader.get_avg_fps())
