@@ -10,13 +10,18 @@ streaming writer. Each video starts at a different point of its source.
 * naive baseline: one process; OpenCV reads every frame, MTCNN runs on each sampled frame
   (the same evenly spaced frames as dfd) at full resolution, the largest face is cropped and
   saved like dfd does.
-* dfd: ``prepare_dataset`` with the settings of conf/prepare.yaml, with 1 and 2 workers.
+* dfd: ``prepare_dataset`` with the settings of conf/prepare.yaml, with 1 and 2 workers, and
+  with 2 workers and ``decoder=decord``. Each run is a fresh process started the way ``python
+  -m dfd.prepare`` starts (the worker server first, then the imports), timed from after its
+  imports as the naive run is.
 * agreement: per sampled frame, the IoU of dfd's face box (and of its square crop) with the naive
   full-resolution one.
 * stages: where the time of one video goes (open, decode, detect, crop) in either, timed in
   this process, and how long dfd's worker pool takes to start (once per run).
 * memory: peak RSS of ``python -m dfd.prepare`` (1 worker) on one 10 s and one 60 s 720p video,
-  sampling ``num_frames`` evenly and densely (``fps``), next to the same command with no video.
+  sampling ``num_frames`` evenly and densely (``fps``), next to the same command with no video;
+  and on a 4K video with 32 sampled frames, held in one read and read in chunks
+  (``prepare.frame_memory_mb``).
 
 Targets from the issue: at least 3x the naive baseline with 2 workers on 2 CPU cores; box IoU
 >= 0.9 on >= 95% of frames; peak RSS that does not grow with video length.
@@ -61,6 +66,9 @@ REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, FPS = 1280, 720, 25
 OFFSET_STEP = 6.1  # seconds: how much later each further pass over the sources starts
 DENSE = {"fps": 5.0, "max_frames": 48}  # dense sampling; both lengths reach max_frames
+UHD = (3840, 2160)
+UHD_SAMPLING = {"fps": 8.0, "max_frames": 32}  # 32 frames of 4K: 760 MiB decoded
+UHD_BUDGET_MB = 256  # prepare.frame_memory_mb for the chunked 4K run
 TARGET_SPEEDUP, TARGET_IOU, TARGET_FRACTION = 3.0, 0.9, 0.95
 MAX_GROWTH = 0.10  # the 60 s video's peak RSS may exceed the 10 s one's by this fraction
 STAGES = ("open", "decode", "detect", "crop")
@@ -86,15 +94,17 @@ MEMORY_SOURCE = SOURCES[0]
 
 @dataclass(frozen=True)
 class BenchVideo:
-    """``seconds`` of a source at 720p/25 fps, starting ``offset`` seconds into its face part."""
+    """``seconds`` of a source at ``size`` (720p unless said)/25 fps, from ``offset`` seconds into its face part."""
 
     source: Source
     offset: float
     seconds: float
+    size: tuple[int, int] = (WIDTH, HEIGHT)
 
     @property
     def file_name(self) -> str:
-        return f"{self.source.name}_from{self.offset:g}s_{self.seconds:g}s.mp4"
+        resolution = "" if self.size == (WIDTH, HEIGHT) else f"_{self.size[1]}p"
+        return f"{self.source.name}_from{self.offset:g}s_{self.seconds:g}s{resolution}.mp4"
 
 
 @dataclass(frozen=True)
@@ -164,24 +174,25 @@ def resampled(frames: Iterator[tuple[float, np.ndarray]], offset: float, count: 
         yield current
 
 
-def letterbox(frame: np.ndarray) -> np.ndarray:
-    """Scale a frame to fit ``WIDTH`` x ``HEIGHT`` and pad it with black, centred."""
+def letterbox(frame: np.ndarray, canvas_size: tuple[int, int]) -> np.ndarray:
+    """Scale a frame to fit ``canvas_size`` (width, height) and pad it with black, centred."""
     height, width = frame.shape[:2]
-    scale = min(WIDTH / width, HEIGHT / height)
-    size = (min(WIDTH, round(width * scale)), min(HEIGHT, round(height * scale)))
+    canvas_width, canvas_height = canvas_size
+    scale = min(canvas_width / width, canvas_height / height)
+    size = (min(canvas_width, round(width * scale)), min(canvas_height, round(height * scale)))
     resized = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    canvas = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    left, top = (WIDTH - size[0]) // 2, (HEIGHT - size[1]) // 2
+    canvas = np.zeros((canvas_height, canvas_width, 3), np.uint8)
+    left, top = (canvas_width - size[0]) // 2, (canvas_height - size[1]) // 2
     canvas[top : top + size[1], left : left + size[0]] = resized
     return canvas
 
 
-def encode(path: Path, frames: Iterable[np.ndarray]) -> None:
-    """Encode RGB ``WIDTH`` x ``HEIGHT`` frames to H.264 one at a time; the file appears when complete."""
+def encode(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int]) -> None:
+    """Encode RGB frames of ``size`` (width, height) to H.264 one at a time; the file appears when complete."""
     partial = path.with_name(path.stem + ".part" + path.suffix)
     with av.open(str(partial), mode="w") as container:
         stream = container.add_stream(CODEC, rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, PIX_FMT
+        stream.width, stream.height, stream.pix_fmt = *size, PIX_FMT
         stream.time_base = Fraction(1, FPS)
         extra = {"x264-params": x264_params()} if x264_params() else {}
         stream.options = {"crf": str(CRF), "preset": PRESET, **extra}
@@ -204,7 +215,7 @@ def build(videos: list[BenchVideo], folder: Path, rebuild: bool) -> list[Path]:
             print(f"  encoding {path.name}", flush=True)
             frames = resampled(looped_frames(media[video.source.name], video.source), video.offset,
                                round(video.seconds * FPS))
-            encode(path, (letterbox(frame) for frame in frames))
+            encode(path, (letterbox(frame, video.size) for frame in frames), video.size)
         paths.append(path)
     return paths
 
@@ -435,6 +446,19 @@ def memory_runs(paths: list[Path | None], work: Path) -> list[MemoryRun]:
     return runs
 
 
+def budget_runs(path: Path, work: Path) -> list[MemoryRun]:
+    """One 4K video, its sampled frames held in one read (the default budget) and read in chunks."""
+    raw_dir = write_labels([path], work / "raw" / path.stem).parent
+    runs = []
+    for budget in (PrepareSettings.frame_memory_mb, UHD_BUDGET_MB):
+        overrides = {**UHD_SAMPLING, "frame_memory_mb": budget}
+        peak = peak_rss_mib(prepare_command(raw_dir, work, overrides), work / f"{path.stem}_{budget}.log")
+        manifest = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))
+        runs.append(MemoryRun(path.name, f"fps={UHD_SAMPLING['fps']:g}, frame_memory_mb={budget}",
+                              int(manifest["num_frames"].sum()), peak))
+    return runs
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -538,14 +562,16 @@ def main() -> None:
     crop_line, crop_fraction = describe_agreement(f"crop (margin {settings.margin:g})", crop_ious, unmatched)
     print(f"\nagreement with full-resolution detection:\n  {box_line}\n  {crop_line}")
 
-    memory = []
+    memory, budget = [], []
     if not args.skip_memory:
         print("\n== memory: python -m dfd.prepare, workers=1, one video per run", flush=True)
         long_videos = build([BenchVideo(MEMORY_SOURCE, 0.0, seconds) for seconds in mode.memory_seconds],
                             args.root / "videos", args.rebuild)
         memory = memory_runs([None, *long_videos], args.root / "memory")
+        uhd = build([BenchVideo(MEMORY_SOURCE, 0.0, mode.memory_seconds[0], UHD)], args.root / "videos", args.rebuild)
+        budget = budget_runs(uhd[0], args.root / "memory")
         print_table(("video", "sampling", "frames", "peak RSS MiB"),
-                    [(run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}") for run in memory])
+                    [(run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}") for run in [*memory, *budget]])
 
     speedup = naive_s / headline.seconds
     print(f"\n== summary\n{machine}")
@@ -558,6 +584,11 @@ def main() -> None:
     print(f"{verdict(crop_fraction >= TARGET_FRACTION)}  {crop_line} (target >= {100 * TARGET_FRACTION:g}%)")
     for line in memory_verdicts(memory):
         print(line)
+    if budget:
+        whole, chunked = budget
+        print(f"4K, {whole.frames} frames ({whole.frames * UHD[0] * UHD[1] * 3 / 2**20:.0f} MiB decoded): peak RSS "
+              f"{whole.peak_mib:.0f} MiB in one read, {chunked.peak_mib:.0f} MiB read in chunks "
+              f"(frame_memory_mb={UHD_BUDGET_MB})")
 
 
 if __name__ == "__main__":

@@ -204,9 +204,10 @@ def test_preparation_records_every_case(tmp_path: Path) -> None:
         assert row["reason"].split(":", 1)[0] == code, (name, row["reason"])
     assert manifest.loc[paths["rotated"].name, ["width", "height"]].tolist() == [360, 640]
     console = Console(record=True, width=120)
-    console.print(summary_table(manifest.reset_index(), tmp_path, rejected=0, reused=0))
+    console.print(summary_table(manifest.reset_index(), tmp_path, rejected=0, reused=0, prepared=10, seconds=4.0))
     summary = " ".join(console.export_text().split())
     assert f"videos │ {len(cases.CASES)}" in summary
+    assert "prepared in this run │ 10 in 4.0 s, 150.0 videos/min" in summary
     for code in ("empty_file", "unreadable", "no_video_stream", "no_frames"):
         expected = sum(1 for _, status, case_code in cases.CASES.values() if case_code == code)
         assert f"skipped: {code} │ {expected}" in summary, summary

@@ -89,10 +89,12 @@ class PyAVFrames:
         return np.arange(self.num_frames) / (self.fps or 1.0)
 
     def read(self, indices: list[int]) -> np.ndarray:
-        frames = self._read_sparse(indices) if self._by_pts and self._keys else None
+        wanted = sorted(set(indices))
+        frames = self._read_sparse(wanted) if self._by_pts and self._keys else None
         if frames is None:  # no usable timestamps, or the decoder did not give them back
-            frames = self._read_in_order(indices)
-        return np.stack([np.rot90(frame, self._quarter_turns) for frame in frames])
+            frames = self._read_in_order(wanted)
+        by_index = dict(zip(wanted, frames))
+        return np.stack([np.rot90(by_index[index], self._quarter_turns) for index in indices])
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
         container = av.open(self._path)
@@ -102,18 +104,20 @@ class PyAVFrames:
         return container, stream
 
     def _read_sparse(self, indices: list[int]) -> list[np.ndarray] | None:
-        """Seek to the keyframe before each sampled frame unless already past it; decode the
-        sampled frames fully and of the others only those that later frames refer to."""
-        slots = {self._pts[index]: slot for slot, index in enumerate(indices)}
-        targets = sorted(slots)
-        frames: list[np.ndarray | None] = [None] * len(indices)
-        done = 0  # decoders give frames in presentation order, so targets arrive in order
+        """The frames at these sorted, distinct positions, or None if one did not come back.
+
+        Seeks to the keyframe before each sampled frame unless already past it; decodes the
+        sampled frames fully and of the others only those that later frames refer to.
+        """
+        targets = [self._pts[index] for index in indices]
+        wanted = set(targets)
+        frames: list[np.ndarray] = []  # decoders give frames in presentation order: targets arrive in order
         container, stream = self._open()
         with container:
             codec = stream.codec_context
             packets, last_key = None, None
-            while done < len(targets):
-                key = self._keys[max(0, bisect.bisect_right(self._keys, targets[done]) - 1)]
+            while len(frames) < len(targets):
+                key = self._keys[max(0, bisect.bisect_right(self._keys, targets[len(frames)]) - 1)]
                 if packets is None or key > last_key:
                     container.seek(key, stream=stream, backward=True)  # also empties the decoder
                     packets, last_key = container.demux(stream), key
@@ -124,31 +128,29 @@ class PyAVFrames:
                 else:
                     if packet.is_keyframe and packet.pts is not None:
                         last_key = max(last_key, packet.pts)
-                    codec.skip_frame = DECODE_ALL if packet.pts in slots else SKIP_UNREFERENCED
+                    codec.skip_frame = DECODE_ALL if packet.pts in wanted else SKIP_UNREFERENCED
                     decoded = codec.decode(packet)
                 for frame in decoded:
-                    if done < len(targets) and frame.pts == targets[done]:
-                        frames[slots[frame.pts]] = frame.to_ndarray(format="rgb24")
-                        done += 1
+                    if len(frames) < len(targets) and frame.pts == targets[len(frames)]:
+                        frames.append(frame.to_ndarray(format="rgb24"))
                 if packet is None or packet.size == 0:
                     break
-        return frames if done == len(targets) else None  # type: ignore[return-value]
+        return frames if len(frames) == len(targets) else None
 
     def _read_in_order(self, indices: list[int]) -> list[np.ndarray]:
-        """Decode every frame from the start and count them (for streams without timestamps)."""
-        slots = {index: slot for slot, index in enumerate(indices)}
-        frames: list[np.ndarray | None] = [None] * len(indices)
+        """The frames at these sorted, distinct positions, decoding every frame from the start
+        and counting them (for streams without timestamps)."""
+        frames: list[np.ndarray] = []
         container, stream = self._open()
         with container:
             for number, frame in enumerate(container.decode(stream)):
-                if number in slots:
-                    frames[slots[number]] = frame.to_ndarray(format="rgb24")
-                if number >= max(indices):
-                    break
-        missing = [index for index, frame in zip(indices, frames) if frame is None]
-        if missing:
-            raise RuntimeError(f"frames {missing[:5]} could not be decoded")
-        return frames  # type: ignore[return-value]
+                if number == indices[len(frames)]:
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                    if len(frames) == len(indices):
+                        break
+        if len(frames) < len(indices):
+            raise RuntimeError(f"frames {indices[len(frames):][:5]} could not be decoded")
+        return frames
 
 
 # name -> class, each made with (path, decoder threads (0: one per core), rotation (clockwise degrees))

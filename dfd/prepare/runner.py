@@ -9,6 +9,7 @@ records at the end and written atomically; a summary table reports what happened
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def prepare_dataset(
             results[video.video_id] = clips
     reused = len(results)
     progress = tqdm(total=len(videos), initial=reused, desc="prepare", unit="video", disable=not show_progress)
+    started = time.perf_counter()
     with progress:
         for video_id, clips in run_videos(pending, prepared_dir, settings):
             results[video_id] = clips
@@ -71,7 +73,8 @@ def prepare_dataset(
     manifest = _assemble(videos, results, splits, raw_dir)
     write_manifest(manifest, prepared_dir / manifest_name(settings.shard, settings.num_shards))
     if show_progress:
-        Console().print(summary_table(manifest, prepared_dir, len(labels.rejected), reused))
+        seconds = time.perf_counter() - started
+        Console().print(summary_table(manifest, prepared_dir, len(labels.rejected), reused, len(pending), seconds))
     return manifest
 
 
@@ -104,8 +107,10 @@ def reusable_clips(video: LabeledVideo, prepared_dir: Path, settings: PrepareSet
     return clips or None
 
 
-def summary_table(manifest: pd.DataFrame, prepared_dir: Path, rejected: int, reused: int) -> Table:
-    """What the run produced: videos, clips, faces found, skips per reason, rejected label rows."""
+def summary_table(manifest: pd.DataFrame, prepared_dir: Path, rejected: int, reused: int, prepared: int,
+                  seconds: float) -> Table:
+    """What the run produced: videos (``reused`` from records, ``prepared`` in ``seconds`` now), clips,
+    faces found, skips per reason, rejected label rows."""
     table = Table(title=f"prepare summary ({prepared_dir})")
     table.add_column("item")
     table.add_column("count", justify="right")
@@ -115,6 +120,8 @@ def summary_table(manifest: pd.DataFrame, prepared_dir: Path, rejected: int, reu
     table.add_row("videos", str(len(videos)))
     table.add_row("  with a face", f"{with_face} ({_percent(with_face, len(videos))})")
     table.add_row("  reused from an earlier run", str(reused))
+    rate = f", {60 * prepared / seconds:.1f} videos/min" if prepared and seconds > 0 else ""
+    table.add_row("  prepared in this run", f"{prepared} in {seconds:.1f} s{rate}")
     table.add_row("face clips", str(len(ok)))
     for split, count in ok["split"].value_counts().sort_index().items():
         table.add_row(f"  in {split}", str(count))
