@@ -93,8 +93,11 @@ class PyAVFrames:
         frames = self._read_sparse(wanted) if self._by_pts and self._keys else None
         if frames is None:  # no usable timestamps, or the decoder did not give them back
             frames = self._read_in_order(wanted)
-        by_index = dict(zip(wanted, frames))
-        return np.stack([np.rot90(by_index[index], self._quarter_turns) for index in indices])
+        if wanted != indices:
+            frames = frames[[wanted.index(index) for index in indices]]
+        if self._quarter_turns:
+            frames = np.ascontiguousarray(np.rot90(frames, self._quarter_turns, axes=(1, 2)))
+        return frames
 
     def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
         container = av.open(self._path)
@@ -103,7 +106,7 @@ class PyAVFrames:
         stream.thread_count = self._threads
         return container, stream
 
-    def _read_sparse(self, indices: list[int]) -> list[np.ndarray] | None:
+    def _read_sparse(self, indices: list[int]) -> np.ndarray | None:
         """The frames at these sorted, distinct positions, or None if one did not come back.
 
         Seeks to the keyframe before each sampled frame unless already past it; decodes the
@@ -111,13 +114,13 @@ class PyAVFrames:
         """
         targets = [self._pts[index] for index in indices]
         wanted = set(targets)
-        frames: list[np.ndarray] = []  # decoders give frames in presentation order: targets arrive in order
+        frames = _FrameArray(len(targets))  # decoders give frames in presentation order: targets arrive in order
         container, stream = self._open()
         with container:
             codec = stream.codec_context
             packets, last_key = None, None
-            while len(frames) < len(targets):
-                key = self._keys[max(0, bisect.bisect_right(self._keys, targets[len(frames)]) - 1)]
+            while not frames.complete:
+                key = self._keys[max(0, bisect.bisect_right(self._keys, targets[frames.filled]) - 1)]
                 if packets is None or key > last_key:
                     container.seek(key, stream=stream, backward=True)  # also empties the decoder
                     packets, last_key = container.demux(stream), key
@@ -131,26 +134,46 @@ class PyAVFrames:
                     codec.skip_frame = DECODE_ALL if packet.pts in wanted else SKIP_UNREFERENCED
                     decoded = codec.decode(packet)
                 for frame in decoded:
-                    if len(frames) < len(targets) and frame.pts == targets[len(frames)]:
-                        frames.append(frame.to_ndarray(format="rgb24"))
+                    if not frames.complete and frame.pts == targets[frames.filled]:
+                        frames.add(frame)
                 if packet is None or packet.size == 0:
                     break
-        return frames if len(frames) == len(targets) else None
+        return frames.array if frames.complete else None
 
-    def _read_in_order(self, indices: list[int]) -> list[np.ndarray]:
+    def _read_in_order(self, indices: list[int]) -> np.ndarray:
         """The frames at these sorted, distinct positions, decoding every frame from the start
         and counting them (for streams without timestamps)."""
-        frames: list[np.ndarray] = []
+        frames = _FrameArray(len(indices))
         container, stream = self._open()
         with container:
             for number, frame in enumerate(container.decode(stream)):
-                if number == indices[len(frames)]:
-                    frames.append(frame.to_ndarray(format="rgb24"))
-                    if len(frames) == len(indices):
+                if number == indices[frames.filled]:
+                    frames.add(frame)
+                    if frames.complete:
                         break
-        if len(frames) < len(indices):
-            raise RuntimeError(f"frames {indices[len(frames):][:5]} could not be decoded")
-        return frames
+        if not frames.complete:
+            raise RuntimeError(f"frames {indices[frames.filled:][:5]} could not be decoded")
+        return frames.array
+
+
+class _FrameArray:
+    """Decoded frames as RGB in one array, made when the first arrives (never a list and a stacked copy)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.filled = 0
+        self.array = np.empty((0, 0, 0, 3), np.uint8)
+
+    @property
+    def complete(self) -> bool:
+        return self.filled == self.count
+
+    def add(self, frame: av.VideoFrame) -> None:
+        rgb = frame.to_ndarray(format="rgb24")
+        if self.filled == 0:
+            self.array = np.empty((self.count, *rgb.shape), np.uint8)
+        self.array[self.filled] = rgb
+        self.filled += 1
 
 
 # name -> class, each made with (path, decoder threads (0: one per core), rotation (clockwise degrees))

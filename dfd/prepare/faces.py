@@ -65,7 +65,7 @@ class FaceDetector:
         """Detect on every ``every``-th frame (and the last); ``None`` for the frames not searched."""
         searched = searched_frames(len(frames), every)
         detections: list[Detections | None] = [None] * len(frames)
-        for position, found in zip(searched, self.detect(frames[searched])):
+        for position, found in zip(searched, self.detect([frames[p] for p in searched])):  # views, no copy
             detections[position] = found
         return detections
 
