@@ -16,7 +16,7 @@ import numpy as np
 
 from dfd.data.manifest import STATUS_OK, STATUS_SKIPPED, join_list
 from dfd.prepare.crops import crop_square, save_rgb_jpeg
-from dfd.prepare.faces import FaceDetector, searched_frames
+from dfd.prepare.faces import Detections, FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.tracking import FaceTrack, find_tracks
@@ -102,17 +102,16 @@ def frames_per_chunk(info: VideoInfo, memory_mb: int) -> int:
 
 def _tracks(video: Video, indices: list[int], frames: np.ndarray | None, per_chunk: int,
             settings: PrepareSettings, detector: FaceDetector) -> list[FaceTrack]:
-    """Face tracks over the sampled frames; without ``frames`` in memory, the searched ones are
-    read ``per_chunk`` at a time."""
-    if frames is not None:
-        detections = detector.detect_every(frames, settings.detect_every)
-    else:
-        detections = [None] * len(indices)
-        searched = searched_frames(len(indices), settings.detect_every)
-        for start in range(0, len(searched), per_chunk):
-            positions = searched[start : start + per_chunk]
-            for position, found in zip(positions, detector.detect(video.read([indices[p] for p in positions]))):
-                detections[position] = found
+    """Face tracks over the sampled frames, detected on every ``detect_every``-th of them; without
+    ``frames`` in memory, the searched ones are read ``per_chunk`` at a time."""
+    detections: list[Detections | None] = [None] * len(indices)
+    searched = searched_frames(len(indices), settings.detect_every)
+    for start in range(0, len(searched), per_chunk):
+        positions = searched[start : start + per_chunk]
+        pixels = ([frames[p] for p in positions] if frames is not None  # views, no copy
+                  else video.read([indices[p] for p in positions]))
+        for position, found in zip(positions, detector.detect(pixels)):
+            detections[position] = found
     tracks = find_tracks(detections, indices, max_tracks=settings.max_faces,
                          min_detected_fraction=settings.min_track_fraction, smooth_window=settings.smooth_window)
     if not tracks:
