@@ -52,7 +52,6 @@ import pandas as pd
 import torch
 from omegaconf import OmegaConf
 
-from dfd.data.labels import read_label_csv
 from dfd.data.manifest import face_boxes, frame_indices, ok_rows, read_manifest
 from dfd.fakes.encode import CODEC, CRF, PIX_FMT, PRESET, x264_params
 from dfd.fakes.media import fetch_media
