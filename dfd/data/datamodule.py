@@ -10,11 +10,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
 from dfd.confutil import to_plain
 from dfd.data.dataset import FaceClipDataset
 from dfd.data.manifest import ok_rows, read_manifest
+from dfd.data.sampling import SeededClipSampler
 from dfd.data.splits import assert_no_group_leakage
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform
 from dfd.fakes.online import OnlineSelfBlend
@@ -31,7 +32,9 @@ class FaceClipDataModule(L.LightningDataModule):
     test clips are only resized and normalized. `balanced_sampling` draws training clips with
     class-balanced weights instead of shuffling. `online_self_blend` > 0 turns that share of
     the real training clips into freshly self-blended fakes at every draw (SBI recipe;
-    `crop_margin` must be the `prepare.margin` the crops were made with).
+    `crop_margin` must be the `prepare.margin` the crops were made with). The training order
+    and every clip's augmentation are a function of `seed` and the epoch (a random seed when
+    None), so a resumed run sees the same batches as an uninterrupted one.
     """
 
     def __init__(
@@ -48,9 +51,12 @@ class FaceClipDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         online_self_blend: float = 0.0,
         crop_margin: float = 0.3,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         self.save_hyperparameters()
         self.datasets: dict[str, FaceClipDataset] = {}
 
@@ -105,16 +111,19 @@ class FaceClipDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = self.dataset(split)
         sampler = None
-        if train and self.hparams.balanced_sampling:
-            labels = dataset.labels()
-            weights = 1.0 / np.bincount(labels, minlength=2)[labels]
-            sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double),
-                                            num_samples=len(labels), replacement=True)
+        if train:
+            weights = None
+            if self.hparams.balanced_sampling:
+                labels = dataset.labels()
+                weights = 1.0 / np.bincount(labels, minlength=2)[labels]
+            sampler = SeededClipSampler(len(dataset), self.hparams.seed, weights)
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=train and sampler is None,
             sampler=sampler,
+            # workers' base seeds come from here, not from the global generator that
+            # dropout and MixUp draw from (so loaders never shift the model's randomness)
+            generator=torch.Generator().manual_seed(self.hparams.seed),
             drop_last=train,
             num_workers=self.hparams.num_workers,
             persistent_workers=self.hparams.num_workers > 0,

@@ -72,11 +72,18 @@ class FaceClipDataset(Dataset):
         paths += [paths[-1]] * (self.clip_len - len(paths))
         return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """A clip by index, or by `(index, augmentation seed)` as `SeededClipSampler` draws them.
+
+        A bare index of a training clip draws its seed from torch's RNG; evaluation clips use
+        a fixed seed (their pipeline has no random steps anyway).
+        """
+        if isinstance(item, tuple):
+            index, seed = item
+        else:
+            index = item
+            seed = int(torch.randint(0, 2**31 - 1, ())) if self.random_augment else 0
         window = self.windows[index]
-        # One augmentation seed per clip, drawn from torch's RNG (seeded per worker and run);
-        # evaluation clips use a fixed seed (their pipeline has no random steps anyway).
-        seed = int(torch.randint(0, 2**31 - 1, ())) if self.random_augment else 0
         frames = self._load_frames(window)
         label = float(self.row_labels[window.row])
         if self.online_fake is not None and label == 0.0:
