@@ -1,4 +1,8 @@
-"""Hydra entry point: `python train.py [overrides]` (see conf/train.yaml). Logic lives in dfd.training."""
+"""Hydra entry point: `python train.py [overrides]` (see conf/train.yaml). Logic lives in dfd.training.
+
+A DDP process of rank > 0, started by Lightning for a job, joins that job (dfd.ddp) instead
+of parsing the command line again, which under `-m` would launch the whole sweep again.
+"""
 
 import os
 from pathlib import Path
@@ -8,13 +12,19 @@ os.environ.setdefault("DFD_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from dfd.ddp import job_scope, joined_job_config  # noqa: E402
 from dfd.training import train  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig):
-    return train(cfg)
+    with job_scope():
+        return train(cfg)
 
 
 if __name__ == "__main__":
-    main()
+    job_config = joined_job_config()
+    if job_config is not None:
+        train(job_config)
+    else:
+        main()

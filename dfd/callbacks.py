@@ -1,8 +1,42 @@
-"""Small pieces that Lightning callbacks take as arguments from config."""
+"""Callbacks of dfd's own, and small pieces that Lightning callbacks take from config."""
 
 from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
 
 
 def constant_lr_factor(epoch: int) -> float:
     """For BackboneFinetuning's `lambda_func`: keep the unfrozen backbone's learning rate."""
     return 1.0
+
+
+class RandomStateCheckpoint(Callback):
+    """Saves the global random states (Python, NumPy, torch) in every checkpoint and restores them.
+
+    Dropout and MixUp draw from these generators; Lightning does not checkpoint them, so without
+    this a resumed run would draw differently from an uninterrupted one.
+    """
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        name, keys, position, has_gauss, gauss = np.random.get_state()
+        # plain types only, so checkpoints still load with torch.load(weights_only=True)
+        checkpoint["random_states"] = {"python": random.getstate(),
+                                       "numpy": (name, keys.tolist(), position, has_gauss, gauss),
+                                       "torch": torch.get_rng_state()}
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("random_states")
+        if states is None:
+            return
+        random.setstate(states["python"])
+        name, keys, position, has_gauss, gauss = states["numpy"]
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
+        torch.set_rng_state(states["torch"])

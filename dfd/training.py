@@ -10,12 +10,16 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from dfd.callbacks import RandomStateCheckpoint
 from dfd.data.datamodule import FaceClipDataModule
+from dfd.ddp import SameConfigOnEveryRank, config_digest, share_job_config
 from dfd.eval.report import video_score_table, write_report
 from dfd.module import DeepfakeDetectionModule
+from dfd.resume import resume_config
 from dfd.runinfo import save_run_info
 
 log = logging.getLogger(__name__)
@@ -69,11 +73,15 @@ def train(cfg: DictConfig) -> float | None:
 
     Returns the value of `cfg.optimized_metric` (for sweepers such as Optuna).
     """
+    if HydraConfig.initialized():  # rank 0 of a job (a joined rank > 0 gets its config)
+        cfg = resume_config(cfg)
+        share_job_config(cfg, Path(cfg.paths.output_dir))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: FaceClipDataModule = instantiate(cfg.datamodule)
     module: DeepfakeDetectionModule = instantiate(cfg.module)
     callbacks = instantiate_each(cfg.get("callbacks"))
+    callbacks += [RandomStateCheckpoint(), SameConfigOnEveryRank(config_digest(cfg))]
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     _record_run(cfg, loggers)

@@ -82,3 +82,21 @@ def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, t
         assert b"optimized_metric" in run_file.read_bytes(), "the resolved config was not logged"
         run_ids.add(offline_run.name.rsplit("-", 1)[-1])
     assert len(run_ids) == 2, "multirun jobs were merged into one W&B run"
+
+
+def test_ddp_inside_a_multirun_runs_each_job_once(tiny_prepared: Path, tmp_path: Path) -> None:
+    """Rank 1 joins rank 0's job: no second sweep, no second folder, one W&B run per job."""
+    result = run_entry_point("train.py", "-m", "seed=1,2", "trainer=ddp_sim", "logger=wandb",
+                             "trainer.max_epochs=1",
+                             *[o for o in tiny_overrides(tiny_prepared, tmp_path) if "max_epochs" not in o])
+    assert sorted(p.name for p in (tmp_path / "train").iterdir()) == ["multiruns"]
+    sweep = only(list((tmp_path / "train" / "multiruns").iterdir()))
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+    output = result.stdout + result.stderr
+    assert output.count("MEMBER: 2/2") == 2, "each job starts exactly one rank 1"
+    assert output.count("config identical on all 2 ranks") == 2
+    for job in ("0", "1"):
+        checkpoints = sorted(p.name for p in (sweep / job / "checkpoints").iterdir())
+        assert len(checkpoints) == 2 and "last.ckpt" in checkpoints, checkpoints
+        assert len(list((sweep / job / "wandb").glob("offline-run-*"))) == 1
+        assert (sweep / job / "test_metrics.json").exists()
