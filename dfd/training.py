@@ -21,6 +21,7 @@ from dfd.eval.report import video_score_table, write_report
 from dfd.module import DeepfakeDetectionModule
 from dfd.resume import resume_config
 from dfd.runinfo import save_run_info
+from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def train(cfg: DictConfig) -> float | None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: FaceClipDataModule = instantiate(cfg.datamodule)
     module: DeepfakeDetectionModule = instantiate(cfg.module)
-    callbacks = instantiate_each(cfg.get("callbacks"))
+    callbacks = instantiate_each(cfg.get("callbacks")) + trial_callbacks(cfg)
     callbacks += [RandomStateCheckpoint(), SameConfigOnEveryRank(config_digest(cfg))]
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -88,6 +89,8 @@ def train(cfg: DictConfig) -> float | None:
     try:
         if cfg.get("train", True):
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            if raise_if_pruned(trainer):  # an Optuna trial pruned: rank 0 raised TrialPruned
+                return None
         metric = trainer.callback_metrics.get(cfg.get("optimized_metric"))
         if cfg.get("test", True):
             checkpoint = trainer.checkpoint_callback

@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps: the Optuna study behind the dfd_optuna Hydra sweeper, and the trial side of a job."""
