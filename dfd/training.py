@@ -81,6 +81,7 @@ def train(cfg: DictConfig) -> float | None:
         L.seed_everything(cfg.seed, workers=True)
     datamodule: FaceClipDataModule = instantiate(cfg.datamodule)
     module: DeepfakeDetectionModule = instantiate(cfg.module)
+    module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
     callbacks = instantiate_each(cfg.get("callbacks")) + trial_callbacks(cfg)
     callbacks += [RandomStateCheckpoint(), SameConfigOnEveryRank(config_digest(cfg))]
     loggers = instantiate_each(cfg.get("logger"))
@@ -117,6 +118,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     module = DeepfakeDetectionModule.load_from_checkpoint(ckpt_path, map_location="cpu")
     overrides = OmegaConf.to_container(cfg.get("data_overrides") or {}, resolve=True)
     datamodule = FaceClipDataModule.load_from_checkpoint(ckpt_path, **overrides)
+    module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     _record_run(cfg, loggers)
