@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from dfd.confutil import to_plain
 from dfd.data.dataset import FaceClipDataset
 from dfd.data.manifest import ok_rows, read_manifest
+from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.splits import assert_no_group_leakage
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform
@@ -25,6 +26,21 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
+def check_fake_sources(online_self_blend: float, train_real_only: bool, pair_self_blend: bool,
+                       batch_size: int) -> None:
+    """Refuse settings that leave training without fakes or pair clips inconsistently."""
+    if pair_self_blend and not train_real_only:
+        raise ValueError("pair_self_blend pairs real clips with their blends: set train_real_only=true")
+    if pair_self_blend and online_self_blend > 0:
+        raise ValueError("pair_self_blend replaces online_self_blend: set online_self_blend=0")
+    if pair_self_blend and (batch_size < 2 or batch_size % 2):
+        raise ValueError(f"with pair_self_blend a batch holds real/fake pairs: batch_size must be "
+                         f"even (got {batch_size})")
+    if train_real_only and not pair_self_blend and online_self_blend <= 0:
+        raise ValueError("train_real_only leaves no training fakes: set pair_self_blend=true or "
+                         "online_self_blend > 0")
+
+
 class FaceClipDataModule(L.LightningDataModule):
     """Face clips of `clip_len` frames (1 = frame mode) per split of a prepared manifest.
 
@@ -32,7 +48,11 @@ class FaceClipDataModule(L.LightningDataModule):
     test clips are only resized and normalized. `balanced_sampling` draws training clips with
     class-balanced weights instead of shuffling. `online_self_blend` > 0 turns that share of
     the real training clips into freshly self-blended fakes at every draw (SBI recipe;
-    `crop_margin` must be the `prepare.margin` the crops were made with). The training order
+    `crop_margin` must be the `prepare.margin` the crops were made with). `train_real_only`
+    drops the fake training clips (validation and test keep theirs); `pair_self_blend` (which
+    needs it) serves each real training clip beside its own self-blended fake, as the SBI paper
+    trains: a training batch then holds `batch_size` clips, `batch_size // 2` reals each
+    followed by its fake (clip 2i + 1 is the blend of clip 2i). The training order
     and every clip's augmentation are a function of `seed` and the epoch (a random seed when
     None), so a resumed run sees the same batches as an uninterrupted one.
     """
@@ -52,13 +72,16 @@ class FaceClipDataModule(L.LightningDataModule):
         online_self_blend: float = 0.0,
         crop_margin: float = 0.3,
         seed: int | None = None,
+        train_real_only: bool = False,
+        pair_self_blend: bool = False,
     ) -> None:
         super().__init__()
+        check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         self.save_hyperparameters()
-        self.datasets: dict[str, FaceClipDataset] = {}
+        self.datasets: dict[str, FaceClipDataset | SelfBlendPairs] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -84,15 +107,20 @@ class FaceClipDataModule(L.LightningDataModule):
                   if hp.online_self_blend > 0 else None)
         for split in SPLITS:
             split_rows = rows[rows["split"] == split]
+            training = split == "train"
+            if training and hp.train_real_only:
+                split_rows = split_rows[split_rows["label"] == 0]
             if split_rows.empty:
                 continue
-            training = split == "train"
             self.datasets[split] = FaceClipDataset(
                 split_rows, path.parent, hp.clip_len, train_tf if training else eval_tf,
                 random_augment=training, online_fake=online if training else None,
             )
+        if hp.pair_self_blend and "train" in self.datasets:
+            self.datasets["train"] = SelfBlendPairs(self.datasets["train"],
+                                                    OnlineSelfBlend(1.0, hp.crop_margin))
 
-    def dataset(self, split: str) -> FaceClipDataset:
+    def dataset(self, split: str) -> FaceClipDataset | SelfBlendPairs:
         """The dataset of one split; a clear error when the manifest has no such rows."""
         self.setup()
         if split not in self.datasets:
@@ -103,6 +131,8 @@ class FaceClipDataModule(L.LightningDataModule):
         """(real clips, fake clips) expected per pass over a split, online fakes included."""
         labels = self.dataset(split).labels()
         real, fake = float((labels == 0).sum()), float((labels == 1).sum())
+        if split == "train" and self.hparams.pair_self_blend:
+            return real, real
         if split == "train":
             turned = real * self.hparams.online_self_blend
             real, fake = real - turned, fake + turned
@@ -110,6 +140,7 @@ class FaceClipDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = self.dataset(split)
+        pairs = isinstance(dataset, SelfBlendPairs)
         sampler = None
         if train:
             weights = None
@@ -119,8 +150,9 @@ class FaceClipDataModule(L.LightningDataModule):
             sampler = SeededClipSampler(len(dataset), self.hparams.seed, weights)
         return DataLoader(
             dataset,
-            batch_size=self.hparams.batch_size,
+            batch_size=self.hparams.batch_size // 2 if pairs else self.hparams.batch_size,
             sampler=sampler,
+            collate_fn=collate_pairs if pairs else None,
             # workers' base seeds come from here, not from the global generator that
             # dropout and MixUp draw from (so loaders never shift the model's randomness)
             generator=torch.Generator().manual_seed(self.hparams.seed),

@@ -72,26 +72,35 @@ class FaceClipDataset(Dataset):
         paths += [paths[-1]] * (self.clip_len - len(paths))
         return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        """A clip by index, or by `(index, augmentation seed)` as `SeededClipSampler` draws them.
+    def draw(self, item: int | tuple[int, int]) -> tuple[int, int]:
+        """`(index, augmentation seed)` of a draw: as given, or a bare index with a fresh seed.
 
         A bare index of a training clip draws its seed from torch's RNG; evaluation clips use
         a fixed seed (their pipeline has no random steps anyway).
         """
         if isinstance(item, tuple):
-            index, seed = item
-        else:
-            index = item
-            seed = int(torch.randint(0, 2**31 - 1, ())) if self.random_augment else 0
+            return item
+        return item, int(torch.randint(0, 2**31 - 1, ())) if self.random_augment else 0
+
+    def raw(self, index: int) -> tuple[np.ndarray, float]:
+        """The (T, H, W, 3) uint8 frames of clip `index` and its label, before any change."""
         window = self.windows[index]
-        frames = self._load_frames(window)
-        label = float(self.row_labels[window.row])
+        return self._load_frames(window), float(self.row_labels[window.row])
+
+    def sample(self, index: int, frames: np.ndarray, label: float, seed: int) -> dict[str, torch.Tensor]:
+        """The training/evaluation sample of clip `index` made of `frames` with `label`."""
+        return {
+            "clip": apply_to_clip(self.transform, frames, seed),
+            "label": torch.tensor(label),
+            "video_idx": torch.tensor(self.row_video_idx[self.windows[index].row], dtype=torch.long),
+        }
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """A clip by index, or by `(index, augmentation seed)` as `SeededClipSampler` draws them."""
+        index, seed = self.draw(item)
+        frames, label = self.raw(index)
         if self.online_fake is not None and label == 0.0:
             fake = self.online_fake(frames, np.random.default_rng(seed))
             if fake is not None:
                 frames, label = fake, 1.0
-        return {
-            "clip": apply_to_clip(self.transform, frames, seed),
-            "label": torch.tensor(label),
-            "video_idx": torch.tensor(self.row_video_idx[window.row], dtype=torch.long),
-        }
+        return self.sample(index, frames, label, seed)
