@@ -48,16 +48,16 @@ class TrialPruning(Callback):
                  pruner: Mapping[str, Any] | None, monitor: str) -> None:
         self.storage, self.study_name, self.trial_number = storage, study_name, trial_number
         self.pruner, self.monitor = pruner, monitor
-        self.pruned = False
+        self.pruned_at: int | None = None  # the epoch after which the pruner stopped the trial
         self._trial: optuna.Trial | None = None  # opened on rank 0 at the first report
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or self.pruned:
+        if trainer.sanity_checking or self.pruned_at is not None:
             return
         prune = self.report(trainer) if trainer.is_global_zero else False
         # every rank calls broadcast and gets rank 0's decision: no rank trains on alone
-        self.pruned = bool(trainer.strategy.broadcast(prune, src=0))
-        if self.pruned:
+        if trainer.strategy.broadcast(prune, src=0):
+            self.pruned_at = trainer.current_epoch
             trainer.should_stop = True
 
     def report(self, trainer: L.Trainer) -> bool:
@@ -85,9 +85,10 @@ def raise_if_pruned(trainer: L.Trainer) -> bool:
     """After fit: on rank 0, raise optuna.TrialPruned if the trial was pruned (the sweeper marks
     it PRUNED). Other ranks get True and must end quietly: Lightning kills rank 0 when a child
     process fails."""
-    pruning = next((c for c in trainer.callbacks if isinstance(c, TrialPruning) and c.pruned), None)
-    if pruning is None:
+    epochs = [c.pruned_at for c in trainer.callbacks
+              if isinstance(c, TrialPruning) and c.pruned_at is not None]
+    if not epochs:
         return False
     if trainer.is_global_zero:
-        raise optuna.TrialPruned(f"trial {pruning.trial_number} of study {pruning.study_name!r}")
+        raise optuna.TrialPruned(f"stopped after epoch {epochs[0]}")
     return True

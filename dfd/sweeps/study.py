@@ -144,8 +144,8 @@ def write_summary(study: optuna.Study, path: Path) -> dict[str, Any]:
     result = summary(study)
     OmegaConf.save(OmegaConf.create(result), path)
     if "best_trial" in result:
-        log.info("best trial %d: %s = %s, params %s", result["best_trial"], result["direction"],
-                 result["best_value"], result["best_params"])
+        log.info("best trial %d: value %s (%s), params %s", result["best_trial"],
+                 result["best_value"], result["direction"], result["best_params"])
     else:
         log.warning("no trial of study %r has completed", study.study_name)
     return result

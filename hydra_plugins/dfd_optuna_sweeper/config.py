@@ -1,7 +1,8 @@
 """The sweeper's config, registered as `hydra/sweeper=dfd_optuna`.
 
 No `from __future__ import annotations` here: Hydra runs plugin modules before they are in
-sys.modules, where dataclasses would look string annotations up."""
+sys.modules, where dataclasses would look string annotations up.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any, Optional

@@ -77,9 +77,12 @@ class DfdOptunaSweeper(Sweeper):
                 launch=partial(self.launcher.launch, batch, initial_job_idx=job_index))
             job_index += size
             if failures >= self.max_failures:
-                log.error("stopping: %d trials failed in this sweep (max_failures)", failures)
                 break
-        return studies.write_summary(study, sweep_dir / "optimization_results.yaml")
+        summary = studies.write_summary(study, sweep_dir / "optimization_results.yaml")
+        if failures >= self.max_failures:
+            raise RuntimeError(f"sweep stopped: {failures} trials failed (max_failures), "
+                               "see the log above for why")
+        return summary
 
 
 def container(node: DictConfig | None) -> dict[str, Any]:
