@@ -46,7 +46,8 @@ def timm_encoder(name: str, pretrained: bool = False, weights: str | None = None
         if pretrained and not weights:
             raise _hub_error(name, error) from error
         raise
-    return FrameEncoder(model, model.num_features)
+    # models with a pre-logits head (MobileNetV3: 576 -> 1024) put out head_hidden_size
+    return FrameEncoder(model, getattr(model, "head_hidden_size", None) or model.num_features)
 
 
 def _strip_last_linear(model: nn.Module) -> int:
