@@ -1,0 +1,99 @@
+"""Every model config runs on real face clips at the shape it needs; clip-shape checks fail clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from dfd.data.datamodule import FaceClipDataModule
+from dfd.module import DeepfakeDetectionModule
+from test_config import compose_train, options
+
+# the tiny dataset's own shape: 4 frames of 64 px crops
+TINY_CLIP_LEN, TINY_SIZE = 4, 64
+HEAVY = {"mvit_v2_s", "s3d"}  # fixed large inputs: one clip per batch, backward only when slow
+
+
+def build(tmp_path: Path, option: str, *overrides: str) -> DeepfakeDetectionModule:
+    cfg = compose_train(tmp_path, f"model={option}", *(f"model.{o}" for o in overrides))
+    return instantiate(cfg.module)
+
+
+def real_clips(manifest: Path, clip_len: int, image_size: int, batch_size: int) -> torch.Tensor:
+    """A validation batch of real face clips, resized by the datamodule to `image_size`."""
+    datamodule = FaceClipDataModule(str(manifest), clip_len=clip_len, image_size=image_size,
+                                    batch_size=batch_size, num_workers=0)
+    return next(iter(datamodule.val_dataloader()))["clip"]
+
+
+def clips_for(module: DeepfakeDetectionModule, manifest: Path, option: str) -> torch.Tensor:
+    clip_len, size = module.detector.input_spec.nearest(TINY_CLIP_LEN, TINY_SIZE)
+    module.detector.check_input(clip_len, size)
+    return real_clips(manifest, clip_len, size, 1 if option in HEAVY else 2)
+
+
+@pytest.mark.parametrize("option", options("model"))
+def test_model_scores_real_clips(tmp_path: Path, tiny_prepared: Path, option: str) -> None:
+    module = build(tmp_path, option).eval()
+    clips = clips_for(module, tiny_prepared, option)
+    with torch.no_grad():
+        logits = module(clips)
+    assert logits.shape == (len(clips),)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("option", [
+    pytest.param(o, marks=pytest.mark.slow) if o in HEAVY else o for o in options("model")])
+def test_model_backward_reaches_every_parameter(tmp_path: Path, tiny_prepared: Path,
+                                                option: str) -> None:
+    module = build(tmp_path, option).train()
+    clips = clips_for(module, tiny_prepared, option)
+    module(clips).sum().backward()
+    missing = [n for n, p in module.named_parameters() if p.grad is None]
+    assert not missing, f"no gradient for {missing[:5]}"
+    assert all(torch.isfinite(p.grad).all() for p in module.parameters())
+
+
+def test_mvit_needs_16_frames_of_224_px(tmp_path: Path) -> None:
+    detector = build(tmp_path, "mvit_v2_s").detector
+    detector.check_input(16, 224)
+    with pytest.raises(ValueError, match=r"mvit_v2_s needs clip_len == 16 .*got clip_len=8"):
+        detector.check_input(8, 224)
+    with pytest.raises(ValueError, match=r"mvit_v2_s needs .*image_size == 224.*image_size=160"):
+        detector.check_input(16, 160)
+
+
+def test_s3d_minimum_clip_shape(tmp_path: Path) -> None:
+    detector = build(tmp_path, "s3d").detector
+    detector.check_input(13, 209)
+    with pytest.raises(ValueError, match=r"s3d needs clip_len >= 13"):
+        detector.check_input(8, 224)
+    with pytest.raises(ValueError, match=r"image_size >= 209"):
+        detector.check_input(16, 160)
+
+
+def test_transformer_head_needs_clip_len_up_to_max_len(tmp_path: Path) -> None:
+    detector = build(tmp_path, "transformer", "temporal.max_len=4").detector
+    detector.check_input(4, 64)
+    with pytest.raises(ValueError, match=r"TransformerHead needs clip_len <= 4; got clip_len=5"):
+        detector.check_input(5, 64)
+
+
+def test_lstm_bidirectional_doubles_the_classifier_input(tmp_path: Path) -> None:
+    one = build(tmp_path, "lstm", "temporal.bidirectional=false", "backbone.name=resnet18")
+    two = build(tmp_path, "lstm", "temporal.bidirectional=true", "backbone.name=resnet18")
+    assert two.detector.classifier.in_features == 2 * one.detector.classifier.in_features
+    with torch.no_grad():
+        assert two(torch.randn(2, 3, 3, 32, 32)).shape == (2,)
+
+
+def test_video_backbone_is_everything_but_the_head(tmp_path: Path) -> None:
+    module = build(tmp_path, "mc3_18")
+    backbone = {id(p) for p in module.backbone.parameters()}
+    head = [p for p in module.parameters() if id(p) not in backbone]
+    assert head and all(any(p is q for q in module.detector.classifier.parameters()) for p in head)
+    assert not any(isinstance(m, nn.Linear) for m in module.backbone.modules())
