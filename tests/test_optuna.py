@@ -115,3 +115,17 @@ def returned_metric(job: Path) -> float:
 
     metrics = pd.read_csv(next(job.rglob("metrics.csv")))
     return float(metrics["val/video_auroc"].dropna().iloc[-1])
+
+
+@pytest.mark.slow
+def test_failed_trials_are_marked_failed_until_max_failures(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/tiny.db"
+    with pytest.raises(AssertionError, match=r"sweep stopped: 2 trials failed"):
+        run_entry_point("train.py", *sweep_overrides(tmp_path / "none" / "manifest.csv", tmp_path,
+                                                     storage, 3), "hydra.sweeper.max_failures=2")
+    trials = trials_of(storage)
+    assert [t.state for t in trials] == [TrialState.FAIL] * 2
+    assert all("no manifest" in t.user_attrs["fail_reason"] for t in trials)
+    results = OmegaConf.load(only_dir(tmp_path / "train" / "multiruns") /
+                             "optimization_results.yaml")
+    assert dict(results.trials) == {"FAIL": 2}
