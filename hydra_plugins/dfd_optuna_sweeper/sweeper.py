@@ -13,8 +13,6 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.dfd_optuna_sweeper.config import DfdOptunaSweeperConf  # noqa: F401 (registers it)
-
 log = logging.getLogger(__name__)
 
 
