@@ -39,8 +39,15 @@ def run_info(seed: int | None, root: Path) -> dict:
 
 
 def save_run_info(output_dir: Path, seed: int | None, root: Path) -> Path:
-    """Write run_info.json into the run folder (Hydra already saves the config snapshot)."""
+    """Write run_info.json into the run folder (Hydra already saves the config snapshot).
+
+    A resumed run keeps the first record and adds run_info.resumed-<k>.json beside it.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / "run_info.json"
+    resumes = 0
+    while path.exists():
+        resumes += 1
+        path = output_dir / f"run_info.resumed-{resumes}.json"
     path.write_text(json.dumps(run_info(seed, root), indent=2))
     return path

@@ -148,6 +148,11 @@ class FaceClipDataModule(L.LightningDataModule):
                 labels = dataset.labels()
                 weights = 1.0 / np.bincount(labels, minlength=2)[labels]
             sampler = SeededClipSampler(len(dataset), self.hparams.seed, weights)
+            # Lightning starts the loader's workers before its first set_epoch call: a run
+            # resumed at epoch k must begin prefetching epoch k's draws, not epoch 0's
+            # (the epoch number Lightning gives set_epoch: epochs processed so far)
+            if self.trainer is not None:
+                sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size // 2 if pairs else self.hparams.batch_size,
