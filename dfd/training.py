@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from dfd.callbacks import RandomStateCheckpoint
+from dfd.console import closing_line, quiet_library_noise
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.ddp import SameConfigOnEveryRank, config_digest, share_job_config
 from dfd.eval.report import video_score_table, write_report
@@ -42,7 +43,7 @@ def finish_wandb() -> None:
 def test_and_report(trainer: L.Trainer, module: DeepfakeDetectionModule,
                     datamodule: FaceClipDataModule, ckpt_path: str | None,
                     output_dir: Path, weights_loaded: bool = False) -> dict[str, float]:
-    """Score the test split, write the per-video CSV and metrics JSON, print the headline.
+    """Score the test split, write the per-video CSV and metrics JSON; return the metrics.
 
     `ckpt_path` is restored before testing unless `weights_loaded` says the module already
     holds it; either way the report names it.
@@ -52,12 +53,8 @@ def test_and_report(trainer: L.Trainer, module: DeepfakeDetectionModule,
     if trainer.is_global_zero:
         table = video_score_table(module.test_predictions, datamodule.dataset("test").video_ids,
                                   module.hparams.aggregation)
-        scores_path, metrics_path = write_report(table, {**metrics, "checkpoint": ckpt_path},
-                                                 output_dir)
-        print(f"\nTest split: {len(table)} videos, video-level AUC = "
-              f"{metrics.get('test/video_auroc', float('nan')):.3f} "
-              f"(clip-level AUC = {metrics.get('test/clip_auroc', float('nan')):.3f})\n"
-              f"per-video scores: {scores_path}\nmetrics: {metrics_path}")
+        metrics["test/num_videos"] = float(len(table))
+        write_report(table, {**metrics, "checkpoint": ckpt_path}, output_dir)
     return metrics
 
 
@@ -69,11 +66,23 @@ def _record_run(cfg: DictConfig, loggers: list[Any]) -> None:
         logger.log_hyperparams(resolved)
 
 
+def optimized_value(trainer: L.Trainer, name: str | None) -> float | None:
+    """The value a sweeper optimizes: the best checkpoint's score when the checkpoint
+    monitors `name` (the model the run keeps), else the last value logged."""
+    checkpoint = trainer.checkpoint_callback
+    if (checkpoint is not None and checkpoint.monitor == name
+            and checkpoint.best_model_score is not None):
+        return float(checkpoint.best_model_score)
+    value = trainer.callback_metrics.get(name) if name else None
+    return None if value is None else float(value)
+
+
 def train(cfg: DictConfig) -> float | None:
     """Fit on train, choose the checkpoint on val, then score test with it.
 
     Returns the value of `cfg.optimized_metric` (for sweepers such as Optuna).
     """
+    quiet_library_noise()
     if HydraConfig.initialized():  # rank 0 of a job (a joined rank > 0 gets its config)
         cfg = resume_config(cfg)
         share_job_config(cfg, Path(cfg.paths.output_dir))
@@ -92,18 +101,23 @@ def train(cfg: DictConfig) -> float | None:
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             if raise_if_pruned(trainer):  # an Optuna trial pruned: rank 0 raised TrialPruned
                 return None
-        metric = trainer.callback_metrics.get(cfg.get("optimized_metric"))
+        metric = optimized_value(trainer, cfg.get("optimized_metric"))
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint.best_model_path if checkpoint is not None else ""
+        metrics: dict[str, float] = {}
         if cfg.get("test", True):
-            checkpoint = trainer.checkpoint_callback
-            best = checkpoint.best_model_path if checkpoint is not None else ""
             if not best:
                 log.warning("no best checkpoint (no ModelCheckpoint or no validation): "
                             "testing the last weights")
-            test_and_report(trainer, module, datamodule, best or None,
-                            Path(cfg.paths.output_dir))
+            metrics = test_and_report(trainer, module, datamodule, best or None,
+                                      Path(cfg.paths.output_dir))
+        if trainer.is_global_zero:
+            best_score = checkpoint.best_model_score if checkpoint is not None else None
+            print(closing_line(Path(cfg.paths.output_dir), metrics,
+                               None if best_score is None else float(best_score)))
     finally:
         finish_wandb()
-    return float(metric) if metric is not None else None
+    return metric
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -112,6 +126,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     The clip settings (clip length, image size, normalization) come from the checkpoint's
     datamodule; `cfg.data_overrides` replaces the data source and loader settings.
     """
+    quiet_library_noise()
     ckpt_path = str(cfg.ckpt_path)
     if not Path(ckpt_path).exists():
         raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
@@ -123,7 +138,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     _record_run(cfg, loggers)
     try:
-        return test_and_report(trainer, module, datamodule, ckpt_path, Path(cfg.paths.output_dir),
-                               weights_loaded=True)
+        metrics = test_and_report(trainer, module, datamodule, ckpt_path,
+                                  Path(cfg.paths.output_dir), weights_loaded=True)
+        if trainer.is_global_zero:
+            print(closing_line(Path(cfg.paths.output_dir), metrics))
+        return metrics
     finally:
         finish_wandb()

@@ -1,0 +1,37 @@
+"""A quiet console: library adverts and deprecation notices no user can act on are dropped,
+and each run ends with one line that names its folder and its headline metrics."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+# (logger, message fragment) of Lightning's advertising tips, shown at every run
+_TIPS = ("lightning.pytorch.utilities.rank_zero", "💡 Tip:")
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    return _TIPS[1] not in record.getMessage()
+
+
+def quiet_library_noise() -> None:
+    """Drop Lightning's product tips and the LeafSpec deprecation it triggers in torch."""
+    logger = logging.getLogger(_TIPS[0])
+    if _not_a_tip not in logger.filters:
+        logger.addFilter(_not_a_tip)
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
+
+
+def closing_line(output_dir: Path, metrics: Mapping[str, float],
+                 best_val: float | None = None) -> str:
+    """`dfd: <folder> | best val video AUC .. | test: N videos, video-level AUC .. (clip ..)`."""
+    parts = [f"dfd: {output_dir}"]
+    if best_val is not None:
+        parts.append(f"best val video AUC {best_val:.3f}")
+    if "test/video_auroc" in metrics:
+        parts.append(f"test: {int(metrics.get('test/num_videos', 0))} videos, video-level AUC "
+                     f"{metrics['test/video_auroc']:.3f} (clip {metrics['test/clip_auroc']:.3f})")
+    return " | ".join(parts)
