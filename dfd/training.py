@@ -23,6 +23,7 @@ from dfd.module import DeepfakeDetectionModule
 from dfd.resume import resume_config
 from dfd.runinfo import save_run_info
 from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
+from dfd.sweeps.tags import tag_sweep_job
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def train(cfg: DictConfig) -> float | None:
     """
     quiet_library_noise()
     if HydraConfig.initialized():  # rank 0 of a job (a joined rank > 0 gets its config)
-        cfg = resume_config(cfg)
+        cfg = tag_sweep_job(resume_config(cfg))
         share_job_config(cfg, Path(cfg.paths.output_dir))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)

@@ -80,6 +80,8 @@ def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, t
         offline_run = only(list((job / "wandb").glob("offline-run-*")))
         run_file = only(list(offline_run.glob("*.wandb")))
         assert b"optimized_metric" in run_file.read_bytes(), "the resolved config was not logged"
+        assert f"sweep:{sweep.name}".encode() in run_file.read_bytes()
+        assert f"seed={int(job.name) + 1}".encode() in run_file.read_bytes(), "overrides as tags"
         run_ids.add(offline_run.name.rsplit("-", 1)[-1])
     assert len(run_ids) == 2, "multirun jobs were merged into one W&B run"
 

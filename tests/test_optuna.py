@@ -129,3 +129,12 @@ def test_failed_trials_are_marked_failed_until_max_failures(tmp_path: Path) -> N
     results = OmegaConf.load(only_dir(tmp_path / "train" / "multiruns") /
                              "optimization_results.yaml")
     assert dict(results.trials) == {"FAIL": 2}
+
+
+def test_sweep_tags_name_the_sweep_and_the_job_overrides() -> None:
+    from dfd.sweeps.tags import sweep_tags
+
+    tags = sweep_tags("lr_search", ["seed=2", "module.optimizer.lr=0.001", "++optuna.trial_number=3",
+                                    "paths.log_dir=/x", "model.backbone.name=" + "x" * 80])
+    assert tags[:3] == ["sweep:lr_search", "seed=2", "module.optimizer.lr=0.001"]
+    assert len(tags) == 4 and len(tags[3]) == 64
