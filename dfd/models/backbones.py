@@ -26,7 +26,8 @@ class FrameEncoder(nn.Module):
         return self.model(images)
 
 
-def _hub_error(name: str, error: Exception) -> RuntimeError:
+def hub_error(name: str, error: Exception) -> RuntimeError:
+    """The error for pretrained weights that could not be fetched (offline, say)."""
     return RuntimeError(
         f"could not fetch pretrained weights for '{name}' ({type(error).__name__}: {error}). "
         "Offline? Use pretrained=false, or point `weights` at a local state dict."
@@ -44,7 +45,7 @@ def timm_encoder(name: str, pretrained: bool = False, weights: str | None = None
                                   pretrained_cfg_overlay=overlay, **model_kwargs)
     except (OSError, RuntimeError) as error:
         if pretrained and not weights:
-            raise _hub_error(name, error) from error
+            raise hub_error(name, error) from error
         raise
     # models with a pre-logits head (MobileNetV3: 576 -> 1024) put out head_hidden_size
     return FrameEncoder(model, getattr(model, "head_hidden_size", None) or model.num_features)
@@ -73,7 +74,7 @@ def torchvision_encoder(name: str, pretrained: bool = False, weights: str | None
         model = torchvision.models.get_model(
             name, weights="DEFAULT" if pretrained and not weights else None, **model_kwargs)
     except (OSError, RuntimeError) as error:
-        raise _hub_error(name, error) from error
+        raise hub_error(name, error) from error
     if weights:
         model.load_state_dict(load_state_dict(weights))
     return FrameEncoder(model, _strip_last_linear(model))

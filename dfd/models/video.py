@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torchvision.models import video
 
-from dfd.models.backbones import _hub_error
+from dfd.models.backbones import hub_error
 from dfd.models.inputs import InputSpec
 from dfd.models.weights import load_state_dict
 
@@ -29,7 +29,7 @@ def _build(name: str, pretrained: bool, weights: str | None) -> nn.Module:
     try:
         model = getattr(video, name)(weights="DEFAULT" if pretrained and not weights else None)
     except (OSError, RuntimeError) as error:
-        raise _hub_error(name, error) from error
+        raise hub_error(name, error) from error
     if weights:
         model.load_state_dict(load_state_dict(weights))
     return model
