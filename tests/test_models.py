@@ -58,29 +58,21 @@ def test_model_backward_reaches_every_parameter(tmp_path: Path, tiny_prepared: P
     assert all(torch.isfinite(p.grad).all() for p in module.parameters())
 
 
-def test_mvit_needs_16_frames_of_224_px(tmp_path: Path) -> None:
-    detector = build(tmp_path, "mvit_v2_s").detector
-    detector.check_input(16, 224)
-    with pytest.raises(ValueError, match=r"mvit_v2_s needs clip_len == 16 .*got clip_len=8"):
-        detector.check_input(8, 224)
-    with pytest.raises(ValueError, match=r"mvit_v2_s needs .*image_size == 224.*image_size=160"):
-        detector.check_input(16, 160)
-
-
-def test_s3d_minimum_clip_shape(tmp_path: Path) -> None:
-    detector = build(tmp_path, "s3d").detector
-    detector.check_input(13, 209)
-    with pytest.raises(ValueError, match=r"s3d needs clip_len >= 13"):
-        detector.check_input(8, 224)
-    with pytest.raises(ValueError, match=r"image_size >= 209"):
-        detector.check_input(16, 160)
-
-
-def test_transformer_head_needs_clip_len_up_to_max_len(tmp_path: Path) -> None:
-    detector = build(tmp_path, "transformer", "temporal.max_len=4").detector
-    detector.check_input(4, 64)
-    with pytest.raises(ValueError, match=r"TransformerHead needs clip_len <= 4; got clip_len=5"):
-        detector.check_input(5, 64)
+@pytest.mark.parametrize("option,overrides,fits,misfits", [
+    ("mvit_v2_s", (), (16, 224), [((8, 224), r"mvit_v2_s needs clip_len == 16 .*got clip_len=8"),
+                                  ((16, 160), r"mvit_v2_s needs .*image_size == 224.*image_size=160")]),
+    ("s3d", (), (13, 209), [((8, 224), r"s3d needs clip_len >= 13"),
+                            ((16, 160), r"image_size >= 209")]),
+    ("transformer", ("temporal.max_len=4",), (4, 64),
+     [((5, 64), r"TransformerHead needs clip_len <= 4; got clip_len=5")]),
+])
+def test_clip_shape_requirements_fail_clearly(tmp_path: Path, option: str, overrides: tuple,
+                                              fits: tuple[int, int], misfits: list) -> None:
+    detector = build(tmp_path, option, *overrides).detector
+    detector.check_input(*fits)
+    for shape, message in misfits:
+        with pytest.raises(ValueError, match=message):
+            detector.check_input(*shape)
 
 
 def test_lstm_bidirectional_doubles_the_classifier_input(tmp_path: Path) -> None:
