@@ -26,11 +26,11 @@ def quiet_library_noise() -> None:
 
 
 def closing_line(output_dir: Path, metrics: Mapping[str, float],
-                 best_val: float | None = None) -> str:
-    """`dfd: <folder> | best val video AUC .. | test: N videos, video-level AUC .. (clip ..)`."""
+                 best: tuple[str, float] | None = None) -> str:
+    """`dfd: <folder> | best <monitor> .. | test: N videos, video-level AUC .. (clip ..)`."""
     parts = [f"dfd: {output_dir}"]
-    if best_val is not None:
-        parts.append(f"best val video AUC {best_val:.3f}")
+    if best is not None:
+        parts.append(f"best {best[0]} {best[1]:.3f}")
     if "test/video_auroc" in metrics:
         parts.append(f"test: {int(metrics.get('test/num_videos', 0))} videos, video-level AUC "
                      f"{metrics['test/video_auroc']:.3f} (clip {metrics['test/clip_auroc']:.3f})")

@@ -113,9 +113,9 @@ def train(cfg: DictConfig) -> float | None:
             metrics = test_and_report(trainer, module, datamodule, best or None,
                                       Path(cfg.paths.output_dir))
         if trainer.is_global_zero:
-            best_score = checkpoint.best_model_score if checkpoint is not None else None
+            score = checkpoint.best_model_score if checkpoint is not None else None
             print(closing_line(Path(cfg.paths.output_dir), metrics,
-                               None if best_score is None else float(best_score)))
+                               None if score is None else (checkpoint.monitor, float(score))))
     finally:
         finish_wandb()
     return metric

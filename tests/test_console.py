@@ -1,0 +1,31 @@
+"""The console: Lightning's tips are dropped, and a run ends with one line of what it produced."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from dfd.console import closing_line, quiet_library_noise
+
+
+def test_closing_line_names_the_folder_and_the_headline_metrics() -> None:
+    line = closing_line(Path("logs/train/runs/x"), {"test/video_auroc": 0.8581,
+                                                    "test/clip_auroc": 0.8519,
+                                                    "test/num_videos": 36.0},
+                        ("val/video_auroc", 1.0))
+    assert line == ("dfd: logs/train/runs/x | best val/video_auroc 1.000 | test: 36 videos, "
+                    "video-level AUC 0.858 (clip 0.852)")
+    assert "\n" not in line
+    assert closing_line(Path("run"), {}) == "dfd: run"
+
+
+def test_lightning_tips_are_dropped_and_other_messages_kept(caplog: pytest.LogCaptureFixture) -> None:
+    from lightning.pytorch.utilities import rank_zero_info
+
+    quiet_library_noise()
+    with caplog.at_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero"):
+        rank_zero_info("💡 Tip: try a product")
+        rank_zero_info("GPU available: False")
+    assert [r.getMessage() for r in caplog.records] == ["GPU available: False"]
