@@ -94,3 +94,51 @@ def test_training_draws_are_a_function_of_seed_and_epoch(tiny_prepared: Path) ->
     assert not torch.equal(first[0], epoch_batches(seed=6, epoch=1)[0])
     sampler = datamodule(tiny_prepared, seed=5).train_dataloader().sampler
     assert sorted(index for index, _ in sampler) == list(range(len(sampler))), "each clip once"
+
+
+def test_leaking_manifest_is_refused(tiny_prepared: Path, tmp_path: Path) -> None:
+    manifest = read_manifest(tiny_prepared)
+    ok = manifest[manifest["status"] == "ok"]
+    group = ok[ok["split"] == "test"]["group"].iloc[0]
+    leaking = manifest.copy()
+    row = leaking.index[(leaking["group"] == group) & (leaking["status"] == "ok")][0]
+    leaking.loc[row, "split"] = "train"
+    write_manifest(leaking, tmp_path / "manifest.csv")
+    with pytest.raises(SplitLeakageError, match=group):
+        datamodule(tmp_path / "manifest.csv")
+
+
+def test_missing_manifest_says_how_to_make_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="dfd.prepare"):
+        datamodule(tmp_path / "nothing" / "manifest.csv")
+
+
+def test_skipped_rows_are_not_served(tiny_prepared: Path) -> None:
+    manifest = read_manifest(tiny_prepared)
+    skipped = manifest[manifest["status"] != "ok"]
+    assert not skipped.empty and set(skipped["reason"].str.split(":").str[0]) == {"no_face"}
+    dm = datamodule(tiny_prepared)
+    served = set().union(*(set(dm.dataset(s).video_ids) for s in ("train", "val", "test")))
+    assert served.isdisjoint(set(skipped["video_id"]))
+
+
+def test_online_self_blend_turns_real_clips_into_fresh_fakes(tiny_prepared: Path) -> None:
+    plain = datamodule(tiny_prepared, clip_len=2, image_size=64).dataset("train")
+    blended = datamodule(tiny_prepared, clip_len=2, image_size=64,
+                         online_self_blend=1.0).dataset("train")
+    real_index = int((plain.labels() == 0).nonzero()[0][0])
+    draws = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        original = plain[real_index]
+        torch.manual_seed(3)  # the same clip seed: same augmentation, plus the blend
+        fake = blended[real_index]
+        assert original["label"] == 0 and fake["label"] == 1
+        difference = (fake["clip"] - original["clip"]).abs()
+        assert difference[..., 24:40, 24:40].mean() > 0.02, "the face centre was not blended"
+        assert difference[..., :6, :6].max() < 1e-6, "pixels far off the face changed"
+        draws.append(fake["clip"])
+    assert torch.equal(draws[0], draws[1]), "one seed per clip makes the blend reproducible"
+    real, fake = datamodule(tiny_prepared, online_self_blend=0.5).class_counts("train")
+    static_real, static_fake = datamodule(tiny_prepared).class_counts("train")
+    assert real == pytest.approx(static_real / 2) and fake == pytest.approx(static_fake + static_real / 2)
