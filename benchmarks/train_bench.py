@@ -123,7 +123,8 @@ def memory_batches(cfg: DictConfig, count: int) -> tuple[list[dict[str, torch.Te
     epoch = 0
     while len(batches) < count:
         loader.sampler.set_epoch(epoch)
-        batches += [{k: v.clone() for k, v in batch.items()} for batch in loader][: count - len(batches)]
+        batches += [datamodule.on_after_batch_transfer({k: v.clone() for k, v in batch.items()}, 0)
+                    for batch in loader][: count - len(batches)]
         epoch += 1
     real, fake = datamodule.class_counts("train")
     del loader
@@ -365,19 +366,22 @@ def part_data(cfg: DictConfig, manifest: Path, scratch: Path, args: argparse.Nam
     augmented.setup("fit")
     blend = augmented.hparams.online_self_blend
     loaders = {
-        "plain decoding (PIL, stack, to tensor)": plain_loader(augmented),
-        f"dfd datamodule, augment=default, online_self_blend={blend:g}": augmented.train_dataloader(),
+        "plain decoding (PIL, stack, to tensor)": (plain_loader(augmented), None),
+        f"dfd datamodule, augment=default, online_self_blend={blend:g}":
+            (augmented.train_dataloader(), augmented.normalize),
     }
     for augment, share in (("none", 0), ("default", 0), ("none", blend)):
         other: FaceClipDataModule = instantiate(compose_config(
             manifest, scratch, f"augment={augment}", f"datamodule.online_self_blend={share}").datamodule)
         other.setup("fit")
-        loaders[f"dfd datamodule, augment={augment}, online_self_blend={share:g}"] = other.train_dataloader()
-    per_epoch = len(next(iter(loaders.values()))) * augmented.hparams.batch_size
+        loaders[f"dfd datamodule, augment={augment}, online_self_blend={share:g}"] = (
+            other.train_dataloader(), other.normalize)
+    per_epoch = len(next(iter(loaders.values()))[0]) * augmented.hparams.batch_size
     epochs = max(1, -(-args.data_clips // per_epoch))
     counters = dict.fromkeys(loaders, 0)
 
-    def timer(name: str, loader: DataLoader) -> Callable[[Series], None]:
+    def timer(name: str, loader: DataLoader,
+              normalize: Callable[[torch.Tensor], torch.Tensor] | None) -> Callable[[Series], None]:
         def run(series: Series, warmup: bool) -> None:
             started = time.perf_counter()
             clips = 0
@@ -385,13 +389,16 @@ def part_data(cfg: DictConfig, manifest: Path, scratch: Path, args: argparse.Nam
                 if hasattr(loader.sampler, "set_epoch"):
                     loader.sampler.set_epoch(counters[name])
                 counters[name] += 1
-                clips += sum(len(batch["clip"]) for batch in loader)
+                for batch in loader:
+                    # dfd's loaders ship uint8; the float input is made after the transfer
+                    clip = batch["clip"] if normalize is None else normalize(batch["clip"])
+                    clips += len(clip)
             series.seconds.append(time.perf_counter() - started)
             series.clips = clips
         return run
 
     print(f"  {epochs} epochs of {per_epoch} clips per run", flush=True)
-    result = interleaved({name: timer(name, loader) for name, loader in loaders.items()}, args.repeats)
+    result = interleaved({name: timer(name, *loader) for name, loader in loaders.items()}, args.repeats)
     plain = next(iter(result.values()))
     rows = [(s.name, s.clips, f"{s.median:.2f}", f"{s.rate:.1f}", s.spread, f"{1 / paired(s, plain):.2f}x")
             for s in result.values()]

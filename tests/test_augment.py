@@ -71,8 +71,7 @@ def test_each_part_blanks_that_part_of_a_real_face(face, part: str) -> None:
 def test_one_part_per_clip_drawn_from_the_seed(tiny_prepared: Path) -> None:
     frames = np.maximum(real_clip(tiny_prepared, "train"), 1)
     transform = build_clip_transform(64, [{"_target_": "dfd.data.augment.FacePartCutout",
-                                           "margin": MARGIN, "p": 1.0}],
-                                     mean=(0, 0, 0), std=(1 / 255, 1 / 255, 1 / 255))
+                                           "margin": MARGIN, "p": 1.0}])
     masks = []
     for seed in range(12):
         clip = apply_to_clip(transform, frames, seed)

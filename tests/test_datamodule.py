@@ -10,7 +10,8 @@ import torch
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.manifest import read_manifest, write_manifest
 from dfd.data.splits import SplitLeakageError
-from dfd.data.transforms import apply_to_clip, build_clip_transform
+from dfd.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, apply_to_clip, build_clip_transform,
+                                 normalize_clips)
 
 STRONG_COLOUR = [{"_target_": "albumentations.ColorJitter", "brightness": 0.5, "contrast": 0.5,
                   "saturation": 0.5, "hue": 0.1, "p": 1.0},
@@ -30,9 +31,33 @@ def test_batches_are_clips_of_t_frames(tiny_prepared: Path, clip_len: int) -> No
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         batch = next(iter(loader))
         assert batch["clip"].shape[1:] == (clip_len, 3, 48, 48)
-        assert batch["clip"].dtype == torch.float32
-        assert batch["label"].shape == batch["video_idx"].shape == (len(batch["clip"]),)
+        assert batch["clip"].dtype == torch.uint8  # workers ship bytes; floats made on the device
+        for key in ("label", "video_idx", "face_idx", "clip_idx"):
+            assert batch[key].shape == (len(batch["clip"]),)
         assert set(batch["label"].tolist()) <= {0.0, 1.0}
+        model_input = dm.on_after_batch_transfer(batch, 0)["clip"]
+        assert model_input.dtype == torch.float32
+        assert torch.allclose(model_input, normalize_reference(batch["clip"]), atol=1e-5)
+
+
+def normalize_reference(clips: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(IMAGENET_MEAN).reshape(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).reshape(3, 1, 1)
+    return (clips.float() / 255 - mean) / std
+
+
+def test_normalize_refuses_float_clips() -> None:
+    with pytest.raises(TypeError, match="uint8"):
+        normalize_clips(torch.zeros(1, 1, 3, 4, 4))
+
+
+def test_clip_indices_trace_scores_back_to_frames(tiny_prepared: Path) -> None:
+    dataset = datamodule(tiny_prepared, clip_len=2).dataset("test")
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        window = dataset.windows[int(sample["clip_idx"])]
+        assert int(sample["clip_idx"]) == index and int(sample["face_idx"]) == window.row
+        assert dataset.video_ids[int(sample["video_idx"])] == dataset.rows["video_id"][window.row]
 
 
 def test_clips_cover_every_frame_once_in_evaluation(tiny_prepared: Path) -> None:
@@ -134,8 +159,8 @@ def test_online_self_blend_turns_real_clips_into_fresh_fakes(tiny_prepared: Path
         torch.manual_seed(3)  # the same clip seed: same augmentation, plus the blend
         fake = blended[real_index]
         assert original["label"] == 0 and fake["label"] == 1
-        difference = (fake["clip"] - original["clip"]).abs()
-        assert difference[..., 24:40, 24:40].mean() > 0.02, "the face centre was not blended"
+        difference = (fake["clip"].float() - original["clip"].float()).abs() / 255
+        assert difference[..., 24:40, 24:40].mean() > 0.01, "the face centre was not blended"
         assert difference[..., :6, :6].max() < 1e-6, "pixels far off the face changed"
         draws.append(fake["clip"])
     assert torch.equal(draws[0], draws[1]), "one seed per clip makes the blend reproducible"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dfd.fakes.animate import animate_photo, sample_motion
-from dfd.fakes.blend import self_blend, self_blend_clip
+from dfd.fakes.blend import sample_blend_params, self_blend, self_blend_clip, self_blend_frames
 from dfd.fakes.demo import (
     GROUP_SPLITS, GROUPS, TRACK_MAX_GAP, build_demo, crop_photo_face, detect_photo_faces, read_video, track_face,
 )
@@ -68,6 +68,17 @@ def test_self_blend_changes_face_only_with_one_draw_per_clip(face_a):
         inside = mask > 0.9
         assert np.abs(fake[inside].astype(int) - frame[inside]).mean() > 2.0
         assert np.array_equal(self_blend(frame, pts, params), fake), "one parameter draw for the clip"
+
+
+def test_blending_a_stack_at_once_equals_blending_frame_by_frame(face_a):
+    """The online blend does a clip in one go (one mask, vectorised colour and blur)."""
+    image, points = face_a
+    frames, _ = animate_photo(image, points, 4, sample_motion(np.random.default_rng(0)))
+    for seed in range(6):
+        params = sample_blend_params(np.random.default_rng(seed))
+        stacked = self_blend_frames(frames, points, params)
+        assert np.array_equal(stacked, np.stack([self_blend(f, points, params) for f in frames]))
+        assert not np.array_equal(stacked, frames)
 
 
 def test_swap_pastes_colour_matched_donor(face_a, face_b):

@@ -27,7 +27,7 @@ def real_clips(manifest: Path, clip_len: int, image_size: int, batch_size: int) 
     """A validation batch of real face clips, resized by the datamodule to `image_size`."""
     datamodule = FaceClipDataModule(str(manifest), clip_len=clip_len, image_size=image_size,
                                     batch_size=batch_size, num_workers=0)
-    return next(iter(datamodule.val_dataloader()))["clip"]
+    return datamodule.normalize(next(iter(datamodule.val_dataloader()))["clip"])
 
 
 def clips_for(module: DeepfakeDetectionModule, manifest: Path, option: str) -> torch.Tensor:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -18,7 +19,7 @@ from dfd.data.manifest import ok_rows, read_manifest
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.splits import assert_no_group_leakage
-from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform
+from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform, normalize_clips
 from dfd.fakes.online import OnlineSelfBlend
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,12 @@ def check_fake_sources(online_self_blend: float, train_real_only: bool, pair_sel
     if train_real_only and not pair_self_blend and online_self_blend <= 0:
         raise ValueError("train_real_only leaves no training fakes: set pair_self_blend=true or "
                          "online_self_blend > 0")
+
+
+def single_threaded_worker(worker_id: int) -> None:
+    """One OpenCV thread per loader worker: the workers are the parallelism, and OpenCV's own
+    thread pool in every worker would oversubscribe the cores (torch already does this)."""
+    cv2.setNumThreads(1)
 
 
 class FaceClipDataModule(L.LightningDataModule):
@@ -101,8 +108,8 @@ class FaceClipDataModule(L.LightningDataModule):
             log.info("manifest %s: %d clips ok, %d skipped at preparation %s",
                      path, len(rows), len(skipped), reasons)
         assert_no_group_leakage(rows)
-        train_tf = build_clip_transform(hp.image_size, hp.augment, hp.mean, hp.std)
-        eval_tf = build_clip_transform(hp.image_size, None, hp.mean, hp.std)
+        train_tf = build_clip_transform(hp.image_size, hp.augment)
+        eval_tf = build_clip_transform(hp.image_size, None)
         online = (OnlineSelfBlend(hp.online_self_blend, hp.crop_margin)
                   if hp.online_self_blend > 0 else None)
         for split in SPLITS:
@@ -163,9 +170,19 @@ class FaceClipDataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(self.hparams.seed),
             drop_last=train,
             num_workers=self.hparams.num_workers,
+            worker_init_fn=single_threaded_worker,
             persistent_workers=self.hparams.num_workers > 0,
             pin_memory=self.hparams.pin_memory,
         )
+
+    def normalize(self, clips: torch.Tensor) -> torch.Tensor:
+        """uint8 clips from the loaders -> the model's float input (this data's mean and std)."""
+        return normalize_clips(clips, self.hparams.mean, self.hparams.std)
+
+    def on_after_batch_transfer(self, batch: dict[str, torch.Tensor],
+                                dataloader_idx: int) -> dict[str, torch.Tensor]:
+        """Normalize on the device: workers ship uint8 clips, a quarter of the bytes."""
+        return {**batch, "clip": self.normalize(batch["clip"])}
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

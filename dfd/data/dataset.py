@@ -7,14 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import albumentations as A
+import cv2
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from dfd.data.manifest import frame_paths
 from dfd.data.transforms import apply_to_clip
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB image; OpenCV's decoder (faster than PIL's on small JPEGs)."""
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR_RGB)
+    if image is None:
+        raise OSError(f"cannot decode image {path}")
+    return image
 
 
 @dataclass(frozen=True)
@@ -33,25 +41,29 @@ def clip_windows(num_frames: int, clip_len: int) -> list[int]:
 
 
 class FaceClipDataset(Dataset):
-    """Serves dicts {clip: (T, 3, H, W) float, label: float, video_idx: long} from manifest rows.
+    """Serves dicts {clip: (T, 3, H, W) uint8, label, video_idx, face_idx, clip_idx} from manifest rows.
 
     Each `ok` row (one face track of one video) is cut into non-overlapping windows of
     `clip_len` frames; a row shorter than that repeats its last frame. `video_ids[video_idx]`
-    names the video a clip came from, for video-level aggregation. `online_fake`, for
-    training, may turn a real clip into a fake: it gets the clip and a generator and returns
-    the fake frames, or None to leave the clip real.
+    names the video a clip came from, `face_idx` is its row (face track) and `clip_idx` its
+    window, for face- and video-level aggregation and for tracing a score back to its frames.
+    `online_fake`, for training, may turn a real clip into a fake: it gets the clip and a
+    generator and returns the fake frames, or None to leave the clip real. `perturb`, for
+    robustness tests, changes every clip's raw frames (T, H, W, 3) uint8 before the transform.
     """
 
     def __init__(self, rows: pd.DataFrame, manifest_dir: Path, clip_len: int,
                  transform: A.Compose, random_augment: bool,
                  online_fake: Callable[[np.ndarray, np.random.Generator], np.ndarray | None]
-                 | None = None) -> None:
+                 | None = None,
+                 perturb: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.rows = rows.reset_index(drop=True)
         self.manifest_dir = Path(manifest_dir)
         self.clip_len = clip_len
         self.transform = transform
         self.random_augment = random_augment
         self.online_fake = online_fake
+        self.perturb = perturb
         self.row_labels = self.rows["label"].to_numpy(dtype=np.int64)
         self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
@@ -70,7 +82,7 @@ class FaceClipDataset(Dataset):
     def _load_frames(self, window: ClipWindow) -> np.ndarray:
         paths = self.row_frames[window.row][window.start: window.start + self.clip_len]
         paths += [paths[-1]] * (self.clip_len - len(paths))
-        return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
+        return np.stack([read_rgb(p) for p in paths])
 
     def draw(self, item: int | tuple[int, int]) -> tuple[int, int]:
         """`(index, augmentation seed)` of a draw: as given, or a bare index with a fresh seed.
@@ -85,14 +97,20 @@ class FaceClipDataset(Dataset):
     def raw(self, index: int) -> tuple[np.ndarray, float]:
         """The (T, H, W, 3) uint8 frames of clip `index` and its label, before any change."""
         window = self.windows[index]
-        return self._load_frames(window), float(self.row_labels[window.row])
+        frames = self._load_frames(window)
+        if self.perturb is not None:
+            frames = self.perturb(frames)
+        return frames, float(self.row_labels[window.row])
 
     def sample(self, index: int, frames: np.ndarray, label: float, seed: int) -> dict[str, torch.Tensor]:
         """The training/evaluation sample of clip `index` made of `frames` with `label`."""
+        row = self.windows[index].row
         return {
             "clip": apply_to_clip(self.transform, frames, seed),
             "label": torch.tensor(label),
-            "video_idx": torch.tensor(self.row_video_idx[self.windows[index].row], dtype=torch.long),
+            "video_idx": torch.tensor(self.row_video_idx[row], dtype=torch.long),
+            "face_idx": torch.tensor(row, dtype=torch.long),
+            "clip_idx": torch.tensor(index, dtype=torch.long),
         }
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:

@@ -1,4 +1,9 @@
-"""Albumentations pipelines for face clips: one random draw per clip, applied to every frame."""
+"""Albumentations pipelines for face clips (one random draw per clip) and their normalization.
+
+Workers hand out uint8 clips: a quarter of the bytes of float ones to pass between processes,
+and no per-pixel float work on the CPU. `normalize_clips` turns them into the model's input
+on the device, after the batch is moved there (`FaceClipDataModule.on_after_batch_transfer`).
+"""
 
 from __future__ import annotations
 
@@ -14,21 +19,16 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def build_clip_transform(
-    image_size: int,
-    augment: Sequence[Mapping[str, Any]] | None = None,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-) -> A.Compose:
-    """Resize, then the configured augmentations (each a `_target_` config), then normalize."""
+def build_clip_transform(image_size: int,
+                         augment: Sequence[Mapping[str, Any]] | None = None) -> A.Compose:
+    """Resize, then the configured augmentations (each a `_target_` config); uint8 in and out."""
     steps = [A.Resize(image_size, image_size)]
     steps += [instantiate(step) for step in (augment or [])]
-    steps.append(A.Normalize(mean=tuple(mean), std=tuple(std)))
     return A.Compose(steps)
 
 
 def apply_to_clip(transform: A.Compose, frames: np.ndarray, seed: int | None) -> torch.Tensor:
-    """Transform a (T, H, W, 3) uint8 RGB clip with one parameter draw; return (T, 3, H, W).
+    """Transform a (T, H, W, 3) uint8 RGB clip with one parameter draw; return (T, 3, H, W) uint8.
 
     `seed` fixes the draw (one augmentation seed per clip), so a clip is reproducible and
     every frame of it gets exactly the same crop, flip, colour change and compression.
@@ -37,3 +37,14 @@ def apply_to_clip(transform: A.Compose, frames: np.ndarray, seed: int | None) ->
         transform.set_random_seed(seed)
     out = transform(images=frames)["images"]
     return torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
+
+
+def normalize_clips(clips: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
+                    std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+    """uint8 clips (..., 3, H, W) -> float32 `(x / 255 - mean) / std`, on the clips' device."""
+    if clips.dtype != torch.uint8:
+        raise TypeError(f"normalize_clips expects uint8 clips, got {clips.dtype}")
+    std_t = torch.tensor(std, dtype=torch.float32, device=clips.device).reshape(3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=clips.device).reshape(3, 1, 1)
+    scale = 1.0 / (255.0 * std_t)
+    return clips.float().mul_(scale).sub_(mean_t / std_t)

@@ -52,42 +52,62 @@ def sample_blend_params(rng: np.random.Generator) -> BlendParams:
 
 
 def _recolour(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + p.hue * 256.0 / 360.0) % 256.0
-    hsv[..., 1] = np.clip(hsv[..., 1] * p.saturation, 0, 255)
-    out = cv2.cvtColor(hsv.round().astype(np.uint8), cv2.COLOR_HSV2RGB_FULL).astype(np.float32)
-    mean = out.mean()
-    return np.clip((out - mean) * p.contrast + mean + 255.0 * p.brightness, 0, 255)
+    """Hue, saturation, contrast (around each frame's mean) and brightness of (T, h, w, 3) uint8."""
+    frames = rgb.shape[0]
+    levels = np.arange(256, dtype=np.float32)
+    lut = np.stack([(levels + round(p.hue * 256.0 / 360.0)) % 256,  # hue turns around the circle
+                    np.clip(levels * p.saturation, 0, 255).round(), levels], axis=-1)
+    hsv = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2HSV_FULL)
+    hsv = cv2.LUT(hsv, lut.astype(np.uint8).reshape(256, 1, 3))
+    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL).reshape(rgb.shape).astype(np.float32)
+    mean = out.reshape(frames, -1).mean(axis=1).reshape(frames, 1, 1, 1)
+    out *= p.contrast
+    out += mean * (1 - p.contrast) + 255.0 * p.brightness
+    return np.clip(out, 0, 255, out=out)
 
 
 def _resharpen(rgb: np.ndarray, sharpness: float) -> np.ndarray:
-    blurred = cv2.GaussianBlur(rgb, (0, 0), abs(sharpness) if sharpness < 0 else 1.5)
+    """Blur (sharpness < 0) or unsharp-mask (> 0) each frame of a (T, h, w, 3) float stack."""
+    sigma = abs(sharpness) if sharpness < 0 else 1.5
+    blurred = np.stack([cv2.GaussianBlur(frame, (0, 0), sigma) for frame in rgb])
     if sharpness < 0:
         return blurred
     return np.clip(rgb + sharpness * (rgb - blurred), 0, 255)
 
 
-def self_blend(frame: np.ndarray, points: np.ndarray, params: BlendParams) -> np.ndarray:
-    """Blend an altered copy of the face into the RGB frame; pixels off the mask are untouched."""
-    mask, (x0, y0, x1, y1) = face_mask_region(frame.shape, points, params.mask)
-    out = frame.copy()
+def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParams) -> np.ndarray:
+    """Blend an altered copy of the face into each RGB frame of a (T, H, W, 3) stack whose face
+    sits at the same `points` in every frame: the mask is drawn once for the whole stack.
+    Pixels off the mask are untouched."""
+    mask, (x0, y0, x1, y1) = face_mask_region(frames.shape[1:], points, params.mask)
+    out = frames.copy()
     if x1 <= x0 or y1 <= y0:
         return out
     ellipse = face_ellipse(points)
     margin = int(0.15 * ellipse.size) + 4
+    height, width = frames.shape[1:3]
     rx0, ry0 = max(x0 - margin, 0), max(y0 - margin, 0)
-    rx1, ry1 = min(x1 + margin, frame.shape[1]), min(y1 + margin, frame.shape[0])
-    source = _resharpen(_recolour(frame[ry0:ry1, rx0:rx1], params), params.sharpness)
+    rx1, ry1 = min(x1 + margin, width), min(y1 + margin, height)
+    source = _resharpen(_recolour(frames[:, ry0:ry1, rx0:rx1], params), params.sharpness)
     cx, cy = ellipse.centre - (rx0, ry0)
     sx, sy = params.scale
     warp = np.float32([[sx, 0, cx - sx * cx + params.shift[0] * ellipse.size],
                        [0, sy, cy - sy * cy + params.shift[1] * ellipse.size]])
-    source = cv2.warpAffine(source, warp, (rx1 - rx0, ry1 - ry0), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REFLECT_101)[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    alpha = params.ratio * mask[..., None]
-    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + source * alpha, 0, 255).round().astype(np.uint8)
+    # one frame at a time: OpenCV's warpAffine is wrong beyond 4 channels
+    source = np.stack([cv2.warpAffine(np.ascontiguousarray(s), warp, (rx1 - rx0, ry1 - ry0),
+                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+                       for s in source])[:, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
+    region = frames[:, y0:y1, x0:x1].astype(np.float32)
+    source -= region  # region + alpha * (source - region), in place
+    source *= params.ratio * mask[None, ..., None]
+    source += region
+    out[:, y0:y1, x0:x1] = np.rint(np.clip(source, 0, 255, out=source), out=source)
     return out
+
+
+def self_blend(frame: np.ndarray, points: np.ndarray, params: BlendParams) -> np.ndarray:
+    """Blend an altered copy of the face into one RGB frame; pixels off the mask are untouched."""
+    return self_blend_frames(frame[None], points, params)[0]
 
 
 def self_blend_clip(frames: np.ndarray, points: np.ndarray,

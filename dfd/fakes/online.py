@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dfd.fakes.blend import sample_blend_params, self_blend
+from dfd.fakes.blend import sample_blend_params, self_blend_frames
 
 # eyes, nose, mouth corners of an upright face, relative to its detection box
 BOX_LANDMARKS = np.array([[0.32, 0.40], [0.68, 0.40], [0.50, 0.58], [0.36, 0.76], [0.64, 0.76]])
@@ -39,4 +39,4 @@ class OnlineSelfBlend:
         size = frames.shape[1]
         points = crop_landmarks(size, self.margin) + rng.uniform(-1, 1, (5, 2)) * self.jitter * size
         params = sample_blend_params(rng)
-        return np.stack([self_blend(frame, points, params) for frame in frames])
+        return self_blend_frames(frames, points, params)
