@@ -39,6 +39,15 @@ class FrameDetector(nn.Module):
         self.input_spec.check(name, clip_len, image_size)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_frames(clip)[0]
+
+    def forward_with_frames(self, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clip logits (B,) and frame logits (B, T): each frame also scored alone, as a
+        one-frame clip through the same head, from the same backbone pass."""
         batch, time = clip.shape[:2]
         features = self.backbone(clip.flatten(0, 1)).reshape(batch, time, -1)
-        return self.classifier(self.dropout(self.temporal(features))).squeeze(-1)
+        clip_logits = self.classifier(self.dropout(self.temporal(features))).squeeze(-1)
+        if time == 1:
+            return clip_logits, clip_logits[:, None]
+        single = self.classifier(self.dropout(self.temporal(features.reshape(batch * time, 1, -1))))
+        return clip_logits, single.reshape(batch, time)
