@@ -1,4 +1,5 @@
-"""The `dfd` command: `dfd prepare [hydra overrides]`, `dfd demo [--out DIR ...]`.
+"""The `dfd` command: `dfd prepare [hydra overrides]`, `dfd demo [--out DIR ...]`,
+`dfd compare FOLDER ... [--metric M]`.
 
 Training and evaluation are the repository's `train.py` / `evaluate.py` Hydra entry points.
 """
@@ -12,6 +13,7 @@ COMMANDS = {
     "prepare": ("dfd.prepare", "detect, track and crop faces; write the manifest (Hydra overrides)"),
     "check": ("dfd.data.check", "validate a prepared dataset (Hydra overrides)"),
     "demo": ("dfd.fakes.demo", "build the demo dataset of real faces and their fakes"),
+    "compare": ("dfd.compare", "one table of many runs' results, seeds as mean ± std (--help)"),
 }
 
 

@@ -1,0 +1,129 @@
+"""dfd compare FOLDER [...] [--metric M] [--dataset NAME] [--out DIR] [--roc-top N]
+
+Reads `<run>/eval/<dataset>/metrics.json` and `videos.csv` of every run folder found under the
+given folders (recursively) and writes comparison.csv, comparison_runs.csv, comparison.md and
+roc_overlay.png. Exit status: 0 on success, 1 when no run has results, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import pandas as pd
+from rich.console import Console
+
+from dfd.compare.roc import plot_roc_overlay
+from dfd.compare.runs import Collection, Skipped, collect
+from dfd.compare.table import (console_table, resolve_metric, sort_groups, summarize, to_csv,
+                               to_markdown, value_columns)
+
+OUTPUT_FILES = {"csv": "comparison.csv", "markdown": "comparison.md", "runs": "comparison_runs.csv",
+                "roc": "roc_overlay.png"}
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line options of `dfd compare`."""
+    cli = argparse.ArgumentParser(
+        prog="dfd compare",
+        description="Compare the evaluation results of many runs. Reads <run>/eval/<dataset>/"
+                    "metrics.json and videos.csv of every run folder (one with .hydra/config.yaml)"
+                    " found under the FOLDERs and writes comparison.csv (one row per setting),"
+                    " comparison_runs.csv (one row per run and dataset), comparison.md and "
+                    "roc_overlay.png.",
+        epilog="Runs on the same dataset whose overrides differ only by seed form one setting, "
+               "shown as mean ± sample std (n runs). Exit status: 0 done, 1 no run has results, "
+               "2 usage error.")
+    cli.add_argument("folders", nargs="+", type=Path, metavar="FOLDER",
+                     help="run folders, multirun folders, or folders holding them")
+    cli.add_argument("--metric", default="video_auroc",
+                     help="sort metric, e.g. video_auroc (default), video_ap, eer (= video_eer), "
+                          "clip_auroc; eer, log_loss, brier and ece sort lowest first")
+    cli.add_argument("--dataset", metavar="NAME", help="only the results on this dataset")
+    cli.add_argument("--out", type=Path, metavar="DIR",
+                     help="output folder (default: the first FOLDER)")
+    cli.add_argument("--roc-top", type=_positive, default=10, metavar="N",
+                     help="ROC curves of the N best settings per dataset (default 10)")
+    return cli
+
+
+def make_console() -> Console:
+    """A console as wide as the terminal; 160 columns into a file or pipe unless COLUMNS says."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160
+    return console
+
+
+def _print_skipped(console: Console, skipped: Sequence[Skipped]) -> None:
+    if skipped:
+        console.print(f"skipped {len(skipped)}:")
+        for item in skipped:
+            console.print(f"  {item.path.as_posix()}: {item.reason}", markup=False,
+                          highlight=False)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    print(f"dfd compare: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _results(collection: Collection, folders: Sequence[Path],
+             dataset: str | None) -> pd.DataFrame:
+    rows, where = collection.rows, ", ".join(map(str, folders))
+    if rows.empty and not collection.skipped:
+        _fail(f"no run folders (folders with .hydra/config.yaml) under {where}")
+    if rows.empty:
+        _fail(f"no runs with evaluation results (eval/<dataset>/metrics.json) under {where}")
+    if dataset is not None:
+        available = sorted(set(rows["dataset"]))
+        rows = rows[rows["dataset"] == dataset]
+        if rows.empty:
+            _fail(f"no results on dataset {dataset!r}; found: {', '.join(available)}")
+    return rows
+
+
+def write_outputs(collection: Collection, groups: pd.DataFrame, metric: str, out: Path,
+                  top: int) -> list[Path]:
+    """Write the group CSV, the per-run CSV, the Markdown table and the ROC overlay into out."""
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = out / OUTPUT_FILES["markdown"]
+    markdown.write_text(to_markdown(groups, metric, collection.skipped))
+    collection.rows.to_csv(out / OUTPUT_FILES["runs"], index=False)
+    return [to_csv(groups, out / OUTPUT_FILES["csv"]), markdown, out / OUTPUT_FILES["runs"],
+            plot_roc_overlay(out / OUTPUT_FILES["roc"], groups, collection.root, metric, top)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Collect, group, sort, write and print; exit 1 when nothing has results."""
+    args = parser().parse_args(argv)
+    missing = [str(folder) for folder in args.folders if not folder.is_dir()]
+    if missing:
+        _fail(f"no such folder: {', '.join(missing)}", code=2)
+    console = make_console()
+    collection = collect(args.folders)
+    _print_skipped(console, collection.skipped)
+    rows = _results(collection, args.folders, args.dataset)
+    try:
+        metric = resolve_metric(args.metric, value_columns(rows))
+    except ValueError as error:
+        _fail(str(error), code=2)
+    groups = sort_groups(summarize(rows), metric)
+    collection = Collection(collection.root, rows, collection.skipped)
+    paths = write_outputs(collection, groups, metric, args.out or args.folders[0], args.roc_top)
+    console.print(console_table(groups, metric, console.width))
+    console.print("wrote " + ", ".join(str(path) for path in paths), highlight=False)
+
+
+if __name__ == "__main__":
+    main()
