@@ -46,13 +46,15 @@ def main() -> None:
                                            "trainer.enable_progress_bar=false", *train_overrides]),
     }
     run = max((log_dir / "train" / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
-    metrics = json.loads((run / "test_metrics.json").read_text())
+    metrics = json.loads((run / "eval" / "demo" / "metrics.json").read_text())
+    video, low_high = metrics["video"], metrics["ci"].get("video_auroc", [float("nan")] * 2)
     print(f"\n{'stage':<18}{'seconds':>9}")
     for stage, value in seconds.items():
         print(f"{stage:<18}{value:>9.0f}")
     print(f"\ncores: {os.cpu_count()}  run: {run}")
-    print(f"test video-level AUC {metrics['test/video_auroc']:.3f}  AP {metrics['test/video_ap']:.3f}"
-          f"  EER {metrics['test/video_eer']:.3f}  (clip-level AUC {metrics['test/clip_auroc']:.3f})")
+    print(f"test video-level AUC {video['auroc']:.3f} (95% CI {low_high[0]:.3f}-{low_high[1]:.3f})"
+          f"  AP {video['ap']:.3f}  EER {video['eer']:.3f}  (clip-level AUC {metrics['clip']['auroc']:.3f})"
+          f"\nreport: {run / 'eval' / 'demo' / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
 
@@ -40,3 +42,25 @@ class RandomStateCheckpoint(Callback):
         name, keys, position, has_gauss, gauss = states["numpy"]
         np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
         torch.set_rng_state(states["torch"])
+
+
+class EpochHistory(Callback):
+    """Writes `history.csv` in the run folder: one row per epoch with every scalar metric logged
+    so far (train loss, validation loss and AUC, ...), whatever loggers the run has; the
+    report's training curves are drawn from it. A resumed run keeps the earlier epochs."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        row = {"epoch": trainer.current_epoch}
+        row |= {name: float(value) for name, value in trainer.callback_metrics.items()
+                if torch.is_tensor(value) and value.numel() == 1 and not name.endswith("_step")}
+        earlier = pd.read_csv(self.path) if self.path.is_file() else pd.DataFrame()
+        if "epoch" in earlier:
+            earlier = earlier[earlier["epoch"] < trainer.current_epoch]
+        history = pd.concat([earlier, pd.DataFrame([row])], ignore_index=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        history.to_csv(self.path, index=False)

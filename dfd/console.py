@@ -32,6 +32,10 @@ def closing_line(output_dir: Path, metrics: Mapping[str, float],
     if best is not None:
         parts.append(f"best {best[0]} {best[1]:.3f}")
     if "test/video_auroc" in metrics:
+        interval = ""
+        if "test/video_auroc_ci_low" in metrics:
+            interval = (f" [95% CI {metrics['test/video_auroc_ci_low']:.3f}-"
+                        f"{metrics['test/video_auroc_ci_high']:.3f}]")
         parts.append(f"test: {int(metrics.get('test/num_videos', 0))} videos, video-level AUC "
-                     f"{metrics['test/video_auroc']:.3f} (clip {metrics['test/clip_auroc']:.3f})")
+                     f"{metrics['test/video_auroc']:.3f}{interval} (clip {metrics['test/clip_auroc']:.3f})")
     return " | ".join(parts)

@@ -40,7 +40,8 @@ class DeepfakeDetectionModule(L.LightningModule):
         label_smoothing: s in [0, 1): targets become s/2 and 1 - s/2.
         mixup: optional timm Mixup arguments (mixup_alpha, cutmix_alpha, prob, ...), applied to
             whole clips: every frame of a clip is mixed with the same partner and weight.
-        aggregation: how clip scores become a video score ("mean" or "max").
+        aggregation: how clip scores become a face-track score for the validation metric (any
+            strategy of `dfd.eval.aggregate`; faces -> video by max).
         channels_last: keep conv weights in channels-last layout (faster convolutions on
             recent GPUs and with oneDNN on CPU); 3D CNNs get the 5D equivalent.
         compile: compile the detector with `torch.compile` (weights and checkpoints unchanged).
@@ -72,7 +73,6 @@ class DeepfakeDetectionModule(L.LightningModule):
             pos_weight if isinstance(pos_weight, (int, float)) else 1.0))
         self.scores = nn.ModuleDict({split: DetectionScores(aggregation)
                                      for split in ("val_scores", "test_scores")})
-        self.test_predictions: dict[str, torch.Tensor] = {}
 
     @property
     def backbone(self) -> nn.Module:
@@ -108,7 +108,7 @@ class DeepfakeDetectionModule(L.LightningModule):
         loss = F.binary_cross_entropy_with_logits(logits, batch["label"])
         self.log(f"{split}/loss", loss, sync_dist=True, batch_size=len(logits))
         self.scores[f"{split}_scores"].update(torch.sigmoid(logits), batch["label"],
-                                              batch["video_idx"])
+                                              batch["video_idx"], batch.get("face_idx"))
 
     def _log_scores(self, split: str) -> None:
         metrics = self.scores[f"{split}_scores"].compute()
@@ -127,12 +127,7 @@ class DeepfakeDetectionModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_scores("test")
-        collector = self.scores["test_scores"]
-        with collector.sync_context():
-            scores, labels, video_idx = collector.gathered()
-        self.test_predictions = {"score": scores.cpu(), "label": labels.cpu(),
-                                 "video_idx": video_idx.cpu()}
-        collector.reset()
+        self.scores["test_scores"].reset()
 
     def configure_optimizers(self) -> dict[str, Any]:
         trainable = [p for p in self.parameters() if p.requires_grad]

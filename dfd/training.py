@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.callbacks import RandomStateCheckpoint
+from dfd.callbacks import EpochHistory, RandomStateCheckpoint
 from dfd.console import closing_line, quiet_library_noise
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.ddp import SameConfigOnEveryRank, config_digest, share_job_config
-from dfd.eval.report import video_score_table, write_report
+from dfd.eval.evaluation import flat_metrics
+from dfd.eval.run import report_checkpoint
 from dfd.module import DeepfakeDetectionModule
 from dfd.resume import resume_config
 from dfd.runinfo import save_run_info
@@ -26,6 +28,7 @@ from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
 from dfd.sweeps.tags import tag_sweep_job
 
 log = logging.getLogger(__name__)
+HISTORY_FILE = "history.csv"
 
 
 def instantiate_each(configs: Mapping[str, Any] | None) -> list[Any]:
@@ -39,24 +42,6 @@ def finish_wandb() -> None:
     wandb = sys.modules.get("wandb")  # only loaded when a W&B logger was configured
     if wandb is not None and wandb.run is not None:
         wandb.finish()
-
-
-def test_and_report(trainer: L.Trainer, module: DeepfakeDetectionModule,
-                    datamodule: FaceClipDataModule, ckpt_path: str | None,
-                    output_dir: Path, weights_loaded: bool = False) -> dict[str, float]:
-    """Score the test split, write the per-video CSV and metrics JSON; return the metrics.
-
-    `ckpt_path` is restored before testing unless `weights_loaded` says the module already
-    holds it; either way the report names it.
-    """
-    trainer.test(module, datamodule=datamodule, ckpt_path=None if weights_loaded else ckpt_path)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    if trainer.is_global_zero:
-        table = video_score_table(module.test_predictions, datamodule.dataset("test").video_ids,
-                                  module.hparams.aggregation)
-        metrics["test/num_videos"] = float(len(table))
-        write_report(table, {**metrics, "checkpoint": ckpt_path}, output_dir)
-    return metrics
 
 
 @rank_zero_only
@@ -78,6 +63,32 @@ def optimized_value(trainer: L.Trainer, name: str | None) -> float | None:
     return None if value is None else float(value)
 
 
+def test_best_checkpoint(cfg: DictConfig, trainer: L.Trainer, module: DeepfakeDetectionModule,
+                         datamodule: FaceClipDataModule, best: str, loggers: Sequence[Any]
+                         ) -> dict[str, float]:
+    """Rank 0 scores the test split with the checkpoint chosen on validation (the threshold
+    chosen on validation too) and writes `<run>/eval/<data>/`; returns the `test/` metrics."""
+    if best:
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    else:
+        log.warning("no best checkpoint (no ModelCheckpoint or no validation): testing the "
+                    "last weights")
+    datamodule.setup()
+    if "test" not in datamodule.datasets:
+        log.warning("no test split in %s: nothing to test", datamodule.hparams.manifest_path)
+        return {}
+    out = Path(cfg.paths.output_dir)
+    name = str(cfg.data.get("name", "data"))
+    results = report_checkpoint(
+        cfg, module, datamodule, datamodule.datasets.get("val"),
+        {name: datamodule.datasets["test"]}, out / "eval", best or None,
+        trainer.strategy.root_device, precision=cfg.trainer.get("precision"),
+        history_path=out / HISTORY_FILE, loggers=loggers,
+        own_data=name)
+    return flat_metrics("test", results[name].metrics)
+
+
 def train(cfg: DictConfig) -> float | None:
     """Fit on train, choose the checkpoint on val, then score test with it.
 
@@ -93,7 +104,8 @@ def train(cfg: DictConfig) -> float | None:
     module: DeepfakeDetectionModule = instantiate(cfg.module)
     module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
     callbacks = instantiate_each(cfg.get("callbacks")) + trial_callbacks(cfg)
-    callbacks += [RandomStateCheckpoint(), SameConfigOnEveryRank(config_digest(cfg))]
+    callbacks += [RandomStateCheckpoint(), SameConfigOnEveryRank(config_digest(cfg)),
+                  EpochHistory(Path(cfg.paths.output_dir) / HISTORY_FILE)]
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     _record_run(cfg, loggers)
@@ -106,12 +118,8 @@ def train(cfg: DictConfig) -> float | None:
         checkpoint = trainer.checkpoint_callback
         best = checkpoint.best_model_path if checkpoint is not None else ""
         metrics: dict[str, float] = {}
-        if cfg.get("test", True):
-            if not best:
-                log.warning("no best checkpoint (no ModelCheckpoint or no validation): "
-                            "testing the last weights")
-            metrics = test_and_report(trainer, module, datamodule, best or None,
-                                      Path(cfg.paths.output_dir))
+        if cfg.get("test", True) and trainer.is_global_zero:
+            metrics = test_best_checkpoint(cfg, trainer, module, datamodule, best, loggers)
         if trainer.is_global_zero:
             score = checkpoint.best_model_score if checkpoint is not None else None
             print(closing_line(Path(cfg.paths.output_dir), metrics,
@@ -119,30 +127,3 @@ def train(cfg: DictConfig) -> float | None:
     finally:
         finish_wandb()
     return metric
-
-
-def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Score the test split of `cfg.data` with a trained checkpoint.
-
-    The clip settings (clip length, image size, normalization) come from the checkpoint's
-    datamodule; `cfg.data_overrides` replaces the data source and loader settings.
-    """
-    quiet_library_noise()
-    ckpt_path = str(cfg.ckpt_path)
-    if not Path(ckpt_path).exists():
-        raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
-    module = DeepfakeDetectionModule.load_from_checkpoint(ckpt_path, map_location="cpu")
-    overrides = OmegaConf.to_container(cfg.get("data_overrides") or {}, resolve=True)
-    datamodule = FaceClipDataModule.load_from_checkpoint(ckpt_path, **overrides)
-    module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
-    loggers = instantiate_each(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
-    _record_run(cfg, loggers)
-    try:
-        metrics = test_and_report(trainer, module, datamodule, ckpt_path,
-                                  Path(cfg.paths.output_dir), weights_loaded=True)
-        if trainer.is_global_zero:
-            print(closing_line(Path(cfg.paths.output_dir), metrics))
-        return metrics
-    finally:
-        finish_wandb()

@@ -15,8 +15,8 @@ from dfd.data.transforms import build_clip_transform
 from dfd.training import instantiate_each
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-TRAIN_GROUPS = ("data", "datamodule", "augment", "model", "module", "callbacks", "logger",
-                "trainer", "paths", "hydra", "experiment", "debug")
+TRAIN_GROUPS = ("data", "datamodule", "augment", "model", "module", "evaluation", "callbacks",
+                "logger", "trainer", "paths", "hydra", "experiment", "debug")
 CPU_TRAINERS = {"default", "cpu", "ddp_sim"}
 
 
@@ -58,11 +58,11 @@ def test_train_option_composes_and_instantiates(tmp_path: Path, group: str, opti
         assert cfg.data.prepared_dir and "_target_" in cfg.data.labels
 
 
-@pytest.mark.parametrize("group", ["data", "trainer", "logger", "debug"])
+@pytest.mark.parametrize("group", ["data", "logger", "evaluation"])
 def test_eval_config_composes(tmp_path: Path, group: str) -> None:
     for option in options(group):
         cfg = compose_train(tmp_path, f"{group}={option}", "ckpt_path=x.ckpt", config="eval")
-        assert cfg.data_overrides.manifest_path.endswith("manifest.csv")
+        assert cfg.data.prepared_dir and cfg.evaluation.threshold.rule in ("eer", "youden", "fixed")
 
 
 @pytest.mark.parametrize("option", options("data"))

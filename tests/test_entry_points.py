@@ -29,30 +29,35 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
     result = run_entry_point("train.py", *tiny_overrides(tiny_prepared, tmp_path))
     run = only(list((tmp_path / "train" / "runs").iterdir()))
     assert "video-level AUC" in result.stdout
-    for produced in (".hydra/config.yaml", "run_info.json", "test_metrics.json",
-                     "test_video_scores.csv", "checkpoints/last.ckpt"):
+    results = run / "eval" / "demo"
+    for produced in (".hydra/config.yaml", "run_info.json", "history.csv", "checkpoints/last.ckpt",
+                     "eval/summary.csv", "eval/summary.md"):
         assert (run / produced).exists(), produced
+    for produced in ("metrics.json", "videos.csv", "clips.csv", "frames.csv", "report.html",
+                     "figures/roc.png", "figures/training_curves.png"):
+        assert (results / produced).exists(), produced
     assert json.loads((run / "run_info.json").read_text())["seed"] == 42
-    metrics = json.loads((run / "test_metrics.json").read_text())
+    metrics = json.loads((results / "metrics.json").read_text())
     best = Path(metrics["checkpoint"])
     assert best.parent == run / "checkpoints" and best.name.startswith("epoch"), \
         "the test must use the checkpoint chosen on validation"
-    trained = pd.read_csv(run / "test_video_scores.csv")
+    assert metrics["threshold"]["chosen_on"] == "val", "the threshold must come from validation"
+    trained = pd.read_csv(results / "videos.csv")
     manifest = pd.read_csv(tiny_prepared, keep_default_na=False)
     test_videos = manifest[(manifest["split"] == "test") & (manifest["status"] == "ok")]
     assert sorted(trained["video_id"]) == sorted(test_videos["video_id"])
     assert trained["score"].between(0, 1).all()
     assert (run / "csv").is_dir()
 
-    run_entry_point("evaluate.py", f"ckpt_path={best}", f"data.prepared_dir={tiny_prepared.parent}",
-                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0",
-                    "trainer.enable_progress_bar=false")
-    evaluation = only(list((tmp_path / "eval" / "runs").iterdir()))
-    evaluated = pd.read_csv(evaluation / "test_video_scores.csv")
+    run_entry_point("evaluate.py", f"ckpt_path={run}", f"data.prepared_dir={tiny_prepared.parent}",
+                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0")
+    evaluation = only(list((tmp_path / "eval" / "runs").iterdir())) / "eval" / "demo"
+    evaluated = pd.read_csv(evaluation / "videos.csv")
     pd.testing.assert_frame_equal(evaluated, trained, atol=1e-5)
-    eval_metrics = json.loads((evaluation / "test_metrics.json").read_text())
-    assert eval_metrics["test/video_auroc"] == pytest.approx(metrics["test/video_auroc"], abs=1e-6)
-    assert eval_metrics["checkpoint"] == str(best)
+    eval_metrics = json.loads((evaluation / "metrics.json").read_text())
+    assert eval_metrics["video"]["auroc"] == pytest.approx(metrics["video"]["auroc"], abs=1e-6)
+    assert eval_metrics["threshold"] == pytest.approx(metrics["threshold"])
+    assert eval_metrics["checkpoint"] == str(best), "a run folder means its best checkpoint"
 
 
 def test_ddp_with_two_cpu_processes_and_every_logger(tiny_prepared: Path, tmp_path: Path) -> None:
@@ -60,7 +65,7 @@ def test_ddp_with_two_cpu_processes_and_every_logger(tiny_prepared: Path, tmp_pa
                              "trainer=ddp_sim", "trainer.max_epochs=1", "logger=many")
     run = only(list((tmp_path / "train" / "runs").iterdir()))
     assert "world_size: 2" in result.stdout + result.stderr or "MEMBER: 2/2" in result.stderr
-    scores = pd.read_csv(run / "test_video_scores.csv")
+    scores = pd.read_csv(run / "eval" / "demo" / "videos.csv")
     assert scores["video_id"].is_unique and len(scores) > 0
     assert (run / "checkpoints" / "last.ckpt").exists()
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
@@ -76,7 +81,7 @@ def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, t
     assert [job.name for job in jobs] == ["0", "1"]
     run_ids = set()
     for job in jobs:
-        assert (job / "test_metrics.json").exists()
+        assert (job / "eval" / "demo" / "metrics.json").exists()
         offline_run = only(list((job / "wandb").glob("offline-run-*")))
         run_file = only(list(offline_run.glob("*.wandb")))
         assert b"optimized_metric" in run_file.read_bytes(), "the resolved config was not logged"
@@ -101,4 +106,4 @@ def test_ddp_inside_a_multirun_runs_each_job_once(tiny_prepared: Path, tmp_path:
         checkpoints = sorted(p.name for p in (sweep / job / "checkpoints").iterdir())
         assert len(checkpoints) == 2 and "last.ckpt" in checkpoints, checkpoints
         assert len(list((sweep / job / "wandb").glob("offline-run-*"))) == 1
-        assert (sweep / job / "test_metrics.json").exists()
+        assert (sweep / job / "eval" / "demo" / "metrics.json").exists()

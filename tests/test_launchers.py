@@ -37,7 +37,7 @@ def test_a_two_job_sweep_through_submitit_local(tiny_prepared: Path, tmp_path: P
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name.isdigit()) == ["0", "1"]
     assert list((sweep / ".submitit").iterdir()), "the jobs did not go through submitit"
     for job, seed in (("0", 1), ("1", 2)):
-        assert (sweep / job / "test_metrics.json").exists()
+        assert (sweep / job / "eval" / "demo" / "metrics.json").exists()
         assert OmegaConf.load(sweep / job / ".hydra" / "config.yaml").seed == seed
 
 

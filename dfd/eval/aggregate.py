@@ -101,14 +101,15 @@ def aggregate_scores(scores: torch.Tensor | np.ndarray, face_idx: torch.Tensor |
 
 
 def aggregate_by_video(scores: torch.Tensor, labels: torch.Tensor, video_idx: torch.Tensor,
-                       how: str = "mean", **options: Any
+                       how: str = "mean", face_idx: torch.Tensor | None = None, **options: Any
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(video indices, video scores, video labels) as tensors, one face track per video.
+    """(video indices, video scores, video labels) as tensors.
 
-    `how` is any strategy name; a video's label is its clips' highest (fake if any clip is).
+    `how` is any strategy name, applied per face track (`face_idx`; one track per video when
+    None), faces -> video by max; a video's label is its clips' highest (fake if any clip is).
     """
-    videos, video_scores = aggregate_scores(scores, torch.zeros_like(video_idx), video_idx, how,
-                                            **options)
+    faces = torch.zeros_like(video_idx) if face_idx is None else face_idx
+    videos, video_scores = aggregate_scores(scores, faces, video_idx, how, **options)
     video_labels = pd.Series(to_numpy(labels)).groupby(to_numpy(video_idx)).max()
     return (torch.tensor(videos, device=video_idx.device),
             torch.tensor(video_scores, dtype=scores.dtype, device=scores.device),

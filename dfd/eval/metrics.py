@@ -127,10 +127,12 @@ def binary_metrics(scores: Scores, labels: Scores, threshold: float = 0.5) -> di
 
 
 class DetectionScores(Metric):
-    """Collects clip fake-probabilities, labels and video indices (gathered across DDP ranks).
+    """Collects clip fake-probabilities, labels, video and face-track indices (gathered across
+    DDP ranks).
 
     `compute()` returns clip-level metrics under `clip_*` and video-level ones (clip scores
-    aggregated per video by the named strategy of `dfd.eval.aggregate`) under `video_*`.
+    aggregated per face track by the named strategy of `dfd.eval.aggregate`, faces -> video by
+    max) under `video_*`.
     """
 
     full_state_update = False
@@ -142,20 +144,20 @@ class DetectionScores(Metric):
         self.add_state("scores", default=[], dist_reduce_fx="cat")
         self.add_state("labels", default=[], dist_reduce_fx="cat")
         self.add_state("video_idx", default=[], dist_reduce_fx="cat")
+        self.add_state("face_idx", default=[], dist_reduce_fx="cat")
 
-    def update(self, scores: torch.Tensor, labels: torch.Tensor, video_idx: torch.Tensor) -> None:
+    def update(self, scores: torch.Tensor, labels: torch.Tensor, video_idx: torch.Tensor,
+               face_idx: torch.Tensor | None = None) -> None:
         self.scores.append(scores.detach().float())
         self.labels.append(labels.detach().long())
         self.video_idx.append(video_idx.detach().long())
-
-    def gathered(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(scores, labels, video_idx) of every clip seen, on all ranks."""
-        return dim_zero_cat(self.scores), dim_zero_cat(self.labels), dim_zero_cat(self.video_idx)
+        self.face_idx.append((video_idx if face_idx is None else face_idx).detach().long())
 
     def compute(self) -> dict[str, float]:
-        scores, labels, video_idx = self.gathered()
+        scores, labels, video_idx, face_idx = (dim_zero_cat(state) for state in (
+            self.scores, self.labels, self.video_idx, self.face_idx))
         _, video_scores, video_labels = aggregate_by_video(scores, labels, video_idx,
-                                                           self.aggregation)
+                                                           self.aggregation, face_idx=face_idx)
         clip = binary_metrics(scores, labels, self.threshold)
         video = binary_metrics(video_scores, video_labels, self.threshold)
         return {**{f"clip_{k}": v for k, v in clip.items()},
