@@ -72,21 +72,23 @@ class TestResult:
 
 
 def operating_threshold(scorer: Scorer, val: FaceClipDataset | None, settings: Mapping[str, Any],
-                        source: str = "val") -> dict[str, Any]:
+                        source: str = "val") -> tuple[dict[str, Any], pd.DataFrame | None]:
     """The decision threshold by `settings.threshold.rule`, chosen on the validation videos
-    (`fixed` and a missing validation split use `settings.threshold.value`)."""
+    (`fixed` and a missing validation split use `settings.threshold.value`), and the scored
+    validation videos it was chosen on (None when none were scored)."""
     rule, value = settings["threshold"]["rule"], float(settings["threshold"]["value"])
     if rule == "fixed":
-        return {"rule": "fixed", "value": value, "chosen_on": "config"}
+        return {"rule": "fixed", "value": value, "chosen_on": "config"}, None
     if val is None:
         log.warning("no validation split to choose the %s threshold on: using the fixed %.3f",
                     rule, value)
-        return {"rule": "fixed", "value": value, "chosen_on": "config (no validation split)"}
+        return {"rule": "fixed", "value": value, "chosen_on": "config (no validation split)"}, None
     clips, _ = scorer.clips(val)
     videos = video_table(clips, settings["aggregation"], **settings["aggregation_options"])
     chosen = choose_threshold(videos["score"], videos["label"], rule)
+    videos["prediction"] = (videos["score"] >= chosen).astype(int)
     return {"rule": rule, "value": chosen, "chosen_on": source, "val_videos": len(videos),
-            "val_video_auroc": binary_metrics(videos["score"], videos["label"], chosen)["auroc"]}
+            "val_video_auroc": binary_metrics(videos["score"], videos["label"], chosen)["auroc"]}, videos
 
 
 def confidence_intervals(videos: pd.DataFrame, settings: Mapping[str, Any]) -> dict[str, Any]:

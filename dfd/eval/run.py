@@ -3,6 +3,7 @@ the loggers (W&B also gets the figures and a per-video table), a summary table o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,12 @@ def report_checkpoint(cfg: DictConfig, module: DeepfakeDetectionModule,
                       datamodule: FaceClipDataModule, val: FaceClipDataset | None,
                       test_sets: Mapping[str, FaceClipDataset], out_root: Path,
                       checkpoint: str | None, device: torch.device | str,
-                      precision: str | int | None = None, history_path: Path | None = None, config_yaml: str | None = None,
+                      precision: str | int | None = None, history_path: Path | None = None,
+                      config_yaml: str | None = None,
                       loggers: Sequence[Any] = (), own_data: str | None = None,
                       threshold_source: str = "val") -> dict[str, TestResult]:
-    """Choose the threshold on `val`, then score, export and report every test set.
+    """Choose the threshold on `val` (`threshold.json`, `val_videos.csv`), then score, export
+    and report every test set (`<name>/`), and write the summary across them.
 
     Metrics go to the loggers under `test/` for the run's own data (`own_data`) and
     `test_<name>/` for other datasets; W&B also gets the figures and a per-video table.
@@ -48,7 +51,11 @@ def report_checkpoint(cfg: DictConfig, module: DeepfakeDetectionModule,
                     precision=precision,
                     batch_size=settings["batch_size"] or datamodule.hparams.batch_size,
                     num_workers=datamodule.hparams.num_workers)
-    threshold = operating_threshold(scorer, val, settings, threshold_source)
+    threshold, val_videos = operating_threshold(scorer, val, settings, threshold_source)
+    out_root.mkdir(parents=True, exist_ok=True)
+    (out_root / "threshold.json").write_text(json.dumps(threshold, indent=2))
+    if val_videos is not None:  # what the threshold was chosen on, for anyone to check
+        val_videos.to_csv(out_root / "val_videos.csv", index=False)
     config_yaml = config_yaml if config_yaml is not None else OmegaConf.to_yaml(cfg, resolve=True)
     history = read_history(history_path)
     results = {}
