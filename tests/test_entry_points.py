@@ -87,6 +87,8 @@ def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, t
         assert b"optimized_metric" in run_file.read_bytes(), "the resolved config was not logged"
         assert f"sweep:{sweep.name}".encode() in run_file.read_bytes()
         assert f"seed={int(job.name) + 1}".encode() in run_file.read_bytes(), "overrides as tags"
+        assert list(offline_run.glob("files/media/images/test/figures/roc*.png")), "no report figures in W&B"
+        assert b"test/video_auroc_ci_low" in run_file.read_bytes(), "no metric intervals in W&B"
         run_ids.add(offline_run.name.rsplit("-", 1)[-1])
     assert len(run_ids) == 2, "multirun jobs were merged into one W&B run"
 
