@@ -483,8 +483,8 @@ def plot_score_over_time(path: Path, videos: pd.DataFrame, clips: pd.DataFrame,
     for ax in axes[::columns]:
         ax.set_ylabel("Fake probability")
     for ax in axes[-columns:]:
-        ax.set_xlabel("Frame index in the face track" if per_frame
-                      else "Clip start (frame index in the face track)")
+        ax.set_xlabel("Frame number in the video" if per_frame
+                      else "Clip start (crop index in the face track)")
     what = "frame" if per_frame else "clip"
     figure.suptitle(f"Per-{what} score over time (dashed: {threshold_text(metrics)})",
                     fontsize=11)
