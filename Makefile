@@ -21,7 +21,7 @@ demo-data: $(VENV)/installed
 	$(PY) -m dfd.prepare data=demo
 
 demo: demo-data
-	$(PY) train.py
+	$(PY) train.py evaluation.robustness.enabled=true
 
 test: $(VENV)/installed
 	$(PY) -m pytest -m "slow or not slow"

@@ -50,7 +50,8 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
     assert (run / "csv").is_dir()
 
     run_entry_point("evaluate.py", f"ckpt_path={run}", f"data.prepared_dir={tiny_prepared.parent}",
-                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0")
+                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0",
+                    "evaluation.robustness.enabled=false")
     evaluation = only(list((tmp_path / "eval" / "runs").iterdir())) / "eval" / "demo"
     evaluated = pd.read_csv(evaluation / "videos.csv")
     pd.testing.assert_frame_equal(evaluated, trained, atol=1e-5)
