@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from dfd.fakes.animate import animate_photo, sample_motion
-from dfd.fakes.blend import sample_blend_params, self_blend, self_blend_clip, self_blend_frames
+from dfd.fakes.blend import (sample_blend_params, sample_sbi_params, self_blend, self_blend_clip,
+                             self_blend_frames)
+from dfd.fakes.online import OnlineSelfBlend
 from dfd.fakes.demo import (
     GROUP_SPLITS, GROUPS, TRACK_MAX_GAP, build_demo, crop_photo_face, detect_photo_faces, read_video, track_face,
 )
@@ -143,3 +145,27 @@ def test_small_build_layout_groups_and_provenance(tmp_path):
     assert len(source) == len(twin) == 15 and source[0].shape == twin[0].shape == (144, 176, 3)
     assert build_demo(out, groups=["pair02"]) == labels, "an existing build is kept"
     assert len(list(csv.DictReader(open(labels)))) == len(rows)
+
+
+def test_sbi_style_alters_the_face_or_the_frame_around_it(face_a):
+    """The paper's source-target generator: half the draws alter the face, half the frame."""
+    image, points = face_a
+    frames = np.stack([image, image])
+    seen = {True: 0, False: 0}
+    ratios = set()
+    for seed in range(40):
+        params = sample_sbi_params(np.random.default_rng(seed))
+        out = self_blend_frames(frames, points, params)
+        mask = face_mask(image.shape, points, params.mask)
+        outside = mask == 0
+        changed_outside = not np.array_equal(out[0][outside], image[outside])
+        assert changed_outside == params.alter_target
+        assert np.array_equal(out[0], out[1]), "one draw for the whole clip"
+        seen[params.alter_target] += 1
+        ratios.add(params.ratio)
+    assert min(seen.values()) >= 10 and ratios <= {0.25, 0.5, 0.75, 1.0} and len(ratios) >= 3
+
+
+def test_online_blend_style_is_checked() -> None:
+    with pytest.raises(ValueError, match="unknown self-blend style 'paper'"):
+        OnlineSelfBlend(style="paper")

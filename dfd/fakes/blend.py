@@ -29,6 +29,8 @@ class BlendParams:
     sharpness: float  # < 0: Gaussian blur of sigma -sharpness; > 0: unsharp-mask amount
     ratio: float  # blend ratio at the mask's peak
     mask: MaskParams
+    downscale: float = 1.0  # > 1: the altered image is resampled down by this factor and back
+    alter_target: bool = False  # alter the frame around the face instead of the face itself
 
 
 def _signed(rng: np.random.Generator, low: float, high: float) -> float:
@@ -49,6 +51,48 @@ def sample_blend_params(rng: np.random.Generator) -> BlendParams:
         ratio=float(rng.uniform(0.85, 1.0)),
         mask=replace(mask, feather=float(rng.uniform(0.015, 0.05))),
     )
+
+
+def sample_sbi_params(rng: np.random.Generator) -> BlendParams:
+    """The ranges of the Self-Blended Images paper's generator: colour and frequency changes
+    applied to the source face or to the target frame (half the draws each), a slightly
+    resized and shifted source, a strongly deformed and feathered mask, and a blend ratio
+    drawn from {0.25, 0.5, 0.75, 1, 1, 1}."""
+    downscale = float(rng.uniform(2.0, 4.0)) if rng.random() < 0.5 else 1.0
+    mask = sample_mask_params(rng)
+    return BlendParams(
+        hue=_signed(rng, 0.0, 20.0),
+        saturation=float(rng.uniform(0.85, 1.15)),
+        brightness=_signed(rng, 0.0, 0.1),
+        contrast=float(rng.uniform(0.9, 1.1)),
+        scale=(float(rng.uniform(0.95, 1.05)), float(rng.uniform(0.95, 1.05))),
+        shift=(_signed(rng, 0.0, 0.03), _signed(rng, 0.0, 0.03)),
+        sharpness=0.0 if downscale > 1 else float(rng.uniform(0.5, 1.5)),
+        ratio=float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])),
+        mask=replace(mask, scale_x=float(rng.uniform(0.85, 1.15)),
+                     scale_y=float(rng.uniform(0.85, 1.1)),
+                     wobble=tuple(float(a) for a in rng.uniform(0.0, 0.07, 3)),
+                     morph=float(rng.uniform(-0.05, 0.05)), feather=float(rng.uniform(0.02, 0.1))),
+        downscale=downscale,
+        alter_target=bool(rng.random() < 0.5),
+    )
+
+
+BLEND_STYLES = {"demo": sample_blend_params, "sbi": sample_sbi_params}
+
+
+def _alter(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
+    """The colour, sharpness and resolution changes of `p` on a (T, h, w, 3) uint8 stack (float out)."""
+    altered = _recolour(rgb, p)
+    if p.sharpness:
+        altered = _resharpen(altered, p.sharpness)
+    if p.downscale > 1:
+        height, width = rgb.shape[1:3]
+        small = (max(round(width / p.downscale), 1), max(round(height / p.downscale), 1))
+        altered = np.stack([cv2.resize(cv2.resize(frame, small, interpolation=cv2.INTER_AREA),
+                                       (width, height), interpolation=cv2.INTER_LINEAR)
+                            for frame in altered])
+    return altered
 
 
 def _recolour(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
@@ -78,7 +122,8 @@ def _resharpen(rgb: np.ndarray, sharpness: float) -> np.ndarray:
 def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParams) -> np.ndarray:
     """Blend an altered copy of the face into each RGB frame of a (T, H, W, 3) stack whose face
     sits at the same `points` in every frame: the mask is drawn once for the whole stack.
-    Pixels off the mask are untouched."""
+    Pixels off the mask are untouched, unless `params.alter_target` alters the frame around
+    the face instead (then the original face is what is blended in)."""
     mask, (x0, y0, x1, y1) = face_mask_region(frames.shape[1:], points, params.mask)
     out = frames.copy()
     if x1 <= x0 or y1 <= y0:
@@ -88,7 +133,11 @@ def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParam
     height, width = frames.shape[1:3]
     rx0, ry0 = max(x0 - margin, 0), max(y0 - margin, 0)
     rx1, ry1 = min(x1 + margin, width), min(y1 + margin, height)
-    source = _resharpen(_recolour(frames[:, ry0:ry1, rx0:rx1], params), params.sharpness)
+    if params.alter_target:  # the original face blended into an altered frame
+        altered = np.rint(_alter(frames, params)).astype(np.uint8)
+        out, frames, source = altered.copy(), altered, frames[:, ry0:ry1, rx0:rx1].astype(np.float32)
+    else:
+        source = _alter(frames[:, ry0:ry1, rx0:rx1], params)
     cx, cy = ellipse.centre - (rx0, ry0)
     sx, sy = params.scale
     warp = np.float32([[sx, 0, cx - sx * cx + params.shift[0] * ellipse.size],
@@ -106,7 +155,7 @@ def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParam
 
 
 def self_blend(frame: np.ndarray, points: np.ndarray, params: BlendParams) -> np.ndarray:
-    """Blend an altered copy of the face into one RGB frame; pixels off the mask are untouched."""
+    """Blend an altered copy of the face into one RGB frame (see `self_blend_frames`)."""
     return self_blend_frames(frame[None], points, params)[0]
 
 

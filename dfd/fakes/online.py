@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dfd.fakes.blend import sample_blend_params, self_blend_frames
+from dfd.fakes.blend import BLEND_STYLES, self_blend_frames
 
 # eyes, nose, mouth corners of an upright face, relative to its detection box
 BOX_LANDMARKS = np.array([[0.32, 0.40], [0.68, 0.40], [0.50, 0.58], [0.36, 0.76], [0.64, 0.76]])
@@ -31,6 +31,11 @@ class OnlineSelfBlend:
     prob: float = 0.5
     margin: float = 0.3  # the `prepare.margin` the crops were made with
     jitter: float = 0.03  # random shift of the landmarks, as a fraction of the crop
+    style: str = "demo"  # parameter ranges: "demo" (clear changes) or "sbi" (the paper's)
+
+    def __post_init__(self) -> None:
+        if self.style not in BLEND_STYLES:
+            raise ValueError(f"unknown self-blend style '{self.style}': choose from {sorted(BLEND_STYLES)}")
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         """Blended (T, H, W, 3) frames, or None when this draw leaves the clip real."""
@@ -38,5 +43,5 @@ class OnlineSelfBlend:
             return None
         size = frames.shape[1]
         points = crop_landmarks(size, self.margin) + rng.uniform(-1, 1, (5, 2)) * self.jitter * size
-        params = sample_blend_params(rng)
+        params = BLEND_STYLES[self.style](rng)
         return self_blend_frames(frames, points, params)
