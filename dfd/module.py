@@ -9,6 +9,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import BaseFinetuning
 from timm.data import Mixup
 from torch import nn
 
@@ -45,6 +46,9 @@ class DeepfakeDetectionModule(L.LightningModule):
         channels_last: keep conv weights in channels-last layout (faster convolutions on
             recent GPUs and with oneDNN on CPU); 3D CNNs get the 5D equivalent.
         compile: compile the detector with `torch.compile` (weights and checkpoints unchanged).
+        freeze_backbone: keep the backbone as it was built for the whole run (a linear probe):
+            its parameters get no gradient and it stays in eval mode, so BatchNorm statistics
+            do not drift and its dropout is off; only the rest of the detector trains.
     """
 
     def __init__(
@@ -58,11 +62,14 @@ class DeepfakeDetectionModule(L.LightningModule):
         aggregation: str = "mean",
         channels_last: bool = False,
         compile: bool = False,
+        freeze_backbone: bool = False,
     ) -> None:
         super().__init__()
         detector, optimizer, scheduler, mixup = map(to_plain, (detector, optimizer, scheduler, mixup))
         self.save_hyperparameters()
         self.detector: nn.Module = instantiate(detector)
+        if freeze_backbone:  # Lightning keeps each submodule's mode: eval stays eval
+            self.backbone.requires_grad_(False).eval()
         if channels_last:
             to_channels_last(self.detector)
         if compile:
@@ -82,7 +89,18 @@ class DeepfakeDetectionModule(L.LightningModule):
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.detector(clip)
 
+    def train(self, mode: bool = True) -> DeepfakeDetectionModule:
+        """Train or eval mode, as asked; a frozen backbone stays in eval mode either way."""
+        super().train(mode)
+        if self.hparams.freeze_backbone:
+            self.backbone.eval()
+        return self
+
     def setup(self, stage: str) -> None:
+        if self.hparams.freeze_backbone and any(
+                isinstance(c, BaseFinetuning) for c in self.trainer.callbacks):
+            raise ValueError("module.freeze_backbone keeps the backbone frozen for the whole run; "
+                             "a finetuning callback (callbacks=staged_unfreeze) would unfreeze it")
         if stage == "fit" and self.hparams.pos_weight == "auto":
             real, fake = self.trainer.datamodule.class_counts("train")
             self.pos_weight.fill_(real / max(fake, 1))

@@ -15,6 +15,7 @@ from conftest import run_entry_point
 CONF = Path(__file__).resolve().parents[1] / "conf"
 FRAMES = "dfd.models.FrameDetector"
 VIDEO = "dfd.models.video.VideoDetector"
+MOBILENET = OmegaConf.load(CONF / "model" / "mobilenet_v2.yaml").backbone.weights  # offline ImageNet
 
 # the settings that make each recipe what its comment says
 RECIPES: dict[str, dict[str, Any]] = {
@@ -46,6 +47,10 @@ RECIPES: dict[str, dict[str, Any]] = {
         "model.backbone.name": "efficientnet_b4", "datamodule.clip_len": 1, "datamodule.image_size": 380,
         "datamodule.train_real_only": True, "datamodule.pair_self_blend": True,
         "datamodule.online_self_blend": 0, "module.optimizer._target_": "torch.optim.SGD"},
+    "linear_probe": {
+        "model._target_": FRAMES, "model.backbone.name": "mobilenet_v2", "model.backbone.weights": MOBILENET,
+        "model.temporal._target_": "dfd.models.temporal.MeanPool", "module.freeze_backbone": True,
+        "datamodule.augment": [], "datamodule.online_self_blend": 0.0, "datamodule.clip_len": 8},
     "dfdc_winner": {
         "model.backbone.name": "efficientnet_b0", "datamodule.clip_len": 1, "module.label_smoothing": 0.1,
         "datamodule.augment.0._target_": "dfd.data.augment.FacePartCutout",
