@@ -1,5 +1,5 @@
 """The `dfd` command: `dfd prepare [hydra overrides]`, `dfd demo [--out DIR ...]`,
-`dfd compare FOLDER ... [--metric M]`.
+`dfd compare FOLDER ... [--metric M]`, `dfd predict MODEL VIDEO ...`, `dfd export MODEL --format F`.
 
 Training and evaluation are the repository's `train.py` / `evaluate.py` Hydra entry points.
 """
@@ -14,6 +14,8 @@ COMMANDS = {
     "check": ("dfd.data.check", "validate a prepared dataset (Hydra overrides)"),
     "demo": ("dfd.fakes.demo", "build the demo dataset of real faces and their fakes"),
     "compare": ("dfd.compare", "one table of many runs' results, seeds as mean ± std (--help)"),
+    "predict": ("dfd.predict", "real or fake: score videos with a checkpoint or an exported model (--help)"),
+    "export": ("dfd.export", "export a checkpoint to TorchScript or ONNX with a JSON sidecar (--help)"),
 }
 
 

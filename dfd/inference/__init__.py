@@ -1,0 +1,1 @@
+"""Using a trained detector on raw videos: its settings, runtimes, preparation and scoring."""

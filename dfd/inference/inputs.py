@@ -1,0 +1,55 @@
+"""The videos named on a command line: files, folders (searched recursively) and globs.
+
+A file named directly is always tried; folders and glob matches give the files with a video
+suffix. What names nothing becomes an input with a problem, so it still gets its row.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+from dfd.data.layouts import VIDEO_SUFFIXES
+
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """One video to predict on; `problem` (a reason text, code first) when it cannot be."""
+
+    path: Path
+    problem: str = ""
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def _expand(argument: str) -> list[VideoInput]:
+    path = Path(argument).expanduser()
+    if path.is_file():
+        return [VideoInput(path)]
+    if path.is_dir():
+        found = _videos_in(path)
+        return [VideoInput(p) for p in found] or [VideoInput(path, "no_videos: the folder holds no video file")]
+    if GLOB_CHARACTERS & set(argument):
+        matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True))]
+        found = [p for m in matches for p in (_videos_in(m) if m.is_dir() else [m])
+                 if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
+        return [VideoInput(p) for p in found] or [VideoInput(path, "missing_file: nothing matches the pattern")]
+    return [VideoInput(path, "missing_file: no such file or folder")]
+
+
+def expand_inputs(arguments: list[str]) -> list[VideoInput]:
+    """Every video the arguments name, in order, each file once."""
+    seen: set[Path] = set()
+    inputs = []
+    for argument in arguments:
+        for item in _expand(argument):
+            key = item.path.resolve()
+            if item.problem or key not in seen:
+                seen.add(key)
+                inputs.append(item)
+    return inputs

@@ -1,0 +1,145 @@
+"""dfd predict MODEL VIDEO [VIDEO ...] [--json F] [--csv F] [--frames] [--gradcam DIR]
+[--device D] [--batch-size N] [--workers N]
+
+MODEL is a checkpoint, a train run folder (its best checkpoint) or an exported model (`.pt`
+TorchScript or `.onnx`, with its `<file>.json` sidecar). VIDEOs are files, folders (searched
+recursively for videos) or globs. Every video is prepared with `dfd.prepare`'s code and the
+settings the detector's training crops were made with, scored, and judged at the threshold
+chosen on validation. Exit status: 0 all videos scored, 1 some could not be, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from dfd.inference.loading import LoadedDetector
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line options of `dfd predict`."""
+    cli = argparse.ArgumentParser(
+        prog="dfd predict",
+        description="Say whether videos are real or fake with a trained detector.",
+        epilog="Exit status: 0 every video scored, 1 some could not be (each has its row and "
+               "reason), 2 usage error.")
+    cli.add_argument("model", type=Path,
+                     help="checkpoint (.ckpt), train run folder, or exported model (.pt/.onnx)")
+    cli.add_argument("videos", nargs="+", metavar="VIDEO",
+                     help="video files, folders (searched recursively) or glob patterns")
+    cli.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
+    cli.add_argument("--csv", type=Path, metavar="FILE",
+                     help="write one row per video (with --frames also FILE.clips.csv and "
+                          "FILE.frames.csv)")
+    cli.add_argument("--frames", action="store_true",
+                     help="add per-clip and per-frame scores to the JSON and CSV output")
+    cli.add_argument("--gradcam", type=Path, metavar="DIR",
+                     help="save a Grad-CAM overlay of each video's deciding clip (checkpoints only)")
+    cli.add_argument("--device", default="auto",
+                     help="cpu, cuda, cuda:1 ... for face detection and the model (default: "
+                          "auto, a GPU when there is one)")
+    cli.add_argument("--batch-size", type=_positive, default=16, metavar="N",
+                     help="clips per model call (default 16)")
+    cli.add_argument("--workers", type=_positive, metavar="N",
+                     help="videos prepared at once in worker processes (default: conf/prepare.yaml)")
+    return cli
+
+
+def make_console() -> Console:
+    """A console at least 110 columns wide (logs and pipes default to 80)."""
+    console = Console()
+    console.width = max(console.width, 110)
+    return console
+
+
+def describe_model(console: Console, detector: LoadedDetector) -> None:
+    """Where the threshold, aggregation and preparation settings come from, and any warning."""
+    spec = detector.spec
+    threshold, aggregation = spec.threshold, spec.aggregation
+    console.print(f"model: {detector.source} ({detector.kind}); clips of {spec.clip_len} x "
+                  f"{spec.image_size} px")
+    console.print(f"threshold: {threshold.value:.4f} ({threshold.rule}, chosen on "
+                  f"{threshold.chosen_on}; from {threshold.source})")
+    options = f" {aggregation.options}" if aggregation.options else ""
+    console.print(f"aggregation: {aggregation.strategy}{options} per face, max over faces "
+                  f"(from {aggregation.source})")
+    console.print(f"preparation: {spec.prepare.num_frames} frames"
+                  f"{f' at {spec.prepare.fps} fps' if spec.prepare.fps else ''}, "
+                  f"{spec.prepare.face_size} px crops, margin {spec.prepare.margin}, faces="
+                  f"{spec.prepare.faces} (from {spec.prepare_source})")
+    for note in spec.notes:
+        console.print(f"[yellow]warning:[/] {note}")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Predict on every input; returns the exit status."""
+    from dfd.console import quiet_library_noise
+    from dfd.inference.inputs import expand_inputs
+    from dfd.inference.loading import ModelLoadError, load_detector
+    from dfd.inference.predictor import Predictor
+    from dfd.inference.results import results_table, write_csv, write_json
+    from dfd.prepare.faces import resolve_device
+
+    quiet_library_noise()
+    try:
+        device = resolve_device(args.device)
+        detector = load_detector(args.model, device)
+    except (ModelLoadError, RuntimeError, ValueError) as error:
+        console.print(f"[red]error:[/] cannot use the model {args.model}: {error}")
+        return EXIT_USAGE
+    if args.gradcam is not None and detector.module is None:
+        console.print("[red]error:[/] --gradcam needs a checkpoint or a run folder (an exported "
+                      "model has no gradients to explain)")
+        return EXIT_USAGE
+    describe_model(console, detector)
+    inputs = expand_inputs(args.videos)
+    predictor = Predictor(detector, device=str(device), batch_size=args.batch_size,
+                          workers=args.workers)
+    results = [None] * len(inputs)
+    progress = Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("{task.description}"),
+                        console=Console(stderr=True), transient=True)
+    with progress, tempfile.TemporaryDirectory(prefix="dfd-predict-") as workdir:
+        task = progress.add_task("", total=len(inputs))
+        for number, result in predictor.predict(inputs, Path(workdir), args.frames, args.gradcam):
+            results[number] = result
+            progress.update(task, advance=1, description=Path(result.video).name)
+    console.print(results_table(results, f"dfd predict: {len(results)} videos"))
+    if args.json:
+        model = {"source": str(detector.source), "kind": detector.kind,
+                 **detector.spec.to_json(), "notes": list(detector.spec.notes)}
+        write_json(args.json, results, model, args.frames)
+        console.print(f"wrote {args.json}")
+    if args.csv:
+        for path in write_csv(args.csv, results, args.frames):
+            console.print(f"wrote {path}")
+    failures = sum(not result.ok for result in results)
+    if failures:
+        console.print(f"{failures} of {len(results)} videos could not be scored")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and predict; returns the exit status."""
+    args = parser().parse_args(argv)
+    return run(args, make_console())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
