@@ -138,6 +138,13 @@ def test_small_build_layout_groups_and_provenance(tmp_path):
         if fake["method"] == "face_swap":
             assert fake["donor"] in GROUPS[group_of[name]]
             assert fake["donor"] != provenance["real"][fake["source_clip"]]["identity"]
+    identity = {r["file"]: (r["identity"], r["method"]) for r in rows}
+    for name, real in provenance["real"].items():
+        assert identity[name] == (real["identity"] or "", "real")
+    for name, fake in provenance["fake"].items():  # a swap: the filmed person, then the donor
+        filmed = provenance["real"][fake["source_clip"]]["identity"]
+        assert identity[name] == ((filmed, "sbi") if fake["method"] == "self_blend"
+                                  else (f"{filmed};{fake['donor']}", "swap"))
     assert provenance["seed"] == 0 and "carphone" in provenance["sources"]
     assert provenance["sources"]["carphone"]["licence"]
     source = decord.VideoReader(str(out / "real/carphone_00.mp4"))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
-from dfd.data.labels import FAKE, REAL, LabeledVideo, read_dfdc_metadata, read_label_csv
+from dfd.data.labels import FAKE, REAL, LabeledVideo, identities, read_dfdc_metadata, read_label_csv
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -61,6 +62,34 @@ good.mp4,FAKE,,
     assert "unknown split 'holdout'" in reasons[2]
     assert "duplicate file" in reasons[3]
     assert "labels.csv:3" in table.rejected[0][0]
+
+
+def test_csv_identity_method_and_extra_columns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    csv_path = write_csv(tmp_path / "labels.csv", """
+file,label,group,Identity,method,quality,status
+a.mp4,REAL,pair1, anna ,,hq,x
+b.mp4,FAKE,pair1,anna; bob,swap,lq,x
+c.mp4,REAL,pair1,bob,real,,x
+""")
+    with caplog.at_level(logging.WARNING, logger="dfd.data.labels"):
+        table = read_label_csv(csv_path, tmp_path)
+    assert [(v.identity, v.method, v.extra) for v in table.videos] == [
+        ("anna", "", (("quality", "hq"),)), ("anna;bob", "swap", (("quality", "lq"),)),
+        ("bob", "real", (("quality", ""),))]
+    assert identities(table.videos[1].identity) == ["anna", "bob"] and identities("") == []
+    assert "['status'] are named like manifest columns" in caplog.text
+
+
+def test_csv_rejects_methods_that_contradict_the_label(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "labels.csv", """
+file,label,method
+a.mp4,REAL,swap
+b.mp4,FAKE,Real
+c.mp4,FAKE,
+""")
+    table = read_label_csv(csv_path, tmp_path)
+    assert [v.video_id for v in table.videos] == ["c"]
+    assert [reason.split(" with")[0] for _, reason in table.rejected] == ["real video", "fake video"]
 
 
 def test_csv_does_not_check_that_videos_exist(tmp_path: Path) -> None:

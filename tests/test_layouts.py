@@ -66,6 +66,9 @@ def test_faceforensics_groups_originals_with_their_fakes(ff_tree: Path) -> None:
     for a, b in PAIRS:
         assert group_of[a] == group_of[b] == group_of[f"{a}_{b}"] == group_of[f"{b}_{a}"]
     assert len(set(group_of.values())) == 3
+    tags = {v.video_id.rsplit("/", 1)[-1]: (v.identity, v.method) for v in table.videos}
+    a, b = PAIRS[0]
+    assert tags[a] == (a, "real") and tags[f"{a}_{b}"] == (f"{a};{b}", "Deepfakes")
     reasons = dict(table.rejected)
     assert "name is not <target>_<source>" in reasons.values()
     assert any("NeuralTextures" in row for row in reasons)
@@ -126,6 +129,9 @@ def test_celebdf_labels_and_official_test_split(celebdf_tree: Path, caplog: pyte
     assert by_id["YouTube-real/00001"].label == by_id["Celeb-real/id0_0000"].label == REAL
     assert {i for i, v in by_id.items() if v.split == "test"} == CELEB_TEST
     assert all(v.split is None for i, v in by_id.items() if i not in CELEB_TEST)
+    tags = {i: (v.identity, v.method) for i, v in by_id.items()}
+    assert tags["Celeb-synthesis/id0_id1_0000"] == ("id0;id1", "Celeb-synthesis")
+    assert tags["Celeb-real/id0_0000"] == ("id0", "real") and tags["YouTube-real/00001"] == ("", "real")
     assert "4 identities and 1 source videos" in caplog.text
 
 

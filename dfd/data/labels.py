@@ -15,21 +15,41 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from dfd.data.manifest import MANIFEST_COLUMNS
+
 log = logging.getLogger(__name__)
 REAL, FAKE = 0, 1
 SPLITS = ("train", "val", "test")
 _LABEL_WORDS = {"real": REAL, "fake": FAKE, "0": REAL, "1": FAKE}
+REAL_METHOD = "real"
+IDENTITY_SEP = ";"
+# label CSV columns with a meaning of their own; any other column is carried to the manifest as is
+LABEL_COLUMNS = ("file", "label", "group", "split", "identity", "method")
 
 
 @dataclass(frozen=True)
 class LabeledVideo:
-    """One video with its label (0 real, 1 fake), its leakage group and an optional fixed split."""
+    """One video with its label (0 real, 1 fake), its leakage group and an optional fixed split.
+
+    ``identity`` names the people the video shows, ``;``-separated: the person filmed first,
+    then any face swapped in (a face swap shows two people). ``method`` is the manipulation
+    (empty or ``real`` for a real video). ``extra`` holds any other label columns as
+    (name, value) pairs; all three go to the manifest unchanged.
+    """
 
     path: Path
     video_id: str
     label: int
     group: str
     split: str | None = None
+    identity: str = ""
+    method: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def identities(cell: object) -> list[str]:
+    """The people of an ``identity`` cell (``"anna;bob"`` -> ``["anna", "bob"]``); [] when empty."""
+    return [part.strip() for part in str(cell or "").split(IDENTITY_SEP) if part.strip()]
 
 
 @dataclass
@@ -55,17 +75,32 @@ def video_id_for(path: Path, video_root: Path) -> str:
 
 
 def read_label_csv(csv_path: str | Path, video_root: str | Path) -> LabelTable:
-    """Read a CSV with columns ``file,label[,group[,split]]`` into a :class:`LabelTable`."""
+    """Read a CSV with columns ``file,label[,group,split,identity,method,...]`` into a :class:`LabelTable`.
+
+    Columns other than :data:`LABEL_COLUMNS` are kept as each video's ``extra`` values, except
+    those named like a manifest column, which are left out with a warning.
+    """
     csv_path, video_root = Path(csv_path), Path(video_root)
     table = LabelTable()
     seen: set[Path] = set()
+    clashing: set[str] = set()
     for description, row in _csv_rows(csv_path, ("file", "label")):
+        clashing |= {key for key in row if key in MANIFEST_COLUMNS and key not in LABEL_COLUMNS}
         video, reason = _video_from_row(row, video_root, seen)
         if video is None:
             table.rejected.append((description, reason))
         else:
-            table.videos.append(video)
+            table.videos.append(replace(video, extra=_extra_values(row)))
+    if clashing:
+        log.warning("%s: column(s) %s are named like manifest columns and are not carried to the "
+                    "manifest; rename them to keep them", csv_path.name, sorted(clashing))
     return table
+
+
+def _extra_values(row: dict[str | None, object]) -> tuple[tuple[str, str], ...]:
+    """The row's other columns, those named like a manifest column left out."""
+    return tuple((key, _cell(row, key)) for key in row
+                 if key and key not in LABEL_COLUMNS and key not in MANIFEST_COLUMNS)
 
 
 def _csv_rows(csv_path: Path, required: tuple[str, ...]) -> Iterator[tuple[str, dict[str | None, object]]]:
@@ -107,9 +142,24 @@ def _video_from_row(
     if path in seen:
         return None, f"duplicate file {file!r}"
     seen.add(path)
+    method, reason = _method(_cell(row, "method"), label)
+    if reason:
+        return None, reason
     video_id = video_id_for(path, video_root)
     group = _cell(row, "group") or video_id
-    return LabeledVideo(path=path, video_id=video_id, label=label, group=group, split=split), ""
+    return LabeledVideo(path=path, video_id=video_id, label=label, group=group, split=split,
+                        identity=IDENTITY_SEP.join(identities(_cell(row, "identity"))),
+                        method=method), ""
+
+
+def _method(method: str, label: int) -> tuple[str, str]:
+    """The method as written, or a reason to reject the row when it contradicts the label."""
+    is_real_method = method.lower() in ("", REAL_METHOD)
+    if label == REAL and not is_real_method:
+        return "", f"real video with method {method!r} (a real video's method is empty or 'real')"
+    if label == FAKE and method.lower() == REAL_METHOD:
+        return "", "fake video with method 'real'"
+    return method, ""
 
 
 def read_dfdc_metadata(root: str | Path) -> LabelTable:

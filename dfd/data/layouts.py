@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from dfd.data.labels import FAKE, REAL, LabeledVideo, LabelTable, video_id_for
+from dfd.data.labels import FAKE, IDENTITY_SEP, REAL, REAL_METHOD, LabeledVideo, LabelTable, video_id_for
+from dfd.data.splits import LinkedIds
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
@@ -44,25 +45,6 @@ def read_folder_tree(root: str | Path) -> LabelTable:
     return table
 
 
-class _Groups:
-    """Union-find over ids: every id linked to another ends up in one group (its smallest id)."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, item: str) -> str:
-        self.parent.setdefault(item, item)
-        while self.parent[item] != item:
-            self.parent[item] = self.parent[self.parent[item]]
-            item = self.parent[item]
-        return item
-
-    def link(self, items: Iterable[str]) -> None:
-        roots = sorted({self.find(item) for item in items})
-        for other in roots[1:]:
-            self.parent[other] = roots[0]
-
-
 def _official_splits(splits_dir: Path) -> dict[str, str]:
     """FF++ split files (train.json, val.json, test.json: lists of [id, id] pairs) -> id: split."""
     split_of: dict[str, str] = {}
@@ -83,13 +65,14 @@ def read_faceforensics(root: str | Path, compression: str = "c23",
 
     A fake links its two originals into one group (FF++ pairs them), so an original and all
     fakes made from it stay in one split. With `splits_dir`, the official split files fix
-    the split of every pair; videos of ids they do not list are rejected.
+    the split of every pair; videos of ids they do not list are rejected. A video's identity
+    is its source id(s) (`<target>;<source>` for a fake) and its method the folder's name.
     """
     root = Path(root)
     originals_dir = root / "original_sequences" / "youtube" / compression / "videos"
     _require_dir(originals_dir, "FaceForensics++ originals folder")
-    entries: list[tuple[Path, int, list[str]]] = [
-        (path, REAL, [path.stem]) for path in _videos_under(originals_dir)]
+    entries: list[tuple[Path, str, list[str]]] = [
+        (path, REAL_METHOD, [path.stem]) for path in _videos_under(originals_dir)]
     table = LabelTable()
     for method in methods:
         method_dir = root / "manipulated_sequences" / method / compression / "videos"
@@ -101,18 +84,20 @@ def read_faceforensics(root: str | Path, compression: str = "c23",
             if len(ids) != 2:
                 table.rejected.append((str(path.relative_to(root)), "name is not <target>_<source>"))
                 continue
-            entries.append((path, FAKE, ids))
-    groups = _Groups()
+            entries.append((path, method, ids))
+    groups = LinkedIds()
     for _, _, ids in entries:
         groups.link(ids)
     split_of = _official_splits(Path(splits_dir)) if splits_dir else None
-    for path, label, ids in entries:
+    for path, method, ids in entries:
         split = split_of.get(ids[0]) if split_of is not None else None
         if split_of is not None and split is None:
             table.rejected.append((str(path.relative_to(root)), "not in the official split files"))
             continue
+        label = REAL if method == REAL_METHOD else FAKE
         table.videos.append(LabeledVideo(path, video_id_for(path, root), label,
-                                         group=f"ff{groups.find(ids[0])}", split=split))
+                                         group=f"ff{groups.find(ids[0])}", split=split,
+                                         identity=IDENTITY_SEP.join(ids), method=method))
     return table
 
 
@@ -194,12 +179,19 @@ def _celebdf_video(path: Path, folder: str, video_id: str) -> tuple[_CelebVideo 
 
 
 def _identity_grouped(videos: list[_CelebVideo]) -> list[LabeledVideo]:
-    groups = _Groups()
+    groups = LinkedIds()
     for video in videos:
         groups.link(video.identities)
-    return [LabeledVideo(v.path, v.video_id, v.label,
-                         group=f"identity/{groups.find(v.identities[0])}" if v.identities else v.video_id)
+    return [_labeled(v, f"identity/{groups.find(v.identities[0])}" if v.identities else v.video_id)
             for v in videos]
+
+
+def _labeled(video: _CelebVideo, group: str, split: str | None = None) -> LabeledVideo:
+    """A Celeb-DF video with its identities (target, then the face swapped in) and its method
+    (`Celeb-synthesis` for a fake)."""
+    method = CELEBDF_FOLDERS[2] if video.label == FAKE else REAL_METHOD
+    return LabeledVideo(video.path, video.video_id, video.label, group=group, split=split,
+                        identity=IDENTITY_SEP.join(video.identities), method=method)
 
 
 def _official_test_ids(list_path: Path, root: Path, videos: list[_CelebVideo],
@@ -239,8 +231,7 @@ def _official_grouped(videos: list[_CelebVideo], listed: set[str]) -> list[Label
     test = [video for video in videos if video.video_id in listed]
     rest = [video for video in videos if video.video_id not in listed]
     _warn_test_overlap(test, rest)
-    return [LabeledVideo(v.path, v.video_id, v.label, group=f"test/{v.source}", split="test")
-            if v.video_id in listed else LabeledVideo(v.path, v.video_id, v.label, group=v.source)
+    return [_labeled(v, f"test/{v.source}", "test") if v.video_id in listed else _labeled(v, v.source)
             for v in videos]
 
 

@@ -2,6 +2,9 @@
 
 A video gives one clip per kept face track (``face`` 0 is the largest face). Lists (frame paths, frame indices, detection scores) are stored ``;``-joined; frame paths
 are relative to the manifest's folder so a prepared dataset can be moved as a whole.
+``identity`` and ``method`` come from the labels (empty when they give none; manifests written
+before these columns existed read them as empty). Any other column, such as an extra column of
+a label CSV, is kept after the schema's columns, as text.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "clip_id", "video_id", "face", "label", "group", "split", "source", "status", "reason",
     "num_frames", "frame_paths", "frame_indices", "det_scores", "boxes", "fps", "width", "height",
+    "identity", "method",
 )
+OPTIONAL_COLUMNS: tuple[str, ...] = ("identity", "method")  # read as empty when absent
 _DTYPES: dict[str, type] = {"face": int, "label": int, "num_frames": int, "fps": float, "width": int, "height": int}
 STATUS_OK, STATUS_SKIPPED = "ok", "skipped"
 LIST_SEP = ";"
@@ -37,8 +42,10 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"manifest not found: {path}")
-    text_columns = {column: str for column in MANIFEST_COLUMNS if column not in _DTYPES}
-    frame = pd.read_csv(path, dtype=text_columns, keep_default_na=False)
+    header = pd.read_csv(path, nrows=0).columns
+    frame = pd.read_csv(path, dtype={column: str for column in header if column not in _DTYPES},
+                        keep_default_na=False)
+    frame = _with_optional_columns(frame)
     missing = [column for column in MANIFEST_COLUMNS if column not in frame.columns]
     if missing:
         raise ManifestError(f"{path}: missing manifest column(s) {missing}")
@@ -46,19 +53,31 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         frame = frame.astype(_DTYPES)
     except ValueError as error:
         raise ManifestError(f"{path}: bad numeric value: {error}") from error
-    return frame[list(MANIFEST_COLUMNS)]
+    return frame[_ordered_columns(frame)]
 
 
 def write_manifest(df: pd.DataFrame, path: str | Path) -> None:
-    """Write the manifest atomically (temporary file, then rename), columns in schema order."""
+    """Write the manifest atomically (temporary file, then rename): schema columns in order, then any others."""
     path = Path(path)
+    df = _with_optional_columns(df)
     missing = [column for column in MANIFEST_COLUMNS if column not in df.columns]
     if missing:
         raise ManifestError(f"cannot write manifest: missing column(s) {missing}")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    df[list(MANIFEST_COLUMNS)].to_csv(partial, index=False)
+    df[_ordered_columns(df)].to_csv(partial, index=False)
     os.replace(partial, path)
+
+
+def _with_optional_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every optional column it lacks added, empty."""
+    absent = [column for column in OPTIONAL_COLUMNS if column not in df.columns]
+    return df.assign(**{column: "" for column in absent}) if absent else df
+
+
+def _ordered_columns(df: pd.DataFrame) -> list[str]:
+    """The schema's columns in order, then any other column in its own order."""
+    return [*MANIFEST_COLUMNS, *(column for column in df.columns if column not in MANIFEST_COLUMNS)]
 
 
 def join_list(values: Iterable[object]) -> str:

@@ -16,6 +16,27 @@ import pandas as pd
 from dfd.data.labels import SPLITS, LabeledVideo
 
 
+class LinkedIds:
+    """Union-find over ids: every id linked to another ends up in one set, named by its smallest id."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, item: str) -> str:
+        """The name of the set holding ``item`` (a new id is a set of its own)."""
+        self.parent.setdefault(item, item)
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def link(self, items: Iterable[str]) -> None:
+        """Put all ``items`` in one set."""
+        roots = sorted({self.find(item) for item in items})
+        for other in roots[1:]:
+            self.parent[other] = roots[0]
+
+
 class SplitLeakageError(AssertionError):
     """A group appears in more than one split."""
 

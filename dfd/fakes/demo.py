@@ -4,6 +4,10 @@
 
 Every identity belongs to one small group (a pair, or one trio) and face swaps only happen
 inside a group, so a grouped split never puts a donor's face on both sides of a split.
+
+labels.csv has the columns file,label,group,split,identity,method. ``identity`` is the person
+filmed; a face swap shows two people, so its identity is ``<filmed>;<donor>`` (the filmed
+person's clip with the donor's face). ``method`` is real, sbi (self-blended) or swap.
 """
 
 from __future__ import annotations
@@ -202,7 +206,8 @@ def _dfd_version() -> str:
 def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip_seconds: float = 2.0,
                clips_per_photo: int = 3, max_clips_per_video: int | None = None,
                groups: Sequence[str] | None = None, force: bool = False) -> Path:
-    """Build the demo dataset under out_dir and return its labels CSV (file,label,group,split).
+    """Build the demo dataset under out_dir and return its labels CSV
+    (file,label,group,split,identity,method).
 
     `groups` restricts the build to some of GROUPS (the control clip is always included);
     an existing labels.csv is kept unless force is set.
@@ -235,7 +240,7 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
             donors[identity] = photo_donor(identity, paths)
             clips[identity] = photo_clips(donors[identity], clip_len, clips_per_photo, seed)
 
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, str, str]] = []
     fakes: dict[str, dict] = {}
     reals: dict[str, dict] = {}
     jobs = [(g, m, c, members[(members.index(m) + 1) % len(members)])
@@ -243,24 +248,24 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
     for group, identity, clip, donor_id in track(jobs, description="writing clips"):
         real = f"real/{clip.name}.mp4"
         write_video(out_dir / real, clip.frames)
-        rows.append((real, "REAL", group, GROUP_SPLITS[group]))
+        rows.append((real, "REAL", group, GROUP_SPLITS[group], identity, "real"))
         reals[real] = {"identity": identity, "group": group, **clip.origin}
         blended, blend_params = self_blend_clip(clip.frames, clip.points, _seed(seed, clip.name, 1))
         sbi = f"fake/{clip.name}_sbi.mp4"
         write_video(out_dir / sbi, blended)
-        rows.append((sbi, "FAKE", group, GROUP_SPLITS[group]))
+        rows.append((sbi, "FAKE", group, GROUP_SPLITS[group], identity, "sbi"))
         fakes[sbi] = {"method": "self_blend", "source_clip": real, "donor": None, "group": group,
                       "params": asdict(blend_params)}
         swapped, swap_params = swap_clip(clip.frames, clip.points, donors[donor_id], _seed(seed, clip.name, 2))
         swap = f"fake/{clip.name}_swap.mp4"
         write_video(out_dir / swap, swapped)
-        rows.append((swap, "FAKE", group, GROUP_SPLITS[group]))
+        rows.append((swap, "FAKE", group, GROUP_SPLITS[group], f"{identity};{donor_id}", "swap"))
         fakes[swap] = {"method": "face_swap", "source_clip": real, "donor": donor_id, "group": group,
                        "params": asdict(swap_params)}
 
     control = f"real/{CONTROL}.mp4"
     write_video(out_dir / control, read_video(paths[CONTROL])[:clip_len])
-    rows.append((control, "REAL", "control", GROUP_SPLITS["control"]))
+    rows.append((control, "REAL", "control", GROUP_SPLITS["control"], "", "real"))
     reals[control] = {"identity": None, "group": "control", "source": CONTROL,
                       "note": "negative control without a human face; preparation should skip it (no_face)"}
 
@@ -273,7 +278,7 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
     (out_dir / "provenance.json").write_text(json.dumps(provenance, indent=1))
     with open(labels_path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "label", "group", "split"])
+        writer.writerow(["file", "label", "group", "split", "identity", "method"])
         writer.writerows(rows)
     n_real = sum(row[1] == "REAL" for row in rows)
     print(f"demo dataset: {n_real} real ({n_real - 1} with faces + 1 control), {len(rows) - n_real} fake "

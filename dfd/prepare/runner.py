@@ -148,12 +148,15 @@ def _source(path: Path, raw_dir: Path) -> str:
 
 def _assemble(videos: list[LabeledVideo], results: dict[str, list[dict[str, object]]], splits: dict[str, str],
               raw_dir: Path) -> pd.DataFrame:
-    """Manifest rows in label order, each clip with its video's label, group, split and source."""
+    """Manifest rows in label order, each clip with its video's label, group, split, source,
+    identity, method and extra label columns."""
     records = []
     for video in videos:
         base = {"video_id": video.video_id, "label": video.label, "group": video.group,
-                "split": splits[video.video_id], "source": _source(video.path, raw_dir)}
+                "split": splits[video.video_id], "source": _source(video.path, raw_dir),
+                "identity": video.identity, "method": video.method, **dict(video.extra)}
         records.extend({**clip, **base} for clip in results.get(video.video_id, []))
     if not records:
         return empty_manifest()
-    return pd.DataFrame.from_records(records, columns=list(MANIFEST_COLUMNS))
+    extra = list(dict.fromkeys(name for video in videos for name, _ in video.extra))
+    return pd.DataFrame.from_records(records, columns=[*MANIFEST_COLUMNS, *extra])
