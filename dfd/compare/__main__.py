@@ -2,7 +2,9 @@
 
 Reads `<run>/eval/<dataset>/metrics.json` and `videos.csv` of every run folder found under the
 given folders (recursively) and writes comparison.csv, comparison_runs.csv, comparison.md and
-roc_overlay.png. Exit status: 0 on success, 1 when no run has results, 2 on a usage error.
+roc_overlay.png, plus pooled_folds.csv and pooled_folds.md when some runs are the
+cross-validation folds of one setting. Exit status: 0 on success, 1 when no run has results, 2
+on a usage error.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import NoReturn
 import pandas as pd
 from rich.console import Console
 
+from dfd.compare.folds import pool_folds, pooled_by_group, pooled_warnings, write_pooled
 from dfd.compare.roc import plot_roc_overlay
 from dfd.compare.runs import Collection, Skipped, collect
 from dfd.compare.table import (console_table, resolve_metric, sort_groups, summarize, to_csv,
@@ -41,9 +44,11 @@ def parser() -> argparse.ArgumentParser:
                     " found under the FOLDERs and writes comparison.csv (one row per setting),"
                     " comparison_runs.csv (one row per run and dataset), comparison.md and "
                     "roc_overlay.png.",
-        epilog="Runs on the same dataset whose overrides differ only by seed form one setting, "
-               "shown as mean ± sample std (n runs). Exit status: 0 done, 1 no run has results, "
-               "2 usage error.")
+        epilog="Runs on the same dataset whose overrides differ only by seed (or by the "
+               "cross-validation fold, data.cv.fold) form one setting, shown as mean ± sample std "
+               "(n runs). The folds of a setting are also pooled: their test videos scored as one "
+               "set, with a bootstrap CI (pooled_folds.csv, pooled_folds.md). Exit status: 0 done, "
+               "1 no run has results, 2 usage error.")
     cli.add_argument("folders", nargs="+", type=Path, metavar="FOLDER",
                      help="run folders, multirun folders, or folders holding them")
     cli.add_argument("--metric", default="video_auroc",
@@ -94,14 +99,23 @@ def _results(collection: Collection, folders: Sequence[Path],
 
 
 def write_outputs(collection: Collection, groups: pd.DataFrame, metric: str, out: Path,
-                  top: int) -> list[Path]:
-    """Write the group CSV, the per-run CSV, the Markdown table and the ROC overlay into out."""
+                  top: int, pooled: pd.DataFrame) -> list[Path]:
+    """Write the group CSV, the per-run CSV, the Markdown table, the ROC overlay and, with
+    cross-validation folds, the pooled tables into out."""
     out.mkdir(parents=True, exist_ok=True)
     markdown = out / OUTPUT_FILES["markdown"]
     markdown.write_text(to_markdown(groups, metric, collection.skipped))
     collection.rows.to_csv(out / OUTPUT_FILES["runs"], index=False)
     return [to_csv(groups, out / OUTPUT_FILES["csv"]), markdown, out / OUTPUT_FILES["runs"],
-            plot_roc_overlay(out / OUTPUT_FILES["roc"], groups, collection.root, metric, top)]
+            plot_roc_overlay(out / OUTPUT_FILES["roc"], groups, collection.root, metric, top),
+            *(write_pooled(pooled, out) if len(pooled) else [])]
+
+
+def with_pooled(groups: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
+    """The groups with their pooled out-of-fold columns (when any runs are folds)."""
+    if pooled.empty:
+        return groups
+    return groups.merge(pooled_by_group(pooled), on=["dataset", "overrides"], how="left")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -118,10 +132,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         metric = resolve_metric(args.metric, value_columns(rows))
     except ValueError as error:
         _fail(str(error), code=2)
-    groups = sort_groups(summarize(rows), metric)
+    pooled = pool_folds(rows, collection.root)
+    groups = sort_groups(with_pooled(summarize(rows), pooled), metric)
     collection = Collection(collection.root, rows, collection.skipped)
-    paths = write_outputs(collection, groups, metric, args.out or args.folders[0], args.roc_top)
+    paths = write_outputs(collection, groups, metric, args.out or args.folders[0], args.roc_top,
+                          pooled)
     console.print(console_table(groups, metric, console.width))
+    for warning in pooled_warnings(pooled):
+        console.print(f"warning: {warning}", markup=False, highlight=False)
     console.print("wrote " + ", ".join(str(path) for path in paths), highlight=False)
 
 

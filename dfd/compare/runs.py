@@ -21,6 +21,8 @@ import yaml
 HYDRA_DIR = ".hydra"
 LEVELS = ("video", "clip", "frame")
 SEED_KEY = "seed"
+# cross-validation: runs that differ only by the fold are one setting, pooled by dfd.compare.folds
+FOLD_KEY, FOLDS_KEY = "data.cv.fold", "data.cv.folds"
 # overrides that change where and how a run reports, not what it trains or scores
 IGNORED_PREFIXES = ("hydra.", "hydra/", "paths.", "logger", "tags", "trainer.enable_progress_bar")
 CKPT_KEY = "ckpt_path"
@@ -181,6 +183,16 @@ def trace_to_training(run: Run) -> Run:
                config=train.config, choices=train.choices)
 
 
+def cv_fold(run: Run) -> dict[str, object]:
+    """`fold` (the cross-validation fold tested, None without folds), `folds` (the
+    `data.cv.folds` setting) and `trained_on` (the dataset the run trained on)."""
+    folds = setting(run, FOLDS_KEY)
+    fold = setting(run, FOLD_KEY)
+    cv = folds not in (DEFAULT_VALUE, "null", "None") and fold.isdigit()
+    return {"fold": int(fold) if cv else None, "folds": folds if cv else None,
+            "trained_on": _lookup(run.config, "data.name")}
+
+
 def _numbers(values: Mapping, prefix: str) -> dict[str, float]:
     numbers = {}
     for name, value in values.items():
@@ -250,7 +262,7 @@ def _run_rows(run: Run, root: Path) -> tuple[list[dict], list[Skipped]]:
             continue
         rows.append({"run": run.path.relative_to(root).as_posix(), "dataset": eval_dir.name,
                      "seed": run.seed, "eval_dir": eval_dir.relative_to(root).as_posix(),
-                     **result})
+                     **cv_fold(run), **result})
     return rows, skipped
 
 
@@ -266,7 +278,8 @@ def label(run: Run, keys: Sequence[str]) -> str:
 
 
 def collect(roots: Sequence[Path]) -> Collection:
-    """Every (run, dataset) row under roots, each labelled by the overrides that tell runs apart."""
+    """Every (run, dataset) row under roots, each labelled by the overrides that tell runs apart
+    (the cross-validation fold left out: the folds of a setting are grouped like its seeds)."""
     run_dirs = find_run_folders(roots)
     if not run_dirs:
         return Collection(Path(roots[0]).resolve() if roots else Path.cwd(), pd.DataFrame(), [])
@@ -278,9 +291,10 @@ def collect(roots: Sequence[Path]) -> Collection:
         rows += [{**row, "_run": len(with_results)} for row in run_rows]
         with_results += [run] if run_rows else []
         skipped += run_skipped
-    keys = distinguishing_keys(with_results)
+    keys = [key for key in distinguishing_keys(with_results) if key != FOLD_KEY]
     table = pd.DataFrame(rows)
     if len(table):
         table["seed"] = table["seed"].astype("Int64")
+        table["fold"] = table["fold"].astype("Int64")
         table.insert(1, "overrides", [label(with_results[i], keys) for i in table.pop("_run")])
     return Collection(root, table, skipped)

@@ -1,7 +1,9 @@
 """Seed groups, their mean ± std, the sort order, and the CSV, Markdown and console tables.
 
-Runs group when they have the same dataset and the same overrides apart from the seed. Each
-value column gets `<col>_mean`, `<col>_std` (sample std, n - 1) and `<col>_n` per group.
+Runs group when they have the same dataset and the same overrides apart from the seed and the
+cross-validation fold. Each value column gets `<col>_mean`, `<col>_std` (sample std, n - 1) and
+`<col>_n` per group; groups of folds also get their pooled out-of-fold AUROC
+(`pooled_video_auroc`, with its CI) and the per-fold range (`fold_video_auroc_min`, `_max`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 from rich import box
 from rich.table import Table
 
+from dfd.compare.folds import POOLED_FILES
 from dfd.compare.runs import Skipped
 from dfd.eval.figures import LOWER_IS_BETTER, METRIC_LABELS
 
@@ -75,6 +78,26 @@ def sort_groups(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
     return (groups.sort_values(["dataset", f"{metric}_mean"], ascending=[True, ascending],
                                na_position="last", kind="mergesort")
             .reset_index(drop=True))
+
+
+def pooled_text(group: pd.Series, separator: str = " ") -> str:
+    """`0.912 [0.850, 0.960]` (one fold set) or `0.912` (the mean over seeds); — when not pooled."""
+    value = group.get("pooled_video_auroc", math.nan)
+    if pd.isna(value):
+        return "—"
+    low, high = group.get("pooled_video_auroc_ci_lo", math.nan), group.get("pooled_video_auroc_ci_hi", math.nan)
+    return f"{value:.3f}" if pd.isna(low) else f"{value:.3f}{separator}[{low:.3f}, {high:.3f}]"
+
+
+def fold_range_text(group: pd.Series) -> str:
+    """`0.710–0.930`: the lowest and highest per-fold video AUROC; — when not pooled."""
+    low, high = group.get("fold_video_auroc_min", math.nan), group.get("fold_video_auroc_max", math.nan)
+    return "—" if pd.isna(low) else f"{low:.3f}–{high:.3f}"
+
+
+def has_pooled(groups: pd.DataFrame) -> bool:
+    """Whether any group is a pooled set of cross-validation folds."""
+    return "pooled_video_auroc" in groups and bool(groups["pooled_video_auroc"].notna().any())
 
 
 def metric_label(column: str) -> str:
@@ -151,15 +174,22 @@ def to_markdown(groups: pd.DataFrame, metric: str, skipped: Sequence[Skipped]) -
     """A Markdown table of every group, a note on the numbers, and the skipped runs."""
     columns = [*_ordered(groups, METRIC_ORDER, metric),
                *(c for c in EXTRA_VALUES if f"{c}_mean" in groups)]
-    header = ["#", "overrides", "dataset", "seeds", *map(metric_label, columns), "runs"]
+    pooled = has_pooled(groups)
+    header = ["#", "overrides", "dataset", "seeds", *map(metric_label, columns),
+              *(["pooled video AUROC", "per-fold AUROC min–max"] if pooled else []), "runs"]
     lines = [_markdown_row(header), _markdown_row(["---"] * len(header))]
     for rank, (_, group) in zip(ranks(groups), groups.iterrows()):
         lines.append(_markdown_row([str(rank), setting_text(group), group["dataset"],
                                     ", ".join(_seeds(group)) or "—",
                                     *(format_value(group, c) for c in columns),
+                                    *([pooled_text(group), fold_range_text(group)] if pooled else []),
                                     ", ".join(group["runs"])]))
     lines += ["", f"{sort_note(metric)} `mean ± std (n=runs)` is over runs that differ only by "
-              "seed (sample std); a single run shows its value and `[CI]` from its metrics.json."]
+              "seed or cross-validation fold (sample std); a single run shows its value and `[CI]` "
+              "from its metrics.json."]
+    if pooled:
+        lines += ["", "Pooled video AUROC: the test videos of all folds of a setting scored as one "
+                  f"set, with its bootstrap CI (details in {POOLED_FILES['markdown']})."]
     if skipped:
         lines += ["", "Skipped:", ""] + [f"- `{item.path.as_posix()}`: {item.reason}"
                                          for item in skipped]
@@ -179,9 +209,13 @@ def console_table(groups: pd.DataFrame, metric: str, width: int = 160) -> Table:
     setting_width = min(MAX_SETTING_WIDTH, max(len(line) for text in settings
                                                for line in text.split("\n")))
     dataset_width = max(7, *(len(name) for name in groups["dataset"]))
-    columns = _console_metrics(groups, metric, width - setting_width - dataset_width - 15)
+    pooled = has_pooled(groups)
+    room = width - setting_width - dataset_width - 15 - (CONSOLE_CELL_WIDTH if pooled else 0)
+    columns = _console_metrics(groups, metric, room)
+    caption = "mean ± std over n seeds or folds; one run: value [CI]"
     table = Table(title=f"Video-level metrics. {sort_note(metric)}", title_justify="left",
-                  box=box.SIMPLE_HEAD, caption="mean ± std over n seeds; one run: value [CI]",
+                  box=box.SIMPLE_HEAD, caption=caption + ("; pooled: out-of-fold AUROC [CI], "
+                                                          "per-fold min–max" if pooled else ""),
                   caption_justify="left")
     table.add_column("#", justify="right")
     table.add_column("overrides", overflow="fold", min_width=setting_width)
@@ -190,7 +224,12 @@ def console_table(groups: pd.DataFrame, metric: str, width: int = 160) -> Table:
     for column in columns:
         table.add_column(console_label(column), justify="right", no_wrap=True,
                          style="bold" if column == metric else None)
+    if pooled:
+        table.add_column("pooled", justify="right", no_wrap=True)
     for rank, setting, (_, group) in zip(ranks(groups), settings, groups.iterrows()):
         cells = [format_value(group, c, show_n=False).replace(" [", "\n[") for c in columns]
+        if pooled:
+            ranged = fold_range_text(group)
+            cells.append(pooled_text(group, "\n") + ("" if ranged == "—" else f"\n{ranged}"))
         table.add_row(str(rank), setting, group["dataset"], str(group["n_runs"]), *cells)
     return table
