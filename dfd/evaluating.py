@@ -35,8 +35,8 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     module.detector.check_input(trained_on.hparams.clip_len, trained_on.hparams.image_size)
     test_sets, first = {}, None
     for name, manifest in dataset_manifests(cfg).items():
-        datamodule = FaceClipDataModule.load_from_checkpoint(ckpt_path, **overrides,
-                                                             manifest_path=str(manifest))
+        settings = {**overrides, **own_rows_only(trained_on, manifest), "manifest_path": str(manifest)}
+        datamodule = FaceClipDataModule.load_from_checkpoint(ckpt_path, **settings)
         datamodule.setup()
         if "test" not in datamodule.datasets:
             raise ValueError(f"dataset '{name}' has no usable test clips in {manifest}")
@@ -57,6 +57,14 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         return {name: result.metrics for name, result in results.items()}
     finally:
         finish_wandb()
+
+
+def own_rows_only(trained_on: FaceClipDataModule, manifest: Path) -> dict[str, Any]:
+    """Settings that keep the training run's cross-validation fold and protocol to its own data:
+    another dataset is tested on its own test split, whole."""
+    if Path(trained_on.hparams.manifest_path).resolve() == manifest.resolve():
+        return {}
+    return {"cv": None, "protocol": None}
 
 
 def find_checkpoint(path: str | Path) -> str:

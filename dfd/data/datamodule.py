@@ -10,13 +10,17 @@ from typing import Any
 import lightning as L
 import cv2
 import numpy as np
+import pandas as pd
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from dfd.confutil import to_plain
 from dfd.data.dataset import FaceClipDataset
+from dfd.data.folds import CvSettings, cross_validation_split, fold_summary
 from dfd.data.manifest import ok_rows, read_manifest
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
+from dfd.data.protocols import Protocol, protocol_summary, select_rows
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.splits import assert_no_group_leakage
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform, normalize_clips
@@ -48,6 +52,11 @@ def single_threaded_worker(worker_id: int) -> None:
     cv2.setNumThreads(1)
 
 
+@rank_zero_only
+def _log_rank_zero(message: str) -> None:
+    log.info(message)
+
+
 class FaceClipDataModule(L.LightningDataModule):
     """Face clips of `clip_len` frames (1 = frame mode) per split of a prepared manifest.
 
@@ -62,6 +71,11 @@ class FaceClipDataModule(L.LightningDataModule):
     followed by its fake (clip 2i + 1 is the blend of clip 2i). The training order
     and every clip's augmentation are a function of `seed` and the epoch (a random seed when
     None), so a resumed run sees the same batches as an uninterrupted one.
+
+    `cv` (the `data.cv` block, see :mod:`dfd.data.folds`) replaces the manifest's splits by a
+    cross-validation fold when its `folds` is set; `protocol` (see :mod:`dfd.data.protocols`)
+    then keeps, per split, the real videos and the fakes of that split's methods. Both are
+    logged when the data is set up.
     """
 
     def __init__(
@@ -81,10 +95,15 @@ class FaceClipDataModule(L.LightningDataModule):
         seed: int | None = None,
         train_real_only: bool = False,
         pair_self_blend: bool = False,
+        cv: Mapping[str, Any] | None = None,
+        protocol: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
+        cv, protocol = to_plain(cv), to_plain(protocol)
+        CvSettings.from_config(cv)  # bad settings fail here, before any training
+        Protocol.from_config(protocol)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         self.save_hyperparameters()
@@ -107,6 +126,7 @@ class FaceClipDataModule(L.LightningDataModule):
             reasons = skipped["reason"].str.split(":").str[0].value_counts().to_dict()
             log.info("manifest %s: %d clips ok, %d skipped at preparation %s",
                      path, len(rows), len(skipped), reasons)
+        rows = self._select(rows)
         assert_no_group_leakage(rows)
         train_tf = build_clip_transform(hp.image_size, hp.augment)
         eval_tf = build_clip_transform(hp.image_size, None)
@@ -126,6 +146,18 @@ class FaceClipDataModule(L.LightningDataModule):
         if hp.pair_self_blend and "train" in self.datasets:
             self.datasets["train"] = SelfBlendPairs(self.datasets["train"],
                                                     OnlineSelfBlend(1.0, hp.crop_margin))
+
+    def _select(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The rows of the cross-validation fold and the protocol, each logged."""
+        cv = CvSettings.from_config(self.hparams.cv)
+        if cv.enabled:
+            rows = cross_validation_split(rows, cv)
+            _log_rank_zero(fold_summary(rows, cv))
+        protocol = Protocol.from_config(self.hparams.protocol)
+        if protocol is not None:
+            rows = select_rows(rows, protocol)
+            _log_rank_zero(protocol_summary(rows, protocol))
+        return rows
 
     def dataset(self, split: str) -> FaceClipDataset | SelfBlendPairs:
         """The dataset of one split; a clear error when the manifest has no such rows."""
