@@ -58,3 +58,13 @@ def test_scores_do_not_depend_on_batching(tiny_prepared: Path, tmp_path: Path) -
     many = score_dataset(model, dm.dataset("test"), dm.normalize, batch_size=5)
     assert np.allclose(one.scores, many.scores, atol=1e-5)
     assert np.allclose(one.frames, many.frames, atol=1e-5)
+
+
+def test_scoring_gives_every_submodule_its_own_mode_back(tiny_prepared: Path, tmp_path: Path) -> None:
+    """A frozen backbone (eval mode inside a detector in train mode) stays frozen."""
+    model = detector(tmp_path, "resnet18").train()
+    model.backbone.eval()
+    dm = FaceClipDataModule(str(tiny_prepared), clip_len=2, image_size=48, num_workers=0)
+    score_dataset(model, dm.dataset("test"), dm.normalize, batch_size=8)
+    assert model.training and model.classifier.training
+    assert not any(module.training for module in model.backbone.modules())

@@ -42,7 +42,8 @@ Normalize = Callable[[torch.Tensor], torch.Tensor]
 @dataclass(frozen=True)
 class Scorer:
     """What scoring needs besides the data: the detector, its input normalization, the device,
-    the precision it was trained in and the batch size."""
+    the precision it was trained in, the batch size and the test-time views (`tta`, names of
+    `dfd.eval.scoring.TTA_VIEWS`) whose scores are averaged with the clip's own."""
 
     detector: nn.Module
     normalize: Normalize
@@ -50,11 +51,12 @@ class Scorer:
     precision: str | int | None = None
     batch_size: int = 16
     num_workers: int = 0
+    tta: tuple[str, ...] = ()
 
     def clips(self, dataset: FaceClipDataset) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """(clips table, frames table or None) of every clip in `dataset`."""
         scored = score_dataset(self.detector, dataset, self.normalize, self.batch_size,
-                               self.num_workers, self.device, self.precision)
+                               self.num_workers, self.device, self.precision, self.tta)
         return clip_table(dataset, scored), frame_table(dataset, scored)
 
 
@@ -127,6 +129,7 @@ def summarize(name: str, clips: pd.DataFrame, frames: pd.DataFrame | None,
     metrics |= confidence_intervals(videos, settings)
     metrics |= {"threshold": dict(threshold), "aggregation": settings["aggregation"],
                 "aggregation_options": dict(settings["aggregation_options"]),
+                "tta": list(settings.get("tta") or []),
                 "num_videos": len(videos), "num_clips": len(clips),
                 "num_frames": None if frames is None else len(frames),
                 "num_fake_videos": int(videos["label"].sum())}

@@ -50,7 +50,8 @@ def report_checkpoint(cfg: DictConfig, module: DeepfakeDetectionModule,
     scorer = Scorer(module.detector, datamodule.normalize, device,
                     precision=precision,
                     batch_size=settings["batch_size"] or datamodule.hparams.batch_size,
-                    num_workers=datamodule.hparams.num_workers)
+                    num_workers=datamodule.hparams.num_workers,
+                    tta=tuple(settings.get("tta") or ()))
     threshold, val_videos = operating_threshold(scorer, val, settings, threshold_source)
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "threshold.json").write_text(json.dumps(threshold, indent=2))
