@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from dfd.callbacks import EpochHistory, RandomStateCheckpoint
 from dfd.console import closing_line, quiet_library_noise
 from dfd.data.datamodule import FaceClipDataModule
+from dfd.data.identity_check import identity_message, identity_overlap
 from dfd.ddp import SameConfigOnEveryRank, config_digest, share_job_config
 from dfd.eval.evaluation import flat_metrics
 from dfd.eval.run import report_checkpoint
@@ -50,6 +51,17 @@ def _record_run(cfg: DictConfig, loggers: list[Any]) -> None:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
         logger.log_hyperparams(resolved)
+
+
+@rank_zero_only
+def report_validation_people(datamodule: FaceClipDataModule) -> None:
+    """Warn when validation shows people training shows (checkpoint choice would reward
+    memorising them); say so when the manifest names no identities."""
+    datamodule.setup("fit")
+    rows = {split: getattr(data, "clips", data).rows for split, data in datamodule.datasets.items()}
+    if "train" in rows and "val" in rows:
+        warn, message = identity_message(identity_overlap(rows["train"], rows["val"]))
+        (log.warning if warn else log.info)(message)
 
 
 def optimized_value(trainer: L.Trainer, name: str | None) -> float | None:
@@ -111,6 +123,7 @@ def train(cfg: DictConfig) -> float | None:
     _record_run(cfg, loggers)
     try:
         if cfg.get("train", True):
+            report_validation_people(datamodule)
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             if raise_if_pruned(trainer):  # an Optuna trial pruned: rank 0 raised TrialPruned
                 return None

@@ -1,9 +1,11 @@
 """The linear-probe baseline: a frozen pretrained backbone stays bit-identical (weights and
-BatchNorm statistics) through real training by train.py, while its logistic head learns."""
+BatchNorm statistics) through real training by train.py, while its logistic head learns; the
+run reports like any other (with flip TTA here) and checks validation's people first."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import lightning as L
@@ -53,10 +55,14 @@ def test_probe_trains_only_its_head_through_train_py(tiny_prepared: Path, tmp_pa
     run_entry_point("train.py", "experiment=linear_probe", f"data.prepared_dir={tiny_prepared.parent}",
                     f"paths.log_dir={tmp_path}", "datamodule.image_size=64", "datamodule.clip_len=4",
                     "datamodule.batch_size=4", "datamodule.num_workers=0", "trainer.max_epochs=2",
-                    "trainer.enable_progress_bar=false", "evaluation.report=false")
+                    "trainer.enable_progress_bar=false", "evaluation.report=false",
+                    "evaluation.tta=[hflip]")
     run, = (tmp_path / "train" / "runs").iterdir()
     metrics = json.loads((run / "eval" / "demo" / "metrics.json").read_text())
     assert "auroc" in metrics["video"], "the probe reports like any run (dfd compare reads it)"
+    assert metrics["tta"] == ["hflip"], "evaluation.tta reaches the scorer and the report"
+    assert re.search(r"validation (shares \d+|identities \(\d+\))|identities unknown",
+                     (run / "train.log").read_text()), "train.py checks validation's people"
     cfg = OmegaConf.load(run / ".hydra" / "resolved_config.yaml")
     expected = backbone_file_tensors(cfg.model.backbone.weights)
     assert any("running_var" in key for key in expected)
