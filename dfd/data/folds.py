@@ -127,7 +127,7 @@ def _units(rows: pd.DataFrame, units: pd.Series) -> list[_Unit]:
     return [_Unit(str(name), int(row["size"]), int(row["sum"])) for name, row in counts.iterrows()]
 
 
-def fold_of_units(units: list[_Unit], folds: int | str, seed: int) -> dict[str, int]:
+def _fold_of_units(units: list[_Unit], folds: int | str, seed: int) -> dict[str, int]:
     """Deal units to folds: one each for leave-one-out, else balanced by videos, then classes."""
     if folds == LEAVE_ONE_OUT:
         return {unit.name: index for index, unit in enumerate(units)}
@@ -145,7 +145,7 @@ def fold_of_units(units: list[_Unit], folds: int | str, seed: int) -> dict[str, 
     return assigned
 
 
-def validation_units(candidates: list[_Unit], fraction: float, seed: int, fold: int) -> set[str]:
+def _validation_units(candidates: list[_Unit], fraction: float, seed: int, fold: int) -> set[str]:
     """Whole units holding about ``fraction`` of the candidates' videos (at least one unit, never
     all), with a unit of each class where the rest keeps that class too."""
     order = [candidates[i] for i in np.random.default_rng([seed, fold]).permutation(len(candidates))]
@@ -181,13 +181,13 @@ def cross_validation_split(rows: pd.DataFrame, settings: CvSettings) -> pd.DataF
     if settings.fold >= count:
         raise ValueError(f"cv.fold={settings.fold} is out of range: {count} folds are numbered "
                          f"0 to {count - 1}")
-    fold_of = fold_of_units(table, settings.folds, settings.seed)
+    fold_of = _fold_of_units(table, settings.folds, settings.seed)
     test = {name for name, fold in fold_of.items() if fold == settings.fold}
     rest = [unit for unit in table if unit.name not in test]
     if len(rest) < 2:
         raise ValueError(f"cv fold {settings.fold} leaves {len(rest)} unit(s) by {by} outside the "
                          "test fold: train and validation need at least one each (use fewer folds)")
-    val = validation_units(rest, settings.val_fraction, settings.seed, settings.fold)
+    val = _validation_units(rest, settings.val_fraction, settings.seed, settings.fold)
     split = units.map(lambda unit: "test" if unit in test else "val" if unit in val else "train")
     return rows.assign(split=split.to_numpy())
 

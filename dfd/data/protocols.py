@@ -28,6 +28,8 @@ from dfd.data.labels import FAKE, REAL_METHOD
 ALL, SAME_AS_TRAIN = "all", "train"
 SPLITS = ("train", "val", "test")
 Methods = tuple[str, ...] | str
+_NO_METHODS = ("(none: give the labels a method column and prepare again; a demo built before "
+               "it had one: make clean-demo demo-data)")
 
 
 def _methods(value: object, key: str, allowed: Sequence[str]) -> Methods:
@@ -120,7 +122,7 @@ def _check_named_methods(protocol: Protocol, present: set[str]) -> None:
     missing = sorted(named - present)
     if missing:
         raise ValueError(f"protocol {protocol.name}: no fake video has method(s) {missing}; the "
-                         f"manifest's fake methods are {sorted(present) or '(none: add a method column)'}")
+                         f"manifest's fake methods are {sorted(present) or _NO_METHODS}")
 
 
 def _text(methods: Methods) -> str:
