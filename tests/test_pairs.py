@@ -47,6 +47,14 @@ def test_batches_hold_each_real_beside_its_own_fake(tiny_prepared: Path, augment
             assert changed.float().mean() > 0.05, "the fake is not blended"
 
 
+def test_paper_style_pairs_are_blended(tiny_prepared: Path) -> None:
+    """With the SBI paper's ranges a pair still differs, now sometimes around the face too."""
+    dm = paired(tiny_prepared, self_blend_style="sbi")
+    for batch in dm.train_dataloader():
+        clips = batch["clip"].float()
+        assert ((clips[1::2] - clips[0::2]).abs() > 0).float().mean() > 0.05
+
+
 def test_pairs_are_a_function_of_index_and_seed(tiny_prepared: Path) -> None:
     pairs = paired(tiny_prepared, augment=FLIP_AND_COLOUR).dataset("train")
     assert isinstance(pairs, SelfBlendPairs)

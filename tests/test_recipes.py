@@ -46,7 +46,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "sbi": {
         "model.backbone.name": "efficientnet_b4", "datamodule.clip_len": 1, "datamodule.image_size": 380,
         "datamodule.train_real_only": True, "datamodule.pair_self_blend": True,
-        "datamodule.online_self_blend": 0, "module.optimizer._target_": "torch.optim.SGD"},
+        "datamodule.online_self_blend": 0, "datamodule.self_blend_style": "sbi",
+        "module.optimizer._target_": "torch.optim.SGD"},
     "linear_probe": {
         "model._target_": FRAMES, "model.backbone.name": "mobilenet_v2", "model.backbone.weights": MOBILENET,
         "model.temporal._target_": "dfd.models.temporal.MeanPool", "module.freeze_backbone": True,

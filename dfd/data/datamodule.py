@@ -64,7 +64,8 @@ class FaceClipDataModule(L.LightningDataModule):
     test clips are only resized and normalized. `balanced_sampling` draws training clips with
     class-balanced weights instead of shuffling. `online_self_blend` > 0 turns that share of
     the real training clips into freshly self-blended fakes at every draw (SBI recipe;
-    `crop_margin` must be the `prepare.margin` the crops were made with). `train_real_only`
+    `crop_margin` must be the `prepare.margin` the crops were made with; `self_blend_style`
+    picks the blend's parameter ranges: "demo" or the paper's "sbi"). `train_real_only`
     drops the fake training clips (validation and test keep theirs); `pair_self_blend` (which
     needs it) serves each real training clip beside its own self-blended fake, as the SBI paper
     trains: a training batch then holds `batch_size` clips, `batch_size // 2` reals each
@@ -92,6 +93,7 @@ class FaceClipDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         online_self_blend: float = 0.0,
         crop_margin: float = 0.3,
+        self_blend_style: str = "demo",
         seed: int | None = None,
         train_real_only: bool = False,
         pair_self_blend: bool = False,
@@ -130,7 +132,7 @@ class FaceClipDataModule(L.LightningDataModule):
         assert_no_group_leakage(rows)
         train_tf = build_clip_transform(hp.image_size, hp.augment)
         eval_tf = build_clip_transform(hp.image_size, None)
-        online = (OnlineSelfBlend(hp.online_self_blend, hp.crop_margin)
+        online = (OnlineSelfBlend(hp.online_self_blend, hp.crop_margin, style=hp.self_blend_style)
                   if hp.online_self_blend > 0 else None)
         for split in SPLITS:
             split_rows = rows[rows["split"] == split]
@@ -145,7 +147,8 @@ class FaceClipDataModule(L.LightningDataModule):
             )
         if hp.pair_self_blend and "train" in self.datasets:
             self.datasets["train"] = SelfBlendPairs(self.datasets["train"],
-                                                    OnlineSelfBlend(1.0, hp.crop_margin))
+                                                    OnlineSelfBlend(1.0, hp.crop_margin,
+                                                                    style=hp.self_blend_style))
 
     def _select(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The rows of the cross-validation fold and the protocol, each logged."""
