@@ -119,7 +119,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and export; returns the exit status."""
-    return run(parser().parse_args(argv), Console())
+    from dfd.predict import make_console
+
+    return run(parser().parse_args(argv), make_console())
 
 
 if __name__ == "__main__":

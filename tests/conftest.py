@@ -57,3 +57,15 @@ def run_entry_point(script: str, *overrides: str, timeout: int = 600,
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A resnet18 run trained through train.py on the tiny dataset (2 epochs, 2-frame clips of
+    48 px, the settings of test_entry_points): its run folder, evaluated and with its threshold."""
+    from test_entry_points import tiny_overrides
+
+    log_dir = tmp_path_factory.mktemp("tiny_run")
+    run_entry_point("train.py", *tiny_overrides(tiny_prepared, log_dir))
+    (run,) = (log_dir / "train" / "runs").iterdir()
+    return run

@@ -40,18 +40,23 @@ def export_detector(detector: nn.Module, example: torch.Tensor, fmt: str, path: 
     The clip length and image size are fixed by the example (the sidecar records them); only
     the batch axis is dynamic. Tracing fixes Python branches on shapes, such as the frame
     models' `T == 1` case, which is right for one clip length; the tracer's warnings about
-    them (and torch's deprecation notices of TorchScript and of the TorchScript-based ONNX
-    exporter, the one that needs no onnxscript) are silenced.
+    them, the ONNX exporter's caution about LSTMs and other batch sizes (the parity check
+    runs another batch size than the example's) and torch's deprecation notices of
+    TorchScript and of the TorchScript-based ONNX exporter (the one that needs no
+    onnxscript) are silenced.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {FORMATS}")
     wrapper = ExportedDetector(detector.eval().cpu()).eval()
     names = output_names(detector)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad(), warnings.catch_warnings():
+    # traced with autograd on: under no_grad, PyTorch's transformer layers take a fused fast
+    # path whose operator ONNX does not have
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
         if fmt == "torchscript":
             torch.jit.trace(wrapper, example.cpu(), check_trace=False).save(str(path))
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,23 +59,34 @@ def verdict(score: float, threshold: float) -> str:
     return FAKE if score >= threshold else REAL
 
 
+def common_folder(results: list[VideoResult]) -> Path | None:
+    """The folder all videos lie under (None for one video or none in common)."""
+    if len(results) < 2:
+        return None
+    folder = Path(os.path.commonpath([Path(r.video).absolute().parent for r in results]))
+    return None if folder == Path(folder.anchor) else folder
+
+
 def results_table(results: list[VideoResult], title: str) -> Table:
-    """The console table: video, verdict, fake probability, faces, frames used, seconds."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    longest = max((len(result.video) for result in results), default=5)
-    table.add_column("video", overflow="fold", min_width=min(longest, 60))
+    """The console table: video, verdict, fake probability, faces, frames used, seconds, and a
+    note (why a video failed); video paths relative to the folder they share, named in the title."""
+    base = common_folder(results)
+    names = [os.path.relpath(Path(r.video).absolute(), base) if base else r.video for r in results]
+    table = Table(title=f"{title} in {base}" if base else title, title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    table.add_column("video", overflow="fold")
     for column in ("verdict", "fake prob.", "faces", "frames", "seconds"):
         table.add_column(column, justify="left" if column == "verdict" else "right", no_wrap=True)
     table.add_column("note", overflow="fold")
-    for result in results:
+    for name, result in zip(names, results):
         if result.ok:
             colour = "red" if result.verdict == FAKE else "green"
-            table.add_row(result.video, f"[bold {colour}]{result.verdict}[/]",
+            table.add_row(name, f"[bold {colour}]{result.verdict}[/]",
                           f"{result.fake_probability:.3f}", str(result.faces),
                           str(result.frames_used), f"{result.seconds:.1f}", "; ".join(result.notes))
         else:
-            table.add_row(result.video, "[yellow]failed[/]", "-", "-", "-",
-                          f"{result.seconds:.1f}", result.reason)
+            table.add_row(name, "[yellow]failed[/]", "-", "-", "-", f"{result.seconds:.1f}",
+                          result.reason)
     return table
 
 

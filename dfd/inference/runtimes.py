@@ -31,7 +31,8 @@ def _outputs(values: torch.Tensor | tuple | list) -> Outputs:
     if isinstance(values, torch.Tensor):
         values = (values,)
     logits = values[0].detach().float().cpu()
-    frames = values[1].detach().float().cpu() if len(values) > 1 else None
+    frames = values[1] if len(values) > 1 else None
+    frames = None if frames is None else frames.detach().float().cpu()
     return logits, frames
 
 
