@@ -134,13 +134,18 @@ def test_evaluate_keeps_the_fold_and_protocol_to_the_training_data(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_cross_manipulation_trains_through_train_py(tiny_prepared: Path, tmp_path: Path) -> None:
+def test_cross_manipulation_trains_and_evaluates_through_the_entry_points(tiny_prepared: Path, tmp_path: Path) -> None:
     result = run_entry_point("train.py", *tiny_overrides(tiny_prepared, tmp_path),
                              "protocol=cross_manipulation", "trainer.max_epochs=1")
     assert "protocol cross_manipulation: train [real 2, swap 2]" in result.stdout
     run = only(list((tmp_path / "train" / "runs").iterdir()))
     videos = pd.read_csv(run / "eval" / "demo" / "videos.csv")
     assert set(videos["method"]) == {"real", "sbi"}, "tested on the method training never saw"
+    run_entry_point("evaluate.py", f"ckpt_path={run}", f"data.prepared_dir={tiny_prepared.parent}",
+                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0", "evaluation.report=false")
+    evaluated = only(list((tmp_path / "eval" / "runs").iterdir())) / "eval" / "demo" / "videos.csv"
+    assert pd.read_csv(evaluated)["method"].tolist() == videos["method"].tolist(), \
+        "evaluate.py applies the run's protocol to its own data"
 
 
 @pytest.mark.slow

@@ -115,7 +115,7 @@ def pooled_markdown(pooled: pd.DataFrame) -> str:
     for _, row in pooled.iterrows():
         cells = [row["dataset"], row["overrides"] or "(same config)", str(row["seed"]), row["folds"],
                  str(row["num_videos"]), _with_ci(row, "auroc"), _with_ci(row, "ap"),
-                 f"{row['fold_video_auroc_mean']:.3f} ± {row['fold_video_auroc_std']:.3f}",
+                 _mean_std(row["fold_video_auroc_mean"], row["fold_video_auroc_std"]),
                  f"{row['fold_video_auroc_min']:.3f}–{row['fold_video_auroc_max']:.3f}",
                  row["fold_video_auroc"].replace(";", ", ")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -124,6 +124,11 @@ def pooled_markdown(pooled: pd.DataFrame) -> str:
               "threshold differ, so the pooled AUROC also reflects how comparable their scores are."]
     lines += [f"- warning: {text}" for text in pooled_warnings(pooled)]
     return "\n".join(lines) + "\n"
+
+
+def _mean_std(mean: float, std: float) -> str:
+    """`0.812 ± 0.051`, or the mean alone for a single fold (no spread)."""
+    return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
 
 
 def _with_ci(row: pd.Series, name: str) -> str:
