@@ -34,3 +34,7 @@ def main() -> None:
     command = sys.argv.pop(1)
     sys.argv[0] = f"dfd {command}"
     runpy.run_module(COMMANDS[command][0], run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
