@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from dfd.data.dataset import FaceClipDataset
-from dfd.data.manifest import STATUS_OK, det_scores, face_boxes, frame_indices
+from dfd.data.manifest import STATUS_OK as PREPARED_OK, det_scores, face_boxes, frame_indices
 from dfd.data.transforms import build_clip_transform, normalize_clips
 from dfd.eval.aggregate import face_table
 from dfd.eval.scoring import ClipScores
@@ -23,7 +23,7 @@ from dfd.inference.explain import overlay_name, write_overlay
 from dfd.inference.inputs import VideoInput
 from dfd.inference.loading import LoadedDetector
 from dfd.inference.preparation import for_this_machine
-from dfd.inference.results import STATUS_OK as RESULT_OK, VideoResult, failed, verdict
+from dfd.inference.results import STATUS_OK, VideoResult, failed, verdict
 from dfd.prepare.pool import run_videos
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Predictor:
 
     def _result(self, path: Path, number: int, rows: list[dict], workdir: Path, details: bool,
                 gradcam_dir: Path | None) -> VideoResult:
-        if rows[0]["status"] != STATUS_OK:
+        if rows[0]["status"] != PREPARED_OK:
             return failed(str(path), str(rows[0]["reason"]))
         try:
             return self._score(path, number, rows, workdir, details, gradcam_dir)
@@ -84,7 +84,7 @@ class Predictor:
         score = float(faces["score"].max())
         threshold = self.spec.threshold.value
         result = VideoResult(
-            video=str(path), status=RESULT_OK, verdict=verdict(score, threshold),
+            video=str(path), status=STATUS_OK, verdict=verdict(score, threshold),
             fake_probability=score, threshold=threshold, faces=len(faces),
             frames_used=int(tracks["num_frames"].max()), clips=len(clips),
             face_scores=[{"face": int(f.face), "score": float(f.score), "clips": int(f.num_clips)}

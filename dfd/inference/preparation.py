@@ -67,5 +67,4 @@ def training_preparation(manifest_path: str | Path,
 
 def for_this_machine(settings: PrepareSettings, device: str, workers: int | None) -> PrepareSettings:
     """The settings with this run's face-detection device and worker count."""
-    return replace(settings, device=device, workers=workers or settings.workers, shard=0,
-                   num_shards=1, force=True)
+    return replace(settings, device=device, workers=workers or settings.workers)
