@@ -20,16 +20,12 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dfd.cli_args import positive_int
+
 if TYPE_CHECKING:
     from dfd.inference.loading import LoadedDetector
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,9 +50,9 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--device", default="auto",
                      help="cpu, cuda, cuda:1 ... for face detection and the model (default: "
                           "auto, a GPU when there is one)")
-    cli.add_argument("--batch-size", type=_positive, default=16, metavar="N",
+    cli.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
                      help="clips per model call (default 16)")
-    cli.add_argument("--workers", type=_positive, metavar="N",
+    cli.add_argument("--workers", type=positive_int, metavar="N",
                      help="videos prepared at once in worker processes (default: conf/prepare.yaml)")
     return cli
 

@@ -19,6 +19,7 @@ from typing import NoReturn
 import pandas as pd
 from rich.console import Console
 
+from dfd.cli_args import positive_int
 from dfd.compare.folds import pool_folds, pooled_by_group, pooled_warnings, write_pooled
 from dfd.compare.roc import plot_roc_overlay
 from dfd.compare.runs import Collection, Skipped, collect
@@ -27,12 +28,6 @@ from dfd.compare.table import (console_table, resolve_metric, sort_groups, summa
 
 OUTPUT_FILES = {"csv": "comparison.csv", "markdown": "comparison.md", "runs": "comparison_runs.csv",
                 "roc": "roc_overlay.png"}
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--dataset", metavar="NAME", help="only the results on this dataset")
     cli.add_argument("--out", type=Path, metavar="DIR",
                      help="output folder (default: the first FOLDER)")
-    cli.add_argument("--roc-top", type=_positive, default=10, metavar="N",
+    cli.add_argument("--roc-top", type=positive_int, default=10, metavar="N",
                      help="ROC curves of the N best settings per dataset (default 10)")
     return cli
 
