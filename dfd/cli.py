@@ -1,5 +1,6 @@
 """The `dfd` command: `dfd prepare [hydra overrides]`, `dfd demo [--out DIR ...]`,
-`dfd compare FOLDER ... [--metric M]`, `dfd predict MODEL VIDEO ...`, `dfd export MODEL --format F`.
+`dfd compare FOLDER ... [--metric M]`, `dfd predict MODEL VIDEO ...`, `dfd export MODEL --format F`,
+`dfd serve MODEL [--port P ...]`.
 
 Training and evaluation are the repository's `train.py` / `evaluate.py` Hydra entry points.
 """
@@ -16,6 +17,7 @@ COMMANDS = {
     "compare": ("dfd.compare", "one table of many runs' results, seeds as mean ± std (--help)"),
     "predict": ("dfd.predict", "real or fake: score videos with a checkpoint or an exported model (--help)"),
     "export": ("dfd.export", "export a checkpoint to TorchScript or ONNX with a JSON sidecar (--help)"),
+    "serve": ("dfd.serve", "serve a detector behind a REST API, docs at /docs (--help)"),
 }
 
 

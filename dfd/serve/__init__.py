@@ -1,0 +1,1 @@
+"""`dfd serve`: the trained detector behind a REST API (FastAPI + uvicorn)."""

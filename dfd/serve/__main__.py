@@ -1,0 +1,68 @@
+"""dfd serve MODEL [--host H] [--port P] [--max-upload-mb N] [--max-in-flight N] [--device D]
+
+Serve a checkpoint, train run folder or exported model behind the REST API of dfd.serve.app
+(docs at http://HOST:PORT/docs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dfd.cli_args import positive_int
+from dfd.serve.settings import ServeSettings
+
+
+def positive_float(text: str) -> float:
+    """A number > 0, or argparse's usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line options of `dfd serve`."""
+    defaults = ServeSettings()
+    cli = argparse.ArgumentParser(prog="dfd serve",
+                                  description="Serve a trained detector behind a REST API.")
+    cli.add_argument("model", type=Path,
+                     help="checkpoint (.ckpt), train run folder, or exported model (.pt/.onnx)")
+    cli.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    cli.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    cli.add_argument("--device", default=defaults.device,
+                     help="cpu, cuda, cuda:1 ... (default: auto, a GPU when there is one)")
+    cli.add_argument("--max-upload-mb", type=positive_int, default=defaults.max_upload_mb,
+                     metavar="N", help=f"largest upload in MiB (default {defaults.max_upload_mb})")
+    cli.add_argument("--max-duration", type=positive_float, default=defaults.max_duration_s,
+                     metavar="S", help=f"longest video in seconds (default {defaults.max_duration_s:g})")
+    cli.add_argument("--max-in-flight", type=positive_int, default=defaults.max_in_flight,
+                     metavar="N", help="analyses at once; more get 503 + Retry-After "
+                                       f"(default {defaults.max_in_flight})")
+    cli.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, metavar="N",
+                     help=f"clips per model call (default {defaults.batch_size})")
+    cli.add_argument("--upload-dir", type=Path, metavar="DIR",
+                     help="where uploads and crops stay while analysed (default: a temporary folder)")
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and run uvicorn until interrupted."""
+    import uvicorn
+
+    from dfd.serve.app import create_app
+
+    args = parser().parse_args(argv)
+    settings = ServeSettings(device=args.device, batch_size=args.batch_size,
+                             max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration,
+                             max_in_flight=args.max_in_flight, upload_dir=args.upload_dir)
+    uvicorn.run(create_app(args.model, settings), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The FastAPI application: analyse an uploaded video, health, finished jobs, docs at /docs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from dfd.serve.analysis import Analyzer
+from dfd.serve.errors import ApiError, install_error_handlers
+from dfd.serve.jobs import JobStore, MemoryJobStore
+from dfd.serve.limits import MULTIPART_SLACK, BodyLimit, InFlight
+from dfd.serve.settings import ServeSettings
+from dfd.serve.uploads import check_video, save_upload
+
+API = "/api/v1"
+
+
+def load_analyzer(model_path: Path, settings: ServeSettings) -> Analyzer:
+    """The detector loaded once, on the configured device."""
+    from dfd.console import quiet_library_noise
+    from dfd.inference.loading import load_detector
+    from dfd.prepare.faces import resolve_device
+
+    quiet_library_noise()
+    device = resolve_device(settings.device)
+    return Analyzer(load_detector(model_path, device), str(device), settings.batch_size)
+
+
+def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings(),
+               jobs: JobStore | None = None) -> FastAPI:
+    """The API for one model; it is loaded when the server starts (lifespan), not here."""
+    store = jobs if jobs is not None else MemoryJobStore(settings.max_jobs)
+    gate = InFlight(settings.max_in_flight)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.analyzer = await run_in_threadpool(load_analyzer, Path(model_path), settings)
+        if settings.upload_dir is not None:
+            settings.upload_dir.mkdir(parents=True, exist_ok=True)
+            app.state.upload_root = settings.upload_dir
+            yield
+        else:
+            with tempfile.TemporaryDirectory(prefix="dfd-serve-") as root:
+                app.state.upload_root = Path(root)
+                yield
+
+    app = FastAPI(title="dfd", summary="Is the face in this video real or fake?",
+                  version="1", lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_SLACK)
+    install_error_handlers(app)
+
+    @app.post(f"{API}/analyze-video")
+    async def analyze_video(
+        request: Request,
+        file: Annotated[UploadFile, File(description="the video")],
+        num_frames: Annotated[int | None, Form(description="frames sampled per video: only the "
+                                               "model's own value (see /health) is accepted")] = None,
+        enable_gradcam: Annotated[bool, Form(description="add Grad-CAM overlays of the clip "
+                                             "that decided the verdict (base64 PNG)")] = False,
+    ) -> dict[str, Any]:
+        """Score one uploaded video: verdict, fake probability, per-frame scores, faces."""
+        analyzer: Analyzer = request.app.state.analyzer
+        if num_frames is not None and num_frames != analyzer.num_frames:
+            raise ApiError(422, "unsupported_num_frames",
+                           f"this model samples {analyzer.num_frames} frames per video, as it "
+                           f"was trained; num_frames={num_frames} cannot be served")
+        if enable_gradcam and analyzer.detector.module is None:
+            raise ApiError(422, "gradcam_unavailable",
+                           "Grad-CAM needs a checkpoint; this server runs an exported model")
+        if not gate.try_enter():
+            raise ApiError(503, "busy", f"{gate.limit} analyses are running; try again later",
+                           {"Retry-After": str(settings.retry_after_s)})
+        video_id = uuid.uuid4().hex
+        workdir = request.app.state.upload_root / video_id
+        started = time.perf_counter()
+        try:
+            workdir.mkdir()
+            video = await save_upload(file, workdir, settings.max_upload_bytes)
+            duration = await run_in_threadpool(check_video, video, settings.max_duration_s)
+            answer = await run_in_threadpool(analyzer.analyze, video, workdir, enable_gradcam)
+        finally:
+            gate.leave()
+            await file.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+        record = {"video_id": video_id, **answer, "duration_s": duration,
+                  "processing_time_s": round(time.perf_counter() - started, 3)}
+        store.put(video_id, {"job_id": video_id, "status": "done", "result": record})
+        return record
+
+    @app.get(f"{API}/health")
+    async def health(request: Request) -> dict[str, Any]:
+        """Whether the model is loaded, which one, on which device, and the load."""
+        analyzer: Analyzer = request.app.state.analyzer
+        return {"status": "ok", "model_loaded": True, "model_version": analyzer.version,
+                "device": analyzer.device, "num_frames": analyzer.num_frames,
+                "threshold": analyzer.detector.spec.threshold.value,
+                "in_flight": gate.running, "max_in_flight": gate.limit}
+
+    @app.get(f"{API}/jobs/{{job_id}}")
+    async def job(job_id: str) -> dict[str, Any]:
+        """A finished analysis by its video_id (kept in memory, newest first)."""
+        record = store.get(job_id)
+        if record is None:
+            raise ApiError(404, "unknown_job", f"no job {job_id!r} is known to this server")
+        return record
+
+    return app

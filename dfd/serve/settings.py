@@ -1,0 +1,27 @@
+"""What `dfd serve` is configured with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Server limits. `upload_dir` holds each request's upload and crops while it is analysed
+    (None: a temporary folder made at startup and removed at shutdown)."""
+
+    device: str = "auto"
+    batch_size: int = 16
+    max_upload_mb: int = 200
+    max_duration_s: float = 600.0
+    max_in_flight: int = 1
+    retry_after_s: int = 5
+    max_jobs: int = 1000
+    upload_dir: Path | None = None
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * MIB
