@@ -3,7 +3,8 @@ training. Every number is a video-level AUROC of the checkpoint chosen on valida
 
     python benchmarks/quality_bench.py [--data demo] [--out DIR] [--parts logo,cross,real_only]
                                        [--image-size 112] [--clip-len 4] [--epochs 4]
-                                       [--max-folds N] [--readme] [extra train.py overrides ...]
+                                       [--max-folds N] [--recipes a,b] [--readme]
+                                       [extra train.py overrides ...]
 
 * logo: leave-one-group-out cross-validation (`data.cv.folds=groups data.cv.by=group`; the
   demo's groups are identity pairs, linked by their face swaps) for the linear probe, the
@@ -90,7 +91,10 @@ def logo(args: argparse.Namespace) -> list[Row]:
     folds = unit_count(args)
     used = min(folds, args.max_folds or folds)
     rows = []
-    for name, overrides in RECIPES.items():
+    for name in args.recipes.split(","):
+        if name not in RECIPES:
+            raise SystemExit(f"unknown recipe '{name}': choose from {sorted(RECIPES)}")
+        overrides = RECIPES[name]
         folder = args.out / "logo" / slug(name)
         minutes = train(args, folder, ["data.cv.folds=groups", "data.cv.by=group",
                                        f"data.cv.fold={','.join(map(str, range(used)))}",
@@ -147,6 +151,8 @@ def main() -> None:
     parser.add_argument("--clip-len", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-folds", type=int, default=None)
+    parser.add_argument("--recipes", default=",".join(RECIPES),
+                        help="leave-one-group-out recipes, in order (names of RECIPES)")
     parser.add_argument("--readme", action="store_true")
     parser.add_argument("overrides", nargs="*", help="more train.py overrides for every run")
     args = parser.parse_args()
