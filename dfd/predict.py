@@ -70,8 +70,9 @@ def describe_model(console: Console, detector: LoadedDetector) -> None:
     threshold, aggregation = spec.threshold, spec.aggregation
     console.print(f"model: {detector.source} ({detector.kind}); clips of {spec.clip_len} x "
                   f"{spec.image_size} px")
-    console.print(f"threshold: {threshold.value:.4f} ({threshold.rule}, chosen on "
-                  f"{threshold.chosen_on}; from {threshold.source})")
+    origin = ("the default: none was chosen on validation" if threshold.source == "none"
+              else f"{threshold.rule}, chosen on {threshold.chosen_on}; from {threshold.source}")
+    console.print(f"threshold: {threshold.value:.4f} ({origin})")
     options = f" {aggregation.options}" if aggregation.options else ""
     console.print(f"aggregation: {aggregation.strategy}{options} per face, max over faces "
                   f"(from {aggregation.source})")
