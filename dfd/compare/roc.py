@@ -70,7 +70,8 @@ def _legend(group: pd.Series, drawn: int) -> str:
     if group["n_runs"] == 1:
         return f"{_wrapped_setting(group)}\nAUC {auc}, one run"
     curve = f"mean curve of {drawn} of them" if drawn < group["n_runs"] else "mean curve"
-    return f"{_wrapped_setting(group)}\nAUC {auc} over {group['n_runs']} seeds; {curve} ±1 std"
+    runs = "folds" if pd.notna(group.get("fold_video_auroc_min", math.nan)) else "seeds"
+    return f"{_wrapped_setting(group)}\nAUC {auc} over {group['n_runs']} {runs}; {curve} ±1 std"
 
 
 def _legend_lines(groups: pd.DataFrame, top: int) -> int:
