@@ -12,6 +12,7 @@ from PIL import Image
 from sklearn import metrics as skm
 
 from dfd.eval import figures
+from dfd.eval.metrics import pr_points, roc_points
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -101,9 +102,9 @@ def test_curve_points_match_scikit_learn() -> None:
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 300)
     scores = np.round(np.clip(labels * 0.3 + rng.normal(0.4, 0.25, 300), 0, 1), 2)  # ties
-    fpr, tpr = figures.roc_points(labels, scores)
+    fpr, tpr, _ = roc_points(scores, labels)
     assert np.trapezoid(tpr, fpr) == pytest.approx(skm.roc_auc_score(labels, scores))
-    recall, precision, ap = figures.pr_points(labels, scores)
+    recall, precision, ap = pr_points(scores, labels)
     assert ap == pytest.approx(skm.average_precision_score(labels, scores))
     assert recall[0] == 0 and recall[-1] == 1 and precision[0] == 1
 

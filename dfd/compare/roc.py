@@ -19,7 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dfd.compare.table import format_value, metric_label, setting_text
-from dfd.eval.figures import DPI, roc_points
+from dfd.eval.figures import DPI
+from dfd.eval.metrics import roc_points
 
 GRID = np.linspace(0.0, 1.0, 201)
 PANELS_PER_ROW = 3
@@ -39,7 +40,8 @@ def run_roc(videos_csv: Path) -> Curve | None:
         return None
     if videos["label"].nunique() != 2:
         return None
-    return roc_points(videos["label"].to_numpy(), videos["score"].to_numpy())
+    fpr, tpr, _ = roc_points(videos["score"].to_numpy(), videos["label"].to_numpy())
+    return fpr, tpr
 
 
 def on_grid(curve: Curve) -> np.ndarray:

@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
+from dfd.eval.metrics import pr_points, roc_points
+
 REAL_COLOUR = "#2166ac"
 FAKE_COLOUR = "#c0392b"
 CLASS_COLOURS = {0: REAL_COLOUR, 1: FAKE_COLOUR}
@@ -34,33 +36,6 @@ LOWER_IS_BETTER = ("eer", "brier", "ece", "log_loss")
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """False- and true-positive rates at every distinct score threshold, from (0, 0) to (1, 1)."""
-    tps, fps = _cumulative_counts(labels, scores)
-    return np.r_[0.0, fps] / fps[-1], np.r_[0.0, tps] / tps[-1]
-
-
-def pr_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Recall, precision (starting at recall 0, precision 1) and the average precision."""
-    tps, fps = _cumulative_counts(labels, scores)
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    average_precision = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-    return np.r_[0.0, recall], np.r_[1.0, precision], average_precision
-
-
-def _cumulative_counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """True and false positives when thresholding at each distinct score, highest first."""
-    scores = np.asarray(scores, dtype=float)
-    labels = np.asarray(labels, dtype=int)
-    order = np.argsort(-scores, kind="mergesort")
-    scores, labels = scores[order], labels[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    tps = np.cumsum(labels)[last_of_tie].astype(float)
-    fps = (last_of_tie + 1) - tps
-    return tps, fps
-
 
 def _has_both_classes(table: pd.DataFrame | None) -> bool:
     return table is not None and len(table) > 0 and table["label"].nunique() == 2
@@ -139,7 +114,7 @@ def plot_roc(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
     for level, table in (("video", videos), ("clip", clips)):
         if not _has_both_classes(table):
             continue
-        fpr, tpr = roc_points(table["label"].to_numpy(), table["score"].to_numpy())
+        fpr, tpr, _ = roc_points(table["score"].to_numpy(), table["label"].to_numpy())
         auc = _metric(metrics, level, "auroc")
         auc = float(np.trapezoid(tpr, fpr)) if auc is None else auc
         label = f"{level} (n={len(table)}) AUC {auc:.3f}{_ci_text(metrics, f'{level}_auroc')}"
@@ -166,8 +141,8 @@ def plot_pr(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
     for level, table in (("video", videos), ("clip", clips)):
         if not _has_both_classes(table):
             continue
-        recall, precision, computed_ap = pr_points(table["label"].to_numpy(),
-                                                   table["score"].to_numpy())
+        recall, precision, computed_ap = pr_points(table["score"].to_numpy(),
+                                                   table["label"].to_numpy())
         ap = _metric(metrics, level, "ap")
         ap = computed_ap if ap is None else ap
         label = f"{level} (n={len(table)}) AP {ap:.3f}{_ci_text(metrics, f'{level}_ap')}"

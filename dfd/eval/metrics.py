@@ -15,6 +15,7 @@ from torchmetrics.functional.classification import (
     binary_average_precision,
     binary_calibration_error,
     binary_f1_score,
+    binary_precision_recall_curve,
     binary_recall,
     binary_roc,
     binary_specificity,
@@ -51,15 +52,23 @@ def has_both_classes(labels: torch.Tensor) -> bool:
     return bool(labels.min() != labels.max())
 
 
-def roc_points(scores: torch.Tensor, labels: torch.Tensor
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_points(scores: Scores, labels: Scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(FPR, TPR, thresholds) at every distinct score, thresholds descending.
 
     The first point is (0, 0) with threshold +inf, so `score >= threshold` realises every point.
     """
+    scores, labels = as_scores_and_labels(scores, labels)
     fpr, tpr, thresholds = (t.double().numpy() for t in binary_roc(scores, labels))
     thresholds[0] = np.inf
     return fpr, tpr, thresholds
+
+
+def pr_points(scores: Scores, labels: Scores) -> tuple[np.ndarray, np.ndarray, float]:
+    """Recall ascending from 0 (where precision is 1), its precision, and the average precision."""
+    scores, labels = as_scores_and_labels(scores, labels)
+    precision, recall, _ = binary_precision_recall_curve(scores, labels)
+    average_precision = float(binary_average_precision(scores, labels))
+    return recall.double().numpy()[::-1].copy(), precision.double().numpy()[::-1].copy(), average_precision
 
 
 def equal_error(fpr: np.ndarray, tpr: np.ndarray) -> tuple[float, int]:
