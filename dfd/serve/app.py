@@ -18,6 +18,7 @@ from dfd.serve.analysis import Analyzer
 from dfd.serve.errors import ApiError, install_error_handlers
 from dfd.serve.jobs import JobStore, MemoryJobStore
 from dfd.serve.limits import MULTIPART_SLACK, BodyLimit, InFlight
+from dfd.serve.page import install_page
 from dfd.serve.settings import ServeSettings
 from dfd.serve.uploads import check_video, save_upload
 
@@ -57,6 +58,7 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
                   version="1", lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_SLACK)
     install_error_handlers(app)
+    install_page(app)
 
     @app.post(f"{API}/analyze-video")
     async def analyze_video(
