@@ -44,7 +44,9 @@ def video_duration(path: Path) -> float | None:
                 return container.duration / av.time_base
             return None
     except av.FFmpegError as error:
-        raise ApiError(415, "not_a_video", f"the upload is not a readable video: {error}") from error
+        # FFmpeg's reason only: its message also names the server-side path
+        raise ApiError(415, "not_a_video",
+                       f"the upload is not a readable video: {error.strerror}") from error
 
 
 def check_video(path: Path, max_duration_s: float) -> float | None:
