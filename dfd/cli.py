@@ -1,6 +1,6 @@
 """The `dfd` command: `dfd prepare [hydra overrides]`, `dfd demo [--out DIR ...]`,
 `dfd compare FOLDER ... [--metric M]`, `dfd predict MODEL VIDEO ...`, `dfd export MODEL --format F`,
-`dfd serve MODEL [--port P ...]`.
+`dfd serve MODEL [--port P ...]`, `dfd worker MODEL --queue URL --upload-dir DIR`.
 
 Training and evaluation are the repository's `train.py` / `evaluate.py` Hydra entry points.
 """
@@ -18,6 +18,7 @@ COMMANDS = {
     "predict": ("dfd.predict", "real or fake: score videos with a checkpoint or an exported model (--help)"),
     "export": ("dfd.export", "export a checkpoint to TorchScript or ONNX with a JSON sidecar (--help)"),
     "serve": ("dfd.serve", "serve a detector behind a REST API, docs at /docs (--help)"),
+    "worker": ("dfd.serve.worker", "score the jobs `dfd serve --queue` enqueues (--help)"),
 }
 
 

@@ -13,6 +13,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from servers import postgres_url, redis_url  # noqa: E402,F401  real servers, as fixtures
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, train, val
 

@@ -140,7 +140,9 @@ def test_analyze_gives_what_predict_gives(server: dict, demo_videos: list[Path],
         print(f"{video.name}: {body['prediction']} {body['fake_probability']:.6f}, "
               f"{body['processing_time_s']:.2f} s")
         job = httpx.get(f"{server['url']}{API}/jobs/{body['video_id']}").json()
-        assert job == {"job_id": body["video_id"], "status": "done", "result": body}
+        assert {key: job[key] for key in ("job_id", "status", "attempts", "result", "error")} == {
+            "job_id": body["video_id"], "status": "done", "attempts": 1, "result": body,
+            "error": None}
     assert leftovers(server) == []
 
 
@@ -159,6 +161,7 @@ def test_health_docs_and_unknown_jobs(server: dict) -> None:
     health = httpx.get(f"{server['url']}{API}/health").json()
     assert health["model_loaded"] is True and health["device"] == "cpu"
     assert health["num_frames"] == 4 and health["model_version"]["kind"] == "checkpoint"
+    assert (health["mode"], health["queue"], health["database"]) == ("inline", None, "memory")
     assert httpx.get(f"{server['url']}/docs").status_code == 200
     paths = httpx.get(f"{server['url']}/openapi.json").json()["paths"]
     assert {f"{API}/analyze-video", f"{API}/health", f"{API}/jobs/{{job_id}}"} <= set(paths)

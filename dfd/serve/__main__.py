@@ -1,7 +1,8 @@
 """dfd serve MODEL [--host H] [--port P] [--max-upload-mb N] [--max-in-flight N] [--device D]
+              [--queue redis://HOST:PORT/N --upload-dir DIR] [--database URL]
 
 Serve a checkpoint, train run folder or exported model behind the REST API of dfd.serve.app
-(docs at http://HOST:PORT/docs).
+(docs at http://HOST:PORT/docs). With --queue, uploads are enqueued for `dfd worker`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dfd.cli_args import positive_int
+from dfd.serve.database import sqlite_url
 from dfd.serve.settings import ServeSettings
 
 
@@ -48,6 +50,13 @@ def parser() -> argparse.ArgumentParser:
                      help=f"clips per model call (default {defaults.batch_size})")
     cli.add_argument("--upload-dir", type=Path, metavar="DIR",
                      help="where uploads and crops stay while analysed (default: a temporary folder)")
+    cli.add_argument("--queue", metavar="URL",
+                     help="enqueue uploads on this Redis broker (redis://HOST:PORT/N) for `dfd "
+                          "worker` instead of scoring them here; needs --upload-dir")
+    cli.add_argument("--database", metavar="URL",
+                     help="SQLAlchemy URL of the job database, e.g. sqlite:///jobs.sqlite3 or "
+                          "postgresql+psycopg://USER:PASSWORD@HOST/DB (default: with --queue "
+                          "sqlite:///DIR/jobs.sqlite3 in the upload folder, else jobs in memory)")
     return cli
 
 
@@ -57,10 +66,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from dfd.serve.app import create_app
 
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.queue and args.upload_dir is None:
+        cli.error("--queue needs --upload-dir: the folder the workers read the uploads from")
+    database = args.database or (sqlite_url(args.upload_dir) if args.queue else None)
     settings = ServeSettings(device=args.device, batch_size=args.batch_size,
                              max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration,
-                             max_in_flight=args.max_in_flight, upload_dir=args.upload_dir)
+                             max_in_flight=args.max_in_flight, upload_dir=args.upload_dir,
+                             database_url=database, queue_url=args.queue)
     uvicorn.run(create_app(args.model, settings), host=args.host, port=args.port)
 
 

@@ -1,4 +1,5 @@
-"""The FastAPI application: analyse an uploaded video, health, finished jobs, docs at /docs."""
+"""The FastAPI application: analyse an uploaded video (inline, or enqueued for `dfd worker`),
+health, jobs, docs at /docs."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dfd.serve.analysis import Analyzer
 from dfd.serve.errors import ApiError, install_error_handlers
-from dfd.serve.jobs import JobStore, MemoryJobStore
+from dfd.serve.database import SqlJobStore
+from dfd.serve.jobs import DONE, QUEUED, JobStore, MemoryJobStore, job_record
 from dfd.serve.limits import MULTIPART_SLACK, BodyLimit, InFlight
 from dfd.serve.page import install_page
+from dfd.serve.queue import JobQueue
 from dfd.serve.settings import ServeSettings
 from dfd.serve.uploads import check_video, save_upload
 
@@ -36,10 +40,22 @@ def load_analyzer(model_path: Path, settings: ServeSettings) -> Analyzer:
     return Analyzer(load_detector(model_path, device), str(device), settings.batch_size)
 
 
+def open_store(settings: ServeSettings) -> JobStore:
+    """The configured database, or the newest jobs in memory when there is none."""
+    if settings.database_url is None:
+        return MemoryJobStore(settings.max_jobs)
+    return SqlJobStore(settings.database_url)
+
+
 def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings(),
                jobs: JobStore | None = None) -> FastAPI:
-    """The API for one model; it is loaded when the server starts (lifespan), not here."""
-    store = jobs if jobs is not None else MemoryJobStore(settings.max_jobs)
+    """The API for one model; it is loaded when the server starts (lifespan), not here.
+    With `settings.queue_url`, uploads are enqueued: that needs a database and an upload folder
+    the workers share."""
+    store = jobs if jobs is not None else open_store(settings)
+    queue = JobQueue(settings.queue_url) if settings.queue_url else None
+    if queue is not None and not (isinstance(store, SqlJobStore) and settings.upload_dir):
+        raise ValueError("a queue needs a database and an upload folder shared with the workers")
     gate = InFlight(settings.max_in_flight)
 
     @asynccontextmanager
@@ -69,7 +85,8 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
         enable_gradcam: Annotated[bool, Form(description="add Grad-CAM overlays of the clip "
                                              "that decided the verdict (base64 PNG)")] = False,
     ) -> dict[str, Any]:
-        """Score one uploaded video: verdict, fake probability, per-frame scores, faces."""
+        """Score one uploaded video: verdict, fake probability, per-frame scores, faces. A server
+        with a queue answers 202 with the job to poll instead (GET /api/v1/jobs/{job_id})."""
         analyzer: Analyzer = request.app.state.analyzer
         if num_frames is not None and num_frames != analyzer.num_frames:
             raise ApiError(422, "unsupported_num_frames",
@@ -78,6 +95,8 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
         if enable_gradcam and analyzer.detector.module is None:
             raise ApiError(422, "gradcam_unavailable",
                            "Grad-CAM needs a checkpoint; this server runs an exported model")
+        if queue is not None:
+            return await enqueue(request.app.state.upload_root, file, enable_gradcam)
         if not gate.try_enter():
             raise ApiError(503, "busy", f"{gate.limit} analyses are running; try again later",
                            {"Retry-After": str(settings.retry_after_s)})
@@ -95,8 +114,34 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
             shutil.rmtree(workdir, ignore_errors=True)
         record = {"video_id": video_id, **answer, "duration_s": duration,
                   "processing_time_s": round(time.perf_counter() - started, 3)}
-        store.put(video_id, {"job_id": video_id, "status": "done", "result": record})
+        await run_in_threadpool(store.put, video_id, job_record(video_id, DONE, result=record))
         return record
+
+    async def enqueue(root: Path, file: UploadFile, gradcam: bool) -> JSONResponse:
+        """Save and check the upload as inline, record the job, send it to the workers."""
+        assert queue is not None and isinstance(store, SqlJobStore)
+        job_id = uuid.uuid4().hex
+        workdir = root / job_id
+        queued = False
+        try:
+            workdir.mkdir()
+            video = await save_upload(file, workdir, settings.max_upload_bytes)
+            duration = await run_in_threadpool(check_video, video, settings.max_duration_s)
+            await run_in_threadpool(store.enqueue, job_id, f"{job_id}/{video.name}",
+                                    {"enable_gradcam": gradcam, "duration_s": duration})
+            try:
+                await run_in_threadpool(queue.send, job_id)
+            except Exception as error:
+                await run_in_threadpool(store.fail, job_id, "queue_unavailable", str(error))
+                raise ApiError(503, "queue_unavailable", f"the job queue cannot be reached: "
+                               f"{error}", {"Retry-After": str(settings.retry_after_s)}) from error
+            queued = True
+        finally:
+            await file.close()
+            if not queued:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return JSONResponse({"job_id": job_id, "status": QUEUED,
+                             "status_url": f"{API}/jobs/{job_id}"}, status_code=202)
 
     @app.get(f"{API}/health")
     async def health(request: Request) -> dict[str, Any]:
@@ -105,12 +150,16 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
         return {"status": "ok", "model_loaded": True, "model_version": analyzer.version,
                 "device": analyzer.device, "num_frames": analyzer.num_frames,
                 "threshold": analyzer.detector.spec.threshold.value,
-                "in_flight": gate.running, "max_in_flight": gate.limit}
+                "in_flight": gate.running, "max_in_flight": gate.limit,
+                "mode": "inline" if queue is None else "queue",
+                "queue": None if queue is None else queue.describe(),
+                "database": store.describe()}
 
     @app.get(f"{API}/jobs/{{job_id}}")
     async def job(job_id: str) -> dict[str, Any]:
-        """A finished analysis by its video_id (kept in memory, newest first)."""
-        record = store.get(job_id)
+        """A job by its id (the video_id of an inline analysis): status, attempts, and its
+        result or error once finished."""
+        record = await run_in_threadpool(store.get, job_id)
         if record is None:
             raise ApiError(404, "unknown_job", f"no job {job_id!r} is known to this server")
         return record

@@ -10,8 +10,10 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """Server limits. `upload_dir` holds each request's upload and crops while it is analysed
-    (None: a temporary folder made at startup and removed at shutdown)."""
+    """Server limits and where jobs go. `upload_dir` holds each request's upload and crops while
+    it is analysed (None: a temporary folder made at startup and removed at shutdown).
+    `queue_url` (a Redis broker) makes the API enqueue uploads for `dfd worker` instead of
+    scoring them; `database_url` (SQLAlchemy) keeps the jobs, in memory when None."""
 
     device: str = "auto"
     batch_size: int = 16
@@ -21,6 +23,8 @@ class ServeSettings:
     retry_after_s: int = 5
     max_jobs: int = 1000
     upload_dir: Path | None = None
+    database_url: str | None = None
+    queue_url: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,0 +1,161 @@
+"""The job database (dfd.serve.database.SqlJobStore) on a SQLite file and on a real PostgreSQL
+server started from the system packages: every transition of a job, and an API and a worker
+writing one SQLite file at once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from dfd.serve.database import ClaimedJob, SqlJobStore, sqlite_url
+from dfd.serve.jobs import DONE, FAILED, QUEUED, RUNNING, job_record
+
+RESULT = {"video_id": "v", "prediction": "FAKE", "fake_probability": 0.8125,
+          "frames": [{"frame": 0, "score": 0.5}], "notes": ["é ünïcode"]}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJobStore]:
+    url = (sqlite_url(tmp_path) if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    jobs = SqlJobStore(url)
+    yield jobs
+    jobs.close()
+
+
+def new_job(store: SqlJobStore, **options: object) -> str:
+    job_id = uuid.uuid4().hex
+    store.enqueue(job_id, f"{job_id}/upload.video", dict(options))
+    return job_id
+
+
+def test_a_queued_job_is_claimed_then_done(store: SqlJobStore) -> None:
+    job_id = new_job(store, enable_gradcam=True, duration_s=0.6)
+    queued = store.get(job_id)
+    assert queued is not None and queued["status"] == QUEUED and queued["attempts"] == 0
+    assert queued["result"] is None and queued["error"] is None
+    assert queued["created_at"] == queued["updated_at"]
+    assert datetime.fromisoformat(queued["created_at"]).utcoffset().total_seconds() == 0
+
+    claimed = store.claim(job_id, max_attempts=3)
+    assert claimed == ClaimedJob(job_id, f"{job_id}/upload.video",
+                                 {"enable_gradcam": True, "duration_s": 0.6}, 1)
+    running = store.get(job_id)
+    assert running["status"] == RUNNING and running["updated_at"] > running["created_at"]
+
+    assert store.finish(job_id, RESULT)
+    done = store.get(job_id)
+    assert done["status"] == DONE and done["result"] == RESULT and done["error"] is None
+    assert done["attempts"] == 1 and done["created_at"] == queued["created_at"]
+    assert not store.finish(job_id, {"other": 1}) and not store.fail(job_id, "x", "late")
+    assert store.claim(job_id, max_attempts=3) is None, "a finished job is not run again"
+    assert store.get(job_id) == done
+
+
+def test_a_failed_job_records_why(store: SqlJobStore) -> None:
+    job_id = new_job(store)
+    assert store.claim(job_id, max_attempts=3) is not None
+    assert store.fail(job_id, "no_face", "no face was found in any sampled frame")
+    failed = store.get(job_id)
+    assert failed["status"] == FAILED and failed["result"] is None
+    assert failed["error"] == {"code": "no_face", "message": "no face was found in any sampled frame"}
+    assert not store.finish(job_id, RESULT) and store.get(job_id)["status"] == FAILED
+
+
+def test_a_job_that_keeps_losing_its_worker_ends_failed(store: SqlJobStore) -> None:
+    """Each claim without a finish is a worker lost mid-job; after max_attempts it stops."""
+    job_id = new_job(store)
+    assert [store.claim(job_id, max_attempts=2).attempts for _ in range(2)] == [1, 2]
+    assert store.claim(job_id, max_attempts=2) is None
+    failed = store.get(job_id)
+    assert failed["status"] == FAILED and failed["attempts"] == 3
+    assert failed["error"]["code"] == "worker_lost" and "2 attempts" in failed["error"]["message"]
+    assert store.claim(job_id, max_attempts=5) is None
+
+
+def test_inline_results_and_unknown_jobs(store: SqlJobStore) -> None:
+    job_id = uuid.uuid4().hex
+    assert store.get(job_id) is None and store.claim(job_id, max_attempts=1) is None
+    store.put(job_id, job_record(job_id, DONE, result=RESULT))
+    record = store.get(job_id)
+    assert (record["status"], record["attempts"], record["result"], record["error"]) == (
+        DONE, 1, RESULT, None)
+    assert set(record) == {"job_id", "status", "created_at", "updated_at", "attempts",
+                           "result", "error"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_processes_starting_together_all_get_the_table(request: pytest.FixtureRequest,
+                                                        tmp_path: Path, backend: str) -> None:
+    """An API and its workers open a new database at the same moment: each may try to create
+    the table, and none fails for it."""
+    if backend == "sqlite":
+        url = sqlite_url(tmp_path)
+    else:
+        server = request.getfixturevalue("postgres_url")
+        name = f"race_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as db:
+            db.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        url = f"{server.rsplit('/', 1)[0]}/{name}"
+    barrier, opened, errors = threading.Barrier(6), [], []
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            opened.append(SqlJobStore(url))
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(barrier.parties)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    job_id = new_job(opened[0])
+    assert all(store.get(job_id)["status"] == QUEUED for store in opened)
+    for store in opened:
+        store.close()
+
+
+def test_an_api_and_a_worker_share_a_sqlite_file(tmp_path: Path) -> None:
+    """Two engines (as the API and a worker process have) writing at once: WAL and the busy
+    timeout make the writers wait for each other instead of failing with 'database is locked'."""
+    api, worker = SqlJobStore(sqlite_url(tmp_path)), SqlJobStore(sqlite_url(tmp_path))
+    with api.engine.connect() as db:
+        assert db.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    ids = [f"job{number:03d}" for number in range(150)]
+    errors: list[BaseException] = []
+
+    def enqueue_all() -> None:
+        try:
+            for job_id in ids:
+                api.enqueue(job_id, f"{job_id}/upload.video", {})
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    producer = threading.Thread(target=enqueue_all)
+    producer.start()
+    finished = 0
+    while finished < len(ids) and not errors:
+        producing = producer.is_alive()
+        claimed = worker.claim(ids[finished], max_attempts=1)
+        if claimed is None:
+            assert producing, "an enqueued job could not be claimed"
+            continue
+        assert worker.finish(claimed.job_id, {"n": finished})
+        assert api.get(claimed.job_id)["status"] == DONE
+        finished += 1
+    producer.join()
+    assert not errors, errors
+    assert [api.get(job_id)["result"] for job_id in ids] == [{"n": n} for n in range(len(ids))]
+    api.close()
+    worker.close()

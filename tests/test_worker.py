@@ -1,0 +1,263 @@
+"""dfd serve --queue and dfd worker as real processes on a real redis-server, writing into a
+SQLite file and into a real PostgreSQL server: real demo videos through the queue, a video
+without a face failing with its reason, and a worker killed mid-job whose job another finishes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import redis
+
+from dfd.fakes.encode import write_video
+from dfd.serve.__main__ import parser as serve_parser
+from dfd.serve.worker import parser as worker_parser
+from servers import free_port
+
+API = "/api/v1"
+PROBABILITY_AGREEMENT = 1e-6
+JOB_TIMEOUT_S = 300
+KILL_VISIBILITY_TIMEOUT_S = 3
+
+
+# ------------------------------------------------------------------------ fast: options
+
+def test_worker_and_queue_options() -> None:
+    args = worker_parser().parse_args(["m.ckpt", "--queue", "redis://h:6379/0", "--upload-dir",
+                                       "up", "--visibility-timeout", "60", "--max-attempts", "2"])
+    assert (args.visibility_timeout, args.max_attempts, args.database) == (60, 2, None)
+    with pytest.raises(SystemExit):
+        worker_parser().parse_args(["m.ckpt", "--upload-dir", "up"])  # no queue
+    served = serve_parser().parse_args(["m.ckpt", "--queue", "redis://h:6379/0", "--database",
+                                        "sqlite:///jobs.db", "--upload-dir", "up"])
+    assert (served.queue, served.database) == ("redis://h:6379/0", "sqlite:///jobs.db")
+
+
+def test_a_queue_needs_an_upload_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    from dfd.serve.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["m.ckpt", "--queue", "redis://127.0.0.1:1/0"])
+    assert "--queue needs --upload-dir" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ slow: real processes
+
+class Processes:
+    """Subprocesses of one test, each with its log; all stopped at the end."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.running = folder, []
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        log = (self.folder / f"{name}.log").open("w")
+        process = subprocess.Popen([sys.executable, "-m", "dfd.cli", *args], stdout=log,
+                                   stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process.log_path = log.name  # type: ignore[attr-defined]
+        self.running.append(process)
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {Path(p.log_path).name}\n{Path(p.log_path).read_text()[-4000:]}"
+                         for p in self.running)
+
+    def stop_all(self) -> None:
+        for process in reversed(self.running):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+class Stack:
+    """An API in queue mode with its workers, on one Redis database and one job database."""
+
+    def __init__(self, model: Path, folder: Path, queue: str, database: str) -> None:
+        self.model, self.queue, self.database = model, queue, database
+        self.uploads = folder / "uploads"
+        self.processes = Processes(folder)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api = self.processes.start(
+            "api", "serve", str(model), "--port", str(self.port), "--device", "cpu",
+            "--queue", queue, "--database", database, "--upload-dir", str(self.uploads),
+            "--max-upload-mb", "1", "--max-duration", "2")
+
+    def start_worker(self, name: str, *options: str) -> subprocess.Popen:
+        return self.processes.start(
+            name, "worker", str(self.model), "--device", "cpu", "--queue", self.queue,
+            "--database", self.database, "--upload-dir", str(self.uploads), *options)
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 180
+        while True:
+            assert self.api.poll() is None, self.processes.logs()
+            try:
+                if httpx.get(f"{self.url}{API}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, self.processes.logs()
+            time.sleep(0.2)
+
+    def submit(self, video: bytes) -> str:
+        response = httpx.post(f"{self.url}{API}/analyze-video", timeout=60,
+                              files={"file": ("clip.mp4", video, "video/mp4")})
+        assert response.status_code == 202, response.text
+        body = response.json()
+        assert body == {"job_id": body["job_id"], "status": "queued",
+                        "status_url": f"{API}/jobs/{body['job_id']}"}
+        return body["job_id"]
+
+    def job(self, job_id: str) -> dict:
+        response = httpx.get(f"{self.url}{API}/jobs/{job_id}", timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for(self, job_id: str, done: Callable[[dict], bool], poll_s: float = 0.2) -> dict:
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while not done(record := self.job(job_id)):
+            assert time.monotonic() < deadline, f"{record}\n{self.processes.logs()}"
+            time.sleep(poll_s)
+        return record
+
+    def finished(self, job_id: str) -> dict:
+        return self.wait_for(job_id, lambda record: record["status"] in ("done", "failed"))
+
+    def job_folders(self) -> list[Path]:
+        return [path for path in self.uploads.iterdir() if path.is_dir()]
+
+
+def redis_database(url: str, number: int) -> str:
+    """The session's redis-server, database `number`, emptied."""
+    address = url.rsplit("/", 1)[0] + f"/{number}"
+    redis.Redis.from_url(address).flushdb()
+    return address
+
+
+@pytest.fixture(scope="module")
+def inline_probability(tiny_run: Path,
+                       tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], float]:
+    """What the inline API answers for a file: the same Analyzer, in this process."""
+    from dfd.serve.app import load_analyzer
+    from dfd.serve.settings import ServeSettings
+
+    analyzer = load_analyzer(tiny_run, ServeSettings(device="cpu"))
+    workdir = tmp_path_factory.mktemp("inline")
+    cache: dict[Path, float] = {}
+
+    def probability(video: Path) -> float:
+        if video not in cache:
+            cache[video] = analyzer.analyze(video, workdir, False)["fake_probability"]
+            shutil.rmtree(workdir / "crops", ignore_errors=True)
+        return cache[video]
+
+    return probability
+
+
+@pytest.fixture(scope="module")
+def demo_videos(tiny_raw: Path) -> list[Path]:
+    """One real and one fake demo video, both with a face."""
+    return [sorted((tiny_raw / "real").glob("man*.mp4"))[0],
+            sorted((tiny_raw / "fake").glob("*.mp4"))[0]]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request: pytest.FixtureRequest, tiny_run: Path, redis_url: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """API + one worker, jobs in a SQLite file or in PostgreSQL."""
+    folder = tmp_path_factory.mktemp(f"queue_{request.param}")
+    database = (f"sqlite:///{folder / 'jobs.sqlite3'}" if request.param == "sqlite"
+                else request.getfixturevalue("postgres_url"))
+    queue = redis_database(redis_url, {"sqlite": 1, "postgresql": 2}[request.param])
+    deployment = Stack(tiny_run, folder, queue, database)
+    try:
+        deployment.start_worker("worker")
+        deployment.wait_until_up()
+        yield deployment
+    finally:
+        deployment.processes.stop_all()
+
+
+@pytest.mark.slow
+def test_jobs_go_through_the_worker_into_the_database(
+        stack: Stack, demo_videos: list[Path], inline_probability: Callable[[Path], float]) -> None:
+    health = httpx.get(f"{stack.url}{API}/health").json()
+    assert (health["mode"], health["queue"]) == ("queue", stack.queue)
+    assert health["database"].split(":")[0] == stack.database.split(":")[0]
+    jobs = {stack.submit(video.read_bytes()): video for video in demo_videos}
+    for job_id, video in jobs.items():
+        record = stack.finished(job_id)
+        assert record["status"] == "done", record
+        assert record["attempts"] == 1 and record["error"] is None
+        assert record["updated_at"] > record["created_at"]
+        result = record["result"]
+        assert result["video_id"] == job_id and result["prediction"] in ("REAL", "FAKE")
+        assert abs(result["fake_probability"] - inline_probability(video)) <= PROBABILITY_AGREEMENT
+        assert result["frames"] and result["duration_s"] > 0 and result["processing_time_s"] > 0
+        print(f"{video.name}: {result['prediction']} {result['fake_probability']:.6f}, "
+              f"{result['processing_time_s']:.2f} s in the worker")
+    assert stack.job_folders() == [], "the worker removes each upload"
+
+
+@pytest.mark.slow
+def test_a_video_without_a_face_fails_with_its_reason(stack: Stack, tmp_path: Path) -> None:
+    flat = write_video(tmp_path / "flat.mp4", np.full((12, 96, 128, 3), (40, 120, 40), np.uint8))
+    record = stack.finished(stack.submit(flat.read_bytes()))
+    assert record["status"] == "failed" and record["result"] is None, record
+    assert record["error"]["code"] == "no_face" and record["error"]["message"]
+    assert stack.job_folders() == []
+
+
+@pytest.mark.slow
+def test_bad_uploads_are_refused_before_the_queue(stack: Stack) -> None:
+    for content, status, code in ((b"", 400, "empty_upload"), (b"not a video\n", 415, "not_a_video")):
+        response = httpx.post(f"{stack.url}{API}/analyze-video", timeout=60,
+                              files={"file": ("clip.mp4", content, "video/mp4")})
+        assert response.status_code == status and response.json()["error"] == code
+    assert stack.job_folders() == []
+
+
+@pytest.mark.slow
+def test_a_job_of_a_killed_worker_is_finished_by_another(
+        tiny_run: Path, redis_url: str, tmp_path: Path, demo_videos: list[Path],
+        inline_probability: Callable[[Path], float]) -> None:
+    """SIGKILL leaves the job's message unacknowledged in Redis; after the visibility timeout
+    the next worker takes it again and the database counts a second attempt."""
+    deployment = Stack(tiny_run, tmp_path, redis_database(redis_url, 3),
+                       f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    timeout = ("--visibility-timeout", str(KILL_VISIBILITY_TIMEOUT_S))
+    try:
+        first = deployment.start_worker("first", *timeout)
+        deployment.wait_until_up()
+        job_id = deployment.submit(demo_videos[1].read_bytes())
+        deployment.wait_for(job_id, lambda record: record["status"] != "queued", poll_s=0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        killed = deployment.job(job_id)
+        assert (killed["status"], killed["attempts"]) == ("running", 1), \
+            "the job must still be running when its worker is killed"
+        assert deployment.job_folders(), "the upload stays for the next attempt"
+
+        deployment.start_worker("second", *timeout)
+        record = deployment.finished(job_id)
+        assert (record["status"], record["attempts"]) == ("done", 2), record
+        assert abs(record["result"]["fake_probability"]
+                   - inline_probability(demo_videos[1])) <= PROBABILITY_AGREEMENT
+        assert deployment.job_folders() == []
+    finally:
+        deployment.processes.stop_all()
+
