@@ -24,14 +24,15 @@ from dfd.inference.inputs import VideoInput
 from dfd.inference.loading import LoadedDetector
 from dfd.inference.preparation import for_this_machine
 from dfd.inference.results import STATUS_OK, VideoResult, failed, verdict
-from dfd.prepare.pool import run_videos
+from dfd.prepare.pool import LazyDetector, run_videos
 
 log = logging.getLogger(__name__)
 
 
 class Predictor:
     """Scores videos with one loaded detector. `device` also runs face detection; `workers`
-    prepares that many videos at once in worker processes (None: the preparation settings')."""
+    prepares that many videos at once in worker processes (None: the preparation settings').
+    The face detector of this process is built once, on first use, and kept across calls."""
 
     def __init__(self, detector: LoadedDetector, device: str = "cpu", batch_size: int = 16,
                  workers: int | None = None) -> None:
@@ -39,6 +40,7 @@ class Predictor:
         self.spec = detector.spec
         self.batch_size = batch_size
         self.settings = for_this_machine(self.spec.prepare, device, workers)
+        self.faces = LazyDetector(self.settings)
         self.transform = build_clip_transform(self.spec.image_size)
 
     def predict(self, inputs: list[VideoInput], workdir: Path, details: bool = False,
@@ -55,7 +57,7 @@ class Predictor:
             else:
                 tasks.append((item.path, f"{number:06d}"))
         clock = time.perf_counter()
-        for video_id, rows in run_videos(tasks, workdir, self.settings):
+        for video_id, rows in run_videos(tasks, workdir, self.settings, self.faces):
             number = int(video_id)
             result = self._result(inputs[number].path, number, rows, workdir, details, gradcam_dir)
             now = time.perf_counter()

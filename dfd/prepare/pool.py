@@ -41,14 +41,16 @@ class LazyDetector:
         return self._detector
 
 
-def run_videos(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings) -> Iterator[Result]:
+def run_videos(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings,
+               detector: LazyDetector | None = None) -> Iterator[Result]:
     """Prepare every task, yielding each video's rows as soon as it is done (in any order).
 
-    With one worker, or one video to do, the work runs in this process (no start-up cost).
+    With one worker, or one video to do, the work runs in this process (no start-up cost),
+    with `detector` when given (a caller that prepares again and again keeps one MTCNN).
     """
     workers = min(settings.workers, len(tasks))
     if workers <= 1:
-        detector = LazyDetector(settings)
+        detector = detector or LazyDetector(settings)
         for path, video_id in tasks:
             yield video_id, prepare_video(path, video_id, prepared_dir, settings, detector)
         return
