@@ -56,7 +56,7 @@ class Processes:
     """Subprocesses of one test, each with its log; all stopped at the end."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder, self.running = folder, []
+        self.folder, self.running, self.logs_open = folder, [], []
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = (self.folder / f"{name}.log").open("w")
@@ -65,6 +65,7 @@ class Processes:
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
         process.log_path = log.name  # type: ignore[attr-defined]
         self.running.append(process)
+        self.logs_open.append(log)
         return process
 
     def logs(self) -> str:
@@ -80,6 +81,8 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+        for log in self.logs_open:
+            log.close()
 
 
 class Stack:
