@@ -63,7 +63,7 @@ from dfd.console import quiet_library_noise
 from dfd.data.dataset import clip_windows
 from dfd.data.transforms import apply_to_clip, normalize_clips
 from dfd.inference.inputs import VideoInput, expand_inputs
-from dfd.inference.loading import load_detector
+from dfd.inference.loading import ModelLoadError, load_detector
 from dfd.inference.predictor import Predictor
 from dfd.prepare.crops import crop_square
 from dfd.prepare.faces import Detections, resolve_device
@@ -417,7 +417,10 @@ def main() -> None:
     videos = chosen_videos(args.videos, args.max_videos)
     device = resolve_device(args.device)
     print(f"model {shown(model)}, {len(videos)} videos, device {device}", flush=True)
-    predictor = Predictor(load_detector(model, device), device=str(device), workers=1)
+    try:
+        predictor = Predictor(load_detector(model, device), device=str(device), workers=1)
+    except ModelLoadError as error:
+        raise SystemExit(f"cannot load the model: {error}") from None
     print("predict vs floor ...", flush=True)
     timings, usable, notes = predict_vs_floor(predictor, videos, args.repeats)
     row, passed = floor_row(timings, len(usable), args.repeats)
