@@ -20,6 +20,11 @@ import redis
 
 from dfd.fakes.encode import write_video
 from dfd.serve.__main__ import parser as serve_parser
+from dfd.serve.analysis import Analyzer
+from dfd.serve.app import load_analyzer
+from dfd.serve.database import SqlJobStore, sqlite_url
+from dfd.serve.settings import ServeSettings
+from dfd.serve.worker import JobRunner
 from dfd.serve.worker import parser as worker_parser
 from servers import free_port
 
@@ -152,13 +157,15 @@ def redis_database(url: str, number: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def inline_probability(tiny_run: Path,
-                       tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], float]:
-    """What the inline API answers for a file: the same Analyzer, in this process."""
-    from dfd.serve.app import load_analyzer
-    from dfd.serve.settings import ServeSettings
+def analyzer(tiny_run: Path) -> Analyzer:
+    """The inline API's Analyzer, in this process."""
+    return load_analyzer(tiny_run, ServeSettings(device="cpu"))
 
-    analyzer = load_analyzer(tiny_run, ServeSettings(device="cpu"))
+
+@pytest.fixture(scope="module")
+def inline_probability(analyzer: Analyzer,
+                       tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], float]:
+    """What the inline API answers for a file."""
     workdir = tmp_path_factory.mktemp("inline")
     cache: dict[Path, float] = {}
 
@@ -264,3 +271,27 @@ def test_a_job_of_a_killed_worker_is_finished_by_another(
     finally:
         deployment.processes.stop_all()
 
+
+
+@pytest.mark.slow
+def test_the_runner_records_why_a_job_cannot_run(analyzer: Analyzer, tmp_path: Path,
+                                                 demo_videos: list[Path]) -> None:
+    """The worker's job runner in this process: uploads that are missing or outside the upload
+    folder fail with the reason, unknown jobs are left alone, finished ones are not run again."""
+    store = SqlJobStore(sqlite_url(tmp_path))
+    uploads = tmp_path / "uploads"
+    runner = JobRunner(analyzer, store, uploads, max_attempts=2)
+    store.enqueue("outside", "../../etc/passwd", {})
+    store.enqueue("missing", "missing/upload.video", {})
+    (uploads / "scored").mkdir(parents=True)
+    shutil.copy(demo_videos[0], uploads / "scored" / "upload.video")
+    store.enqueue("scored", "scored/upload.video", {"duration_s": 0.6})
+    for job_id in ("outside", "missing", "scored", "scored", "unknown"):
+        runner.run(job_id)
+    assert store.get("outside")["error"]["code"] == "bad_upload_path"
+    assert store.get("missing")["error"]["code"] == "missing_file"
+    scored = store.get("scored")
+    assert (scored["status"], scored["attempts"]) == ("done", 1), "run once, not twice"
+    assert scored["result"]["duration_s"] == 0.6 and store.get("unknown") is None
+    assert list(uploads.iterdir()) == []
+    store.close()
