@@ -38,7 +38,10 @@ MARKERS = ("<!-- quality-bench -->", "<!-- /quality-bench -->")
 RECIPES = {
     "linear probe": ["experiment=linear_probe"],
     "default": [],
-    "candidate": ["datamodule.self_blend_style=sbi", "evaluation.tta=[hflip]"],
+    # Self-Blended Images as the paper trains: real videos only, each beside its own pseudo-fake
+    "SBI pairs (real only)": ["datamodule.train_real_only=true",
+                              "datamodule.pair_self_blend=true",
+                              "datamodule.online_self_blend=0", "evaluation.tta=[hflip]"],
 }
 CROSS = {
     "swap -> sbi": ["protocol=cross_manipulation", "protocol.train_methods=[swap]",
