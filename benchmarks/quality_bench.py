@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from readme_block import write_readme_block
 
 REPO = Path(__file__).resolve().parents[1]
-MARKERS = ("<!-- quality-bench -->", "<!-- /quality-bench -->")
 RECIPES = {
     "linear probe": ["experiment=linear_probe"],
     "default": [],
@@ -135,15 +135,6 @@ def table(rows: list[Row], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
-    readme = REPO / "README.md"
-    content = readme.read_text()
-    start, end = content.find(MARKERS[0]), content.find(MARKERS[1])
-    if start < 0 or end < 0:
-        raise SystemExit(f"README.md has no {MARKERS[0]} ... {MARKERS[1]} block")
-    readme.write_text(content[:start + len(MARKERS[0])] + "\n" + text + "\n" + content[end:])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="demo")
@@ -171,7 +162,7 @@ def main() -> None:
     text = table(rows, args)
     print("\n" + text + f"\n\nruns: {args.out}")
     if args.readme:
-        write_readme(text)
+        write_readme_block("quality-bench", text)
 
 
 if __name__ == "__main__":

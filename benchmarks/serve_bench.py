@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 import torch
 from omegaconf import OmegaConf
+from readme_block import write_readme_block
 
 from dfd.console import quiet_library_noise
 from dfd.data.dataset import clip_windows
@@ -70,7 +71,6 @@ from dfd.prepare.faces import Detections, resolve_device
 from dfd.prepare.video import open_video
 
 REPO = Path(__file__).resolve().parents[1]
-MARKERS = ("<!-- serve-bench -->", "<!-- /serve-bench -->")
 API = "/api/v1"
 DEMO_RAW = REPO / "data" / "demo" / "raw"
 RUNS = REPO / "logs" / "train" / "runs"
@@ -356,15 +356,6 @@ def table(rows: list[list[str]], header: str) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
-    readme = REPO / "README.md"
-    content = readme.read_text()
-    start, end = content.find(MARKERS[0]), content.find(MARKERS[1])
-    if start < 0 or end < 0:
-        raise SystemExit(f"README.md has no {MARKERS[0]} ... {MARKERS[1]} block")
-    readme.write_text(content[:start + len(MARKERS[0])] + "\n" + text + "\n" + content[end:])
-
-
 def shown(path: Path) -> str:
     """A path relative to the repository when it is inside it."""
     try:
@@ -447,7 +438,7 @@ def main() -> None:
     text = table(rows, header)
     print("\n" + text)
     if args.readme:
-        write_readme(text)
+        write_readme_block("serve-bench", text)
     sys.exit(0 if all(checks) else 1)
 
 
