@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import eval_cases
@@ -80,9 +81,13 @@ def test_offline_run_holds_figures_summary_and_table(case: eval_cases.EvalCase,
     for video in case.videos.itertuples():
         assert rows[video.video_id][1:4] == [video.label, pytest.approx(video.score),
                                              video.prediction]
-    transaction_log = next(run_dir.glob("run-*.wandb")).read_bytes()
-    for key in ("test/video_auroc_ci_low", "test/video_ap_ci_high", "test/clip_ece"):
-        assert key.encode() in transaction_log
+    keys = [key.encode() for key in ("test/video_auroc_ci_low", "test/video_ap_ci_high", "test/clip_ece")]
+    transaction_log = next(run_dir.glob("run-*.wandb"))
+    deadline = time.monotonic() + 30  # wandb's service may still be flushing after finish()
+    while not all(key in transaction_log.read_bytes() for key in keys) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for key in keys:
+        assert key in transaction_log.read_bytes()
     staged = list((offline_dirs / "wandb_data_dir").rglob("*"))
     thumbnails = [p for p in staged if p.is_file() and p.read_bytes()[:2] == b"\xff\xd8"]
     assert len(thumbnails) == len(case.videos)  # one JPEG face crop per video, staged for sync
