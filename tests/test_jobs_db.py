@@ -4,6 +4,7 @@ writing one SQLite file at once."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -124,6 +125,24 @@ def test_processes_starting_together_all_get_the_table(request: pytest.FixtureRe
     assert all(store.get(job_id)["status"] == QUEUED for store in opened)
     for store in opened:
         store.close()
+
+
+def test_a_new_sqlite_file_switches_to_wal_while_another_process_writes(tmp_path: Path) -> None:
+    """SQLite answers "database is locked" at once, without its busy wait, to a switch to WAL
+    while another connection holds the write lock (the race of processes opening a new file
+    together, seen in CI): opening the store waits for the writer instead of failing."""
+    url = sqlite_url(tmp_path)
+    writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None,
+                             check_same_thread=False)
+    writer.execute("CREATE TABLE other (value INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, writer.execute, args=("COMMIT",)).start()
+    store = SqlJobStore(url)
+    with store.engine.connect() as db:
+        assert db.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert store.get(new_job(store))["status"] == QUEUED
+    store.close()
+    writer.close()
 
 
 def test_an_api_and_a_worker_share_a_sqlite_file(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ an API and any number of workers can share the table without locks held across s
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,9 +82,24 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def wal(connection: Any, _: Any) -> None:
-        connection.execute("PRAGMA journal_mode=WAL")
+        use_wal(connection)
 
     return engine
+
+
+def use_wal(connection: sqlite3.Connection) -> None:
+    """Switch a SQLite file to WAL (it stays so). The switch needs the file to itself and SQLite
+    answers "database is locked" at once instead of waiting out the busy timeout, so processes
+    opening a new file together retry until the timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def create_table(engine: Engine) -> None:
