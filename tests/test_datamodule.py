@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import default_collate
 
 from dfd.data.datamodule import FaceClipDataModule
+from dfd.data.dataset import INDEX_KEYS
 from dfd.data.manifest import read_manifest, write_manifest
 from dfd.data.splits import SplitLeakageError
 from dfd.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, apply_to_clip, build_clip_transform,
@@ -38,6 +40,19 @@ def test_batches_are_clips_of_t_frames(tiny_prepared: Path, clip_len: int) -> No
         model_input = dm.on_after_batch_transfer(batch, 0)["clip"]
         assert model_input.dtype == torch.float32
         assert torch.allclose(model_input, normalize_reference(batch["clip"]), atol=1e-5)
+
+
+def test_batches_from_workers_equal_default_collate_with_one_block_of_indices(tiny_prepared: Path) -> None:
+    """The loaders' collate gives default_collate's values; the index fields share one block."""
+    dm = datamodule(tiny_prepared, num_workers=2)
+    dataset = dm.dataset("test")
+    for batch in dm.test_dataloader():
+        expected = default_collate([dataset[int(i)] for i in batch["clip_idx"]])
+        assert batch.keys() == expected.keys()
+        for key, value in expected.items():
+            assert batch[key].dtype == value.dtype and torch.equal(batch[key], value), key
+        blocks = {batch[key].untyped_storage().data_ptr() for key in INDEX_KEYS}
+        assert len(blocks) == 1
 
 
 def normalize_reference(clips: torch.Tensor) -> torch.Tensor:

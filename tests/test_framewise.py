@@ -44,3 +44,17 @@ def test_one_draw_per_clip(tiny_prepared: Path) -> None:
     first = apply_to_clip(transform, clip, 1)
     assert all(torch.equal(first[0], first[t]) for t in range(1, 4))
     assert not torch.equal(first, apply_to_clip(transform, clip, 2))
+
+
+@pytest.mark.parametrize("channels", [1, 4, 6])
+def test_affine_on_other_channel_counts(tiny_prepared: Path, channels: int) -> None:
+    """Grey, RGBA and 6-channel frames (beyond what OpenCV warps at once) get albumentations'
+    pixels too."""
+    frames = real_clip(tiny_prepared)
+    frames = np.concatenate([frames, frames], axis=-1)[..., :channels]
+    ours = build_clip_transform(64, [{"_target_": "dfd.data.framewise.Affine", **AFFINE}])
+    theirs = build_clip_transform(64, [{"_target_": "albumentations.Affine", **AFFINE}])
+    for seed in range(3):
+        out = apply_to_clip(ours, np.ascontiguousarray(frames), seed)
+        assert out.shape[1] == channels
+        assert torch.equal(out, apply_to_clip(theirs, np.ascontiguousarray(frames), seed))

@@ -16,7 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from dfd.confutil import to_plain
-from dfd.data.dataset import FaceClipDataset
+from dfd.data.dataset import FaceClipDataset, collate_clips
 from dfd.data.folds import CvSettings, cross_validation_split, fold_summary
 from dfd.data.manifest import ok_rows, read_manifest
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
@@ -199,7 +199,7 @@ class FaceClipDataModule(L.LightningDataModule):
             dataset,
             batch_size=self.hparams.batch_size // 2 if pairs else self.hparams.batch_size,
             sampler=sampler,
-            collate_fn=collate_pairs if pairs else None,
+            collate_fn=collate_pairs if pairs else collate_clips,
             # workers' base seeds come from here, not from the global generator that
             # dropout and MixUp draw from (so loaders never shift the model's randomness)
             generator=torch.Generator().manual_seed(self.hparams.seed),

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset
 
-from dfd.data.dataset import FaceClipDataset
+from dfd.data.dataset import FaceClipDataset, collate_clips
 from dfd.fakes.online import OnlineSelfBlend
 
 
@@ -49,4 +49,4 @@ class SelfBlendPairs(Dataset):
 
 def collate_pairs(pairs: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Batch pairs as plain clips: (B, 2, ...) -> (2B, ...), real i at 2i and its fake at 2i + 1."""
-    return {key: value.flatten(0, 1) for key, value in default_collate(list(pairs)).items()}
+    return {key: value.flatten(0, 1) for key, value in collate_clips(pairs).items()}

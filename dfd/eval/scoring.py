@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from dfd.data.dataset import collate_clips
+
 AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "bf16-true": torch.bfloat16,
                    "16-mixed": torch.float16, "16-true": torch.float16}
 
@@ -101,7 +103,8 @@ def score_dataset(detector: nn.Module, dataset: Dataset,
     """Score every clip of `dataset` (samples with uint8 `clip` and `clip_idx`) in eval mode,
     averaged over the `tta` views."""
     device, tta = torch.device(device), check_tta(tta)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False,
+                        collate_fn=collate_clips)
     indices, scores, frames = [], [], []
     with eval_mode(detector.to(device)):
         for batch in loader:

@@ -82,7 +82,7 @@ BLEND_STYLES = {"demo": sample_blend_params, "sbi": sample_sbi_params}
 
 
 def _alter(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
-    """The colour, sharpness and resolution changes of `p` on a (T, h, w, 3) uint8 stack (float out)."""
+    """The colour, sharpness and resolution changes of `p` on a (T, h, w, 3) uint8 stack."""
     altered = _recolour(rgb, p)
     if p.sharpness:
         altered = _resharpen(altered, p.sharpness)
@@ -96,61 +96,63 @@ def _alter(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
 
 
 def _recolour(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
-    """Hue, saturation, contrast (around each frame's mean) and brightness of (T, h, w, 3) uint8."""
-    frames = rgb.shape[0]
+    """Hue, saturation, contrast (around each frame's mean) and brightness of (T, h, w, 3) uint8,
+    as lookup tables on uint8 (OpenCV's fast path)."""
     levels = np.arange(256, dtype=np.float32)
     lut = np.stack([(levels + round(p.hue * 256.0 / 360.0)) % 256,  # hue turns around the circle
                     np.clip(levels * p.saturation, 0, 255).round(), levels], axis=-1)
     hsv = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2HSV_FULL)
     hsv = cv2.LUT(hsv, lut.astype(np.uint8).reshape(256, 1, 3))
-    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL).reshape(rgb.shape).astype(np.float32)
-    mean = out.reshape(frames, -1).mean(axis=1).reshape(frames, 1, 1, 1)
-    out *= p.contrast
-    out += mean * (1 - p.contrast) + 255.0 * p.brightness
-    return np.clip(out, 0, 255, out=out)
+    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL).reshape(rgb.shape)
+    for frame in out:
+        offset = np.mean(cv2.mean(frame)[:3]) * (1 - p.contrast) + 255.0 * p.brightness
+        cv2.LUT(frame, np.clip(levels * p.contrast + offset, 0, 255).round().astype(np.uint8),
+                dst=frame)
+    return out
 
 
 def _resharpen(rgb: np.ndarray, sharpness: float) -> np.ndarray:
-    """Blur (sharpness < 0) or unsharp-mask (> 0) each frame of a (T, h, w, 3) float stack."""
+    """Blur (sharpness < 0) or unsharp-mask (> 0) each frame of a (T, h, w, 3) uint8 stack."""
     sigma = abs(sharpness) if sharpness < 0 else 1.5
     blurred = np.stack([cv2.GaussianBlur(frame, (0, 0), sigma) for frame in rgb])
     if sharpness < 0:
         return blurred
-    return np.clip(rgb + sharpness * (rgb - blurred), 0, 255)
+    for frame, blur in zip(rgb, blurred):  # frame + s * (frame - blur), saturated to 0..255
+        cv2.addWeighted(frame, 1.0 + sharpness, blur, -sharpness, 0.0, dst=blur)
+    return blurred
 
 
 def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParams) -> np.ndarray:
-    """Blend an altered copy of the face into each RGB frame of a (T, H, W, 3) stack whose face
-    sits at the same `points` in every frame: the mask is drawn once for the whole stack.
+    """Blend an altered copy of the face into each RGB frame of a (T, H, W, 3) uint8 stack whose
+    face sits at the same `points` in every frame: the mask is drawn once for the whole stack.
     Pixels off the mask are untouched, unless `params.alter_target` alters the frame around
     the face instead (then the original face is what is blended in)."""
     mask, (x0, y0, x1, y1) = face_mask_region(frames.shape[1:], points, params.mask)
-    out = frames.copy()
     if x1 <= x0 or y1 <= y0:
-        return out
+        return frames.copy()
     ellipse = face_ellipse(points)
     margin = int(0.15 * ellipse.size) + 4
     height, width = frames.shape[1:3]
     rx0, ry0 = max(x0 - margin, 0), max(y0 - margin, 0)
     rx1, ry1 = min(x1 + margin, width), min(y1 + margin, height)
     if params.alter_target:  # the original face blended into an altered frame
-        altered = np.rint(_alter(frames, params)).astype(np.uint8)
-        out, frames, source = altered.copy(), altered, frames[:, ry0:ry1, rx0:rx1].astype(np.float32)
+        out = _alter(frames, params)
+        source = frames[:, ry0:ry1, rx0:rx1]
     else:
+        out = frames.copy()
         source = _alter(frames[:, ry0:ry1, rx0:rx1], params)
     cx, cy = ellipse.centre - (rx0, ry0)
     sx, sy = params.scale
     warp = np.float32([[sx, 0, cx - sx * cx + params.shift[0] * ellipse.size],
                        [0, sy, cy - sy * cy + params.shift[1] * ellipse.size]])
-    # one frame at a time: OpenCV's warpAffine is wrong beyond 4 channels
-    source = np.stack([cv2.warpAffine(np.ascontiguousarray(s), warp, (rx1 - rx0, ry1 - ry0),
-                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-                       for s in source])[:, y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
-    region = frames[:, y0:y1, x0:x1].astype(np.float32)
-    source -= region  # region + alpha * (source - region), in place
-    source *= params.ratio * mask[None, ..., None]
-    source += region
-    out[:, y0:y1, x0:x1] = np.rint(np.clip(source, 0, 255, out=source), out=source)
+    weight = (params.ratio * mask).astype(np.float32)
+    for s, target in zip(source, out):  # per frame: OpenCV's warpAffine is wrong beyond 4 channels
+        moved = cv2.warpAffine(np.ascontiguousarray(s), warp, (rx1 - rx0, ry1 - ry0),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        region = np.ascontiguousarray(target[y0:y1, x0:x1])
+        # region + weight * (moved - region), rounded, in one pass on uint8
+        target[y0:y1, x0:x1] = cv2.blendLinear(moved[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0],
+                                               region, weight, 1.0 - weight)
     return out
 
 
