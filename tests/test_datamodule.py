@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,33 @@ def test_online_self_blend_turns_real_clips_into_fresh_fakes(tiny_prepared: Path
     real, fake = datamodule(tiny_prepared, online_self_blend=0.5).class_counts("train")
     static_real, static_fake = datamodule(tiny_prepared).class_counts("train")
     assert real == pytest.approx(static_real / 2) and fake == pytest.approx(static_fake + static_real / 2)
+
+
+OPENCV_POOL_THEN_WORKERS = """
+import sys
+import cv2
+import numpy as np
+import torch
+from dfd.data.datamodule import FaceClipDataModule
+from dfd.eval.scoring import score_dataset
+
+image = np.zeros((2000, 2000, 3), np.uint8)
+for _ in range(3):
+    cv2.GaussianBlur(image, (0, 0), 3)  # OpenCV's thread pool now runs in this process
+dm = FaceClipDataModule(sys.argv[1], clip_len=2, image_size=48, batch_size=4, num_workers=2)
+dm.setup("fit")
+print("train", sum(len(batch["clip"]) for batch in dm.train_dataloader()), flush=True)
+cv2.GaussianBlur(image, (0, 0), 3)
+scored = score_dataset(torch.nn.Sequential(torch.nn.Flatten(2), torch.nn.LazyLinear(1)),
+                       dm.dataset("test"), dm.normalize, num_workers=2)
+print("scored", len(scored.scores), flush=True)
+"""
+
+
+def test_workers_start_after_opencv_ran_threads_in_the_main_process(tiny_prepared: Path) -> None:
+    """A worker forked while OpenCV's thread pool runs hung at its first OpenCV call (seen in
+    CI): the loaders stop the pool before their workers fork."""
+    done = subprocess.run([sys.executable, "-c", OPENCV_POOL_THEN_WORKERS, str(tiny_prepared)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "train " in done.stdout and "scored " in done.stdout

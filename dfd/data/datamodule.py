@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -24,6 +23,7 @@ from dfd.data.protocols import Protocol, protocol_summary, select_rows
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.splits import assert_no_group_leakage
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform, normalize_clips
+from dfd.data.workers import single_threaded_opencv, single_threaded_worker
 from dfd.fakes.online import OnlineSelfBlend
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,6 @@ def check_fake_sources(online_self_blend: float, train_real_only: bool, pair_sel
     if train_real_only and not pair_self_blend and online_self_blend <= 0:
         raise ValueError("train_real_only leaves no training fakes: set pair_self_blend=true or "
                          "online_self_blend > 0")
-
-
-def single_threaded_worker(worker_id: int) -> None:
-    """One OpenCV thread per loader worker: the workers are the parallelism, and OpenCV's own
-    thread pool in every worker would oversubscribe the cores (torch already does this)."""
-    cv2.setNumThreads(1)
 
 
 @rank_zero_only
@@ -182,6 +176,8 @@ class FaceClipDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = self.dataset(split)
+        if self.hparams.num_workers > 0:
+            single_threaded_opencv()  # before the workers fork (see dfd.data.workers)
         pairs = isinstance(dataset, SelfBlendPairs)
         sampler = None
         if train:

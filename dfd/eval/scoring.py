@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from dfd.data.dataset import collate_clips
+from dfd.data.workers import single_threaded_opencv, single_threaded_worker
 
 AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "bf16-true": torch.bfloat16,
                    "16-mixed": torch.float16, "16-true": torch.float16}
@@ -103,8 +104,10 @@ def score_dataset(detector: nn.Module, dataset: Dataset,
     """Score every clip of `dataset` (samples with uint8 `clip` and `clip_idx`) in eval mode,
     averaged over the `tta` views."""
     device, tta = torch.device(device), check_tta(tta)
+    if num_workers > 0:
+        single_threaded_opencv()  # before the workers fork (see dfd.data.workers)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False,
-                        collate_fn=collate_clips)
+                        collate_fn=collate_clips, worker_init_fn=single_threaded_worker)
     indices, scores, frames = [], [], []
     with eval_mode(detector.to(device)):
         for batch in loader:
