@@ -7,7 +7,7 @@ those copies cost more than the work: for four 112 px frames Affine takes 1.0 ms
 albumentations' generic `apply_to_images`, which runs the transform's own `apply` on every
 frame with the clip's one parameter draw; Affine goes one step further and makes the very
 OpenCV call albumentations makes once per frame, without its per-frame checks and wrappers
-(0.3 of its 0.6 ms on a clip of four 112 px frames). Other transforms gain nothing from it
+(0.6 -> 0.45 ms on a clip of four 112 px frames). Other transforms gain nothing from it
 (measured: Resize, ColorJitter, ImageCompression, GaussianBlur, GaussNoise; CoarseDropout is
 slower).
 """
