@@ -26,6 +26,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, timeout_s: float = 30) -> None:
+    """SIGTERM and wait; SIGKILL when it has not exited after `timeout_s`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_for_port(port: int, what: str, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
@@ -53,8 +65,7 @@ def redis_server() -> Iterator[str]:
             wait_for_port(port, "redis-server", process)
             yield f"redis://127.0.0.1:{port}/0"
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_process(process)
 
 
 def postgres_bin() -> Path | None:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from dfd.serve.__main__ import parser as serve_parser
 from dfd.serve.worker import parser as worker_parser
-from servers import free_port
+from servers import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 API = "/api/v1"
@@ -152,12 +152,7 @@ def deployment(tiny_run: Path, redis_url: str, postgres_url: str,
                "queue": queue}
     finally:
         for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def wait_until(check, what: str, deployment: dict, timeout: float) -> object:

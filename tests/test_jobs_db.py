@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -91,21 +92,68 @@ def test_inline_results_and_unknown_jobs(store: SqlJobStore) -> None:
                            "result", "error"}
 
 
+def test_a_job_whose_message_never_went_out_is_found_until_sent(store: SqlJobStore) -> None:
+    """The API records a job, then sends it and marks it sent; one recorded but never sent (the
+    API stopped in between) is listed by `unsent` once older than the grace period."""
+    job_id, other = new_job(store), new_job(store)
+    time.sleep(0.01)
+    assert {job_id, other} <= set(store.unsent(older_than_s=0))
+    assert job_id not in store.unsent(older_than_s=3600), "younger than the grace period"
+    assert store.mark_sent(job_id) and not store.mark_sent(job_id), "sent once"
+    assert job_id not in store.unsent(older_than_s=0) and other in store.unsent(older_than_s=0)
+    store.mark_unsent(job_id)
+    assert job_id in store.unsent(older_than_s=0), "a failed send is tried again"
+    assert store.claim(job_id, max_attempts=1) is not None
+    assert job_id not in store.unsent(older_than_s=0), "a job a worker took was sent"
+    inline = uuid.uuid4().hex
+    store.put(inline, job_record(inline, DONE, result=RESULT))
+    assert inline not in store.unsent(older_than_s=0)
+
+
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> str:
+    """The URL of a database of its own: a new SQLite file, or a new PostgreSQL database on
+    the session's server."""
+    if backend == "sqlite":
+        return sqlite_url(tmp_path)
+    server = request.getfixturevalue("postgres_url")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_table_made_by_an_older_dfd_gets_the_new_column(request: pytest.FixtureRequest,
+                                                            tmp_path: Path, backend: str) -> None:
+    """A job table from before `sent_at` existed: opening it adds the column, old jobs stay
+    readable, and a queued one counts as never sent."""
+    url = empty_database(request, tmp_path, backend)
+    old = create_engine(url)
+    with old.begin() as db:
+        db.execute(text(
+            "CREATE TABLE dfd_jobs (id VARCHAR(64) PRIMARY KEY, status VARCHAR(16) NOT NULL, "
+            "created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, attempts INTEGER "
+            "NOT NULL, upload TEXT, options JSON NOT NULL, result JSON, error_code VARCHAR(64), "
+            "error_message TEXT)"))
+        db.execute(text("INSERT INTO dfd_jobs VALUES ('old', 'queued', '2026-01-02 03:04:05', "
+                        "'2026-01-02 03:04:05', 0, 'old/upload.video', '{}', NULL, NULL, NULL)"))
+    old.dispose()
+    stores = [SqlJobStore(url), SqlJobStore(url)]  # the second finds the column there
+    assert stores[0].get("old")["status"] == QUEUED
+    assert stores[1].unsent(older_than_s=60) == ["old"]
+    assert stores[1].get(new_job(stores[1]))["status"] == QUEUED
+    for store in stores:
+        store.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_processes_starting_together_all_get_the_table(request: pytest.FixtureRequest,
                                                         tmp_path: Path, backend: str) -> None:
     """An API and its workers open a new database at the same moment: each may try to create
     the table, and none fails for it."""
-    if backend == "sqlite":
-        url = sqlite_url(tmp_path)
-    else:
-        server = request.getfixturevalue("postgres_url")
-        name = f"race_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as db:
-            db.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = f"{server.rsplit('/', 1)[0]}/{name}"
+    url = empty_database(request, tmp_path, backend)
     barrier, opened, errors = threading.Barrier(6), [], []
 
     def open_store() -> None:

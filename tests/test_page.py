@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 from test_serve import API, analyze, demo_videos, server  # noqa: F401 (fixtures)
-from test_worker import Stack, redis_database
+from test_worker import Stack, deployed, redis_database
 
 from dfd.fakes.encode import write_video
 from dfd.serve.app import create_app
@@ -189,14 +189,9 @@ def queued(tiny_run: Path, redis_url: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API in queue mode and one worker, jobs in SQLite."""
     folder = tmp_path_factory.mktemp("page_queue")
-    deployment = Stack(tiny_run, folder, redis_database(redis_url, 3),
-                       f"sqlite:///{folder / 'jobs.sqlite3'}")
-    try:
-        deployment.start_worker("worker")
-        deployment.wait_until_up()
+    with deployed(tiny_run, folder, redis_database(redis_url, 3),
+                  f"sqlite:///{folder / 'jobs.sqlite3'}") as deployment:
         yield deployment
-    finally:
-        deployment.processes.stop_all()
 
 
 @pytest.mark.slow

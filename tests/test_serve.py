@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from dfd.serve.__main__ import parser
 from dfd.serve.jobs import MemoryJobStore
 from dfd.serve.limits import InFlight
 from dfd.serve.settings import MIB
+from servers import free_port, stop_process
 
 API = "/api/v1"
 MAX_UPLOAD_MB, MAX_DURATION_S = 1, 2.0
@@ -55,12 +55,6 @@ def test_serve_options() -> None:
 
 # ------------------------------------------------------------------------ slow: a real server
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """`dfd serve` on the tiny run: 1 MiB uploads, 2 s videos, one analysis at a time."""
@@ -88,8 +82,7 @@ def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         print(f"server up in {time.perf_counter() - started:.1f} s")
         yield {"url": url, "uploads": uploads, "log": log}
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
 
 
 def analyze(server: dict, content: bytes, **fields: str) -> httpx.Response:

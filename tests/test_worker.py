@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,15 +25,17 @@ from dfd.serve.__main__ import parser as serve_parser
 from dfd.serve.analysis import Analyzer
 from dfd.serve.app import load_analyzer
 from dfd.serve.database import SqlJobStore, sqlite_url
+from dfd.serve.queue import QUEUE, JobQueue
 from dfd.serve.settings import ServeSettings
-from dfd.serve.worker import JobRunner
+from dfd.serve.worker import JobRunner, resend_unsent
 from dfd.serve.worker import parser as worker_parser
-from servers import free_port
+from servers import free_port, stop_process
 
 API = "/api/v1"
 PROBABILITY_AGREEMENT = 1e-6
 JOB_TIMEOUT_S = 300
 KILL_VISIBILITY_TIMEOUT_S = 3
+RESEND_AFTER_S = 1
 
 
 # ------------------------------------------------------------------------ fast: options
@@ -79,13 +83,7 @@ class Processes:
 
     def stop_all(self) -> None:
         for process in reversed(self.running):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process)
         for log in self.logs_open:
             log.close()
 
@@ -185,6 +183,19 @@ def demo_videos(tiny_raw: Path) -> list[Path]:
             sorted((tiny_raw / "fake").glob("*.mp4"))[0]]
 
 
+@contextmanager
+def deployed(model: Path, folder: Path, queue: str, database: str) -> Iterator[Stack]:
+    """An API in queue mode and one worker (sending unsent jobs after 1 s), up; all stopped
+    at the end."""
+    deployment = Stack(model, folder, queue, database)
+    try:
+        deployment.start_worker("worker", "--resend-after", str(RESEND_AFTER_S))
+        deployment.wait_until_up()
+        yield deployment
+    finally:
+        deployment.processes.stop_all()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def stack(request: pytest.FixtureRequest, tiny_run: Path, redis_url: str,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -193,13 +204,31 @@ def stack(request: pytest.FixtureRequest, tiny_run: Path, redis_url: str,
     database = (f"sqlite:///{folder / 'jobs.sqlite3'}" if request.param == "sqlite"
                 else request.getfixturevalue("postgres_url"))
     queue = redis_database(redis_url, {"sqlite": 1, "postgresql": 2}[request.param])
-    deployment = Stack(tiny_run, folder, queue, database)
-    try:
-        deployment.start_worker("worker")
-        deployment.wait_until_up()
+    with deployed(tiny_run, folder, queue, database) as deployment:
         yield deployment
-    finally:
-        deployment.processes.stop_all()
+
+
+def test_jobs_recorded_but_never_sent_are_sent_once(redis_url: str, tmp_path: Path) -> None:
+    """What a worker's Resender does each round, on a real Redis: every unsent job's message
+    goes out once, and a send that fails leaves the job to the next round."""
+    store = SqlJobStore(sqlite_url(tmp_path))
+    queue = JobQueue(redis_database(redis_url, 4))
+    jobs = [uuid.uuid4().hex for _ in range(2)]
+    for job_id in jobs:
+        store.enqueue(job_id, f"{job_id}/upload.video", {})
+    time.sleep(0.01)
+    assert resend_unsent(store, queue, older_than_s=3600) == [], "inside the grace period"
+    assert resend_unsent(store, queue, older_than_s=0) == jobs
+    assert resend_unsent(store, queue, older_than_s=0) == [], "sent once"
+    assert redis.Redis.from_url(queue.url).llen(QUEUE) == len(jobs)
+
+    late = uuid.uuid4().hex
+    store.enqueue(late, f"{late}/upload.video", {})
+    time.sleep(0.01)
+    with pytest.raises(Exception):
+        resend_unsent(store, JobQueue(f"redis://127.0.0.1:{free_port()}/0"), older_than_s=0)
+    assert store.unsent(older_than_s=0) == [late], "tried again at the next round"
+    store.close()
 
 
 @pytest.mark.slow
@@ -221,6 +250,23 @@ def test_jobs_go_through_the_worker_into_the_database(
         print(f"{video.name}: {result['prediction']} {result['fake_probability']:.6f}, "
               f"{result['processing_time_s']:.2f} s in the worker")
     assert stack.job_folders() == [], "the worker removes each upload"
+
+
+@pytest.mark.slow
+def test_a_job_the_api_recorded_but_never_sent_is_sent_by_the_worker(
+        stack: Stack, demo_videos: list[Path]) -> None:
+    """The API stopped between recording a job and sending it (here: the job written straight
+    into the database, the upload into its folder): the worker sends it and scores it."""
+    job_id = uuid.uuid4().hex
+    (stack.uploads / job_id).mkdir()
+    shutil.copy(demo_videos[0], stack.uploads / job_id / "upload.video")
+    store = SqlJobStore(stack.database)
+    store.enqueue(job_id, f"{job_id}/upload.video", {"enable_gradcam": False, "duration_s": 0.6})
+    store.close()
+    record = stack.finished(job_id)
+    assert (record["status"], record["attempts"]) == ("done", 1), record
+    assert "was recorded but never sent: sent now" in stack.processes.logs()
+    assert stack.job_folders() == []
 
 
 @pytest.mark.slow

@@ -135,6 +135,7 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
                 await run_in_threadpool(store.fail, job_id, "queue_unavailable", str(error))
                 raise ApiError(503, "queue_unavailable", f"the job queue cannot be reached: "
                                f"{error}", {"Retry-After": str(settings.retry_after_s)}) from error
+            await run_in_threadpool(store.mark_sent, job_id)
             queued = True
         finally:
             await file.close()

@@ -3,6 +3,7 @@ API and workers at once: WAL journal, busy timeout), PostgreSQL by URL (`postgre
 
 Every change of a job is one UPDATE with the states it may come from in its WHERE clause, so
 an API and any number of workers can share the table without locks held across statements.
+`sent_at` says whether a queued job's message went out; `unsent` finds those that never did.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, insert, inspect, select, update)
+                        create_engine, event, insert, inspect, select, text, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -37,6 +38,7 @@ jobs_table = Table(
     Column("result", JSON),
     Column("error_code", String(64)),
     Column("error_message", Text),
+    Column("sent_at", DateTime(timezone=True)),  # the message went to the queue (None: not yet)
 )
 UNFINISHED = (QUEUED, RUNNING)
 
@@ -111,6 +113,25 @@ def create_table(engine: Engine) -> None:
     except DBAPIError:
         if not inspect(engine).has_table(jobs_table.name):
             raise
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Add the (nullable) columns a table made by an older dfd lacks; a process that loses the
+    race to add one finds it added."""
+    for column in missing_columns(engine):
+        kind = column.type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as db:
+                db.execute(text(f"ALTER TABLE {jobs_table.name} ADD COLUMN {column.name} {kind}"))
+        except DBAPIError:
+            if column in missing_columns(engine):
+                raise
+
+
+def missing_columns(engine: Engine) -> list[Column]:
+    present = {column["name"] for column in inspect(engine).get_columns(jobs_table.name)}
+    return [column for column in jobs_table.columns if column.name not in present]
 
 
 class SqlJobStore:
@@ -161,6 +182,29 @@ class SqlJobStore:
             db.execute(insert(jobs_table).values(
                 id=job_id, status=QUEUED, created_at=moment, updated_at=moment, attempts=0,
                 upload=upload, options=options))
+
+    def mark_sent(self, job_id: str) -> bool:
+        """Note that the job's message went to the queue; False when that was noted already."""
+        with self.engine.begin() as db:
+            return bool(db.execute(
+                update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.sent_at.is_(None))
+                .values(sent_at=now())).rowcount)
+
+    def mark_unsent(self, job_id: str) -> None:
+        """Undo mark_sent after a send that failed, so that the job is sent again later."""
+        with self.engine.begin() as db:
+            db.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(sent_at=None))
+
+    def unsent(self, older_than_s: float) -> list[str]:
+        """Queued jobs recorded over `older_than_s` seconds ago whose message never went out,
+        oldest first: their API stopped (or lost the broker) between recording and sending."""
+        before = now() - timedelta(seconds=older_than_s)
+        with self.engine.connect() as db:
+            return list(db.execute(
+                select(jobs_table.c.id)
+                .where(jobs_table.c.status == QUEUED, jobs_table.c.sent_at.is_(None),
+                       jobs_table.c.created_at < before)
+                .order_by(jobs_table.c.created_at)).scalars())
 
     def claim(self, job_id: str, max_attempts: int) -> ClaimedJob | None:
         """Mark the job running and count the attempt; None when there is nothing to run (unknown

@@ -3,7 +3,9 @@
 Takes the jobs `dfd serve --queue` enqueues, scores each upload with the same Analyzer as the
 API's inline mode (the model is loaded once, at start), writes the result or the reason it
 failed to the database and removes the upload. One job at a time per worker process; run more
-workers for more at once. See dfd.serve.queue for why no job is lost when a worker dies.
+workers for more at once. See dfd.serve.queue for why no job is lost when a worker dies; a job
+whose message never reached the queue (its API stopped between recording and sending it) is
+sent by a worker's Resender.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,11 +25,12 @@ from dfd.cli_args import positive_int
 from dfd.serve.analysis import Analyzer
 from dfd.serve.database import SqlJobStore, sqlite_url
 from dfd.serve.errors import ApiError
-from dfd.serve.queue import DEFAULT_VISIBILITY_TIMEOUT_S, TASK, celery_app
+from dfd.serve.queue import DEFAULT_VISIBILITY_TIMEOUT_S, TASK, JobQueue, celery_app
 from dfd.serve.settings import ServeSettings
 
 log = logging.getLogger("dfd.worker")
 DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_RESEND_AFTER_S = 60
 
 
 class JobRunner:
@@ -79,6 +83,46 @@ class JobRunner:
         shutil.rmtree(self.upload_dir / job_id, ignore_errors=True)
 
 
+def resend_unsent(store: SqlJobStore, queue: JobQueue, older_than_s: float) -> list[str]:
+    """Send the queued jobs whose message never went out; the ids sent. Each is marked sent
+    before it is sent, so that workers sweeping together send it once; a failed send is undone
+    and raises."""
+    sent = []
+    for job_id in store.unsent(older_than_s):
+        if not store.mark_sent(job_id):
+            continue  # another worker sends it
+        try:
+            queue.send(job_id)
+        except Exception:
+            store.mark_unsent(job_id)
+            raise
+        log.warning("job %s was recorded but never sent: sent now", job_id)
+        sent.append(job_id)
+    return sent
+
+
+class Resender(threading.Thread):
+    """Calls resend_unsent every `interval_s` seconds until stopped; errors (the broker or the
+    database away for a while) are logged and tried again at the next round."""
+
+    def __init__(self, store: SqlJobStore, queue: JobQueue, older_than_s: float) -> None:
+        super().__init__(name="dfd-resender", daemon=True)
+        self.store, self.queue, self.older_than_s = store, queue, older_than_s
+        self.interval_s = max(0.5, min(30.0, older_than_s / 2))
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            try:
+                resend_unsent(self.store, self.queue, self.older_than_s)
+            except Exception as error:
+                log.warning("could not send the unsent jobs (will try again): %s", error)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line options of `dfd worker`."""
     cli = argparse.ArgumentParser(prog="dfd worker",
@@ -102,6 +146,10 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--max-attempts", type=positive_int, default=DEFAULT_MAX_ATTEMPTS,
                      metavar="N", help="a job started N times without finishing is failed "
                                        f"(default {DEFAULT_MAX_ATTEMPTS})")
+    cli.add_argument("--resend-after", type=positive_int, default=DEFAULT_RESEND_AFTER_S,
+                     metavar="S", help="send a queued job whose message never went out (its API "
+                                       "stopped before sending it) once it is S seconds old "
+                                       f"(default {DEFAULT_RESEND_AFTER_S})")
     return cli
 
 
@@ -127,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker = app.Worker(pool_cls="solo", concurrency=1, loglevel="INFO",
                         hostname=f"dfd-{os.getpid()}@{socket.gethostname()}",
                         without_gossip=True, without_mingle=True, without_heartbeat=True)
+    resender = Resender(store, JobQueue(args.queue), float(args.resend_after))
+    resender.start()
     worker.start()
+    resender.stop()
     store.close()
     return worker.exitcode or 0
 
