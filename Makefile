@@ -17,7 +17,7 @@ $(VENV)/installed: pyproject.toml
 	touch $@
 
 demo-data: $(VENV)/installed
-	$(PY) -m dfd.fakes.demo --out data/demo/raw
+	$(PY) -m dfd.demo.build --out data/demo/raw
 	$(PY) -m dfd.prepare data=demo
 
 demo: demo-data

@@ -1,4 +1,4 @@
-"""Hydra entry point: `python evaluate.py [overrides]` (see conf/eval.yaml). Logic lives in dfd.evaluating."""
+"""Hydra entry point: `python evaluate.py [overrides]` (see conf/eval.yaml). Logic lives in dfd.tasks.evaluate."""
 
 import os
 from pathlib import Path
@@ -8,7 +8,7 @@ os.environ.setdefault("DFD_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from dfd.evaluating import evaluate  # noqa: E402
+from dfd.tasks.evaluate import evaluate  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

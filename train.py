@@ -1,6 +1,6 @@
-"""Hydra entry point: `python train.py [overrides]` (see conf/train.yaml). Logic lives in dfd.training.
+"""Hydra entry point: `python train.py [overrides]` (see conf/train.yaml). Logic lives in dfd.tasks.train.
 
-A DDP process of rank > 0, started by Lightning for a job, joins that job (dfd.ddp) instead
+A DDP process of rank > 0, started by Lightning for a job, joins that job (dfd.tasks.ddp) instead
 of parsing the command line again, which under `-m` would launch the whole sweep again.
 """
 
@@ -12,8 +12,8 @@ os.environ.setdefault("DFD_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from dfd.ddp import job_scope, joined_job_config  # noqa: E402
-from dfd.training import train  # noqa: E402
+from dfd.tasks.ddp import job_scope, joined_job_config  # noqa: E402
+from dfd.tasks.train import train  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -38,7 +38,7 @@ def main() -> None:
     data_dir, log_dir = args.root / "data", args.root / "logs"
     paths = [f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}"]
     seconds = {
-        "demo build": timed("build", [sys.executable, "-m", "dfd.fakes.demo", "--force",
+        "demo build": timed("build", [sys.executable, "-m", "dfd.demo.build", "--force",
                                       "--out", str(data_dir / "demo" / "raw")]),
         "preparation": timed("prepare", [sys.executable, "-m", "dfd.prepare", "data=demo",
                                          "prepare.force=true", *paths]),

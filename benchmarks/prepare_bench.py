@@ -3,7 +3,7 @@
     python benchmarks/prepare_bench.py [--root DIR] [--videos N] [--quick] [--rebuild] [--skip-memory]
 
 The benchmark set is made once into ``--root`` (reused until ``--rebuild``): real face videos
-from :func:`dfd.fakes.media.fetch_media`, letterboxed to 1280x720, looped or cut to 10 s at
+from :func:`dfd.demo.media.fetch_media`, letterboxed to 1280x720, looped or cut to 10 s at
 25 fps and encoded to H.264 (libx264 defaults otherwise, so a keyframe every 250 frames) by a
 streaming writer. Each video starts at a different point of its source.
 
@@ -52,9 +52,9 @@ import pandas as pd
 import torch
 from omegaconf import OmegaConf
 
-from dfd.data.manifest import face_boxes, frame_indices, ok_rows, read_manifest
-from dfd.fakes.encode import CODEC, CRF, PIX_FMT, PRESET, x264_params
-from dfd.fakes.media import fetch_media
+from dfd.datasets.manifest import face_boxes, frame_indices, ok_rows, read_manifest
+from dfd.demo.encode import CODEC, CRF, PIX_FMT, PRESET, x264_params
+from dfd.demo.media import fetch_media
 from dfd.prepare.crops import crop_square, save_rgb_jpeg, square_region
 from dfd.prepare.faces import Detections, FaceDetector
 from dfd.prepare.settings import PrepareSettings
@@ -296,7 +296,7 @@ from dfd.prepare.workers import start_worker_server
 job = json.loads(sys.argv[1])
 if job["settings"]["workers"] > 1:
     start_worker_server()  # as python -m dfd.prepare does: the server imports torch beside this process
-from dfd.data.labels import read_label_csv
+from dfd.datasets.labels import read_label_csv
 from dfd.prepare.runner import prepare_dataset
 from dfd.prepare.settings import PrepareSettings
 table = read_label_csv(job["labels"], job["raw_dir"])

@@ -102,7 +102,7 @@ def logo(args: argparse.Namespace) -> list[Row]:
         minutes = train(args, folder, ["data.cv.folds=groups", "data.cv.by=group",
                                        f"data.cv.fold={','.join(map(str, range(used)))}",
                                        *overrides], multirun=True)
-        subprocess.run([sys.executable, "-c", "from dfd.cli import main; main()", "compare",
+        subprocess.run([sys.executable, "-c", "from dfd.cli.main import main; main()", "compare",
                         str(folder), "--out", str(folder)], cwd=REPO, check=True,
                        stdout=subprocess.DEVNULL)
         pooled = pd.read_csv(folder / "pooled_folds.csv").iloc[0]

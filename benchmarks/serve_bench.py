@@ -60,7 +60,7 @@ import torch
 from omegaconf import OmegaConf
 from readme_block import write_readme_block
 
-from dfd.console import quiet_library_noise
+from dfd.tasks.console import quiet_library_noise
 from dfd.data.dataset import clip_windows
 from dfd.data.transforms import apply_to_clip, normalize_clips
 from dfd.inference.inputs import VideoInput, expand_inputs
@@ -239,7 +239,7 @@ def serving(model: Path, device: str, max_in_flight: int, folder: Path,
     """`dfd serve` on a free 127.0.0.1 port until the block ends; yields its URL."""
     port = free_port()
     log = folder / f"server-{max_in_flight}-{port}.log"
-    command = [sys.executable, "-m", "dfd.cli", "serve", str(model), "--port", str(port),
+    command = [sys.executable, "-m", "dfd.cli.main", "serve", str(model), "--port", str(port),
                "--device", device, "--max-in-flight", str(max_in_flight),
                "--upload-dir", str(folder / f"uploads-{port}")]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

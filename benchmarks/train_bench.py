@@ -71,7 +71,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from dfd.cli_args import positive_int
+from dfd.cli.args import positive_int
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.module import DeepfakeDetectionModule, smooth_targets
 
@@ -93,8 +93,8 @@ WARMUP_BATCHES = 2  # training batches of each variant's untimed warm-up run
 def build_dataset(root: Path, rebuild: bool) -> Path:
     """Build the demo's training groups into ``root/raw`` and prepare them into ``root/prepared``
     (both kept until ``rebuild``); return the manifest path."""
-    from dfd.data.labels import read_label_csv
-    from dfd.fakes.demo import build_demo
+    from dfd.datasets.labels import read_label_csv
+    from dfd.demo.build import build_demo
     from dfd.prepare.runner import PrepareSettings, prepare_dataset
 
     raw, prepared = root / "raw", root / "prepared"

@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import BaseFinetuning
 from timm.data import Mixup
 from torch import nn
 
-from dfd.confutil import to_plain
+from dfd.config import to_plain
 from dfd.eval.metrics import DetectionScores
 
 

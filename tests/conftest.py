@@ -22,7 +22,7 @@ TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, trai
 @pytest.fixture(scope="session")
 def tiny_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three identity pairs (one per split), one short clip per identity, SBI and swap twins."""
-    from dfd.fakes.demo import build_demo
+    from dfd.demo.build import build_demo
 
     out = tmp_path_factory.mktemp("tiny_demo") / "raw"
     build_demo(out, seed=0, clip_seconds=0.6, clips_per_photo=1, max_clips_per_video=1,
@@ -33,8 +33,8 @@ def tiny_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_prepared(tiny_raw: Path) -> Path:
     """The tiny dataset prepared (4 frames per video, 64 px crops); returns the manifest path."""
-    from dfd.data.labels import read_label_csv
-    from dfd.data.manifest import ok_rows
+    from dfd.datasets.labels import read_label_csv
+    from dfd.datasets.manifest import ok_rows
     from dfd.prepare.runner import PrepareSettings, prepare_dataset
 
     prepared = tiny_raw.parent / "prepared"

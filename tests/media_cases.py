@@ -17,7 +17,7 @@ import numpy as np
 from av.video.reformatter import ColorRange
 from PIL import Image
 
-from dfd.fakes.media import fetch_media
+from dfd.demo.media import fetch_media
 
 MARKER = 16  # side of the frame-number square, pixels
 MARKER_PERIOD = 12  # markers tell frame numbers apart modulo this

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dfd.data.augment import FACE_PARTS, FacePartCutout
-from dfd.data.manifest import frame_paths, ok_rows, read_manifest
+from dfd.datasets.manifest import frame_paths, ok_rows, read_manifest
 from dfd.data.transforms import apply_to_clip, build_clip_transform
 from dfd.prepare.faces import FaceDetector
 

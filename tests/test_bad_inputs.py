@@ -188,7 +188,7 @@ def test_preparation_records_every_case(tmp_path: Path) -> None:
     """Every case gets a manifest row (ok, or skipped with its reason code) and a line in the summary."""
     from rich.console import Console
 
-    from dfd.data.labels import read_label_csv
+    from dfd.datasets.labels import read_label_csv
     from dfd.prepare.runner import PrepareSettings, prepare_dataset, summary_table
 
     raw = tmp_path / "raw"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dfd.data.check import check_prepared
-from dfd.data.manifest import read_manifest, write_manifest
+from dfd.datasets.check import check_prepared
+from dfd.datasets.manifest import read_manifest, write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def test_leaking_groups_are_found(prepared_copy: Path) -> None:
 
 
 def test_command_exits_nonzero_on_a_broken_dataset(prepared_copy: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "dfd.data.check", f"data.prepared_dir={prepared_copy.parent}",
+    command = [sys.executable, "-m", "dfd.datasets.check", f"data.prepared_dir={prepared_copy.parent}",
                f"hydra.run.dir={tmp_path / 'run'}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sound = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)

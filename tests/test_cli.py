@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CLI = [sys.executable, "-c", "from dfd.cli import main; main()"]
+CLI = [sys.executable, "-c", "from dfd.cli.main import main; main()"]
 
 
 def test_unknown_command_prints_usage_and_fails() -> None:

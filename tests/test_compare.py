@@ -23,7 +23,7 @@ from dfd.compare.roc import GRID, mean_roc, on_grid, plot_roc_overlay
 from dfd.compare.runs import NO_EVAL, Run, collect, distinguishing_keys, label, parse_overrides
 from dfd.compare.table import console_table, resolve_metric, sort_groups, summarize, to_markdown
 
-CLI = [sys.executable, "-c", "from dfd.cli import main; main()", "compare"]
+CLI = [sys.executable, "-c", "from dfd.cli.main import main; main()", "compare"]
 METRICS = ("auroc", "ap", "eer", "acc", "balanced_acc", "f1", "log_loss", "brier", "ece")
 MODEL_SHIFT = {"resnet18": 1.6, "mobilenet_v2": 0.8}
 

@@ -118,7 +118,7 @@ def localized(command: list[str], model: Path, queue: str, database: str, upload
     values = {"--queue": queue, "--database": database, "--upload-dir": str(uploads),
               "--host": "127.0.0.1", "--port": str(port)}
     assert command[0] == "dfd"
-    argv, words = [sys.executable, "-m", "dfd.cli"], iter(command[1:])
+    argv, words = [sys.executable, "-m", "dfd.cli.main"], iter(command[1:])
     for word in words:
         if word in values:
             next(words)

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dfd.data.transforms import build_clip_transform
-from dfd.training import instantiate_each
+from dfd.tasks.train import instantiate_each
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TRAIN_GROUPS = ("data", "datamodule", "augment", "model", "module", "evaluation", "callbacks",
@@ -68,7 +68,7 @@ def test_eval_config_composes(tmp_path: Path, group: str) -> None:
 @pytest.mark.parametrize("option", options("data"))
 def test_prepare_config_composes(tmp_path: Path, option: str) -> None:
     cfg = compose_train(tmp_path, f"data={option}", config="prepare")
-    assert cfg.prepare.num_frames > 0 and cfg.data.labels._target_.startswith(("dfd.data.labels.", "dfd.data.layouts."))
+    assert cfg.prepare.num_frames > 0 and cfg.data.labels._target_.startswith(("dfd.datasets.labels.", "dfd.datasets.layouts."))
 
 
 def test_unknown_config_name_is_a_clear_error(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd.console import closing_line, quiet_library_noise
+from dfd.tasks.console import closing_line, quiet_library_noise
 
 
 def test_closing_line_names_the_folder_and_the_headline_metrics() -> None:

@@ -12,8 +12,8 @@ from torch.utils.data import default_collate
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import INDEX_KEYS
-from dfd.data.manifest import read_manifest, write_manifest
-from dfd.data.splits import SplitLeakageError
+from dfd.datasets.manifest import read_manifest, write_manifest
+from dfd.datasets.splits import SplitLeakageError
 from dfd.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, apply_to_clip, build_clip_transform,
                                  normalize_clips)
 

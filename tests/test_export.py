@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 
 from dfd.data.transforms import normalize_clips
-from dfd.export import main as export_main
+from dfd.cli.export import main as export_main
 from dfd.inference.exporting import export_detector
 from dfd.inference.parity import TOLERANCE, manifest_clips, max_differences
 from dfd.inference.preparation import config_defaults
@@ -34,7 +34,7 @@ CLIP_LEN, IMAGE_SIZE = 4, 64
 
 
 def export_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dfd.export", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "dfd.cli.export", *args], capture_output=True,
                           text=True, timeout=600)
 
 

@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dfd.fakes.animate import animate_photo, sample_motion
-from dfd.fakes.blend import (sample_blend_params, sample_sbi_params, self_blend, self_blend_clip,
+from dfd.demo.animate import animate_photo, sample_motion
+from dfd.data.selfblend.blend import (sample_blend_params, sample_sbi_params, self_blend, self_blend_clip,
                              self_blend_frames)
-from dfd.fakes.online import OnlineSelfBlend
-from dfd.fakes.demo import (
+from dfd.data.selfblend.online import OnlineSelfBlend
+from dfd.demo.build import (
     GROUP_SPLITS, GROUPS, TRACK_MAX_GAP, build_demo, crop_photo_face, detect_photo_faces, read_video, track_face,
 )
-from dfd.fakes.encode import write_video
-from dfd.fakes.masks import MaskParams, face_ellipse, face_mask, sample_mask_params
-from dfd.fakes.media import fetch_media
-from dfd.fakes.swap import Donor, sample_swap_params, swap_face
+from dfd.demo.encode import write_video
+from dfd.data.selfblend.masks import MaskParams, face_ellipse, face_mask, sample_mask_params
+from dfd.demo.media import fetch_media
+from dfd.demo.swap import Donor, sample_swap_params, swap_face
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sklearn import metrics as skm
 
-from dfd.eval import figures
+from dfd.report import figures
 from dfd.eval.metrics import pr_points, roc_points
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -14,9 +14,9 @@ import yaml
 from dfd.compare.__main__ import main as compare_main
 from dfd.compare.folds import pool_folds, pooled_warnings
 from dfd.compare.runs import collect
-from dfd.data.folds import (CvSettings, cross_validation_split, fold_count, fold_summary,
+from dfd.datasets.folds import (CvSettings, cross_validation_split, fold_count, fold_summary,
                             leakage_units, resolve_by)
-from dfd.data.labels import identities
+from dfd.datasets.labels import identities
 
 SPLITS = ("train", "val", "test")
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dfd.data.dataset import read_rgb
-from dfd.data.manifest import frame_paths, ok_rows, read_manifest
+from dfd.datasets.manifest import frame_paths, ok_rows, read_manifest
 from dfd.data.transforms import apply_to_clip, build_clip_transform
 
 AFFINE = {"scale": [0.9, 1.1], "translate_percent": [-0.05, 0.05], "rotate": [-10, 10], "p": 1.0}

@@ -15,10 +15,10 @@ from PIL import Image
 from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.eval.gradcam import (explain_clip, find_target_layer, gradcam_maps,
+from dfd.report.gradcam import (explain_clip, find_target_layer, gradcam_maps,
                               pick_misclassified_clips, pick_sample_clips, write_gradcam_panels)
 from dfd.eval.scoring import score_dataset
-from dfd.eval.tables import clip_table
+from dfd.report.tables import clip_table
 from tests.test_config import compose_train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -205,7 +205,7 @@ def test_panels_written(config_dir: Path, datamodule: FaceClipDataModule, tmp_pa
         with Image.open(path) as image:
             image.verify()
             assert image.size[0] > 400 and image.size[1] > 300
-    with caplog.at_level(logging.WARNING, logger="dfd.eval.gradcam"):
+    with caplog.at_level(logging.WARNING, logger="dfd.report.gradcam"):
         skipped = write_gradcam_panels(detector, dataset, datamodule.normalize, clips,
                                        tmp_path / "bad", count=2, target_layer="backbone.nope")
     assert skipped == [] and "Grad-CAM panels skipped" in caplog.text

@@ -9,8 +9,8 @@ from pathlib import Path
 import eval_cases
 import pytest
 
-from dfd.eval import figures
-from dfd.eval.html import data_uri, write_html_report
+from dfd.report import figures
+from dfd.report.html import data_uri, write_html_report
 
 CONFIG = """experiment_name: demo <b>
 data:

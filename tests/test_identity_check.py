@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dfd.data.identity_check import IdentityOverlap, identity_message, identity_overlap
+from dfd.datasets.identity_check import IdentityOverlap, identity_message, identity_overlap
 
 
 def rows(*identity: str) -> pd.DataFrame:

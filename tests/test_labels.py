@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd.data.labels import FAKE, REAL, LabeledVideo, identities, read_dfdc_metadata, read_label_csv
+from dfd.datasets.labels import FAKE, REAL, LabeledVideo, identities, read_dfdc_metadata, read_label_csv
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -71,7 +71,7 @@ a.mp4,REAL,pair1, anna ,,hq,x
 b.mp4,FAKE,pair1,anna; bob,swap,lq,x
 c.mp4,REAL,pair1,bob,real,,x
 """)
-    with caplog.at_level(logging.WARNING, logger="dfd.data.labels"):
+    with caplog.at_level(logging.WARNING, logger="dfd.datasets.labels"):
         table = read_label_csv(csv_path, tmp_path)
     assert [(v.identity, v.method, v.extra) for v in table.videos] == [
         ("anna", "", (("quality", "hq"),)), ("anna;bob", "swap", (("quality", "lq"),)),

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dfd.data.labels import FAKE, REAL, read_kaggle_csv
-from dfd.data.layouts import read_celebdf, read_faceforensics, read_folder_tree
-from dfd.data.splits import assert_no_group_leakage, assign_splits
-from dfd.fakes.media import fetch_media
+from dfd.datasets.labels import FAKE, REAL, read_kaggle_csv
+from dfd.datasets.layouts import read_celebdf, read_faceforensics, read_folder_tree
+from dfd.datasets.splits import assert_no_group_leakage, assign_splits
+from dfd.demo.media import fetch_media
 from dfd.prepare.runner import PrepareSettings, prepare_dataset
 
 PAIRS = [("000", "003"), ("010", "011"), ("020", "021")]
@@ -121,7 +121,7 @@ def celebdf_tree(tmp_path: Path, real_video: Path) -> Path:
 
 
 def test_celebdf_labels_and_official_test_split(celebdf_tree: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="dfd.data.layouts"):
+    with caplog.at_level(logging.WARNING, logger="dfd.datasets.layouts"):
         table = read_celebdf(celebdf_tree)
     by_id = {v.video_id: v for v in table.videos}
     assert len(by_id) == 15
@@ -216,7 +216,7 @@ def kaggle_tree(tmp_path: Path, real_video: Path) -> Path:
 
 
 def test_kaggle_groups_fakes_with_their_original(kaggle_tree: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="dfd.data.labels"):
+    with caplog.at_level(logging.WARNING, logger="dfd.datasets.labels"):
         table = read_kaggle_csv(kaggle_tree / "metadata.csv", kaggle_tree)
     assert [(v.video_id, v.label, v.group, v.split) for v in table.videos] == [
         ("a", REAL, "a", None), ("b", FAKE, "a", None), ("c", FAKE, "a", None),

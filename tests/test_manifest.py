@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dfd.data.manifest import (
+from dfd.datasets.manifest import (
     MANIFEST_COLUMNS, ManifestError, det_scores, empty_manifest, face_boxes, frame_indices, frame_paths, ok_rows,
     read_manifest, write_manifest,
 )

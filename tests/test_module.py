@@ -11,7 +11,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import BackboneFinetuning, Callback
 
-from dfd.callbacks import constant_lr_factor
+from dfd.tasks.callbacks import constant_lr_factor
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.aggregate import aggregate_by_video
 from dfd.eval.metrics import DetectionScores, binary_metrics

@@ -17,7 +17,7 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 from test_serve import API, analyze, demo_videos, server  # noqa: F401 (fixtures)
 from test_worker import Stack, deployed, redis_database
 
-from dfd.fakes.encode import write_video
+from dfd.demo.encode import write_video
 from dfd.serve.app import create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,18 +13,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dfd.data.manifest import read_manifest
-from dfd.fakes.encode import write_video
+from dfd.datasets.manifest import read_manifest
+from dfd.demo.encode import write_video
 from dfd.inference.inputs import expand_inputs
 from dfd.inference.preparation import config_defaults, training_preparation
-from dfd.predict import main as predict_main
+from dfd.cli.predict import main as predict_main
 
 # how close predict's video scores come to the run's own evaluation of the same videos
 EVAL_AGREEMENT = 1e-5
 
 
 def predict_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dfd.predict", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "dfd.cli.predict", *args], capture_output=True,
                           text=True, timeout=900)
 
 
@@ -169,7 +169,7 @@ def exported(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     paths = {}
     for fmt, suffix in (("torchscript", ".pt"), ("onnx", ".onnx")):
         paths[fmt] = folder / f"detector{suffix}"
-        result = subprocess.run([sys.executable, "-m", "dfd.export", str(tiny_run), "--format", fmt,
+        result = subprocess.run([sys.executable, "-m", "dfd.cli.export", str(tiny_run), "--format", fmt,
                                  "--out", str(paths[fmt])], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
     return paths

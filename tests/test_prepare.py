@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dfd.data.labels import read_label_csv
-from dfd.data.manifest import face_boxes, frame_indices, frame_paths, read_manifest
-from dfd.fakes.media import fetch_media
+from dfd.datasets.labels import read_label_csv
+from dfd.datasets.manifest import face_boxes, frame_indices, frame_paths, read_manifest
+from dfd.demo.media import fetch_media
 from dfd.prepare.crops import crop_square, save_rgb_jpeg, square_region
 from dfd.prepare.runner import prepare_dataset
 from dfd.prepare.settings import PrepareSettings

@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from conftest import run_entry_point
-from dfd.data.labels import read_label_csv
-from dfd.data.manifest import frame_paths, ok_rows, read_manifest
-from dfd.fakes.encode import write_video
-from dfd.fakes.media import fetch_media
+from dfd.datasets.labels import read_label_csv
+from dfd.datasets.manifest import frame_paths, ok_rows, read_manifest
+from dfd.demo.encode import write_video
+from dfd.demo.media import fetch_media
 from dfd.prepare.records import RECORDS_DIR
 from dfd.prepare.runner import prepare_dataset
 from dfd.prepare.settings import PrepareSettings

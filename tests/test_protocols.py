@@ -13,9 +13,9 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.data.folds import CvSettings, cross_validation_split
-from dfd.data.protocols import Protocol, protocol_summary, select_rows, video_methods
-from dfd.evaluating import own_rows_only
+from dfd.datasets.folds import CvSettings, cross_validation_split
+from dfd.datasets.protocols import Protocol, protocol_summary, select_rows, video_methods
+from dfd.tasks.evaluate import own_rows_only
 from tests.conftest import run_entry_point
 from tests.test_config import CONF, compose_train
 from tests.test_entry_points import only, tiny_overrides

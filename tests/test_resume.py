@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from conftest import REPO, run_entry_point
-from dfd.resume import continued_overrides
+from dfd.tasks.resume import continued_overrides
 
 
 def overrides(manifest: Path, log_dir: Path) -> list[str]:

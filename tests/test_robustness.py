@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-import dfd.eval.robustness as robustness
+import dfd.report.robustness as robustness
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.aggregate import video_table
 from dfd.eval.metrics import binary_metrics
 from dfd.eval.perturbations import Perturbation
-from dfd.eval.robustness import COLUMNS, perturbed_dataset, plot_robustness, run_robustness
+from dfd.report.robustness import COLUMNS, perturbed_dataset, plot_robustness, run_robustness
 from dfd.eval.scoring import score_dataset
-from dfd.eval.tables import clip_table
+from dfd.report.tables import clip_table
 from dfd.models.backbones import timm_encoder
 from dfd.models.detector import FrameDetector
 

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.scoring import detector_logits, score_dataset
-from dfd.eval.tables import clip_table, frame_table
+from dfd.report.tables import clip_table, frame_table
 from tests.test_config import compose_train
 
 

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from dfd.fakes.encode import write_video
+from dfd.demo.encode import write_video
 from dfd.serve.__main__ import parser
 from dfd.serve.jobs import MemoryJobStore
 from dfd.serve.limits import InFlight
@@ -61,7 +61,7 @@ def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     uploads = tmp_path_factory.mktemp("serve") / "uploads"
     log = uploads.parent / "server.log"
     port = free_port()
-    command = [sys.executable, "-m", "dfd.cli", "serve", str(tiny_run), "--port", str(port),
+    command = [sys.executable, "-m", "dfd.cli.main", "serve", str(tiny_run), "--port", str(port),
                "--device", "cpu", "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-duration",
                str(MAX_DURATION_S), "--max-in-flight", "1", "--upload-dir", str(uploads)]
     with log.open("w") as output:
@@ -106,7 +106,7 @@ def predicted(tiny_run: Path, demo_videos: list[Path],
               tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """`dfd predict` on the same videos: the reference the API must match."""
     out = tmp_path_factory.mktemp("serve_predict") / "out.json"
-    result = subprocess.run([sys.executable, "-m", "dfd.predict", str(tiny_run),
+    result = subprocess.run([sys.executable, "-m", "dfd.cli.predict", str(tiny_run),
                              *map(str, demo_videos), "--json", str(out), "--frames",
                              "--device", "cpu"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr

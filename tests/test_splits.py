@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dfd.data.labels import LabeledVideo
-from dfd.data.splits import SplitLeakageError, assert_no_group_leakage, assign_splits
+from dfd.datasets.labels import LabeledVideo
+from dfd.datasets.splits import SplitLeakageError, assert_no_group_leakage, assign_splits
 
 
 def make_videos(groups: int, fakes_per_group: int = 2) -> list[LabeledVideo]:

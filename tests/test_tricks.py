@@ -1,4 +1,4 @@
-"""Training tricks as config switches, each trained for real on CPU through dfd.training.train."""
+"""Training tricks as config switches, each trained for real on CPU through dfd.tasks.train.train."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from dfd.training import train
+from dfd.tasks.train import train
 from test_config import compose_train
 
 pytestmark = pytest.mark.slow

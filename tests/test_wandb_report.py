@@ -10,8 +10,8 @@ import eval_cases
 import pytest
 import wandb
 
-from dfd.eval.figures import plot_confusion, plot_roc, representative_frame
-from dfd.eval.wandb_report import log_evaluation_to_wandb, summary_values, video_table
+from dfd.report.figures import plot_confusion, plot_roc, representative_frame
+from dfd.report.wandb_report import log_evaluation_to_wandb, summary_values, video_table
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import redis
 
-from dfd.fakes.encode import write_video
+from dfd.demo.encode import write_video
 from dfd.serve.__main__ import parser as serve_parser
 from dfd.serve.analysis import Analyzer
 from dfd.serve.app import load_analyzer
@@ -69,7 +69,7 @@ class Processes:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = (self.folder / f"{name}.log").open("w")
-        process = subprocess.Popen([sys.executable, "-m", "dfd.cli", *args], stdout=log,
+        process = subprocess.Popen([sys.executable, "-m", "dfd.cli.main", *args], stdout=log,
                                    stderr=subprocess.STDOUT,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
         process.log_path = log.name  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from typing import NoReturn
 import pandas as pd
 from rich.console import Console
 
-from dfd.cli_args import positive_int
+from dfd.cli.args import positive_int
 from dfd.compare.folds import pool_folds, pooled_by_group, pooled_warnings, write_pooled
 from dfd.compare.roc import plot_roc_overlay
 from dfd.compare.runs import Collection, Skipped, collect

@@ -4,7 +4,7 @@ Runs that differ only by `data.cv.fold` (same dataset, overrides and seed) form 
 Their test `videos.csv` (on the dataset they trained on, where every video is tested by exactly
 one fold) are concatenated; duplicated videos and missing folds are reported. The pooled video
 AUROC and AP get bootstrap intervals by the evaluation's own rule (whole groups when there are
-enough, `dfd.eval.evaluation.confidence_intervals`), and the per-fold values their spread.
+enough, `dfd.tasks.evaluation.confidence_intervals`), and the per-fold values their spread.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _missing_folds(fold_set: pd.DataFrame) -> str:
 
 def pool_fold_set(fold_set: pd.DataFrame, root: Path) -> dict[str, Any]:
     """One fold set's pooled metrics with CIs, duplicate and missing-fold checks, per-fold spread."""
-    from dfd.eval.evaluation import confidence_intervals  # torch: only when there are folds
+    from dfd.tasks.evaluation import confidence_intervals  # torch: only when there are folds
     from dfd.eval.metrics import binary_metrics
 
     videos = pooled_videos(fold_set, root)

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dfd.compare.table import format_value, metric_label, setting_text
-from dfd.eval.figures import DPI
+from dfd.report.figures import DPI
 from dfd.eval.metrics import roc_points
 
 GRID = np.linspace(0.0, 1.0, 201)

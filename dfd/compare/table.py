@@ -19,7 +19,7 @@ from rich.table import Table
 
 from dfd.compare.folds import POOLED_FILES
 from dfd.compare.runs import Skipped
-from dfd.eval.figures import LOWER_IS_BETTER, METRIC_LABELS
+from dfd.report.figures import LOWER_IS_BETTER, METRIC_LABELS
 
 GROUP_KEYS = ["dataset", "overrides"]
 METRIC_ORDER = ("auroc", "ap", "eer", "acc", "balanced_acc", "f1", "log_loss", "brier", "ece")

@@ -1,0 +1,1 @@
+"""Training data: the DataModule, clip datasets, sampling, transforms, augmentation, self-blending."""

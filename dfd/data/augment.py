@@ -13,7 +13,7 @@ from typing import Any
 import albumentations as A
 import numpy as np
 
-from dfd.fakes.online import crop_landmarks
+from dfd.data.selfblend.online import crop_landmarks
 
 # sides as seen in the image (the subject's right eye is the image's left eye)
 FACE_PARTS = ("left_eye", "right_eye", "both_eyes", "nose", "mouth",

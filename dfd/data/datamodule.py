@@ -14,17 +14,17 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
-from dfd.confutil import to_plain
+from dfd.config import to_plain
 from dfd.data.dataset import FaceClipDataset, collate_clips
-from dfd.data.folds import CvSettings, cross_validation_split, fold_summary
-from dfd.data.manifest import ok_rows, read_manifest
+from dfd.datasets.folds import CvSettings, cross_validation_split, fold_summary
+from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
-from dfd.data.protocols import Protocol, protocol_summary, select_rows
+from dfd.datasets.protocols import Protocol, protocol_summary, select_rows
 from dfd.data.sampling import SeededClipSampler
-from dfd.data.splits import assert_no_group_leakage
+from dfd.datasets.splits import assert_no_group_leakage
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform, normalize_clips
 from dfd.data.workers import single_threaded_opencv, single_threaded_worker
-from dfd.fakes.online import OnlineSelfBlend
+from dfd.data.selfblend.online import OnlineSelfBlend
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ class FaceClipDataModule(L.LightningDataModule):
     and every clip's augmentation are a function of `seed` and the epoch (a random seed when
     None), so a resumed run sees the same batches as an uninterrupted one.
 
-    `cv` (the `data.cv` block, see :mod:`dfd.data.folds`) replaces the manifest's splits by a
-    cross-validation fold when its `folds` is set; `protocol` (see :mod:`dfd.data.protocols`)
+    `cv` (the `data.cv` block, see :mod:`dfd.datasets.folds`) replaces the manifest's splits by a
+    cross-validation fold when its `folds` is set; `protocol` (see :mod:`dfd.datasets.protocols`)
     then keeps, per split, the real videos and the fakes of that split's methods. Both are
     logged when the data is set up.
     """

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from dfd.data.manifest import frame_paths
+from dfd.datasets.manifest import frame_paths
 from dfd.data.transforms import apply_to_clip
 
 

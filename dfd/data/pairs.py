@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dfd.data.dataset import FaceClipDataset, collate_clips
-from dfd.fakes.online import OnlineSelfBlend
+from dfd.data.selfblend.online import OnlineSelfBlend
 
 
 class SelfBlendPairs(Dataset):

@@ -1,0 +1,1 @@
+"""Numbers only: scoring, aggregation, metrics, bootstrap intervals, thresholds and perturbations."""

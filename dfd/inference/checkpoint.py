@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.evaluating import find_checkpoint
+from dfd.tasks.evaluate import find_checkpoint
 from dfd.inference.preparation import training_preparation
 from dfd.inference.spec import Aggregation, DetectorSpec, Threshold
 from dfd.module import DeepfakeDetectionModule

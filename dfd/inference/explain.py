@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from dfd.eval.gradcam import explain_clip
+from dfd.report.gradcam import explain_clip
 
 MIN_SIDE = 128  # frames smaller than this are enlarged in the PNG
 

@@ -10,7 +10,7 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-from dfd.data.layouts import VIDEO_SUFFIXES
+from dfd.datasets.layouts import VIDEO_SUFFIXES
 
 GLOB_CHARACTERS = frozenset("*?[")
 

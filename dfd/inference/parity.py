@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from dfd.data.dataset import FaceClipDataset
-from dfd.data.manifest import ok_rows, read_manifest
+from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.data.transforms import build_clip_transform, normalize_clips
 from dfd.inference.runtimes import Runtime
 from dfd.inference.spec import DetectorSpec

@@ -14,11 +14,11 @@ import pandas as pd
 import torch
 
 from dfd.data.dataset import FaceClipDataset
-from dfd.data.manifest import STATUS_OK as PREPARED_OK, det_scores, face_boxes, frame_indices
+from dfd.datasets.manifest import STATUS_OK as PREPARED_OK, det_scores, face_boxes, frame_indices
 from dfd.data.transforms import build_clip_transform, normalize_clips
 from dfd.eval.aggregate import face_table
 from dfd.eval.scoring import ClipScores
-from dfd.eval.tables import clip_table, frame_table
+from dfd.report.tables import clip_table, frame_table
 from dfd.inference.explain import overlay_name, write_overlay
 from dfd.inference.inputs import VideoInput
 from dfd.inference.loading import LoadedDetector

@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from dfd.data.manifest import STATUS_OK, read_manifest
+from dfd.datasets.manifest import STATUS_OK, read_manifest
 from dfd.prepare.records import read_record, record_path
 from dfd.prepare.settings import PrepareSettings
 

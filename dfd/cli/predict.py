@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dfd.cli_args import positive_int
+from dfd.cli.args import positive_int
 
 if TYPE_CHECKING:
     from dfd.inference.loading import LoadedDetector
@@ -86,7 +86,7 @@ def describe_model(console: Console, detector: LoadedDetector) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Predict on every input; returns the exit status."""
-    from dfd.console import quiet_library_noise
+    from dfd.tasks.console import quiet_library_noise
     from dfd.inference.inputs import expand_inputs
     from dfd.inference.loading import ModelLoadError, load_detector
     from dfd.inference.predictor import Predictor

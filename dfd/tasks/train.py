@@ -15,16 +15,16 @@ from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.callbacks import EpochHistory, RandomStateCheckpoint
-from dfd.console import closing_line, quiet_library_noise
+from dfd.tasks.callbacks import EpochHistory, RandomStateCheckpoint
+from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.data.identity_check import identity_message, identity_overlap
-from dfd.ddp import SameConfigOnEveryRank, config_digest, share_job_config
-from dfd.eval.evaluation import flat_metrics
-from dfd.eval.run import report_checkpoint
+from dfd.datasets.identity_check import identity_message, identity_overlap
+from dfd.tasks.ddp import SameConfigOnEveryRank, config_digest, share_job_config
+from dfd.tasks.evaluation import flat_metrics
+from dfd.tasks.evaluation_report import report_checkpoint
 from dfd.module import DeepfakeDetectionModule
-from dfd.resume import resume_config
-from dfd.runinfo import save_run_info
+from dfd.tasks.resume import resume_config
+from dfd.runs import save_run_info
 from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
 from dfd.sweeps.tags import tag_sweep_job
 
@@ -46,7 +46,7 @@ def finish_wandb() -> None:
 
 
 @rank_zero_only
-def _record_run(cfg: DictConfig, loggers: list[Any]) -> None:
+def record_run(cfg: DictConfig, loggers: list[Any]) -> None:
     save_run_info(Path(cfg.paths.output_dir), cfg.get("seed"), Path(cfg.paths.root_dir))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
@@ -120,7 +120,7 @@ def train(cfg: DictConfig) -> float | None:
                   EpochHistory(Path(cfg.paths.output_dir) / HISTORY_FILE)]
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    _record_run(cfg, loggers)
+    record_run(cfg, loggers)
     try:
         if cfg.get("train", True):
             report_validation_people(datamodule)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dfd.fakes.blend import BLEND_STYLES, self_blend_frames
+from dfd.data.selfblend.blend import BLEND_STYLES, self_blend_frames
 
 # eyes, nose, mouth corners of an upright face, relative to its detection box
 BOX_LANDMARKS = np.array([[0.32, 0.40], [0.68, 0.40], [0.50, 0.58], [0.36, 0.76], [0.64, 0.76]])

@@ -37,7 +37,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from torch import nn
 from torch.utils.data import Dataset
 
-from dfd.eval.figures import CLASS_COLOURS, CLASS_NAMES, DPI
+from dfd.report.figures import CLASS_COLOURS, CLASS_NAMES, DPI
 from dfd.models.detector import FrameDetector
 from dfd.models.video import VideoDetector
 

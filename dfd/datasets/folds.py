@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfd.data.labels import identities
-from dfd.data.splits import LinkedIds
+from dfd.datasets.labels import identities
+from dfd.datasets.splits import LinkedIds
 
 LEAVE_ONE_OUT = "groups"
 BY_CHOICES = ("identity", "group")

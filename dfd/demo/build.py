@@ -1,6 +1,6 @@
 """Build the demo dataset: real clips of real people and their self-blended and face-swapped twins.
 
-    python -m dfd.fakes.demo --out data/demo/raw [--seed 0] [--force]
+    python -m dfd.demo.build --out data/demo/raw [--seed 0] [--force]
 
 Every identity belongs to one small group (a pair, or one trio) and face swaps only happen
 inside a group, so a grouped split never puts a donor's face on both sides of a split.
@@ -30,11 +30,11 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
-from dfd.fakes.animate import animate_photo, sample_motion
-from dfd.fakes.blend import self_blend_clip
-from dfd.fakes.encode import FPS, even_size, write_video
-from dfd.fakes.media import fetch_media, media_info
-from dfd.fakes.swap import Donor, swap_clip
+from dfd.demo.animate import animate_photo, sample_motion
+from dfd.data.selfblend.blend import self_blend_clip
+from dfd.demo.encode import FPS, even_size, write_video
+from dfd.demo.media import fetch_media, media_info
+from dfd.demo.swap import Donor, swap_clip
 from dfd.prepare.faces import Detections, FaceDetector
 from dfd.prepare.tracking import FaceTrack, find_tracks
 

@@ -1,6 +1,6 @@
 """Validate a prepared dataset: frames on disk, readable images, class balance, group leakage.
 
-    python -m dfd.data.check data=demo          (or: dfd check data=demo)
+    python -m dfd.datasets.check data=demo          (or: dfd check data=demo)
 
 Prints a report and exits with status 1 when a problem is found, so it can gate a pipeline.
 """
@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from dfd.data.manifest import STATUS_OK, frame_paths, read_manifest
-from dfd.data.splits import leaking_groups
+from dfd.datasets.manifest import STATUS_OK, frame_paths, read_manifest
+from dfd.datasets.splits import leaking_groups
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

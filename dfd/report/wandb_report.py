@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import wandb
 
-from dfd.eval.figures import representative_frame
+from dfd.report.figures import representative_frame
 
 LEVELS = ("video", "clip", "frame")
 TABLE_COLUMNS = ("video_id", "label", "score", "prediction")

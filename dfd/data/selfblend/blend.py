@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from dfd.fakes.masks import MaskParams, face_ellipse, face_mask_region, sample_mask_params
+from dfd.data.selfblend.masks import MaskParams, face_ellipse, face_mask_region, sample_mask_params
 
 
 @dataclass(frozen=True)

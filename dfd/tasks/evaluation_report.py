@@ -18,9 +18,9 @@ from rich.table import Table
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
-from dfd.eval.evaluation import (Scorer, TestResult, evaluate_test_set, flat_metrics,
+from dfd.tasks.evaluation import (Scorer, TestResult, evaluate_test_set, flat_metrics,
                                  operating_threshold, read_history, write_summary)
-from dfd.eval.wandb_report import log_evaluation_to_wandb
+from dfd.report.wandb_report import log_evaluation_to_wandb
 from dfd.module import DeepfakeDetectionModule
 
 

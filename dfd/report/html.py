@@ -12,7 +12,7 @@ from string import Template
 import pandas as pd
 from omegaconf import OmegaConf
 
-from dfd.eval.figures import METRIC_LABELS
+from dfd.report.figures import METRIC_LABELS
 
 FIGURE_CAPTIONS = {
     "roc": "ROC curve at video and clip level. The legend gives each AUC; the video AUC comes "
@@ -220,7 +220,7 @@ def write_html_report(path: Path, title: str, metrics: Mapping[str, object],
                       videos: pd.DataFrame | None = None) -> Path:
     """Write the evaluation report as one HTML file with everything embedded; returns its path.
 
-    `figures` maps dashboard names (see `dfd.eval.figures.FIGURE_FILES`) to PNGs, shown in
+    `figures` maps dashboard names (see `dfd.report.figures.FIGURE_FILES`) to PNGs, shown in
     the dashboard's order with captions. `extra_images` maps a section to one image or a list:
     `"gradcam"` and `"robustness"` get their own headings, other keys are used as headings;
     files that do not exist are left out. `videos` adds the table of misclassified videos.

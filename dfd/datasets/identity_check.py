@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dfd.data.labels import identities
+from dfd.datasets.labels import identities
 
 IDENTITY_COLUMN = "identity"
 

@@ -1,6 +1,6 @@
 """Label sources for standard dataset layouts, read from the folder structure itself.
 
-Each returns a :class:`~dfd.data.labels.LabelTable` like the CSV and DFDC sources. Groups are
+Each returns a :class:`~dfd.datasets.labels.LabelTable` like the CSV and DFDC sources. Groups are
 chosen so that no face leaks across splits: a fake and the originals it was made from share
 one group. Celeb-DF's official test list is the one exception (see :func:`read_celebdf`).
 """
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from dfd.data.labels import FAKE, IDENTITY_SEP, REAL, REAL_METHOD, LabeledVideo, LabelTable, video_id_for
-from dfd.data.splits import LinkedIds
+from dfd.datasets.labels import FAKE, IDENTITY_SEP, REAL, REAL_METHOD, LabeledVideo, LabelTable, video_id_for
+from dfd.datasets.splits import LinkedIds
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})

@@ -21,11 +21,11 @@ from torch import nn
 
 from dfd.data.dataset import FaceClipDataset
 from dfd.eval.aggregate import bind_strategy, video_table
-from dfd.eval.figures import DPI
+from dfd.report.figures import DPI
 from dfd.eval.metrics import binary_metrics
 from dfd.eval.perturbations import SEVERITY_NAMES, Perturbation, check_perturbations
 from dfd.eval.scoring import ClipScores, score_dataset
-from dfd.eval.tables import clip_table
+from dfd.report.tables import clip_table
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from dfd.data.folds import describe_splits, resolve_by
-from dfd.data.labels import FAKE, REAL_METHOD
+from dfd.datasets.folds import describe_splits, resolve_by
+from dfd.datasets.labels import FAKE, REAL_METHOD
 
 ALL, SAME_AS_TRAIN = "all", "train"
 SPLITS = ("train", "val", "test")

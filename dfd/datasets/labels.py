@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from dfd.data.manifest import MANIFEST_COLUMNS
+from dfd.datasets.manifest import MANIFEST_COLUMNS
 
 log = logging.getLogger(__name__)
 REAL, FAKE = 0, 1

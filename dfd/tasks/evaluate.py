@@ -8,13 +8,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.console import closing_line, quiet_library_noise
+from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
-from dfd.eval.evaluation import flat_metrics
-from dfd.eval.run import report_checkpoint
+from dfd.tasks.evaluation import flat_metrics
+from dfd.tasks.evaluation_report import report_checkpoint
 from dfd.module import DeepfakeDetectionModule
-from dfd.training import HISTORY_FILE, _record_run, finish_wandb, instantiate_each
+from dfd.tasks.train import HISTORY_FILE, record_run, finish_wandb, instantiate_each
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     val, source = threshold_split(trained_on, first)
     run = Path(ckpt_path).resolve().parent.parent
     loggers = instantiate_each(cfg.get("logger"))
-    _record_run(cfg, loggers)
+    record_run(cfg, loggers)
     try:
         results = report_checkpoint(
             cfg, module, trained_on, val, test_sets, Path(cfg.paths.output_dir) / "eval",

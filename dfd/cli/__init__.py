@@ -1,0 +1,1 @@
+"""The one `dfd` command and its verbs; each verb imports its work only when run."""

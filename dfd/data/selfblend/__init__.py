@@ -1,0 +1,1 @@
+"""Online self-blending: pseudo-fakes made from real faces while training (Face X-ray, SBI)."""

@@ -1,0 +1,1 @@
+"""The train and evaluate jobs behind train.py, evaluate.py and `dfd train|evaluate`, with their runtime."""
