@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +11,9 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from servers import postgres_url, redis_url  # noqa: E402,F401  real servers, as fixtures
+from helpers.runs import run_entry_point
+from helpers.servers import postgres_url, redis_url  # noqa: E402,F401  real servers, as fixtures
 
-REPO = Path(__file__).resolve().parents[1]
 TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, train, val
 
 
@@ -47,25 +45,11 @@ def tiny_prepared(tiny_raw: Path) -> Path:
     return prepared / "manifest.csv"
 
 
-def run_entry_point(script: str, *overrides: str, timeout: int = 600,
-                    cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run train.py / evaluate.py / `-m dfd.prepare` as a user would, failing loudly."""
-    command = [sys.executable, *(["-m", script] if script.startswith("dfd.") else [script]),
-               *overrides]
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1", "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    return result
-
-
 @pytest.fixture(scope="session")
 def tiny_run(tiny_prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A resnet18 run trained through train.py on the tiny dataset (2 epochs, 2-frame clips of
     48 px, the settings of test_entry_points): its run folder, evaluated and with its threshold."""
-    from test_entry_points import tiny_overrides
+    from helpers.runs import tiny_overrides
 
     log_dir = tmp_path_factory.mktemp("tiny_run")
     run_entry_point("train.py", *tiny_overrides(tiny_prepared, log_dir))
