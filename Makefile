@@ -8,7 +8,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo demo-data test test-fast clean-demo
+.PHONY: demo demo-data lint test test-fast clean-demo
 
 $(VENV)/installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo-data: $(VENV)/installed
 
 demo: demo-data
 	$(PY) train.py evaluation.robustness.enabled=true
+
+lint: $(VENV)/installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: $(VENV)/installed
 	$(PY) -m pytest -m "slow or not slow"

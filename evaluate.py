@@ -5,10 +5,10 @@ from pathlib import Path
 
 os.environ.setdefault("DFD_ROOT", str(Path(__file__).resolve().parent))
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import hydra
+from omegaconf import DictConfig
 
-from dfd.tasks.evaluate import evaluate  # noqa: E402
+from dfd.tasks.evaluate import evaluate
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 os.environ.setdefault("DFD_ROOT", str(Path(__file__).resolve().parent))
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import hydra
+from omegaconf import DictConfig
 
-from dfd.tasks.ddp import job_scope, joined_job_config  # noqa: E402
-from dfd.tasks.train import train  # noqa: E402
+from dfd.tasks.ddp import job_scope, joined_job_config
+from dfd.tasks.train import train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -25,25 +25,52 @@ REPO = Path(__file__).resolve().parents[1]
 def timed(name: str, command: list[str]) -> float:
     print(f"\n== {name}: {' '.join(command)}", flush=True)
     started = time.perf_counter()
-    subprocess.run(command, cwd=REPO, check=True,
-                   env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "offline"})
+    subprocess.run(
+        command,
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "offline"},
+    )
     return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-bench",
-                        help="scratch folder for the demo data and logs")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dfd-bench",
+        help="scratch folder for the demo data and logs",
+    )
     args, train_overrides = parser.parse_known_args()
     data_dir, log_dir = args.root / "data", args.root / "logs"
     paths = [f"paths.data_dir={data_dir}", f"paths.log_dir={log_dir}"]
     seconds = {
-        "demo build": timed("build", [sys.executable, "-m", "dfd.demo.build", "--force",
-                                      "--out", str(data_dir / "demo" / "raw")]),
-        "preparation": timed("prepare", [sys.executable, "-m", "dfd.prepare", "data=demo",
-                                         "prepare.force=true", *paths]),
-        "training + test": timed("train", [sys.executable, "train.py", *paths,
-                                           "trainer.enable_progress_bar=false", *train_overrides]),
+        "demo build": timed(
+            "build",
+            [
+                sys.executable,
+                "-m",
+                "dfd.demo.build",
+                "--force",
+                "--out",
+                str(data_dir / "demo" / "raw"),
+            ],
+        ),
+        "preparation": timed(
+            "prepare",
+            [sys.executable, "-m", "dfd.prepare", "data=demo", "prepare.force=true", *paths],
+        ),
+        "training + test": timed(
+            "train",
+            [
+                sys.executable,
+                "train.py",
+                *paths,
+                "trainer.enable_progress_bar=false",
+                *train_overrides,
+            ],
+        ),
     }
     run = max((log_dir / "train" / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
     metrics = json.loads((run / "eval" / "demo" / "metrics.json").read_text())
@@ -52,9 +79,11 @@ def main() -> None:
     for stage, value in seconds.items():
         print(f"{stage:<18}{value:>9.0f}")
     print(f"\ncores: {os.cpu_count()}  run: {run}")
-    print(f"test video-level AUC {video['auroc']:.3f} (95% CI {low_high[0]:.3f}-{low_high[1]:.3f})"
-          f"  AP {video['ap']:.3f}  EER {video['eer']:.3f}  (clip-level AUC {metrics['clip']['auroc']:.3f})"
-          f"\nreport: {run / 'eval' / 'demo' / 'report.html'}")
+    print(
+        f"test video-level AUC {video['auroc']:.3f} (95% CI {low_high[0]:.3f}-{low_high[1]:.3f})"
+        f"  AP {video['ap']:.3f}  EER {video['eer']:.3f}  (clip-level AUC {metrics['clip']['auroc']:.3f})"
+        f"\nreport: {run / 'eval' / 'demo' / 'report.html'}"
+    )
 
 
 if __name__ == "__main__":

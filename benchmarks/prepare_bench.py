@@ -71,7 +71,11 @@ UHD_BUDGET_MB = 256  # prepare.frame_memory_mb for the chunked 4K run
 TARGET_SPEEDUP, TARGET_IOU, TARGET_FRACTION = 3.0, 0.9, 0.95
 MAX_GROWTH = 0.10  # the 60 s video's peak RSS may exceed the 10 s one's by this fraction
 STAGES = ("open", "decode", "detect", "crop")
-DFD_RUNS = ((1, "pyav"), (2, "pyav"), (2, "decord"))  # (workers, decoder); the configured decoder is pyav
+DFD_RUNS = (
+    (1, "pyav"),
+    (2, "pyav"),
+    (2, "decord"),
+)  # (workers, decoder); the configured decoder is pyav
 NO_VIDEO = "-"  # the sampling column of the memory run without a video
 
 
@@ -85,8 +89,11 @@ class Source:
 
 
 SOURCES = (
-    Source("woman_pexels"), Source("man_webcam"), Source("carphone"),
-    Source("man_face_noface", 0.0, 2.4), Source("man_noface_face", 4.0),
+    Source("woman_pexels"),
+    Source("man_webcam"),
+    Source("carphone"),
+    Source("man_face_noface", 0.0, 2.4),
+    Source("man_noface_face", 4.0),
 )
 MEMORY_SOURCE = SOURCES[0]
 
@@ -138,7 +145,10 @@ class Stages:
 
 def bench_videos(count: int, seconds: float) -> list[BenchVideo]:
     """``count`` videos cycling through the sources, each later pass starting further in."""
-    return [BenchVideo(SOURCES[k % len(SOURCES)], (k // len(SOURCES)) * OFFSET_STEP, seconds) for k in range(count)]
+    return [
+        BenchVideo(SOURCES[k % len(SOURCES)], (k // len(SOURCES)) * OFFSET_STEP, seconds)
+        for k in range(count)
+    ]
 
 
 def looped_frames(path: Path, source: Source) -> Iterator[tuple[float, np.ndarray]]:
@@ -162,7 +172,9 @@ def looped_frames(path: Path, source: Source) -> Iterator[tuple[float, np.ndarra
         clock += last + step
 
 
-def resampled(frames: Iterator[tuple[float, np.ndarray]], offset: float, count: int) -> Iterator[np.ndarray]:
+def resampled(
+    frames: Iterator[tuple[float, np.ndarray]], offset: float, count: int
+) -> Iterator[np.ndarray]:
     """``count`` frames at ``FPS``, from ``offset`` seconds on: the frame on screen at each tick."""
     _, current = next(frames)
     upcoming = next(frames)
@@ -179,7 +191,9 @@ def letterbox(frame: np.ndarray, canvas_size: tuple[int, int]) -> np.ndarray:
     canvas_width, canvas_height = canvas_size
     scale = min(canvas_width / width, canvas_height / height)
     size = (min(canvas_width, round(width * scale)), min(canvas_height, round(height * scale)))
-    resized = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    resized = cv2.resize(
+        frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    )
     canvas = np.zeros((canvas_height, canvas_width, 3), np.uint8)
     left, top = (canvas_width - size[0]) // 2, (canvas_height - size[1]) // 2
     canvas[top : top + size[1], left : left + size[0]] = resized
@@ -212,8 +226,11 @@ def build(videos: list[BenchVideo], folder: Path, rebuild: bool) -> list[Path]:
         path = folder / video.file_name
         if rebuild or not path.is_file():
             print(f"  encoding {path.name}", flush=True)
-            frames = resampled(looped_frames(media[video.source.name], video.source), video.offset,
-                               round(video.seconds * FPS))
+            frames = resampled(
+                looped_frames(media[video.source.name], video.source),
+                video.offset,
+                round(video.seconds * FPS),
+            )
             encode(path, (letterbox(frame, video.size) for frame in frames), video.size)
         paths.append(path)
     return paths
@@ -239,13 +256,16 @@ def largest(found: Detections) -> np.ndarray:
     return found.boxes[int(np.argmax(areas))]
 
 
-def naive_video(path: Path, detector: FaceDetector, out_dir: Path, settings: PrepareSettings,
-                clock: Stages) -> tuple[int, dict[int, np.ndarray]]:
+def naive_video(
+    path: Path, detector: FaceDetector, out_dir: Path, settings: PrepareSettings, clock: Stages
+) -> tuple[int, dict[int, np.ndarray]]:
     """Read every frame with OpenCV, detect and crop the sampled ones; (sampled count, box per frame)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with clock("open"):
         capture = cv2.VideoCapture(str(path))
-        wanted = set(sample_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), settings.num_frames))
+        wanted = set(
+            sample_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), settings.num_frames)
+        )
     boxes: dict[int, np.ndarray] = {}
     index = 0
     while True:
@@ -267,13 +287,19 @@ def naive_video(path: Path, detector: FaceDetector, out_dir: Path, settings: Pre
     return len(wanted), boxes
 
 
-def run_naive(paths: list[Path], out_dir: Path,
-              settings: PrepareSettings) -> tuple[float, int, dict[str, dict[int, np.ndarray]], Stages]:
+def run_naive(
+    paths: list[Path], out_dir: Path, settings: PrepareSettings
+) -> tuple[float, int, dict[str, dict[int, np.ndarray]], Stages]:
     """The baseline over all videos: (seconds, sampled frames, boxes per video id, stage times)."""
     clock = Stages()
     started = time.perf_counter()
-    detector = FaceDetector(settings.device, batch_size=1, min_prob=settings.min_face_prob,
-                            min_face_size=settings.min_face_size, max_side=None)
+    detector = FaceDetector(
+        settings.device,
+        batch_size=1,
+        min_prob=settings.min_face_prob,
+        min_face_size=settings.min_face_size,
+        max_side=None,
+    )
     sampled, boxes = 0, {}
     for path in paths:
         count, boxes[path.stem] = naive_video(path, detector, out_dir / path.stem, settings, clock)
@@ -286,7 +312,9 @@ def run_naive(paths: list[Path], out_dir: Path,
 
 def conf_settings(**overrides: object) -> PrepareSettings:
     """The ``prepare:`` block of conf/prepare.yaml, with overrides."""
-    values = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "prepare.yaml").prepare, resolve=True)
+    values = OmegaConf.to_container(
+        OmegaConf.load(REPO / "conf" / "prepare.yaml").prepare, resolve=True
+    )
     return PrepareSettings(**{**values, **overrides})
 
 
@@ -312,9 +340,19 @@ def run_dfd(labels: Path, out_dir: Path, **overrides: object) -> tuple[float, pd
     as for the naive run, and the manifest)."""
     shutil.rmtree(out_dir, ignore_errors=True)
     settings = dataclasses.asdict(conf_settings(force=True, **overrides))
-    job = {"labels": str(labels), "raw_dir": str(labels.parent), "out_dir": str(out_dir), "settings": settings}
-    result = subprocess.run([sys.executable, "-c", DFD_RUN, json.dumps(job)], cwd=REPO, capture_output=True,
-                            text=True, env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"})
+    job = {
+        "labels": str(labels),
+        "raw_dir": str(labels.parent),
+        "out_dir": str(out_dir),
+        "settings": settings,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", DFD_RUN, json.dumps(job)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"},
+    )
     if result.returncode:
         raise RuntimeError(f"the dfd run failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return float(result.stdout.strip().splitlines()[-1]), read_manifest(out_dir / "manifest.csv")
@@ -324,8 +362,13 @@ def dfd_stages(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> S
     """dfd's steps, timed one by one in this process: open (probe, index), decode the sampled frames,
     detect (on every sampled frame, as with ``detect_every: 1``), crop (tracking and JPEGs)."""
     clock = Stages()
-    detector = FaceDetector(settings.device, settings.detect_batch, settings.min_face_prob, settings.min_face_size,
-                            settings.detect_size)
+    detector = FaceDetector(
+        settings.device,
+        settings.detect_batch,
+        settings.min_face_prob,
+        settings.min_face_size,
+        settings.detect_size,
+    )
     for path in paths:
         with clock("open"):
             video = open_video(path)
@@ -335,13 +378,20 @@ def dfd_stages(paths: list[Path], out_dir: Path, settings: PrepareSettings) -> S
         with clock("detect"):
             found = detector.detect(frames)
         with clock("crop"):
-            tracks = find_tracks(found, indices, max_tracks=settings.max_faces,
-                                 min_detected_fraction=settings.min_track_fraction,
-                                 smooth_window=settings.smooth_window)
+            tracks = find_tracks(
+                found,
+                indices,
+                max_tracks=settings.max_faces,
+                min_detected_fraction=settings.min_track_fraction,
+                smooth_window=settings.smooth_window,
+            )
             folder = out_dir / path.stem
             folder.mkdir(parents=True, exist_ok=True)
             for index, frame, box in zip(indices, frames, tracks[0].boxes if tracks else []):
-                save_rgb_jpeg(crop_square(frame, box, settings.margin, settings.face_size), folder / f"{index:06d}.jpg")
+                save_rgb_jpeg(
+                    crop_square(frame, box, settings.margin, settings.face_size),
+                    folder / f"{index:06d}.jpg",
+                )
     return clock
 
 
@@ -361,27 +411,36 @@ def worker_startup() -> float:
     one-off cost of a run with workers (its server imports torch and MTCNN once; workers fork
     from it). ``python -m dfd.prepare`` starts the server before its own imports, so the two
     import side by side."""
-    result = subprocess.run([sys.executable, "-c", POOL_START], cwd=REPO, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", POOL_START], cwd=REPO, capture_output=True, text=True, check=True
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def agreement(manifest: pd.DataFrame, naive: dict[str, dict[int, np.ndarray]],
-              margin: float) -> tuple[np.ndarray, np.ndarray, int]:
+def agreement(
+    manifest: pd.DataFrame, naive: dict[str, dict[int, np.ndarray]], margin: float
+) -> tuple[np.ndarray, np.ndarray, int]:
     """IoU of dfd's face box with the naive one, and of the square crops cut around them (with
     ``margin``), on every frame where the naive run found a face (0 where dfd has no box there);
     and the number of frames with a box in only one of the two runs."""
-    dfd_boxes = {row["video_id"]: dict(zip(frame_indices(row), face_boxes(row)))
-                 for _, row in ok_rows(manifest).iterrows()}
+    dfd_boxes = {
+        row["video_id"]: dict(zip(frame_indices(row), face_boxes(row)))
+        for _, row in ok_rows(manifest).iterrows()
+    }
     box_ious, crop_ious = [], []
     for video_id, boxes in naive.items():
         ours = dfd_boxes.get(video_id, {})
         for index, box in boxes.items():
             found = index in ours
             box_ious.append(float(box_iou(box, ours[index][None])[0]) if found else 0.0)
-            crop_ious.append(float(box_iou(crop_box(box, margin), crop_box(ours[index], margin)[None])[0])
-                             if found else 0.0)
-    unmatched = sum(len(set(boxes) ^ set(dfd_boxes.get(video_id, {}))) for video_id, boxes in naive.items())
+            crop_ious.append(
+                float(box_iou(crop_box(box, margin), crop_box(ours[index], margin)[None])[0])
+                if found
+                else 0.0
+            )
+    unmatched = sum(
+        len(set(boxes) ^ set(dfd_boxes.get(video_id, {}))) for video_id, boxes in naive.items()
+    )
     return np.array(box_ious), np.array(crop_ious), unmatched
 
 
@@ -395,8 +454,10 @@ def describe_agreement(name: str, ious: np.ndarray, unmatched: int) -> tuple[str
     """One line on how many frames reach the IoU target, and that fraction."""
     fraction = float(np.mean(ious >= TARGET_IOU)) if len(ious) else 0.0
     median = np.median(ious) if len(ious) else 0.0
-    return (f"{name} IoU >= {TARGET_IOU} on {100 * fraction:.1f}% of {len(ious)} frames (min "
-            f"{ious.min(initial=1.0):.3f}, median {median:.3f}; a face in only one of the runs: {unmatched})"), fraction
+    return (
+        f"{name} IoU >= {TARGET_IOU} on {100 * fraction:.1f}% of {len(ious)} frames (min "
+        f"{ious.min(initial=1.0):.3f}, median {median:.3f}; a face in only one of the runs: {unmatched})"
+    ), fraction
 
 
 # --- memory --------------------------------------------------------------------------------
@@ -415,33 +476,61 @@ class MemoryRun:
 def peak_rss_mib(command: list[str], log: Path) -> float:
     """Run a command to its end and return its peak resident memory in MiB."""
     with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"})
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"},
+        )
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{log.read_text()[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({process.returncode}):\n{log.read_text()[-2000:]}"
+        )
     return usage.ru_maxrss / 1024  # KiB on Linux
 
 
 def prepare_command(raw_dir: Path, work: Path, overrides: dict[str, object]) -> list[str]:
     """``python -m dfd.prepare`` on the videos of ``raw_dir``/labels.csv, 1 worker, output under ``work``."""
-    settings = [f"prepare.{key}={value}" for key, value in {"workers": 1, "force": "true", **overrides}.items()]
-    return [sys.executable, "-m", "dfd.prepare", "data=csv", f"data.raw_dir={raw_dir}",
-            f"paths.data_dir={work / 'data'}", f"paths.log_dir={work / 'logs'}", *settings]
+    settings = [
+        f"prepare.{key}={value}"
+        for key, value in {"workers": 1, "force": "true", **overrides}.items()
+    ]
+    return [
+        sys.executable,
+        "-m",
+        "dfd.prepare",
+        "data=csv",
+        f"data.raw_dir={raw_dir}",
+        f"paths.data_dir={work / 'data'}",
+        f"paths.log_dir={work / 'logs'}",
+        *settings,
+    ]
 
 
 def memory_runs(paths: list[Path | None], work: Path) -> list[MemoryRun]:
     """Each video (None: no video, imports only) prepared alone, sampled evenly and densely."""
     runs = []
     for path in paths:
-        raw_dir = write_labels([path] if path else [], work / "raw" / (path.stem if path else "none")).parent
+        raw_dir = write_labels(
+            [path] if path else [], work / "raw" / (path.stem if path else "none")
+        ).parent
         modes = {"num_frames": {}, f"fps={DENSE['fps']:g}": DENSE} if path else {NO_VIDEO: {}}
         for sampling, overrides in modes.items():
-            peak = peak_rss_mib(prepare_command(raw_dir, work, overrides), work / f"{raw_dir.name}_{sampling}.log")
+            peak = peak_rss_mib(
+                prepare_command(raw_dir, work, overrides), work / f"{raw_dir.name}_{sampling}.log"
+            )
             manifest = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))
-            runs.append(MemoryRun(path.name if path else "none (imports only)", sampling,
-                                  int(manifest["num_frames"].sum()), peak))
+            runs.append(
+                MemoryRun(
+                    path.name if path else "none (imports only)",
+                    sampling,
+                    int(manifest["num_frames"].sum()),
+                    peak,
+                )
+            )
     return runs
 
 
@@ -451,10 +540,18 @@ def budget_runs(path: Path, work: Path) -> list[MemoryRun]:
     runs = []
     for budget in (PrepareSettings.frame_memory_mb, UHD_BUDGET_MB):
         overrides = {**UHD_SAMPLING, "frame_memory_mb": budget}
-        peak = peak_rss_mib(prepare_command(raw_dir, work, overrides), work / f"{path.stem}_{budget}.log")
+        peak = peak_rss_mib(
+            prepare_command(raw_dir, work, overrides), work / f"{path.stem}_{budget}.log"
+        )
         manifest = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))
-        runs.append(MemoryRun(path.name, f"fps={UHD_SAMPLING['fps']:g}, frame_memory_mb={budget}",
-                              int(manifest["num_frames"].sum()), peak))
+        runs.append(
+            MemoryRun(
+                path.name,
+                f"fps={UHD_SAMPLING['fps']:g}, frame_memory_mb={budget}",
+                int(manifest["num_frames"].sum()),
+                peak,
+            )
+        )
     return runs
 
 
@@ -480,23 +577,49 @@ def print_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None
     cells = [tuple(str(cell) for cell in row) for row in [header, *rows]]
     widths = [max(len(row[k]) for row in cells) for k in range(len(header))]
     for row in cells:
-        print("  ".join(cell.ljust(widths[0]) if k == 0 else cell.rjust(widths[k]) for k, cell in enumerate(row)))
+        print(
+            "  ".join(
+                cell.ljust(widths[0]) if k == 0 else cell.rjust(widths[k])
+                for k, cell in enumerate(row)
+            )
+        )
 
 
 def throughput_rows(runs: list[Throughput], videos: int) -> list[tuple[str, ...]]:
     """(run, wall s, videos/min, frames/s, speed-up over the first run) per run."""
-    return [(run.name, f"{run.seconds:.1f}", f"{60 * videos / run.seconds:.1f}", f"{run.frames / run.seconds:.2f}",
-             f"{runs[0].seconds / run.seconds:.2f}x") for run in runs]
+    return [
+        (
+            run.name,
+            f"{run.seconds:.1f}",
+            f"{60 * videos / run.seconds:.1f}",
+            f"{run.frames / run.seconds:.2f}",
+            f"{runs[0].seconds / run.seconds:.2f}x",
+        )
+        for run in runs
+    ]
 
 
-def print_stages(naive: Stages, ours: Stages, videos: int, startup: float, detect_size: int | None) -> None:
+def print_stages(
+    naive: Stages, ours: Stages, videos: int, startup: float, detect_size: int | None
+) -> None:
     """Seconds per video and stage, naive against dfd, and the start-up of one worker process."""
     print(f"\nstages, one process, seconds per video (dfd detects at {detect_size or 'full'} px)")
-    rows = [(stage, f"{naive.seconds[stage] / videos:.2f}", f"{ours.seconds[stage] / videos:.2f}") for stage in STAGES]
-    rows.append(("total", f"{sum(naive.seconds.values()) / videos:.2f}", f"{sum(ours.seconds.values()) / videos:.2f}"))
+    rows = [
+        (stage, f"{naive.seconds[stage] / videos:.2f}", f"{ours.seconds[stage] / videos:.2f}")
+        for stage in STAGES
+    ]
+    rows.append(
+        (
+            "total",
+            f"{sum(naive.seconds.values()) / videos:.2f}",
+            f"{sum(ours.seconds.values()) / videos:.2f}",
+        )
+    )
     print_table(("stage", "naive", "dfd"), rows)
-    print(f"plus, once per run with workers: {startup:.1f} s to start dfd's worker pool in a process doing "
-          "nothing else (python -m dfd.prepare starts it beside its own imports)")
+    print(
+        f"plus, once per run with workers: {startup:.1f} s to start dfd's worker pool in a process doing "
+        "nothing else (python -m dfd.prepare starts it beside its own imports)"
+    )
 
 
 def memory_verdicts(runs: list[MemoryRun]) -> list[str]:
@@ -506,20 +629,32 @@ def memory_verdicts(runs: list[MemoryRun]) -> list[str]:
         same = [run for run in runs if run.sampling == sampling]
         short, long = same[0], same[-1]
         growth = long.peak_mib / short.peak_mib - 1.0
-        lines.append(f"{verdict(growth <= MAX_GROWTH)}  peak RSS, {sampling}: {short.video} -> {long.video} "
-                     f"({short.frames} -> {long.frames} frames): {short.peak_mib:.0f} -> {long.peak_mib:.0f} MiB "
-                     f"({100 * growth:+.1f}%, target <= +{100 * MAX_GROWTH:g}%)")
+        lines.append(
+            f"{verdict(growth <= MAX_GROWTH)}  peak RSS, {sampling}: {short.video} -> {long.video} "
+            f"({short.frames} -> {long.frames} frames): {short.peak_mib:.0f} -> {long.peak_mib:.0f} MiB "
+            f"({100 * growth:+.1f}%, target <= +{100 * MAX_GROWTH:g}%)"
+        )
     return lines
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-prepare-bench",
-                        help="scratch folder: the benchmark videos (kept) and every run's output")
-    parser.add_argument("--videos", type=int,
-                        help=f"videos in the set (default {FULL.videos}, {QUICK.videos} with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke run: {QUICK.seconds:g} s videos, memory on {QUICK.memory_seconds} s ones")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dfd-prepare-bench",
+        help="scratch folder: the benchmark videos (kept) and every run's output",
+    )
+    parser.add_argument(
+        "--videos",
+        type=int,
+        help=f"videos in the set (default {FULL.videos}, {QUICK.videos} with --quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke run: {QUICK.seconds:g} s videos, memory on {QUICK.memory_seconds} s ones",
+    )
     parser.add_argument("--rebuild", action="store_true", help="encode the benchmark videos again")
     parser.add_argument("--skip-memory", action="store_true", help="leave out the peak-RSS runs")
     return parser.parse_args()
@@ -529,65 +664,114 @@ def main() -> None:
     args = parse_args()
     mode = QUICK if args.quick else FULL
     settings = conf_settings()
-    machine = (f"cpus {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), torch threads "
-               f"{torch.get_num_threads()} here and cpus // n in each of n workers")
+    machine = (
+        f"cpus {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), torch threads "
+        f"{torch.get_num_threads()} here and cpus // n in each of n workers"
+    )
     print(machine)
 
     print(f"\n== benchmark set in {args.root / 'videos'}", flush=True)
-    videos = build(bench_videos(args.videos or mode.videos, mode.seconds), args.root / "videos", args.rebuild)
+    videos = build(
+        bench_videos(args.videos or mode.videos, mode.seconds), args.root / "videos", args.rebuild
+    )
     labels = write_labels(videos, args.root / "videos")
-    print(f"{len(videos)} videos, {WIDTH}x{HEIGHT}, {FPS} fps, {mode.seconds:g} s, "
-          f"{settings.num_frames} frames sampled from each")
+    print(
+        f"{len(videos)} videos, {WIDTH}x{HEIGHT}, {FPS} fps, {mode.seconds:g} s, "
+        f"{settings.num_frames} frames sampled from each"
+    )
 
-    print("\n== naive baseline: OpenCV reads every frame, MTCNN at full resolution, one process", flush=True)
-    naive_s, naive_frames, naive_boxes, naive_clock = run_naive(videos, args.root / "runs" / "naive", settings)
+    print(
+        "\n== naive baseline: OpenCV reads every frame, MTCNN at full resolution, one process",
+        flush=True,
+    )
+    naive_s, naive_frames, naive_boxes, naive_clock = run_naive(
+        videos, args.root / "runs" / "naive", settings
+    )
     runs, manifests = [Throughput("naive", naive_s, naive_frames)], {}
     for workers, decoder in DFD_RUNS:
-        name = f"dfd, workers={workers}" + ("" if decoder == settings.decoder else f", decoder={decoder}")
+        name = f"dfd, workers={workers}" + (
+            "" if decoder == settings.decoder else f", decoder={decoder}"
+        )
         print(f"== {name}", flush=True)
-        seconds, manifests[name] = run_dfd(labels, args.root / "runs" / f"dfd_workers{workers}_{decoder}",
-                                           workers=workers, decoder=decoder)
+        seconds, manifests[name] = run_dfd(
+            labels,
+            args.root / "runs" / f"dfd_workers{workers}_{decoder}",
+            workers=workers,
+            decoder=decoder,
+        )
         runs.append(Throughput(name, seconds, int(ok_rows(manifests[name])["num_frames"].sum())))
-    headline = next(run for run in runs if run.name == "dfd, workers=2")  # with the configured decoder
+    headline = next(
+        run for run in runs if run.name == "dfd, workers=2"
+    )  # with the configured decoder
     print("== dfd stages, timed one by one", flush=True)
     dfd_clock = dfd_stages(videos, args.root / "runs" / "dfd_stages", settings)
     startup = worker_startup()
 
     print(f"\nthroughput, {len(videos)} videos")
-    print_table(("run", "wall s", "videos/min", "frames/s", "speed-up"), throughput_rows(runs, len(videos)))
+    print_table(
+        ("run", "wall s", "videos/min", "frames/s", "speed-up"), throughput_rows(runs, len(videos))
+    )
     print_stages(naive_clock, dfd_clock, len(videos), startup, settings.detect_size)
-    box_ious, crop_ious, unmatched = agreement(manifests[headline.name], naive_boxes, settings.margin)
+    box_ious, crop_ious, unmatched = agreement(
+        manifests[headline.name], naive_boxes, settings.margin
+    )
     box_line, box_fraction = describe_agreement("face box", box_ious, unmatched)
-    crop_line, crop_fraction = describe_agreement(f"crop (margin {settings.margin:g})", crop_ious, unmatched)
+    crop_line, crop_fraction = describe_agreement(
+        f"crop (margin {settings.margin:g})", crop_ious, unmatched
+    )
     print(f"\nagreement with full-resolution detection:\n  {box_line}\n  {crop_line}")
 
     memory, budget = [], []
     if not args.skip_memory:
         print("\n== memory: python -m dfd.prepare, workers=1, one video per run", flush=True)
-        long_videos = build([BenchVideo(MEMORY_SOURCE, 0.0, seconds) for seconds in mode.memory_seconds],
-                            args.root / "videos", args.rebuild)
+        long_videos = build(
+            [BenchVideo(MEMORY_SOURCE, 0.0, seconds) for seconds in mode.memory_seconds],
+            args.root / "videos",
+            args.rebuild,
+        )
         memory = memory_runs([None, *long_videos], args.root / "memory")
-        uhd = build([BenchVideo(MEMORY_SOURCE, 0.0, mode.memory_seconds[0], UHD)], args.root / "videos", args.rebuild)
+        uhd = build(
+            [BenchVideo(MEMORY_SOURCE, 0.0, mode.memory_seconds[0], UHD)],
+            args.root / "videos",
+            args.rebuild,
+        )
         budget = budget_runs(uhd[0], args.root / "memory")
-        print_table(("video", "sampling", "frames", "peak RSS MiB"),
-                    [(run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}") for run in [*memory, *budget]])
+        print_table(
+            ("video", "sampling", "frames", "peak RSS MiB"),
+            [
+                (run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}")
+                for run in [*memory, *budget]
+            ],
+        )
 
     speedup = naive_s / headline.seconds
     print(f"\n== summary\n{machine}")
-    print_table(("run", "wall s", "videos/min", "frames/s", "speed-up"), throughput_rows(runs, len(videos)))
-    print("(wall clock after the imports, in a fresh process for each dfd run; with workers it includes the "
-          "wait for the worker pool)")
-    print(f"{verdict(speedup >= TARGET_SPEEDUP)}  speed-up of {headline.name}: {speedup:.2f}x naive, wall clock "
-          f"(target >= {TARGET_SPEEDUP:g}x)")
-    print(f"{verdict(box_fraction >= TARGET_FRACTION)}  {box_line} (target >= {100 * TARGET_FRACTION:g}%)")
-    print(f"{verdict(crop_fraction >= TARGET_FRACTION)}  {crop_line} (target >= {100 * TARGET_FRACTION:g}%)")
+    print_table(
+        ("run", "wall s", "videos/min", "frames/s", "speed-up"), throughput_rows(runs, len(videos))
+    )
+    print(
+        "(wall clock after the imports, in a fresh process for each dfd run; with workers it includes the "
+        "wait for the worker pool)"
+    )
+    print(
+        f"{verdict(speedup >= TARGET_SPEEDUP)}  speed-up of {headline.name}: {speedup:.2f}x naive, wall clock "
+        f"(target >= {TARGET_SPEEDUP:g}x)"
+    )
+    print(
+        f"{verdict(box_fraction >= TARGET_FRACTION)}  {box_line} (target >= {100 * TARGET_FRACTION:g}%)"
+    )
+    print(
+        f"{verdict(crop_fraction >= TARGET_FRACTION)}  {crop_line} (target >= {100 * TARGET_FRACTION:g}%)"
+    )
     for line in memory_verdicts(memory):
         print(line)
     if budget:
         whole, chunked = budget
-        print(f"4K, {whole.frames} frames ({whole.frames * UHD[0] * UHD[1] * 3 / 2**20:.0f} MiB decoded): peak RSS "
-              f"{whole.peak_mib:.0f} MiB in one read, {chunked.peak_mib:.0f} MiB read in chunks "
-              f"(frame_memory_mb={UHD_BUDGET_MB})")
+        print(
+            f"4K, {whole.frames} frames ({whole.frames * UHD[0] * UHD[1] * 3 / 2**20:.0f} MiB decoded): peak RSS "
+            f"{whole.peak_mib:.0f} MiB in one read, {chunked.peak_mib:.0f} MiB read in chunks "
+            f"(frame_memory_mb={UHD_BUDGET_MB})"
+        )
 
 
 if __name__ == "__main__":

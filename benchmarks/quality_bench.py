@@ -39,17 +39,28 @@ RECIPES = {
     "linear probe": ["experiment=linear_probe"],
     "default": [],
     # Self-Blended Images as the paper trains: real videos only, each beside its own pseudo-fake
-    "SBI pairs (real only)": ["datamodule.train_real_only=true",
-                              "datamodule.pair_self_blend=true",
-                              "datamodule.online_self_blend=0", "evaluation.tta=[hflip]"],
+    "SBI pairs (real only)": [
+        "datamodule.train_real_only=true",
+        "datamodule.pair_self_blend=true",
+        "datamodule.online_self_blend=0",
+        "evaluation.tta=[hflip]",
+    ],
 }
 CROSS = {
-    "swap -> sbi": ["protocol=cross_manipulation", "protocol.train_methods=[swap]",
-                    "protocol.test_methods=[sbi]"],
-    "sbi -> swap": ["protocol=cross_manipulation", "protocol.train_methods=[sbi]",
-                    "protocol.test_methods=[swap]"],
+    "swap -> sbi": [
+        "protocol=cross_manipulation",
+        "protocol.train_methods=[swap]",
+        "protocol.test_methods=[sbi]",
+    ],
+    "sbi -> swap": [
+        "protocol=cross_manipulation",
+        "protocol.train_methods=[sbi]",
+        "protocol.test_methods=[swap]",
+    ],
 }
-REAL_ONLY = {"real only (SBI pairs) -> swap": ["protocol=real_only", "protocol.test_methods=[swap]"]}
+REAL_ONLY = {
+    "real only (SBI pairs) -> swap": ["protocol=real_only", "protocol.test_methods=[swap]"]
+}
 
 
 @dataclass
@@ -72,12 +83,24 @@ def slug(name: str) -> str:
 
 def train(args: argparse.Namespace, folder: Path, overrides: list[str], multirun: bool) -> float:
     """Run train.py (a multirun when `multirun`) into `folder`; returns the minutes it took."""
-    speed = [f"datamodule.image_size={args.image_size}", f"datamodule.clip_len={args.clip_len}",
-             f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false",
-             "evaluation.report=false", f"data={args.data}"]
+    speed = [
+        f"datamodule.image_size={args.image_size}",
+        f"datamodule.clip_len={args.clip_len}",
+        f"trainer.max_epochs={args.epochs}",
+        "trainer.enable_progress_bar=false",
+        "evaluation.report=false",
+        f"data={args.data}",
+    ]
     where = [f"hydra.sweep.dir={folder}"] if multirun else [f"hydra.run.dir={folder}"]
-    command = [sys.executable, "train.py", *(["-m"] if multirun else []), *speed, *overrides,
-               *where, *args.overrides]
+    command = [
+        sys.executable,
+        "train.py",
+        *(["-m"] if multirun else []),
+        *speed,
+        *overrides,
+        *where,
+        *args.overrides,
+    ]
     print("$", " ".join(command[1:]), flush=True)
     started = time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
@@ -99,18 +122,44 @@ def logo(args: argparse.Namespace) -> list[Row]:
             raise SystemExit(f"unknown recipe '{name}': choose from {sorted(RECIPES)}")
         overrides = RECIPES[name]
         folder = args.out / "logo" / slug(name)
-        minutes = train(args, folder, ["data.cv.folds=groups", "data.cv.by=group",
-                                       f"data.cv.fold={','.join(map(str, range(used)))}",
-                                       *overrides], multirun=True)
-        subprocess.run([sys.executable, "-c", "from dfd.cli.main import main; main()", "compare",
-                        str(folder), "--out", str(folder)], cwd=REPO, check=True,
-                       stdout=subprocess.DEVNULL)
+        minutes = train(
+            args,
+            folder,
+            [
+                "data.cv.folds=groups",
+                "data.cv.by=group",
+                f"data.cv.fold={','.join(map(str, range(used)))}",
+                *overrides,
+            ],
+            multirun=True,
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from dfd.cli.main import main; main()",
+                "compare",
+                str(folder),
+                "--out",
+                str(folder),
+            ],
+            cwd=REPO,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         pooled = pd.read_csv(folder / "pooled_folds.csv").iloc[0]
-        rows.append(Row("leave one group out", name, pooled["pooled_video_auroc"],
-                        pooled["pooled_video_auroc_ci_lo"], pooled["pooled_video_auroc_ci_hi"],
-                        f"{used} of {folds} folds: " + ", ".join(
-                            f"{float(v):.2f}" for v in str(pooled["fold_video_auroc"]).split(";")),
-                        minutes))
+        rows.append(
+            Row(
+                "leave one group out",
+                name,
+                pooled["pooled_video_auroc"],
+                pooled["pooled_video_auroc_ci_lo"],
+                pooled["pooled_video_auroc_ci_hi"],
+                f"{used} of {folds} folds: "
+                + ", ".join(f"{float(v):.2f}" for v in str(pooled["fold_video_auroc"]).split(";")),
+                minutes,
+            )
+        )
     return rows
 
 
@@ -121,17 +170,33 @@ def single_runs(args: argparse.Namespace, part: str, settings: dict[str, list[st
         minutes = train(args, folder, overrides, multirun=False)
         metrics = json.loads((folder / "eval" / args.data / "metrics.json").read_text())
         low, high = metrics["ci"].get("video_auroc", [float("nan")] * 2)
-        rows.append(Row(part, name, metrics["video"]["auroc"], low, high,
-                        f"{metrics['num_videos']} test videos", minutes))
+        rows.append(
+            Row(
+                part,
+                name,
+                metrics["video"]["auroc"],
+                low,
+                high,
+                f"{metrics['num_videos']} test videos",
+                minutes,
+            )
+        )
     return rows
 
 
 def table(rows: list[Row], args: argparse.Namespace) -> str:
-    lines = [f"Demo data, video AUROC with 95% bootstrap CI; {args.image_size} px, "
-             f"{args.clip_len}-frame clips, {args.epochs} epochs per run, 2 CPU cores.", "",
-             "| protocol | recipe | video AUROC [95% CI] | details | minutes |", "|---|---|---|---|---|"]
-    lines += [f"| {r.part} | {r.setting} | {r.auroc:.3f} [{r.low:.3f}, {r.high:.3f}] | {r.detail} | "
-              f"{r.minutes:.1f} |" for r in rows]
+    lines = [
+        f"Demo data, video AUROC with 95% bootstrap CI; {args.image_size} px, "
+        f"{args.clip_len}-frame clips, {args.epochs} epochs per run, 2 CPU cores.",
+        "",
+        "| protocol | recipe | video AUROC [95% CI] | details | minutes |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.part} | {r.setting} | {r.auroc:.3f} [{r.low:.3f}, {r.high:.3f}] | {r.detail} | "
+        f"{r.minutes:.1f} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -145,8 +210,11 @@ def main() -> None:
     parser.add_argument("--clip-len", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-folds", type=int, default=None)
-    parser.add_argument("--recipes", default=",".join(RECIPES),
-                        help="leave-one-group-out recipes, in order (names of RECIPES)")
+    parser.add_argument(
+        "--recipes",
+        default=",".join(RECIPES),
+        help="leave-one-group-out recipes, in order (names of RECIPES)",
+    )
     parser.add_argument("--readme", action="store_true")
     parser.add_argument("overrides", nargs="*", help="more train.py overrides for every run")
     args = parser.parse_args()

@@ -14,4 +14,4 @@ def write_readme_block(name: str, text: str, readme: Path = README) -> None:
     start, end = content.find(opening), content.find(closing)
     if start < 0 or end < 0:
         raise SystemExit(f"{readme.name} has no {opening} ... {closing} block")
-    readme.write_text(content[:start + len(opening)] + "\n" + text + "\n" + content[end:])
+    readme.write_text(content[: start + len(opening)] + "\n" + text + "\n" + content[end:])

@@ -60,7 +60,6 @@ import torch
 from omegaconf import OmegaConf
 from readme_block import write_readme_block
 
-from dfd.tasks.console import quiet_library_noise
 from dfd.data.dataset import clip_windows
 from dfd.data.transforms import apply_to_clip, normalize_clips
 from dfd.inference.inputs import VideoInput, expand_inputs
@@ -69,6 +68,7 @@ from dfd.inference.predictor import Predictor
 from dfd.prepare.crops import crop_square
 from dfd.prepare.faces import Detections, resolve_device
 from dfd.prepare.video import open_video
+from dfd.tasks.console import quiet_library_noise
 
 REPO = Path(__file__).resolve().parents[1]
 API = "/api/v1"
@@ -80,17 +80,23 @@ STARTUP_S = 180
 
 # ------------------------------------------------------------------------ inputs
 
+
 def newest_demo_run(runs: Path = RUNS) -> Path:
     """The newest train run folder with checkpoints whose data was the demo set."""
     candidates = []
     for run in runs.glob("*") if runs.is_dir() else []:
         config = run / ".hydra" / "config.yaml"
-        if (run / "checkpoints").is_dir() and config.is_file():
-            if OmegaConf.load(config).get("data", {}).get("name") == "demo":
-                candidates.append(run)
+        if (
+            (run / "checkpoints").is_dir()
+            and config.is_file()
+            and OmegaConf.load(config).get("data", {}).get("name") == "demo"
+        ):
+            candidates.append(run)
     if not candidates:
-        raise SystemExit(f"no run trained on the demo data under {runs}: train one (`make demo` or "
-                         "`python train.py data=demo`) or pass --model CHECKPOINT|RUN|EXPORT")
+        raise SystemExit(
+            f"no run trained on the demo data under {runs}: train one (`make demo` or "
+            "`python train.py data=demo`) or pass --model CHECKPOINT|RUN|EXPORT"
+        )
     return max(candidates, key=lambda run: run.stat().st_mtime)
 
 
@@ -119,6 +125,7 @@ def chosen_videos(arguments: list[str] | None, limit: int) -> list[Path]:
 
 
 # ------------------------------------------------------------------------ predict vs floor
+
 
 @dataclass
 class Timings:
@@ -157,17 +164,24 @@ def floor_once(predictor: Predictor, path: Path) -> tuple[float, float, float]:
     decoded = time.perf_counter()
     found = predictor.faces().detect_every(frames, settings.detect_every)
     detected = time.perf_counter()
-    crops = np.stack([crop_square(frame, box, settings.margin, settings.face_size)
-                      for frame, box in zip(frames, best_boxes(found))])
+    crops = np.stack(
+        [
+            crop_square(frame, box, settings.margin, settings.face_size)
+            for frame, box in zip(frames, best_boxes(found))
+        ]
+    )
     clips = []
     for start in clip_windows(len(crops), spec.clip_len):
-        clip = list(crops[start: start + spec.clip_len])
+        clip = list(crops[start : start + spec.clip_len])
         clip += [clip[-1]] * (spec.clip_len - len(clip))
         clips.append(apply_to_clip(predictor.transform, np.stack(clip), 0))
     batch = torch.stack(clips)
     for begin in range(0, len(batch), predictor.batch_size):
-        runtime(normalize_clips(batch[begin: begin + predictor.batch_size].to(runtime.device),
-                                spec.mean, spec.std))
+        runtime(
+            normalize_clips(
+                batch[begin : begin + predictor.batch_size].to(runtime.device), spec.mean, spec.std
+            )
+        )
     return decoded - started, detected - decoded, time.perf_counter() - detected
 
 
@@ -180,12 +194,13 @@ def predict_once(predictor: Predictor, path: Path) -> tuple[float, bool]:
         return time.perf_counter() - started, result.ok
 
 
-def predict_vs_floor(predictor: Predictor, videos: list[Path],
-                     repeats: int) -> tuple[Timings, list[Path], list[str]]:
+def predict_vs_floor(
+    predictor: Predictor, videos: list[Path], repeats: int
+) -> tuple[Timings, list[Path], list[str]]:
     """Interleaved timings over the usable videos; (timings, usable videos, notes)."""
     usable, notes = [], []
     for path in videos:  # also the warm-up: MTCNN and the model's first calls
-        seconds, ok = predict_once(predictor, path)
+        _seconds, ok = predict_once(predictor, path)
         if ok:
             usable.append(path)
         else:
@@ -196,7 +211,9 @@ def predict_vs_floor(predictor: Predictor, videos: list[Path],
     timings = Timings()
     for repeat in range(repeats):
         for number, path in enumerate(usable):
-            for step in ("predict", "floor") if (repeat + number) % 2 == 0 else ("floor", "predict"):
+            for step in (
+                ("predict", "floor") if (repeat + number) % 2 == 0 else ("floor", "predict")
+            ):
                 if step == "predict":
                     timings.predict.append(predict_once(predictor, path)[0])
                 else:
@@ -210,6 +227,7 @@ def predict_vs_floor(predictor: Predictor, videos: list[Path],
 
 
 # ------------------------------------------------------------------------ load
+
 
 @dataclass
 class LoadRun:
@@ -234,19 +252,34 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(model: Path, device: str, max_in_flight: int, folder: Path,
-            threads: int) -> Iterator[str]:
+def serving(
+    model: Path, device: str, max_in_flight: int, folder: Path, threads: int
+) -> Iterator[str]:
     """`dfd serve` on a free 127.0.0.1 port until the block ends; yields its URL."""
     port = free_port()
     log = folder / f"server-{max_in_flight}-{port}.log"
-    command = [sys.executable, "-m", "dfd.cli.main", "serve", str(model), "--port", str(port),
-               "--device", device, "--max-in-flight", str(max_in_flight),
-               "--upload-dir", str(folder / f"uploads-{port}")]
+    command = [
+        sys.executable,
+        "-m",
+        "dfd.cli.main",
+        "serve",
+        str(model),
+        "--port",
+        str(port),
+        "--device",
+        device,
+        "--max-in-flight",
+        str(max_in_flight),
+        "--upload-dir",
+        str(folder / f"uploads-{port}"),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, env=env
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.perf_counter() + STARTUP_S
@@ -259,7 +292,9 @@ def serving(model: Path, device: str, max_in_flight: int, folder: Path,
             except httpx.TransportError:
                 pass
             if time.perf_counter() > deadline:
-                raise SystemExit(f"dfd serve did not answer /health in {STARTUP_S} s:\n{log.read_text()}")
+                raise SystemExit(
+                    f"dfd serve did not answer /health in {STARTUP_S} s:\n{log.read_text()}"
+                )
             time.sleep(0.2)
         yield url
     finally:
@@ -271,8 +306,9 @@ def serving(model: Path, device: str, max_in_flight: int, folder: Path,
             process.wait()
 
 
-async def send_load(url: str, uploads: list[tuple[str, bytes]], run: LoadRun, requests: int,
-                    duration: float) -> None:
+async def send_load(
+    url: str, uploads: list[tuple[str, bytes]], run: LoadRun, requests: int, duration: float
+) -> None:
     """`run.clients` clients uploading in turn until `requests` were sent or `duration` passed."""
     sent = 0
     started = time.perf_counter()
@@ -284,8 +320,9 @@ async def send_load(url: str, uploads: list[tuple[str, bytes]], run: LoadRun, re
             name, content = uploads[sent % len(uploads)]
             sent += 1
             begun = time.perf_counter()
-            answer = await http.post(f"{url}{API}/analyze-video",
-                                     files={"file": (name, content, "video/mp4")})
+            answer = await http.post(
+                f"{url}{API}/analyze-video", files={"file": (name, content, "video/mp4")}
+            )
             run.answers.append((answer.status_code, time.perf_counter() - begun))
             if answer.status_code == 503:
                 wait = float(answer.headers.get("Retry-After", "1"))
@@ -296,14 +333,24 @@ async def send_load(url: str, uploads: list[tuple[str, bytes]], run: LoadRun, re
     run.wall_s = time.perf_counter() - started
 
 
-def load_run(model: Path, device: str, uploads: list[tuple[str, bytes]], clients: int, bound: int,
-             requests: int, duration: float, folder: Path, threads: int) -> LoadRun:
+def load_run(
+    model: Path,
+    device: str,
+    uploads: list[tuple[str, bytes]],
+    clients: int,
+    bound: int,
+    requests: int,
+    duration: float,
+    folder: Path,
+    threads: int,
+) -> LoadRun:
     """A fresh server with `bound` analyses in flight, warmed up, then `clients` clients."""
     run = LoadRun(clients, bound)
     with serving(model, device, bound, folder, threads) as url:
         name, content = uploads[0]
-        warm = httpx.post(f"{url}{API}/analyze-video", timeout=600,
-                          files={"file": (name, content, "video/mp4")})
+        warm = httpx.post(
+            f"{url}{API}/analyze-video", timeout=600, files={"file": (name, content, "video/mp4")}
+        )
         if warm.status_code != 200:
             raise SystemExit(f"the warm-up upload got {warm.status_code}: {warm.text}")
         asyncio.run(send_load(url, uploads, run, requests, duration))
@@ -311,6 +358,7 @@ def load_run(model: Path, device: str, uploads: list[tuple[str, bytes]], clients
 
 
 # ------------------------------------------------------------------------ report
+
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
@@ -329,25 +377,35 @@ def load_row(run: LoadRun, default: bool) -> tuple[list[str], bool]:
         target = "200s and 503s only, some 503"
     latencies = run.ok_latencies()
     counts = ", ".join(f"{n} x {s}" for s, n in sorted(statuses.items()))
-    what = (f"load, {run.clients} client{'s' if run.clients > 1 else ''}, "
-            f"max in flight {run.bound}" + ("" if default else " (beyond the bound)"))
-    result = (f"{len(run.answers)} requests in {run.wall_s:.1f} s: "
-              f"{len(run.answers) / run.wall_s:.2f} requests/s; latency of the 200s "
-              f"p50 {percentile(latencies, 50):.2f} s, p95 {percentile(latencies, 95):.2f} s, "
-              f"max {max(latencies, default=float('nan')):.2f} s; {counts}")
+    what = (
+        f"load, {run.clients} client{'s' if run.clients > 1 else ''}, "
+        f"max in flight {run.bound}" + ("" if default else " (beyond the bound)")
+    )
+    result = (
+        f"{len(run.answers)} requests in {run.wall_s:.1f} s: "
+        f"{len(run.answers) / run.wall_s:.2f} requests/s; latency of the 200s "
+        f"p50 {percentile(latencies, 50):.2f} s, p95 {percentile(latencies, 95):.2f} s, "
+        f"max {max(latencies, default=float('nan')):.2f} s; {counts}"
+    )
     return [what, result, target, "met" if passed else "MISSED"], passed
 
 
 def floor_row(timings: Timings, videos: int, repeats: int) -> tuple[list[str], bool]:
     ratio = timings.ratio()
     median = statistics.median
-    result = (f"{videos} videos x {repeats} repeats: predict {median(timings.predict):.3f} s, floor "
-              f"{median(timings.floor):.3f} s (decode {median(timings.decode):.3f}, detect "
-              f"{median(timings.detect):.3f}, forward {median(timings.forward):.3f}) per video "
-              f"(medians); ratio {ratio:.2f}x")
+    result = (
+        f"{videos} videos x {repeats} repeats: predict {median(timings.predict):.3f} s, floor "
+        f"{median(timings.floor):.3f} s (decode {median(timings.decode):.3f}, detect "
+        f"{median(timings.detect):.3f}, forward {median(timings.forward):.3f}) per video "
+        f"(medians); ratio {ratio:.2f}x"
+    )
     passed = ratio <= MAX_RATIO
-    return ["`dfd predict` per video vs floor", result, f"at most {MAX_RATIO}x",
-            "met" if passed else "MISSED"], passed
+    return [
+        "`dfd predict` per video vs floor",
+        result,
+        f"at most {MAX_RATIO}x",
+        "met" if passed else "MISSED",
+    ], passed
 
 
 def table(rows: list[list[str]], header: str) -> str:
@@ -366,34 +424,60 @@ def shown(path: Path) -> str:
 
 # ------------------------------------------------------------------------ main
 
+
 def positive(kind: type) -> Callable[[str], int | float]:
     """An argparse type: a number of `kind` above 0."""
+
     def parse(text: str) -> int | float:
         value = kind(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
         return value
+
     return parse
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, help="checkpoint, train run folder or exported model "
-                                                   "(default: the newest demo run in logs/train/runs)")
-    parser.add_argument("--videos", nargs="+", help="video files, folders or globs "
-                                                    "(default: the demo's test videos)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="checkpoint, train run folder or exported model "
+        "(default: the newest demo run in logs/train/runs)",
+    )
+    parser.add_argument(
+        "--videos",
+        nargs="+",
+        help="video files, folders or globs (default: the demo's test videos)",
+    )
     parser.add_argument("--max-videos", type=positive(int), default=12)
     parser.add_argument("--repeats", type=positive(int), default=3, help="timed runs per video")
-    parser.add_argument("--max-in-flight", type=positive(int), default=1,
-                        help="the server's bound, and the default concurrency")
-    parser.add_argument("--beyond", type=positive(int), default=2,
-                        help="clients beyond the bound in the second load run")
+    parser.add_argument(
+        "--max-in-flight",
+        type=positive(int),
+        default=1,
+        help="the server's bound, and the default concurrency",
+    )
+    parser.add_argument(
+        "--beyond",
+        type=positive(int),
+        default=2,
+        help="clients beyond the bound in the second load run",
+    )
     parser.add_argument("--requests", type=positive(int), default=20, help="requests per load run")
-    parser.add_argument("--duration", type=positive(float), default=120.0,
-                        help="seconds per load run at most (no request is sent after)")
+    parser.add_argument(
+        "--duration",
+        type=positive(float),
+        default=120.0,
+        help="seconds per load run at most (no request is sent after)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda ... for the model and MTCNN")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads here and in the server (0: torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads here and in the server (0: torch's default)",
+    )
     parser.add_argument("--skip-load", action="store_true", help="only predict vs floor")
     parser.add_argument("--readme", action="store_true")
     return parser.parse_args()
@@ -420,21 +504,36 @@ def main() -> None:
         uploads = [(path.name, path.read_bytes()) for path in usable]
         folder = Path(tempfile.mkdtemp(prefix="serve-bench-"))
         try:
-            for clients, default in ((args.max_in_flight, True),
-                                     (args.max_in_flight + args.beyond, False)):
-                print(f"load: {clients} clients, max in flight {args.max_in_flight} ...", flush=True)
-                run = load_run(model, str(device), uploads, clients, args.max_in_flight,
-                               args.requests, args.duration, folder, args.threads)
+            for clients, default in (
+                (args.max_in_flight, True),
+                (args.max_in_flight + args.beyond, False),
+            ):
+                print(
+                    f"load: {clients} clients, max in flight {args.max_in_flight} ...", flush=True
+                )
+                run = load_run(
+                    model,
+                    str(device),
+                    uploads,
+                    clients,
+                    args.max_in_flight,
+                    args.requests,
+                    args.duration,
+                    folder,
+                    args.threads,
+                )
                 row, passed = load_row(run, default)
                 rows.append(row)
                 checks.append(passed)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-    header = (f"{platform.machine()}, {os.cpu_count()} CPU cores, device {device}, torch "
-              f"{torch.__version__} with {torch.get_num_threads()} thread(s); model {shown(model)} ({predictor.detector.kind}, "
-              f"{predictor.spec.image_size} px, {predictor.spec.clip_len}-frame clips, "
-              f"{predictor.settings.num_frames} frames per video); videos: {len(usable)} "
-              f"({', '.join(p.name for p in usable)})" + "".join(f"; {n}" for n in notes) + ".")
+    header = (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, device {device}, torch "
+        f"{torch.__version__} with {torch.get_num_threads()} thread(s); model {shown(model)} ({predictor.detector.kind}, "
+        f"{predictor.spec.image_size} px, {predictor.spec.clip_len}-frame clips, "
+        f"{predictor.settings.num_frames} frames per video); videos: {len(usable)} "
+        f"({', '.join(p.name for p in usable)})" + "".join(f"; {n}" for n in notes) + "."
+    )
     text = table(rows, header)
     print("\n" + text)
     if args.readme:

@@ -80,8 +80,14 @@ REPO = Path(__file__).resolve().parents[1]
 GROUPS = ("pair00", "pair02", "pair05")
 BUILD = {"seed": 0, "clip_seconds": 2.0, "clips_per_photo": 2, "max_clips_per_video": 3}
 PREPARE = {"num_frames": 8, "face_size": 128}
-BASE_OVERRIDES = ("model=resnet18", "datamodule.clip_len=4", "datamodule.image_size=112",
-                  "datamodule.batch_size=8", "datamodule.num_workers=2", "augment=default")
+BASE_OVERRIDES = (
+    "model=resnet18",
+    "datamodule.clip_len=4",
+    "datamodule.image_size=112",
+    "datamodule.batch_size=8",
+    "datamodule.num_workers=2",
+    "augment=default",
+)
 PARTS = ("overhead", "data", "precision")
 TARGET_OVERHEAD, TARGET_DATA_RATIO = 0.10, 0.7
 WARMUP_BATCHES = 2  # training batches of each variant's untimed warm-up run
@@ -104,19 +110,34 @@ def build_dataset(root: Path, rebuild: bool) -> Path:
     started = time.perf_counter()
     build_demo(raw, groups=GROUPS, force=rebuild, **BUILD)
     built = time.perf_counter()
-    prepare_dataset(read_label_csv(raw / "labels.csv", raw), raw, prepared,
-                    PrepareSettings(workers=2, force=True, **PREPARE), show_progress=False)
-    print(f"dataset: built in {built - started:.0f} s, prepared in {time.perf_counter() - built:.0f} s "
-          f"-> {manifest}", flush=True)
+    prepare_dataset(
+        read_label_csv(raw / "labels.csv", raw),
+        raw,
+        prepared,
+        PrepareSettings(workers=2, force=True, **PREPARE),
+        show_progress=False,
+    )
+    print(
+        f"dataset: built in {built - started:.0f} s, prepared in {time.perf_counter() - built:.0f} s "
+        f"-> {manifest}",
+        flush=True,
+    )
     return manifest
 
 
 def compose_config(manifest: Path, scratch: Path, *overrides: str) -> DictConfig:
     """``train.yaml`` with the benchmark's settings, resolved."""
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"paths.output_dir={scratch}", f"paths.data_dir={scratch}",
-                                          f"data.prepared_dir={manifest.parent}", *BASE_OVERRIDES,
-                                          *overrides])
+        cfg = compose(
+            "train",
+            overrides=[
+                f"paths.output_dir={scratch}",
+                f"paths.data_dir={scratch}",
+                f"data.prepared_dir={manifest.parent}",
+                *BASE_OVERRIDES,
+                *overrides,
+            ],
+        )
     OmegaConf.resolve(cfg)
     return cfg
 
@@ -131,8 +152,10 @@ def memory_batches(cfg: DictConfig, count: int) -> tuple[list[dict[str, torch.Te
     epoch = 0
     while len(batches) < count:
         loader.sampler.set_epoch(epoch)
-        batches += [datamodule.on_after_batch_transfer({k: v.clone() for k, v in batch.items()}, 0)
-                    for batch in loader][: count - len(batches)]
+        batches += [
+            datamodule.on_after_batch_transfer({k: v.clone() for k, v in batch.items()}, 0)
+            for batch in loader
+        ][: count - len(batches)]
         epoch += 1
     real, fake = datamodule.class_counts("train")
     del loader
@@ -149,9 +172,13 @@ class PlainClips(Dataset):
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        frames = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in self.clips[index]])
-        return {"clip": torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255),
-                "label": torch.tensor(float(self.labels[index]))}
+        frames = np.stack(
+            [np.asarray(Image.open(path).convert("RGB")) for path in self.clips[index]]
+        )
+        return {
+            "clip": torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255),
+            "label": torch.tensor(float(self.labels[index])),
+        }
 
 
 def plain_loader(datamodule: FaceClipDataModule) -> DataLoader:
@@ -161,12 +188,18 @@ def plain_loader(datamodule: FaceClipDataModule) -> DataLoader:
     clip_len = datamodule.hparams.clip_len
     clips = []
     for window in dataset.windows:
-        paths = dataset.row_frames[window.row][window.start: window.start + clip_len]
+        paths = dataset.row_frames[window.row][window.start : window.start + clip_len]
         clips.append(paths + [paths[-1]] * (clip_len - len(paths)))
     workers = datamodule.hparams.num_workers
-    return DataLoader(PlainClips(clips, dataset.labels()), batch_size=datamodule.hparams.batch_size,
-                      shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0,
-                      generator=torch.Generator().manual_seed(0))
+    return DataLoader(
+        PlainClips(clips, dataset.labels()),
+        batch_size=datamodule.hparams.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 # --- timing --------------------------------------------------------------------------------
@@ -216,9 +249,12 @@ def interleaved(runs: dict[str, Callable[[Series, bool], None]], repeats: int) -
     for repeat in range(repeats):
         for name, run in runs.items():
             run(series[name], False)
-        print(f"  repeat {repeat + 1}/{repeats}: "
-              + ", ".join(f"{name} {s.clips / s.seconds[-1]:.1f}" for name, s in series.items())
-              + " clips/s", flush=True)
+        print(
+            f"  repeat {repeat + 1}/{repeats}: "
+            + ", ".join(f"{name} {s.clips / s.seconds[-1]:.1f}" for name, s in series.items())
+            + " clips/s",
+            flush=True,
+        )
     return series
 
 
@@ -241,8 +277,11 @@ class ConvProbe:
     def _record(self, module: nn.Module, inputs: object, output: torch.Tensor) -> None:
         self.dtype = str(output.dtype).removeprefix("torch.")
         channels_last = torch.channels_last if output.dim() == 4 else torch.channels_last_3d
-        self.layout = ("channels_last" if output.is_contiguous(memory_format=channels_last)
-                       and not output.is_contiguous() else "contiguous")
+        self.layout = (
+            "channels_last"
+            if output.is_contiguous(memory_format=channels_last) and not output.is_contiguous()
+            else "contiguous"
+        )
 
 
 class EpochClock(L.Callback):
@@ -260,16 +299,30 @@ class EpochClock(L.Callback):
         self.seconds = time.perf_counter() - self.started
 
 
-def lightning_fit(module: DeepfakeDetectionModule, batches: list[dict[str, torch.Tensor]], device: str,
-                  precision: str, limit: int | None = None) -> tuple[float, float, int]:
+def lightning_fit(
+    module: DeepfakeDetectionModule,
+    batches: list[dict[str, torch.Tensor]],
+    device: str,
+    precision: str,
+    limit: int | None = None,
+) -> tuple[float, float, int]:
     """One ``fit`` of one epoch over the in-memory batches: (fit seconds, epoch seconds, steps)."""
     loader = DataLoader(batches, batch_size=None, generator=torch.Generator().manual_seed(0))
     clock = EpochClock(device)
-    trainer = L.Trainer(accelerator=device, devices=1, precision=precision, max_epochs=1,
-                        limit_train_batches=limit or len(batches), logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                        callbacks=[clock])
+    trainer = L.Trainer(
+        accelerator=device,
+        devices=1,
+        precision=precision,
+        max_epochs=1,
+        limit_train_batches=limit or len(batches),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[clock],
+    )
     synchronize(device)
     started = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
@@ -277,8 +330,12 @@ def lightning_fit(module: DeepfakeDetectionModule, batches: list[dict[str, torch
     return time.perf_counter() - started, clock.seconds, trainer.global_step
 
 
-def bare_epoch(module: DeepfakeDetectionModule, batches: list[dict[str, torch.Tensor]], device: str,
-               limit: int | None = None) -> tuple[float, int]:
+def bare_epoch(
+    module: DeepfakeDetectionModule,
+    batches: list[dict[str, torch.Tensor]],
+    device: str,
+    limit: int | None = None,
+) -> tuple[float, int]:
     """The same epoch as a plain PyTorch loop: (seconds, optimizer steps)."""
     synchronize(device)
     started = time.perf_counter()
@@ -311,7 +368,9 @@ def build_module(cfg: DictConfig) -> DeepfakeDetectionModule:
     return module
 
 
-def same_work(module: DeepfakeDetectionModule, batches: list[dict[str, torch.Tensor]], device: str) -> float:
+def same_work(
+    module: DeepfakeDetectionModule, batches: list[dict[str, torch.Tensor]], device: str
+) -> float:
     """Largest weight difference after two steps of each loop from the same weights and RNG."""
     start = copy.deepcopy(module.state_dict())
     torch.manual_seed(1)
@@ -323,49 +382,90 @@ def same_work(module: DeepfakeDetectionModule, batches: list[dict[str, torch.Ten
     after_bare = module.state_dict()
     parameters = dict(module.named_parameters())
     moved = max((after_lightning[k] - start[k].cpu()).abs().max().item() for k in parameters)
-    differ = max((after_lightning[k].float() - after_bare[k].float().cpu()).abs().max().item()
-                 for k in start if start[k].is_floating_point())
+    differ = max(
+        (after_lightning[k].float() - after_bare[k].float().cpu()).abs().max().item()
+        for k in start
+        if start[k].is_floating_point()
+    )
     module.load_state_dict(start)
-    print(f"  same work: two steps move the parameters by up to {moved:.2e}; Lightning and the bare "
-          f"loop end {differ:.2e} apart (parameters and buffers)", flush=True)
+    print(
+        f"  same work: two steps move the parameters by up to {moved:.2e}; Lightning and the bare "
+        f"loop end {differ:.2e} apart (parameters and buffers)",
+        flush=True,
+    )
     return differ
 
 
 # --- parts ---------------------------------------------------------------------------------
 
 
-def part_overhead(cfg: DictConfig, batches: list[dict[str, torch.Tensor]], args: argparse.Namespace) -> list[str]:
+def part_overhead(
+    cfg: DictConfig, batches: list[dict[str, torch.Tensor]], args: argparse.Namespace
+) -> list[str]:
     module = build_module(cfg)
     differ = same_work(module, batches, args.device)
     clips = sum(len(b["clip"]) for b in batches)
 
     def lightning(series: Series, warmup: bool) -> None:
-        seconds, inner, series.steps = lightning_fit(module, batches, args.device, "32-true",
-                                                     WARMUP_BATCHES if warmup else None)
+        seconds, inner, series.steps = lightning_fit(
+            module, batches, args.device, "32-true", WARMUP_BATCHES if warmup else None
+        )
         series.seconds.append(seconds)
         series.inner.append(inner)
         series.clips = clips
 
     def bare(series: Series, warmup: bool) -> None:
-        seconds, series.steps = bare_epoch(module, batches, args.device, WARMUP_BATCHES if warmup else None)
+        seconds, series.steps = bare_epoch(
+            module, batches, args.device, WARMUP_BATCHES if warmup else None
+        )
         series.seconds.append(seconds)
         series.clips = clips
 
-    result = interleaved({"bare PyTorch loop": bare, "Lightning (dfd module)": lightning}, args.repeats)
+    result = interleaved(
+        {"bare PyTorch loop": bare, "Lightning (dfd module)": lightning}, args.repeats
+    )
     base, ours = result["bare PyTorch loop"], result["Lightning (dfd module)"]
     inner = statistics.median(ours.inner)
     epoch = Series(ours.name, ours.inner, clips=clips)
-    rows = [(base.name, base.steps, f"{base.median:.2f}", f"{base.rate:.2f}", base.spread, "-", "-"),
-            (f"{ours.name}, whole `fit`", ours.steps, f"{ours.median:.2f}", f"{ours.rate:.2f}", ours.spread,
-             f"{100 * (paired(ours, base) - 1):+.1f}%", f"{100 * (ours.best / base.best - 1):+.1f}%"),
-            (f"{ours.name}, epoch start to end", ours.steps, f"{inner:.2f}", f"{clips / inner:.2f}", epoch.spread,
-             f"{100 * (paired(epoch, base) - 1):+.1f}%", f"{100 * (epoch.best / base.best - 1):+.1f}%")]
+    rows = [
+        (base.name, base.steps, f"{base.median:.2f}", f"{base.rate:.2f}", base.spread, "-", "-"),
+        (
+            f"{ours.name}, whole `fit`",
+            ours.steps,
+            f"{ours.median:.2f}",
+            f"{ours.rate:.2f}",
+            ours.spread,
+            f"{100 * (paired(ours, base) - 1):+.1f}%",
+            f"{100 * (ours.best / base.best - 1):+.1f}%",
+        ),
+        (
+            f"{ours.name}, epoch start to end",
+            ours.steps,
+            f"{inner:.2f}",
+            f"{clips / inner:.2f}",
+            epoch.spread,
+            f"{100 * (paired(epoch, base) - 1):+.1f}%",
+            f"{100 * (epoch.best / base.best - 1):+.1f}%",
+        ),
+    ]
     overhead = paired(ours, base) - 1
-    lines = markdown(("loop", "optimizer steps", "s / epoch (median)", "clips/s", "clips/s range",
-                      "overhead (paired median)", "overhead (fastest runs)"), rows)
-    lines.append(f"\n{verdict(overhead <= TARGET_OVERHEAD)}  Lightning overhead {100 * overhead:+.1f}% of "
-                 f"the bare loop's time, whole fit (target <= {100 * TARGET_OVERHEAD:g}%); same steps: "
-                 f"{base.steps == ours.steps}; weights after 2 steps of each differ by {differ:.1e}")
+    lines = markdown(
+        (
+            "loop",
+            "optimizer steps",
+            "s / epoch (median)",
+            "clips/s",
+            "clips/s range",
+            "overhead (paired median)",
+            "overhead (fastest runs)",
+        ),
+        rows,
+    )
+    lines.append(
+        f"\n{verdict(overhead <= TARGET_OVERHEAD)}  Lightning overhead {100 * overhead:+.1f}% of "
+        f"the bare loop's time, whole fit (target <= {100 * TARGET_OVERHEAD:g}%); same steps: "
+        f"{base.steps == ours.steps}; weights after 2 steps of each differ by {differ:.1e}"
+    )
     return lines
 
 
@@ -392,7 +492,9 @@ def children_cpu_seconds() -> float:
 Consume = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 
-def part_data(cfg: DictConfig, manifest: Path, scratch: Path, args: argparse.Namespace) -> list[str]:
+def part_data(
+    cfg: DictConfig, manifest: Path, scratch: Path, args: argparse.Namespace
+) -> list[str]:
     augmented: FaceClipDataModule = instantiate(cfg.datamodule)
     augmented.setup("fit")
     blend = augmented.hparams.online_self_blend
@@ -405,24 +507,39 @@ def part_data(cfg: DictConfig, manifest: Path, scratch: Path, args: argparse.Nam
     headline = f"dfd datamodule, augment=default, online_self_blend={blend:g}"
     # name: (loader, device steps or None, intra-op threads of the main process)
     loaders: dict[str, tuple[DataLoader, Consume | None, int]] = {
-        "plain decoding (PIL, stack, to tensor)": (plain_loader(augmented), None, args.main_threads),
+        "plain decoding (PIL, stack, to tensor)": (
+            plain_loader(augmented),
+            None,
+            args.main_threads,
+        ),
         headline: (augmented.train_dataloader(), device_steps(augmented), args.main_threads),
     }
     if torch_threads != args.main_threads:
         loaders[f"{headline}, main process at {torch_threads} threads"] = (
-            augmented.train_dataloader(), device_steps(augmented), torch_threads)
+            augmented.train_dataloader(),
+            device_steps(augmented),
+            torch_threads,
+        )
     for augment, share in (("none", 0), ("default", 0), ("none", blend)):
-        other: FaceClipDataModule = instantiate(compose_config(
-            manifest, scratch, f"augment={augment}", f"datamodule.online_self_blend={share}").datamodule)
+        other: FaceClipDataModule = instantiate(
+            compose_config(
+                manifest, scratch, f"augment={augment}", f"datamodule.online_self_blend={share}"
+            ).datamodule
+        )
         other.setup("fit")
         loaders[f"dfd datamodule, augment={augment}, online_self_blend={share:g}"] = (
-            other.train_dataloader(), device_steps(other), args.main_threads)
+            other.train_dataloader(),
+            device_steps(other),
+            args.main_threads,
+        )
     per_epoch = len(next(iter(loaders.values()))[0]) * augmented.hparams.batch_size
     epochs = max(1, -(-args.data_clips // per_epoch))
     counters = dict.fromkeys(loaders, 0)
     cpu_ms: dict[str, list[float]] = {name: [] for name in loaders}
 
-    def timer(name: str, loader: DataLoader, consume: Consume | None, threads: int) -> Callable[[Series, bool], None]:
+    def timer(
+        name: str, loader: DataLoader, consume: Consume | None, threads: int
+    ) -> Callable[[Series, bool], None]:
         def run(series: Series, warmup: bool) -> None:
             torch.set_num_threads(threads)
             cpu_before = time.process_time() + children_cpu_seconds()
@@ -438,27 +555,57 @@ def part_data(cfg: DictConfig, manifest: Path, scratch: Path, args: argparse.Nam
             series.seconds.append(time.perf_counter() - started)
             series.clips = clips
             if not warmup:
-                cpu_ms[name].append(1000 * (time.process_time() + children_cpu_seconds() - cpu_before) / clips)
+                cpu_ms[name].append(
+                    1000 * (time.process_time() + children_cpu_seconds() - cpu_before) / clips
+                )
             torch.set_num_threads(torch_threads)
+
         return run
 
-    print(f"  {epochs} epochs of {per_epoch} clips per run; the main process (the device here: "
-          f"normalization and any other on-device step) at {args.main_threads} intra-op threads "
-          f"unless a row says otherwise", flush=True)
-    result = interleaved({name: timer(name, *loader) for name, loader in loaders.items()}, args.repeats)
+    print(
+        f"  {epochs} epochs of {per_epoch} clips per run; the main process (the device here: "
+        f"normalization and any other on-device step) at {args.main_threads} intra-op threads "
+        f"unless a row says otherwise",
+        flush=True,
+    )
+    result = interleaved(
+        {name: timer(name, *loader) for name, loader in loaders.items()}, args.repeats
+    )
     plain = next(iter(result.values()))
     plain_cpu = statistics.median(cpu_ms[plain.name])
-    rows = [(s.name, s.clips, f"{s.median:.2f}", f"{s.rate:.1f}", s.spread, f"{1 / paired(s, plain):.2f}x",
-             f"{statistics.median(cpu_ms[s.name]):.2f}", f"{plain_cpu / statistics.median(cpu_ms[s.name]):.2f}x")
-            for s in result.values()]
+    rows = [
+        (
+            s.name,
+            s.clips,
+            f"{s.median:.2f}",
+            f"{s.rate:.1f}",
+            s.spread,
+            f"{1 / paired(s, plain):.2f}x",
+            f"{statistics.median(cpu_ms[s.name]):.2f}",
+            f"{plain_cpu / statistics.median(cpu_ms[s.name]):.2f}x",
+        )
+        for s in result.values()
+    ]
     ratio = 1 / paired(result[headline], plain)
     cpu_ratio = plain_cpu / statistics.median(cpu_ms[headline])
-    lines = markdown(("loader (batch 8, 2 persistent workers)", "clips / run", "s / run (median)", "clips/s",
-                      "clips/s range", "vs plain (paired median)", "CPU ms / clip (all processes)",
-                      "vs plain (CPU per clip)"), rows)
-    lines.append(f"\n{verdict(ratio >= TARGET_DATA_RATIO)}  dfd datamodule with augmentation and "
-                 f"self-blending: {ratio:.2f}x plain decoding (target >= {TARGET_DATA_RATIO:g}x); "
-                 f"by CPU time per clip, which other jobs on the machine disturb less: {cpu_ratio:.2f}x")
+    lines = markdown(
+        (
+            "loader (batch 8, 2 persistent workers)",
+            "clips / run",
+            "s / run (median)",
+            "clips/s",
+            "clips/s range",
+            "vs plain (paired median)",
+            "CPU ms / clip (all processes)",
+            "vs plain (CPU per clip)",
+        ),
+        rows,
+    )
+    lines.append(
+        f"\n{verdict(ratio >= TARGET_DATA_RATIO)}  dfd datamodule with augmentation and "
+        f"self-blending: {ratio:.2f}x plain decoding (target >= {TARGET_DATA_RATIO:g}x); "
+        f"by CPU time per clip, which other jobs on the machine disturb less: {cpu_ratio:.2f}x"
+    )
     return lines
 
 
@@ -471,45 +618,87 @@ class Variant:
 
 def precision_variants(device: str, compile_cpu: bool) -> list[Variant]:
     channels_last = ("module.channels_last=true",)
-    variants = [Variant("fp32", "32-true"), Variant("bf16-mixed", "bf16-mixed"),
-                Variant("fp32, channels_last", "32-true", channels_last),
-                Variant("bf16-mixed, channels_last", "bf16-mixed", channels_last)]
+    variants = [
+        Variant("fp32", "32-true"),
+        Variant("bf16-mixed", "bf16-mixed"),
+        Variant("fp32, channels_last", "32-true", channels_last),
+        Variant("bf16-mixed, channels_last", "bf16-mixed", channels_last),
+    ]
     if device == "cuda":
         variants[2:2] = [Variant("16-mixed", "16-mixed")]
-        variants += [Variant("16-mixed, channels_last", "16-mixed", channels_last),
-                     Variant("fp32, torch.compile", "32-true", ("module.compile=true",)),
-                     Variant("16-mixed, torch.compile", "16-mixed", ("module.compile=true",))]
+        variants += [
+            Variant("16-mixed, channels_last", "16-mixed", channels_last),
+            Variant("fp32, torch.compile", "32-true", ("module.compile=true",)),
+            Variant("16-mixed, torch.compile", "16-mixed", ("module.compile=true",)),
+        ]
     elif compile_cpu:
         variants.append(Variant("fp32, torch.compile", "32-true", ("module.compile=true",)))
     return variants
 
 
-def part_precision(manifest: Path, scratch: Path, batches: list[dict[str, torch.Tensor]],
-                   pos_weight: float, args: argparse.Namespace) -> list[str]:
+def part_precision(
+    manifest: Path,
+    scratch: Path,
+    batches: list[dict[str, torch.Tensor]],
+    pos_weight: float,
+    args: argparse.Namespace,
+) -> list[str]:
     clips = sum(len(b["clip"]) for b in batches)
     runs, probes = {}, {}
     for variant in precision_variants(args.device, args.compile):
-        cfg = compose_config(manifest, scratch, f"module.pos_weight={pos_weight}", *variant.overrides)
+        cfg = compose_config(
+            manifest, scratch, f"module.pos_weight={pos_weight}", *variant.overrides
+        )
         module = build_module(cfg)
         # a hook inside a compiled graph would not report what ran: compiled rows are not probed
         probes[variant.name] = None if cfg.module.compile else ConvProbe(module.detector)
 
-        def run(series: Series, warmup: bool, module: DeepfakeDetectionModule = module,
-                variant: Variant = variant) -> None:
-            seconds, _, series.steps = lightning_fit(module, batches, args.device, variant.precision,
-                                                     WARMUP_BATCHES if warmup else None)
+        def run(
+            series: Series,
+            warmup: bool,
+            module: DeepfakeDetectionModule = module,
+            variant: Variant = variant,
+        ) -> None:
+            seconds, _, series.steps = lightning_fit(
+                module, batches, args.device, variant.precision, WARMUP_BATCHES if warmup else None
+            )
             series.seconds.append(seconds)
             series.clips = clips
+
         runs[variant.name] = run
     if args.compile or args.device == "cuda":
         print("  warm-up compiles the torch.compile rows (tens of seconds on a CPU)", flush=True)
     result = interleaved(runs, args.repeats)
     base = next(iter(result.values()))
-    rows = [(s.name, *((probes[s.name].dtype, probes[s.name].layout) if probes[s.name] else ("(compiled)",) * 2),
-             f"{s.median:.2f}", f"{s.rate:.2f}", s.spread, f"{1 / paired(s, base):.2f}x", f"{base.best / s.best:.2f}x")
-            for s in result.values()]
-    return markdown(("Lightning, " + args.device, "first conv ran in", "conv output layout", "s / epoch (median)",
-                     "clips/s", "clips/s range", "vs fp32 (paired median)", "vs fp32 (fastest runs)"), rows)
+    rows = [
+        (
+            s.name,
+            *(
+                (probes[s.name].dtype, probes[s.name].layout)
+                if probes[s.name]
+                else ("(compiled)",) * 2
+            ),
+            f"{s.median:.2f}",
+            f"{s.rate:.2f}",
+            s.spread,
+            f"{1 / paired(s, base):.2f}x",
+            f"{base.best / s.best:.2f}x",
+        )
+        for s in result.values()
+    ]
+    return markdown(
+        (
+            "Lightning, " + args.device,
+            "first conv ran in",
+            "conv output layout",
+            "s / epoch (median)",
+            "clips/s",
+            "clips/s range",
+            "vs fp32 (paired median)",
+            "vs fp32 (fastest runs)",
+        ),
+        rows,
+    )
 
 
 # --- report --------------------------------------------------------------------------------
@@ -526,10 +715,22 @@ def markdown(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[st
 
 
 def machine(device: str) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?") if Path("/proc/cpuinfo").exists() else "?"
-    text = (f"{cpu}, cpus {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), lightning {L.__version__}, python {platform.python_version()}")
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor() or "?",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "?"
+    )
+    text = (
+        f"{cpu}, cpus {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), lightning {L.__version__}, python {platform.python_version()}"
+    )
     if device == "cuda":
         text += f", GPU {torch.cuda.get_device_name()}"
     return text
@@ -542,23 +743,45 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
-    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
+    warnings.filterwarnings(
+        "ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*"
+    )
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-train-bench",
-                        help="scratch folder: the built dataset (kept) and composed run folders")
-    parser.add_argument("--data", type=Path, help="a prepared folder (with manifest.csv) to use instead")
-    parser.add_argument("--rebuild", action="store_true", help="build and prepare the dataset again")
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dfd-train-bench",
+        help="scratch folder: the built dataset (kept) and composed run folders",
+    )
+    parser.add_argument(
+        "--data", type=Path, help="a prepared folder (with manifest.csv) to use instead"
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="build and prepare the dataset again"
+    )
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}"
+    )
     parser.add_argument("--batches", type=int, default=4, help="training batches per timed epoch")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each variant (median)")
-    parser.add_argument("--data-clips", type=int, default=300,
-                        help="clips per timed loader run (whole epochs, at least this many)")
-    parser.add_argument("--main-threads", type=positive_int, default=1,
-                        help="data part: torch intra-op threads of the main process, which runs the "
-                             "on-device steps (a row at torch's default is added when it differs)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed runs of each variant (median)"
+    )
+    parser.add_argument(
+        "--data-clips",
+        type=int,
+        default=300,
+        help="clips per timed loader run (whole epochs, at least this many)",
+    )
+    parser.add_argument(
+        "--main-threads",
+        type=positive_int,
+        default=1,
+        help="data part: torch intra-op threads of the main process, which runs the "
+        "on-device steps (a row at torch's default is added when it differs)",
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--compile", action="store_true", help="on CPU, add the torch.compile row")
     args = parser.parse_args()
@@ -575,7 +798,7 @@ def main() -> None:
     quiet()
     started = time.perf_counter()
     header = machine(args.device)
-    load = "load average %.1f %.1f %.1f" % os.getloadavg()
+    load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     print(f"{header}\n{load} at the start", flush=True)
     manifest = (args.data / "manifest.csv") if args.data else build_dataset(args.root, args.rebuild)
     if not manifest.exists():
@@ -588,8 +811,11 @@ def main() -> None:
     batches, pos_weight = [], 1.0
     if {"overhead", "precision"} & set(args.parts):
         batches, pos_weight = memory_batches(cfg, args.batches)
-        print(f"{len(batches)} batches of {tuple(batches[0]['clip'].shape)} in memory; "
-              f"pos_weight (auto) {pos_weight:.3f}", flush=True)
+        print(
+            f"{len(batches)} batches of {tuple(batches[0]['clip'].shape)} in memory; "
+            f"pos_weight (auto) {pos_weight:.3f}",
+            flush=True,
+        )
     if "overhead" in args.parts:
         print("\n== Lightning overhead", flush=True)
         cfg_fixed = compose_config(manifest, scratch, f"module.pos_weight={pos_weight}")
@@ -600,15 +826,21 @@ def main() -> None:
     if "precision" in args.parts:
         print("\n== precision and memory layout", flush=True)
         tables["Precision and memory layout, " + args.device] = part_precision(
-            manifest, scratch, batches, pos_weight, args)
+            manifest, scratch, batches, pos_weight, args
+        )
 
-    print(f"\n## Training speed\n\n{header}\n{args.batches} batches of 8 clips x 4 frames x 112 px per epoch, "
-          f"resnet18 (timm, from scratch), AdamW; median of {args.repeats} interleaved runs after a warm-up")
+    print(
+        f"\n## Training speed\n\n{header}\n{args.batches} batches of 8 clips x 4 frames x 112 px per epoch, "
+        f"resnet18 (timm, from scratch), AdamW; median of {args.repeats} interleaved runs after a warm-up"
+    )
     for title, lines in tables.items():
         print(f"\n### {title}\n")
         print("\n".join(lines))
-    print(f"\n{load} at the start, " + "%.1f %.1f %.1f at the end" % os.getloadavg()
-          + f"; total {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n{load} at the start, "
+        + "{:.1f} {:.1f} {:.1f} at the end".format(*os.getloadavg())
+        + f"; total {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

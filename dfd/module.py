@@ -65,7 +65,9 @@ class DeepfakeDetectionModule(L.LightningModule):
         freeze_backbone: bool = False,
     ) -> None:
         super().__init__()
-        detector, optimizer, scheduler, mixup = map(to_plain, (detector, optimizer, scheduler, mixup))
+        detector, optimizer, scheduler, mixup = map(
+            to_plain, (detector, optimizer, scheduler, mixup)
+        )
         self.save_hyperparameters()
         self.detector: nn.Module = instantiate(detector)
         if freeze_backbone:  # Lightning keeps each submodule's mode: eval stays eval
@@ -74,12 +76,15 @@ class DeepfakeDetectionModule(L.LightningModule):
             to_channels_last(self.detector)
         if compile:
             self.detector.compile()
-        self.mixup = (Mixup(**mixup, label_smoothing=label_smoothing, num_classes=2)
-                      if mixup else None)
-        self.register_buffer("pos_weight", torch.tensor(
-            pos_weight if isinstance(pos_weight, (int, float)) else 1.0))
-        self.scores = nn.ModuleDict({split: DetectionScores(aggregation)
-                                     for split in ("val_scores", "test_scores")})
+        self.mixup = (
+            Mixup(**mixup, label_smoothing=label_smoothing, num_classes=2) if mixup else None
+        )
+        self.register_buffer(
+            "pos_weight", torch.tensor(pos_weight if isinstance(pos_weight, (int, float)) else 1.0)
+        )
+        self.scores = nn.ModuleDict(
+            {split: DetectionScores(aggregation) for split in ("val_scores", "test_scores")}
+        )
 
     @property
     def backbone(self) -> nn.Module:
@@ -98,14 +103,19 @@ class DeepfakeDetectionModule(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         if self.hparams.freeze_backbone and any(
-                isinstance(c, BaseFinetuning) for c in self.trainer.callbacks):
-            raise ValueError("module.freeze_backbone keeps the backbone frozen for the whole run; "
-                             "a finetuning callback (callbacks=staged_unfreeze) would unfreeze it")
+            isinstance(c, BaseFinetuning) for c in self.trainer.callbacks
+        ):
+            raise ValueError(
+                "module.freeze_backbone keeps the backbone frozen for the whole run; "
+                "a finetuning callback (callbacks=staged_unfreeze) would unfreeze it"
+            )
         if stage == "fit" and self.hparams.pos_weight == "auto":
             real, fake = self.trainer.datamodule.class_counts("train")
             self.pos_weight.fill_(real / max(fake, 1))
 
-    def _targets_and_clips(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _targets_and_clips(
+        self, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         clip, label = batch["clip"], batch["label"]
         if self.mixup is None:
             return clip, smooth_targets(label, self.hparams.label_smoothing)
@@ -117,16 +127,18 @@ class DeepfakeDetectionModule(L.LightningModule):
         clip, targets = self._targets_and_clips(batch)
         logits = self(clip)
         loss = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=self.pos_weight)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True,
-                 batch_size=len(clip))
+        self.log(
+            "train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(clip)
+        )
         return loss
 
     def _evaluate_step(self, batch: dict[str, torch.Tensor], split: str) -> None:
         logits = self(batch["clip"])
         loss = F.binary_cross_entropy_with_logits(logits, batch["label"])
         self.log(f"{split}/loss", loss, sync_dist=True, batch_size=len(logits))
-        self.scores[f"{split}_scores"].update(torch.sigmoid(logits), batch["label"],
-                                              batch["video_idx"], batch.get("face_idx"))
+        self.scores[f"{split}_scores"].update(
+            torch.sigmoid(logits), batch["label"], batch["video_idx"], batch.get("face_idx")
+        )
 
     def _log_scores(self, split: str) -> None:
         metrics = self.scores[f"{split}_scores"].compute()
@@ -153,4 +165,7 @@ class DeepfakeDetectionModule(L.LightningModule):
         if not self.hparams.scheduler:
             return {"optimizer": optimizer}
         scheduler = instantiate(self.hparams.scheduler)(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

@@ -9,8 +9,20 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("dfd", "torch", "torchvision", "lightning", "hydra-core", "timm", "torchmetrics",
-            "albumentations", "facenet-pytorch", "decord", "numpy", "wandb")
+PACKAGES = (
+    "dfd",
+    "torch",
+    "torchvision",
+    "lightning",
+    "hydra-core",
+    "timm",
+    "torchmetrics",
+    "albumentations",
+    "facenet-pytorch",
+    "decord",
+    "numpy",
+    "wandb",
+)
 
 
 def _version(package: str) -> str | None:
@@ -21,8 +33,9 @@ def _version(package: str) -> str | None:
 
 
 def _git_commit(root: Path) -> str | None:
-    result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 

@@ -12,7 +12,7 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from helpers.runs import run_entry_point
-from helpers.servers import postgres_url, redis_url  # noqa: E402,F401  real servers, as fixtures
+from helpers.servers import postgres_url, redis_url  # noqa: F401  real servers, as fixtures
 
 TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, train, val
 
@@ -23,8 +23,9 @@ def tiny_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dfd.demo.build import build_demo
 
     out = tmp_path_factory.mktemp("tiny_demo") / "raw"
-    build_demo(out, seed=0, clip_seconds=0.6, clips_per_photo=1, max_clips_per_video=1,
-               groups=TINY_GROUPS)
+    build_demo(
+        out, seed=0, clip_seconds=0.6, clips_per_photo=1, max_clips_per_video=1, groups=TINY_GROUPS
+    )
     return out
 
 
@@ -36,9 +37,16 @@ def tiny_prepared(tiny_raw: Path) -> Path:
     from dfd.prepare.runner import PrepareSettings, prepare_dataset
 
     prepared = tiny_raw.parent / "prepared"
-    manifest = prepare_dataset(read_label_csv(tiny_raw / "labels.csv", tiny_raw), tiny_raw,
-                               prepared, PrepareSettings(num_frames=4, face_size=64),
-                               val_fraction=0.3, test_fraction=0.3, seed=0, show_progress=False)
+    manifest = prepare_dataset(
+        read_label_csv(tiny_raw / "labels.csv", tiny_raw),
+        tiny_raw,
+        prepared,
+        PrepareSettings(num_frames=4, face_size=64),
+        val_fraction=0.3,
+        test_fraction=0.3,
+        seed=0,
+        show_progress=False,
+    )
     ok = ok_rows(manifest)
     for split in ("train", "val", "test"):
         assert set(ok[ok["split"] == split]["label"]) == {0, 1}, f"{split} lacks a class"

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,23 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="dfd export",
         description="Export a trained detector to TorchScript or ONNX with a JSON sidecar, "
-                    "checked against the checkpoint on real face clips.",
-        epilog="Exit status: 0 exported and checked, 1 parity check failed, 2 usage error.")
+        "checked against the checkpoint on real face clips.",
+        epilog="Exit status: 0 exported and checked, 1 parity check failed, 2 usage error.",
+    )
     cli.add_argument("model", type=Path, help="checkpoint (.ckpt) or train run folder")
     cli.add_argument("--format", required=True, choices=("torchscript", "onnx"), dest="fmt")
-    cli.add_argument("--out", type=Path, metavar="PATH",
-                     help="the exported file (default: <run>/export/<checkpoint>.pt or .onnx)")
-    cli.add_argument("--tolerance", type=float, default=TOLERANCE,
-                     help=f"largest absolute logit difference allowed (default {TOLERANCE:g})")
+    cli.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="the exported file (default: <run>/export/<checkpoint>.pt or .onnx)",
+    )
+    cli.add_argument(
+        "--tolerance",
+        type=float,
+        default=TOLERANCE,
+        help=f"largest absolute logit difference allowed (default {TOLERANCE:g})",
+    )
     return cli
 
 
@@ -53,8 +62,9 @@ def default_output(checkpoint: Path, fmt: str) -> Path:
     return folder / f"{checkpoint.stem}{FORMAT_SUFFIXES[fmt]}"
 
 
-def sidecar(spec_json: dict[str, Any], fmt: str, path: Path, outputs: list[str],
-            parity: dict[str, Any]) -> dict[str, Any]:
+def sidecar(
+    spec_json: dict[str, Any], fmt: str, path: Path, outputs: list[str], parity: dict[str, Any]
+) -> dict[str, Any]:
     """The sidecar's content: the detector's spec, the file's interface and its parity check."""
     import torch
 
@@ -63,14 +73,22 @@ def sidecar(spec_json: dict[str, Any], fmt: str, path: Path, outputs: list[str],
 
     clip_len, size = spec_json["clip_len"], spec_json["image_size"]
     return {
-        "format": fmt, "file": path.name,
-        "input": {"name": INPUT_NAME, "shape": ["batch", clip_len, 3, size, size],
-                  "dtype": "float32", "normalization": "(uint8 / 255 - mean) / std, RGB"},
-        "outputs": {name: ["batch"] if name == "logits" else ["batch", clip_len] for name in outputs},
+        "format": fmt,
+        "file": path.name,
+        "input": {
+            "name": INPUT_NAME,
+            "shape": ["batch", clip_len, 3, size, size],
+            "dtype": "float32",
+            "normalization": "(uint8 / 255 - mean) / std, RGB",
+        },
+        "outputs": {
+            name: ["batch"] if name == "logits" else ["batch", clip_len] for name in outputs
+        },
         **({"onnx_opset": ONNX_OPSET} if fmt == "onnx" else {}),
         "torch_version": torch.__version__,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **spec_json, "parity": parity,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **spec_json,
+        "parity": parity,
     }
 
 
@@ -78,12 +96,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Export, check parity, write the sidecar; returns the exit status."""
     import torch
 
-    from dfd.tasks.console import quiet_library_noise
     from dfd.inference.checkpoint import load_checkpoint
     from dfd.inference.exporting import export_detector
     from dfd.inference.loading import sidecar_path
     from dfd.inference.parity import max_differences, parity_clips, parity_record
     from dfd.inference.runtimes import EXPORTED_RUNTIMES, EagerRuntime
+    from dfd.tasks.console import quiet_library_noise
 
     quiet_library_noise()
     try:
@@ -100,20 +118,25 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out = args.out or default_output(loaded.path, args.fmt)
     outputs = export_detector(loaded.detector, clips[:2], args.fmt, out)
     cpu = torch.device("cpu")
-    differences = max_differences(EagerRuntime(loaded.detector, cpu),
-                                  EXPORTED_RUNTIMES[args.fmt](out, cpu), clips)
+    differences = max_differences(
+        EagerRuntime(loaded.detector, cpu), EXPORTED_RUNTIMES[args.fmt](out, cpu), clips
+    )
     parity = parity_record(differences, description, len(clips), args.tolerance)
     shown = ", ".join(f"{name} {value:.2e}" for name, value in differences.items())
     if not parity["passed"]:
         out.unlink(missing_ok=True)
-        console.print(f"[red]parity check failed[/] on {description}: max |difference| {shown} "
-                      f"> {args.tolerance:g}; the export was removed")
+        console.print(
+            f"[red]parity check failed[/] on {description}: max |difference| {shown} "
+            f"> {args.tolerance:g}; the export was removed"
+        )
         return EXIT_PARITY
     document = sidecar(spec.to_json(), args.fmt, out, outputs, parity)
     sidecar_path(out).write_text(json.dumps(document, indent=2, default=str))
     console.print(f"exported {loaded.path.name} -> {out} ({args.fmt}) and {sidecar_path(out).name}")
-    console.print(f"parity on {description}, batch {len(clips)}: max |difference| {shown} "
-                  f"(tolerance {args.tolerance:g})")
+    console.print(
+        f"parity on {description}, batch {len(clips)}: max |difference| {shown} "
+        f"(tolerance {args.tolerance:g})"
+    )
     return EXIT_OK
 
 

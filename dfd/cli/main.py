@@ -11,12 +11,21 @@ import runpy
 import sys
 
 COMMANDS = {
-    "prepare": ("dfd.prepare", "detect, track and crop faces; write the manifest (Hydra overrides)"),
+    "prepare": (
+        "dfd.prepare",
+        "detect, track and crop faces; write the manifest (Hydra overrides)",
+    ),
     "check": ("dfd.datasets.check", "validate a prepared dataset (Hydra overrides)"),
     "demo": ("dfd.demo.build", "build the demo dataset of real faces and their fakes"),
     "compare": ("dfd.compare", "one table of many runs' results, seeds as mean ± std (--help)"),
-    "predict": ("dfd.cli.predict", "real or fake: score videos with a checkpoint or an exported model (--help)"),
-    "export": ("dfd.cli.export", "export a checkpoint to TorchScript or ONNX with a JSON sidecar (--help)"),
+    "predict": (
+        "dfd.cli.predict",
+        "real or fake: score videos with a checkpoint or an exported model (--help)",
+    ),
+    "export": (
+        "dfd.cli.export",
+        "export a checkpoint to TorchScript or ONNX with a JSON sidecar (--help)",
+    ),
     "serve": ("dfd.serve", "serve a detector behind a REST API, docs at /docs (--help)"),
     "worker": ("dfd.serve.worker", "score the jobs `dfd serve --queue` enqueues (--help)"),
 }

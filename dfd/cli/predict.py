@@ -34,26 +34,56 @@ def parser() -> argparse.ArgumentParser:
         prog="dfd predict",
         description="Say whether videos are real or fake with a trained detector.",
         epilog="Exit status: 0 every video scored, 1 some could not be (each has its row and "
-               "reason), 2 usage error.")
-    cli.add_argument("model", type=Path,
-                     help="checkpoint (.ckpt), train run folder, or exported model (.pt/.onnx)")
-    cli.add_argument("videos", nargs="+", metavar="VIDEO",
-                     help="video files, folders (searched recursively) or glob patterns")
+        "reason), 2 usage error.",
+    )
+    cli.add_argument(
+        "model",
+        type=Path,
+        help="checkpoint (.ckpt), train run folder, or exported model (.pt/.onnx)",
+    )
+    cli.add_argument(
+        "videos",
+        nargs="+",
+        metavar="VIDEO",
+        help="video files, folders (searched recursively) or glob patterns",
+    )
     cli.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
-    cli.add_argument("--csv", type=Path, metavar="FILE",
-                     help="write one row per video (with --frames also FILE.clips.csv and "
-                          "FILE.frames.csv)")
-    cli.add_argument("--frames", action="store_true",
-                     help="add per-clip and per-frame scores to the JSON and CSV output")
-    cli.add_argument("--gradcam", type=Path, metavar="DIR",
-                     help="save a Grad-CAM overlay of each video's deciding clip (checkpoints only)")
-    cli.add_argument("--device", default="auto",
-                     help="cpu, cuda, cuda:1 ... for face detection and the model (default: "
-                          "auto, a GPU when there is one)")
-    cli.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
-                     help="clips per model call (default 16)")
-    cli.add_argument("--workers", type=positive_int, metavar="N",
-                     help="videos prepared at once in worker processes (default: conf/prepare.yaml)")
+    cli.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="write one row per video (with --frames also FILE.clips.csv and FILE.frames.csv)",
+    )
+    cli.add_argument(
+        "--frames",
+        action="store_true",
+        help="add per-clip and per-frame scores to the JSON and CSV output",
+    )
+    cli.add_argument(
+        "--gradcam",
+        type=Path,
+        metavar="DIR",
+        help="save a Grad-CAM overlay of each video's deciding clip (checkpoints only)",
+    )
+    cli.add_argument(
+        "--device",
+        default="auto",
+        help="cpu, cuda, cuda:1 ... for face detection and the model (default: "
+        "auto, a GPU when there is one)",
+    )
+    cli.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=16,
+        metavar="N",
+        help="clips per model call (default 16)",
+    )
+    cli.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="videos prepared at once in worker processes (default: conf/prepare.yaml)",
+    )
     return cli
 
 
@@ -68,30 +98,39 @@ def describe_model(console: Console, detector: LoadedDetector) -> None:
     """Where the threshold, aggregation and preparation settings come from, and any warning."""
     spec = detector.spec
     threshold, aggregation = spec.threshold, spec.aggregation
-    console.print(f"model: {detector.source} ({detector.kind}); clips of {spec.clip_len} x "
-                  f"{spec.image_size} px")
-    origin = ("the default: none was chosen on validation" if threshold.source == "none"
-              else f"{threshold.rule}, chosen on {threshold.chosen_on}; from {threshold.source}")
+    console.print(
+        f"model: {detector.source} ({detector.kind}); clips of {spec.clip_len} x "
+        f"{spec.image_size} px"
+    )
+    origin = (
+        "the default: none was chosen on validation"
+        if threshold.source == "none"
+        else f"{threshold.rule}, chosen on {threshold.chosen_on}; from {threshold.source}"
+    )
     console.print(f"threshold: {threshold.value:.4f} ({origin})")
     options = f" {aggregation.options}" if aggregation.options else ""
-    console.print(f"aggregation: {aggregation.strategy}{options} per face, max over faces "
-                  f"(from {aggregation.source})")
-    console.print(f"preparation: {spec.prepare.num_frames} frames"
-                  f"{f' at {spec.prepare.fps} fps' if spec.prepare.fps else ''}, "
-                  f"{spec.prepare.face_size} px crops, margin {spec.prepare.margin}, faces="
-                  f"{spec.prepare.faces} (from {spec.prepare_source})")
+    console.print(
+        f"aggregation: {aggregation.strategy}{options} per face, max over faces "
+        f"(from {aggregation.source})"
+    )
+    console.print(
+        f"preparation: {spec.prepare.num_frames} frames"
+        f"{f' at {spec.prepare.fps} fps' if spec.prepare.fps else ''}, "
+        f"{spec.prepare.face_size} px crops, margin {spec.prepare.margin}, faces="
+        f"{spec.prepare.faces} (from {spec.prepare_source})"
+    )
     for note in spec.notes:
         console.print(f"[yellow]warning:[/] {note}")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Predict on every input; returns the exit status."""
-    from dfd.tasks.console import quiet_library_noise
     from dfd.inference.inputs import expand_inputs
     from dfd.inference.loading import ModelLoadError, load_detector
     from dfd.inference.predictor import Predictor
     from dfd.inference.results import results_table, write_csv, write_json
     from dfd.prepare.faces import resolve_device
+    from dfd.tasks.console import quiet_library_noise
 
     quiet_library_noise()
     try:
@@ -101,17 +140,26 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]error:[/] cannot use the model {args.model}: {error}")
         return EXIT_USAGE
     if args.gradcam is not None and detector.module is None:
-        console.print("[red]error:[/] --gradcam needs a checkpoint or a run folder (an exported "
-                      "model has no gradients to explain)")
+        console.print(
+            "[red]error:[/] --gradcam needs a checkpoint or a run folder (an exported "
+            "model has no gradients to explain)"
+        )
         return EXIT_USAGE
     describe_model(console, detector)
     inputs = expand_inputs(args.videos)
-    predictor = Predictor(detector, device=str(device), batch_size=args.batch_size,
-                          workers=args.workers)
+    predictor = Predictor(
+        detector, device=str(device), batch_size=args.batch_size, workers=args.workers
+    )
     results = [None] * len(inputs)
-    progress = Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("{task.description}"),
-                        console=Console(stderr=True), transient=True)
+    progress = Progress(
+        TextColumn("predict"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+    )
     with progress, tempfile.TemporaryDirectory(prefix="dfd-predict-") as workdir:
         task = progress.add_task("", total=len(inputs))
         for number, result in predictor.predict(inputs, Path(workdir), args.frames, args.gradcam):
@@ -119,8 +167,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             progress.update(task, advance=1, description=Path(result.video).name)
     console.print(results_table(results, f"dfd predict: {len(results)} videos"))
     if args.json:
-        model = {"source": str(detector.source), "kind": detector.kind,
-                 **detector.spec.to_json(), "notes": list(detector.spec.notes)}
+        model = {
+            "source": str(detector.source),
+            "kind": detector.kind,
+            **detector.spec.to_json(),
+            "notes": list(detector.spec.notes),
+        }
         write_json(args.json, results, model, args.frames)
         console.print(f"wrote {args.json}")
     if args.csv:

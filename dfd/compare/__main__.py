@@ -23,11 +23,22 @@ from dfd.cli.args import positive_int
 from dfd.compare.folds import pool_folds, pooled_by_group, pooled_warnings, write_pooled
 from dfd.compare.roc import plot_roc_overlay
 from dfd.compare.runs import Collection, Skipped, collect
-from dfd.compare.table import (console_table, resolve_metric, sort_groups, summarize, to_csv,
-                               to_markdown, value_columns)
+from dfd.compare.table import (
+    console_table,
+    resolve_metric,
+    sort_groups,
+    summarize,
+    to_csv,
+    to_markdown,
+    value_columns,
+)
 
-OUTPUT_FILES = {"csv": "comparison.csv", "markdown": "comparison.md", "runs": "comparison_runs.csv",
-                "roc": "roc_overlay.png"}
+OUTPUT_FILES = {
+    "csv": "comparison.csv",
+    "markdown": "comparison.md",
+    "runs": "comparison_runs.csv",
+    "roc": "roc_overlay.png",
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,25 +46,40 @@ def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="dfd compare",
         description="Compare the evaluation results of many runs. Reads <run>/eval/<dataset>/"
-                    "metrics.json and videos.csv of every run folder (one with .hydra/config.yaml)"
-                    " found under the FOLDERs and writes comparison.csv (one row per setting),"
-                    " comparison_runs.csv (one row per run and dataset), comparison.md and "
-                    "roc_overlay.png.",
+        "metrics.json and videos.csv of every run folder (one with .hydra/config.yaml)"
+        " found under the FOLDERs and writes comparison.csv (one row per setting),"
+        " comparison_runs.csv (one row per run and dataset), comparison.md and "
+        "roc_overlay.png.",
         epilog="Runs on the same dataset whose overrides differ only by seed (or by the "
-               "cross-validation fold, data.cv.fold) form one setting, shown as mean ± sample std "
-               "(n runs). The folds of a setting are also pooled: their test videos scored as one "
-               "set, with a bootstrap CI (pooled_folds.csv, pooled_folds.md). Exit status: 0 done, "
-               "1 no run has results, 2 usage error.")
-    cli.add_argument("folders", nargs="+", type=Path, metavar="FOLDER",
-                     help="run folders, multirun folders, or folders holding them")
-    cli.add_argument("--metric", default="video_auroc",
-                     help="sort metric, e.g. video_auroc (default), video_ap, eer (= video_eer), "
-                          "clip_auroc; eer, log_loss, brier and ece sort lowest first")
+        "cross-validation fold, data.cv.fold) form one setting, shown as mean ± sample std "
+        "(n runs). The folds of a setting are also pooled: their test videos scored as one "
+        "set, with a bootstrap CI (pooled_folds.csv, pooled_folds.md). Exit status: 0 done, "
+        "1 no run has results, 2 usage error.",
+    )
+    cli.add_argument(
+        "folders",
+        nargs="+",
+        type=Path,
+        metavar="FOLDER",
+        help="run folders, multirun folders, or folders holding them",
+    )
+    cli.add_argument(
+        "--metric",
+        default="video_auroc",
+        help="sort metric, e.g. video_auroc (default), video_ap, eer (= video_eer), "
+        "clip_auroc; eer, log_loss, brier and ece sort lowest first",
+    )
     cli.add_argument("--dataset", metavar="NAME", help="only the results on this dataset")
-    cli.add_argument("--out", type=Path, metavar="DIR",
-                     help="output folder (default: the first FOLDER)")
-    cli.add_argument("--roc-top", type=positive_int, default=10, metavar="N",
-                     help="ROC curves of the N best settings per dataset (default 10)")
+    cli.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: the first FOLDER)"
+    )
+    cli.add_argument(
+        "--roc-top",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help="ROC curves of the N best settings per dataset (default 10)",
+    )
     return cli
 
 
@@ -69,8 +95,7 @@ def _print_skipped(console: Console, skipped: Sequence[Skipped]) -> None:
     if skipped:
         console.print(f"skipped {len(skipped)}:")
         for item in skipped:
-            console.print(f"  {item.path.as_posix()}: {item.reason}", markup=False,
-                          highlight=False)
+            console.print(f"  {item.path.as_posix()}: {item.reason}", markup=False, highlight=False)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -78,8 +103,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
-def _results(collection: Collection, folders: Sequence[Path],
-             dataset: str | None) -> pd.DataFrame:
+def _results(collection: Collection, folders: Sequence[Path], dataset: str | None) -> pd.DataFrame:
     rows, where = collection.rows, ", ".join(map(str, folders))
     if rows.empty and not collection.skipped:
         _fail(f"no run folders (folders with .hydra/config.yaml) under {where}")
@@ -93,17 +117,27 @@ def _results(collection: Collection, folders: Sequence[Path],
     return rows
 
 
-def write_outputs(collection: Collection, groups: pd.DataFrame, metric: str, out: Path,
-                  top: int, pooled: pd.DataFrame) -> list[Path]:
+def write_outputs(
+    collection: Collection,
+    groups: pd.DataFrame,
+    metric: str,
+    out: Path,
+    top: int,
+    pooled: pd.DataFrame,
+) -> list[Path]:
     """Write the group CSV, the per-run CSV, the Markdown table, the ROC overlay and, with
     cross-validation folds, the pooled tables into out."""
     out.mkdir(parents=True, exist_ok=True)
     markdown = out / OUTPUT_FILES["markdown"]
     markdown.write_text(to_markdown(groups, metric, collection.skipped))
     collection.rows.to_csv(out / OUTPUT_FILES["runs"], index=False)
-    return [to_csv(groups, out / OUTPUT_FILES["csv"]), markdown, out / OUTPUT_FILES["runs"],
-            plot_roc_overlay(out / OUTPUT_FILES["roc"], groups, collection.root, metric, top),
-            *(write_pooled(pooled, out) if len(pooled) else [])]
+    return [
+        to_csv(groups, out / OUTPUT_FILES["csv"]),
+        markdown,
+        out / OUTPUT_FILES["runs"],
+        plot_roc_overlay(out / OUTPUT_FILES["roc"], groups, collection.root, metric, top),
+        *(write_pooled(pooled, out) if len(pooled) else []),
+    ]
 
 
 def with_pooled(groups: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
@@ -130,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     pooled = pool_folds(rows, collection.root)
     groups = sort_groups(with_pooled(summarize(rows), pooled), metric)
     collection = Collection(collection.root, rows, collection.skipped)
-    paths = write_outputs(collection, groups, metric, args.out or args.folders[0], args.roc_top,
-                          pooled)
+    paths = write_outputs(
+        collection, groups, metric, args.out or args.folders[0], args.roc_top, pooled
+    )
     console.print(console_table(groups, metric, console.width))
     for warning in pooled_warnings(pooled):
         console.print(f"warning: {warning}", markup=False, highlight=False)

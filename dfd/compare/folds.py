@@ -42,8 +42,10 @@ def _bootstrap_settings(run_dir: Path) -> dict[str, Any]:
 
 def pooled_videos(fold_set: pd.DataFrame, root: Path) -> pd.DataFrame:
     """The `videos.csv` of every fold of one set, concatenated, with a `fold` column."""
-    tables = [pd.read_csv(root / eval_dir / "videos.csv", dtype={"video_id": str}).assign(fold=int(fold))
-              for eval_dir, fold in zip(fold_set["eval_dir"], fold_set["fold"])]
+    tables = [
+        pd.read_csv(root / eval_dir / "videos.csv", dtype={"video_id": str}).assign(fold=int(fold))
+        for eval_dir, fold in zip(fold_set["eval_dir"], fold_set["fold"])
+    ]
     return pd.concat(tables, ignore_index=True)
 
 
@@ -58,37 +60,49 @@ def _missing_folds(fold_set: pd.DataFrame) -> str:
 
 def pool_fold_set(fold_set: pd.DataFrame, root: Path) -> dict[str, Any]:
     """One fold set's pooled metrics with CIs, duplicate and missing-fold checks, per-fold spread."""
-    from dfd.tasks.evaluation import confidence_intervals  # torch: only when there are folds
     from dfd.eval.metrics import binary_metrics
+    from dfd.tasks.evaluation import confidence_intervals  # torch: only when there are folds
 
     videos = pooled_videos(fold_set, root)
     duplicated = sorted(videos.loc[videos["video_id"].duplicated(), "video_id"].unique())
     metrics = binary_metrics(videos["score"], videos["label"])
-    intervals = confidence_intervals(videos, {"bootstrap": _bootstrap_settings(root / fold_set["run"].iloc[0])})
+    intervals = confidence_intervals(
+        videos, {"bootstrap": _bootstrap_settings(root / fold_set["run"].iloc[0])}
+    )
     per_fold = fold_set.sort_values("fold")["video_auroc"]
     row: dict[str, Any] = {
-        "n_folds": len(fold_set), "folds": ";".join(str(int(f)) for f in sorted(fold_set["fold"])),
-        "missing_folds": _missing_folds(fold_set), "num_videos": len(videos),
-        "duplicate_videos": len(duplicated), "duplicates": ";".join(duplicated[:_SHOWN_DUPLICATES]),
-        "pooled_video_auroc": metrics["auroc"], "pooled_video_ap": metrics["ap"],
+        "n_folds": len(fold_set),
+        "folds": ";".join(str(int(f)) for f in sorted(fold_set["fold"])),
+        "missing_folds": _missing_folds(fold_set),
+        "num_videos": len(videos),
+        "duplicate_videos": len(duplicated),
+        "duplicates": ";".join(duplicated[:_SHOWN_DUPLICATES]),
+        "pooled_video_auroc": metrics["auroc"],
+        "pooled_video_ap": metrics["ap"],
         "pooled_video_acc": float((videos["prediction"] == videos["label"]).mean()),
     }
     for name in ("auroc", "ap"):
         low, high = intervals.get("ci", {}).get(f"video_{name}", (float("nan"),) * 2)
         row |= {f"pooled_video_{name}_ci_lo": low, f"pooled_video_{name}_ci_hi": high}
-    row |= {"ci_resampled": intervals.get("ci_resampled", intervals.get("ci_note", "")),
-            "fold_video_auroc_mean": per_fold.mean(), "fold_video_auroc_std": per_fold.std(),
-            "fold_video_auroc_min": per_fold.min(), "fold_video_auroc_max": per_fold.max(),
-            "fold_video_auroc": ";".join(f"{value:.4f}" for value in per_fold),
-            "runs": ";".join(fold_set.sort_values("fold")["run"])}
+    row |= {
+        "ci_resampled": intervals.get("ci_resampled", intervals.get("ci_note", "")),
+        "fold_video_auroc_mean": per_fold.mean(),
+        "fold_video_auroc_std": per_fold.std(),
+        "fold_video_auroc_min": per_fold.min(),
+        "fold_video_auroc_max": per_fold.max(),
+        "fold_video_auroc": ";".join(f"{value:.4f}" for value in per_fold),
+        "runs": ";".join(fold_set.sort_values("fold")["run"]),
+    }
     return row
 
 
 def pool_folds(rows: pd.DataFrame, root: Path) -> pd.DataFrame:
     """One row per fold set (dataset, overrides, seed) of the collected rows; empty without folds."""
     folds = fold_rows(rows)
-    pooled = [{**dict(zip(SET_KEYS, key)), **pool_fold_set(fold_set, root)}
-              for key, fold_set in folds.groupby(SET_KEYS, sort=True, dropna=False)]
+    pooled = [
+        {**dict(zip(SET_KEYS, key)), **pool_fold_set(fold_set, root)}
+        for key, fold_set in folds.groupby(SET_KEYS, sort=True, dropna=False)
+    ]
     return pd.DataFrame(pooled)
 
 
@@ -96,12 +110,14 @@ def pooled_by_group(pooled: pd.DataFrame) -> pd.DataFrame:
     """Per comparison group (dataset, overrides): the pooled AUROC (the mean over its seeds' fold
     sets, with the CI when there is one set) and the per-fold range."""
     grouped = pooled.groupby(["dataset", "overrides"], sort=False)
-    table = grouped.agg(pooled_video_auroc=("pooled_video_auroc", "mean"),
-                        fold_video_auroc_min=("fold_video_auroc_min", "min"),
-                        fold_video_auroc_max=("fold_video_auroc_max", "max"),
-                        pooled_sets=("pooled_video_auroc", "size"),
-                        pooled_video_auroc_ci_lo=("pooled_video_auroc_ci_lo", "first"),
-                        pooled_video_auroc_ci_hi=("pooled_video_auroc_ci_hi", "first"))
+    table = grouped.agg(
+        pooled_video_auroc=("pooled_video_auroc", "mean"),
+        fold_video_auroc_min=("fold_video_auroc_min", "min"),
+        fold_video_auroc_max=("fold_video_auroc_max", "max"),
+        pooled_sets=("pooled_video_auroc", "size"),
+        pooled_video_auroc_ci_lo=("pooled_video_auroc_ci_lo", "first"),
+        pooled_video_auroc_ci_hi=("pooled_video_auroc_ci_hi", "first"),
+    )
     several = table["pooled_sets"] > 1
     table.loc[several, ["pooled_video_auroc_ci_lo", "pooled_video_auroc_ci_hi"]] = float("nan")
     return table.reset_index()
@@ -109,19 +125,39 @@ def pooled_by_group(pooled: pd.DataFrame) -> pd.DataFrame:
 
 def pooled_markdown(pooled: pd.DataFrame) -> str:
     """The pooled table as Markdown, with what the numbers are and any warnings."""
-    header = ["dataset", "overrides", "seed", "folds", "videos", "pooled video AUROC [CI]",
-              "pooled AP [CI]", "per-fold AUROC mean ± std", "min–max", "per-fold AUROC"]
+    header = [
+        "dataset",
+        "overrides",
+        "seed",
+        "folds",
+        "videos",
+        "pooled video AUROC [CI]",
+        "pooled AP [CI]",
+        "per-fold AUROC mean ± std",
+        "min–max",
+        "per-fold AUROC",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in pooled.iterrows():
-        cells = [row["dataset"], row["overrides"] or "(same config)", str(row["seed"]), row["folds"],
-                 str(row["num_videos"]), _with_ci(row, "auroc"), _with_ci(row, "ap"),
-                 _mean_std(row["fold_video_auroc_mean"], row["fold_video_auroc_std"]),
-                 f"{row['fold_video_auroc_min']:.3f}–{row['fold_video_auroc_max']:.3f}",
-                 row["fold_video_auroc"].replace(";", ", ")]
+        cells = [
+            row["dataset"],
+            row["overrides"] or "(same config)",
+            str(row["seed"]),
+            row["folds"],
+            str(row["num_videos"]),
+            _with_ci(row, "auroc"),
+            _with_ci(row, "ap"),
+            _mean_std(row["fold_video_auroc_mean"], row["fold_video_auroc_std"]),
+            f"{row['fold_video_auroc_min']:.3f}–{row['fold_video_auroc_max']:.3f}",
+            row["fold_video_auroc"].replace(";", ", "),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Out-of-fold pooling: the test videos of every fold, scored by that fold's model, "
-              "form one test set; CIs resample " + _resampled(pooled) + ". Each fold's model and "
-              "threshold differ, so the pooled AUROC also reflects how comparable their scores are."]
+    lines += [
+        "",
+        "Out-of-fold pooling: the test videos of every fold, scored by that fold's model, "
+        "form one test set; CIs resample " + _resampled(pooled) + ". Each fold's model and "
+        "threshold differ, so the pooled AUROC also reflects how comparable their scores are.",
+    ]
     lines += [f"- warning: {text}" for text in pooled_warnings(pooled)]
     return "\n".join(lines) + "\n"
 
@@ -146,8 +182,10 @@ def pooled_warnings(pooled: pd.DataFrame) -> list[str]:
     for _, row in pooled.iterrows():
         where = f"{row['dataset']} {row['overrides'] or '(same config)'} seed {row['seed']}"
         if row["duplicate_videos"]:
-            warnings.append(f"{where}: {row['duplicate_videos']} video(s) tested by more than one "
-                            f"fold (e.g. {row['duplicates']}); the folds do not partition the data")
+            warnings.append(
+                f"{where}: {row['duplicate_videos']} video(s) tested by more than one "
+                f"fold (e.g. {row['duplicates']}); the folds do not partition the data"
+            )
         if row["missing_folds"]:
             warnings.append(f"{where}: no finished run for fold(s) {row['missing_folds']}")
     return warnings

@@ -145,8 +145,13 @@ def read_run(run_dir: Path) -> Run:
     if config.get("task_name") == "train":
         overrides.pop(CKPT_KEY, None)  # resuming a run does not change what it trained
     choices = _lookup(_read_yaml(hydra_dir / "hydra.yaml") or {}, "hydra.runtime.choices")
-    return Run(path=run_dir, seed=_seed(config, run_dir), overrides=overrides, config=config,
-               choices=choices if isinstance(choices, dict) else {})
+    return Run(
+        path=run_dir,
+        seed=_seed(config, run_dir),
+        overrides=overrides,
+        config=config,
+        choices=choices if isinstance(choices, dict) else {},
+    )
 
 
 def _existing(run_dir: Path, given: str) -> Path | None:
@@ -177,10 +182,18 @@ def trace_to_training(run: Run) -> Run:
     if train_dir is None:
         return run
     train = read_run(train_dir)
-    own = {f"{EVAL_PREFIX}{key}": value for key, value in run.overrides.items()
-           if key not in (CKPT_KEY, "data", "datasets")}
-    return Run(path=run.path, seed=train.seed, overrides={**train.overrides, **own},
-               config=train.config, choices=train.choices)
+    own = {
+        f"{EVAL_PREFIX}{key}": value
+        for key, value in run.overrides.items()
+        if key not in (CKPT_KEY, "data", "datasets")
+    }
+    return Run(
+        path=run.path,
+        seed=train.seed,
+        overrides={**train.overrides, **own},
+        config=train.config,
+        choices=train.choices,
+    )
 
 
 def cv_fold(run: Run) -> dict[str, object]:
@@ -189,8 +202,11 @@ def cv_fold(run: Run) -> dict[str, object]:
     folds = setting(run, FOLDS_KEY)
     fold = setting(run, FOLD_KEY)
     cv = folds not in (DEFAULT_VALUE, "null", "None") and fold.isdigit()
-    return {"fold": int(fold) if cv else None, "folds": folds if cv else None,
-            "trained_on": _lookup(run.config, "data.name")}
+    return {
+        "fold": int(fold) if cv else None,
+        "folds": folds if cv else None,
+        "trained_on": _lookup(run.config, "data.name"),
+    }
 
 
 def _numbers(values: Mapping, prefix: str) -> dict[str, float]:
@@ -203,7 +219,7 @@ def _numbers(values: Mapping, prefix: str) -> dict[str, float]:
 
 def _confidence_intervals(intervals: object) -> dict[str, float]:
     bounds = {}
-    for key, pair in (intervals.items() if isinstance(intervals, Mapping) else ()):
+    for key, pair in intervals.items() if isinstance(intervals, Mapping) else ():
         if isinstance(pair, list) and len(pair) == 2:
             bounds |= _numbers({"ci_lo": pair[0], "ci_hi": pair[1]}, f"{key}_")
     return bounds
@@ -260,9 +276,16 @@ def _run_rows(run: Run, root: Path) -> tuple[list[dict], list[Skipped]]:
         if isinstance(result, str):
             skipped.append(Skipped(eval_dir.relative_to(root), result))
             continue
-        rows.append({"run": run.path.relative_to(root).as_posix(), "dataset": eval_dir.name,
-                     "seed": run.seed, "eval_dir": eval_dir.relative_to(root).as_posix(),
-                     **cv_fold(run), **result})
+        rows.append(
+            {
+                "run": run.path.relative_to(root).as_posix(),
+                "dataset": eval_dir.name,
+                "seed": run.seed,
+                "eval_dir": eval_dir.relative_to(root).as_posix(),
+                **cv_fold(run),
+                **result,
+            }
+        )
     return rows, skipped
 
 

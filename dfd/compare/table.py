@@ -33,8 +33,11 @@ LIST_SEPARATOR = ";"
 def value_columns(rows: pd.DataFrame) -> list[str]:
     """The numeric columns that are averaged: `<level>_<metric>`, threshold, num_videos."""
     levels = ("video_", "clip_", "frame_")
-    return [column for column in rows.columns
-            if (column.startswith(levels) and "_ci_" not in column) or column in EXTRA_VALUES]
+    return [
+        column
+        for column in rows.columns
+        if (column.startswith(levels) and "_ci_" not in column) or column in EXTRA_VALUES
+    ]
 
 
 def resolve_metric(name: str, columns: Sequence[str]) -> str:
@@ -55,10 +58,15 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, overrides) group: runs, seeds, and mean/std/n of every value."""
     grouped = rows.groupby(GROUP_KEYS, sort=False, dropna=False)
     stats = grouped[value_columns(rows)].agg(["mean", "std", "count"])
-    stats.columns = [f"{column}_{'n' if stat == 'count' else stat}"
-                     for column, stat in stats.columns]
-    lists = grouped.agg(n_runs=("run", "size"), runs=("run", list), seeds=("seed", list),
-                        eval_dirs=("eval_dir", list))
+    stats.columns = [
+        f"{column}_{'n' if stat == 'count' else stat}" for column, stat in stats.columns
+    ]
+    lists = grouped.agg(
+        n_runs=("run", "size"),
+        runs=("run", list),
+        seeds=("seed", list),
+        eval_dirs=("eval_dir", list),
+    )
     groups = lists.join(stats).reset_index()
     return groups.join(_single_run_intervals(rows, groups))
 
@@ -75,9 +83,12 @@ def _single_run_intervals(rows: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFr
 def sort_groups(groups: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Datasets in name order, then best `metric` first (missing values last)."""
     ascending = lower_is_better(metric)
-    return (groups.sort_values(["dataset", f"{metric}_mean"], ascending=[True, ascending],
-                               na_position="last", kind="mergesort")
-            .reset_index(drop=True))
+    return groups.sort_values(
+        ["dataset", f"{metric}_mean"],
+        ascending=[True, ascending],
+        na_position="last",
+        kind="mergesort",
+    ).reset_index(drop=True)
 
 
 def pooled_text(group: pd.Series, separator: str = " ") -> str:
@@ -85,13 +96,19 @@ def pooled_text(group: pd.Series, separator: str = " ") -> str:
     value = group.get("pooled_video_auroc", math.nan)
     if pd.isna(value):
         return "—"
-    low, high = group.get("pooled_video_auroc_ci_lo", math.nan), group.get("pooled_video_auroc_ci_hi", math.nan)
+    low, high = (
+        group.get("pooled_video_auroc_ci_lo", math.nan),
+        group.get("pooled_video_auroc_ci_hi", math.nan),
+    )
     return f"{value:.3f}" if pd.isna(low) else f"{value:.3f}{separator}[{low:.3f}, {high:.3f}]"
 
 
 def fold_range_text(group: pd.Series) -> str:
     """`0.710–0.930`: the lowest and highest per-fold video AUROC; — when not pooled."""
-    low, high = group.get("fold_video_auroc_min", math.nan), group.get("fold_video_auroc_max", math.nan)
+    low, high = (
+        group.get("fold_video_auroc_min", math.nan),
+        group.get("fold_video_auroc_max", math.nan),
+    )
     return "—" if pd.isna(low) else f"{low:.3f}–{high:.3f}"
 
 
@@ -172,58 +189,90 @@ def _markdown_row(cells: Sequence[str]) -> str:
 
 def to_markdown(groups: pd.DataFrame, metric: str, skipped: Sequence[Skipped]) -> str:
     """A Markdown table of every group, a note on the numbers, and the skipped runs."""
-    columns = [*_ordered(groups, METRIC_ORDER, metric),
-               *(c for c in EXTRA_VALUES if f"{c}_mean" in groups)]
+    columns = [
+        *_ordered(groups, METRIC_ORDER, metric),
+        *(c for c in EXTRA_VALUES if f"{c}_mean" in groups),
+    ]
     pooled = has_pooled(groups)
-    header = ["#", "overrides", "dataset", "seeds", *map(metric_label, columns),
-              *(["pooled video AUROC", "per-fold AUROC min–max"] if pooled else []), "runs"]
+    header = [
+        "#",
+        "overrides",
+        "dataset",
+        "seeds",
+        *map(metric_label, columns),
+        *(["pooled video AUROC", "per-fold AUROC min–max"] if pooled else []),
+        "runs",
+    ]
     lines = [_markdown_row(header), _markdown_row(["---"] * len(header))]
     for rank, (_, group) in zip(ranks(groups), groups.iterrows()):
-        lines.append(_markdown_row([str(rank), setting_text(group), group["dataset"],
-                                    ", ".join(_seeds(group)) or "—",
-                                    *(format_value(group, c) for c in columns),
-                                    *([pooled_text(group), fold_range_text(group)] if pooled else []),
-                                    ", ".join(group["runs"])]))
-    lines += ["", f"{sort_note(metric)} `mean ± std (n=runs)` is over runs that differ only by "
-              "seed or cross-validation fold (sample std); a single run shows its value and `[CI]` "
-              "from its metrics.json."]
+        lines.append(
+            _markdown_row(
+                [
+                    str(rank),
+                    setting_text(group),
+                    group["dataset"],
+                    ", ".join(_seeds(group)) or "—",
+                    *(format_value(group, c) for c in columns),
+                    *([pooled_text(group), fold_range_text(group)] if pooled else []),
+                    ", ".join(group["runs"]),
+                ]
+            )
+        )
+    lines += [
+        "",
+        f"{sort_note(metric)} `mean ± std (n=runs)` is over runs that differ only by "
+        "seed or cross-validation fold (sample std); a single run shows its value and `[CI]` "
+        "from its metrics.json.",
+    ]
     if pooled:
-        lines += ["", "Pooled video AUROC: the test videos of all folds of a setting scored as one "
-                  f"set, with its bootstrap CI (details in {POOLED_FILES['markdown']})."]
+        lines += [
+            "",
+            "Pooled video AUROC: the test videos of all folds of a setting scored as one "
+            f"set, with its bootstrap CI (details in {POOLED_FILES['markdown']}).",
+        ]
     if skipped:
-        lines += ["", "Skipped:", ""] + [f"- `{item.path.as_posix()}`: {item.reason}"
-                                         for item in skipped]
+        lines += ["", "Skipped:", ""] + [
+            f"- `{item.path.as_posix()}`: {item.reason}" for item in skipped
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _console_metrics(groups: pd.DataFrame, metric: str, room: int) -> list[str]:
     """The sort metric, then as many of CONSOLE_METRICS as fit in `room` characters."""
     columns = _ordered(groups, CONSOLE_METRICS, metric)
-    return columns[:max(1, room // CONSOLE_CELL_WIDTH)]
+    return columns[: max(1, room // CONSOLE_CELL_WIDTH)]
 
 
 def console_table(groups: pd.DataFrame, metric: str, width: int = 160) -> Table:
     """The rich table printed by `dfd compare`: the sort metric first, then the main metrics
     that fit in `width`; one override per line, a run's CI under its value."""
     settings = [setting_text(group, "\n") for _, group in groups.iterrows()]
-    setting_width = min(MAX_SETTING_WIDTH, max(len(line) for text in settings
-                                               for line in text.split("\n")))
+    setting_width = min(
+        MAX_SETTING_WIDTH, max(len(line) for text in settings for line in text.split("\n"))
+    )
     dataset_width = max(7, *(len(name) for name in groups["dataset"]))
     pooled = has_pooled(groups)
     room = width - setting_width - dataset_width - 15 - (CONSOLE_CELL_WIDTH if pooled else 0)
     columns = _console_metrics(groups, metric, room)
     caption = "mean ± std over n seeds or folds; one run: value [CI]"
-    table = Table(title=f"Video-level metrics. {sort_note(metric)}", title_justify="left",
-                  box=box.SIMPLE_HEAD, caption=caption + ("; pooled: out-of-fold AUROC [CI], "
-                                                          "per-fold min–max" if pooled else ""),
-                  caption_justify="left")
+    table = Table(
+        title=f"Video-level metrics. {sort_note(metric)}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        caption=caption + ("; pooled: out-of-fold AUROC [CI], per-fold min–max" if pooled else ""),
+        caption_justify="left",
+    )
     table.add_column("#", justify="right")
     table.add_column("overrides", overflow="fold", min_width=setting_width)
     table.add_column("dataset", min_width=dataset_width)
     table.add_column("n", justify="right")
     for column in columns:
-        table.add_column(console_label(column), justify="right", no_wrap=True,
-                         style="bold" if column == metric else None)
+        table.add_column(
+            console_label(column),
+            justify="right",
+            no_wrap=True,
+            style="bold" if column == metric else None,
+        )
     if pooled:
         table.add_column("pooled", justify="right", no_wrap=True)
     for rank, setting, (_, group) in zip(ranks(groups), settings, groups.iterrows()):

@@ -16,8 +16,17 @@ import numpy as np
 from dfd.data.selfblend.online import crop_landmarks
 
 # sides as seen in the image (the subject's right eye is the image's left eye)
-FACE_PARTS = ("left_eye", "right_eye", "both_eyes", "nose", "mouth",
-              "upper_half", "lower_half", "left_half", "right_half")
+FACE_PARTS = (
+    "left_eye",
+    "right_eye",
+    "both_eyes",
+    "nose",
+    "mouth",
+    "upper_half",
+    "lower_half",
+    "left_half",
+    "right_half",
+)
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of width and height
 
@@ -54,8 +63,10 @@ def blank_box(image: np.ndarray, box: Box, fill: float) -> np.ndarray:
     height, width = image.shape[:2]
     x0, y0, x1, y1 = box
     out = image.copy()
-    out[max(round(y0 * height), 0): max(round(y1 * height), 0),
-        max(round(x0 * width), 0): max(round(x1 * width), 0)] = fill
+    out[
+        max(round(y0 * height), 0) : max(round(y1 * height), 0),
+        max(round(x0 * width), 0) : max(round(x1 * width), 0),
+    ] = fill
     return out
 
 
@@ -71,8 +82,13 @@ class FacePartCutout(A.ImageOnlyTransform):
         p: probability of blanking a part.
     """
 
-    def __init__(self, margin: float = 0.3, parts: Sequence[str] = FACE_PARTS,
-                 fill: float = 0, p: float = 0.5) -> None:
+    def __init__(
+        self,
+        margin: float = 0.3,
+        parts: Sequence[str] = FACE_PARTS,
+        fill: float = 0,
+        p: float = 0.5,
+    ) -> None:
         super().__init__(p=p)
         self.margin = margin
         self.parts = tuple(parts)

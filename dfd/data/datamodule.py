@@ -16,34 +16,41 @@ from torch.utils.data import DataLoader
 
 from dfd.config import to_plain
 from dfd.data.dataset import FaceClipDataset, collate_clips
-from dfd.datasets.folds import CvSettings, cross_validation_split, fold_summary
-from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
-from dfd.datasets.protocols import Protocol, protocol_summary, select_rows
 from dfd.data.sampling import SeededClipSampler
-from dfd.datasets.splits import assert_no_group_leakage
+from dfd.data.selfblend.online import OnlineSelfBlend
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform, normalize_clips
 from dfd.data.workers import single_threaded_opencv, single_threaded_worker
-from dfd.data.selfblend.online import OnlineSelfBlend
+from dfd.datasets.folds import CvSettings, cross_validation_split, fold_summary
+from dfd.datasets.manifest import ok_rows, read_manifest
+from dfd.datasets.protocols import Protocol, protocol_summary, select_rows
+from dfd.datasets.splits import assert_no_group_leakage
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
 
-def check_fake_sources(online_self_blend: float, train_real_only: bool, pair_self_blend: bool,
-                       batch_size: int) -> None:
+def check_fake_sources(
+    online_self_blend: float, train_real_only: bool, pair_self_blend: bool, batch_size: int
+) -> None:
     """Refuse settings that leave training without fakes or pair clips inconsistently."""
     if pair_self_blend and not train_real_only:
-        raise ValueError("pair_self_blend pairs real clips with their blends: set train_real_only=true")
+        raise ValueError(
+            "pair_self_blend pairs real clips with their blends: set train_real_only=true"
+        )
     if pair_self_blend and online_self_blend > 0:
         raise ValueError("pair_self_blend replaces online_self_blend: set online_self_blend=0")
     if pair_self_blend and (batch_size < 2 or batch_size % 2):
-        raise ValueError(f"with pair_self_blend a batch holds real/fake pairs: batch_size must be "
-                         f"even (got {batch_size})")
+        raise ValueError(
+            f"with pair_self_blend a batch holds real/fake pairs: batch_size must be "
+            f"even (got {batch_size})"
+        )
     if train_real_only and not pair_self_blend and online_self_blend <= 0:
-        raise ValueError("train_real_only leaves no training fakes: set pair_self_blend=true or "
-                         "online_self_blend > 0")
+        raise ValueError(
+            "train_real_only leaves no training fakes: set pair_self_blend=true or "
+            "online_self_blend > 0"
+        )
 
 
 @rank_zero_only
@@ -120,14 +127,22 @@ class FaceClipDataModule(L.LightningDataModule):
         skipped = manifest[manifest["status"] != "ok"]
         if len(skipped):
             reasons = skipped["reason"].str.split(":").str[0].value_counts().to_dict()
-            log.info("manifest %s: %d clips ok, %d skipped at preparation %s",
-                     path, len(rows), len(skipped), reasons)
+            log.info(
+                "manifest %s: %d clips ok, %d skipped at preparation %s",
+                path,
+                len(rows),
+                len(skipped),
+                reasons,
+            )
         rows = self._select(rows)
         assert_no_group_leakage(rows)
         train_tf = build_clip_transform(hp.image_size, hp.augment)
         eval_tf = build_clip_transform(hp.image_size, None)
-        online = (OnlineSelfBlend(hp.online_self_blend, hp.crop_margin, style=hp.self_blend_style)
-                  if hp.online_self_blend > 0 else None)
+        online = (
+            OnlineSelfBlend(hp.online_self_blend, hp.crop_margin, style=hp.self_blend_style)
+            if hp.online_self_blend > 0
+            else None
+        )
         for split in SPLITS:
             split_rows = rows[rows["split"] == split]
             training = split == "train"
@@ -136,13 +151,18 @@ class FaceClipDataModule(L.LightningDataModule):
             if split_rows.empty:
                 continue
             self.datasets[split] = FaceClipDataset(
-                split_rows, path.parent, hp.clip_len, train_tf if training else eval_tf,
-                random_augment=training, online_fake=online if training else None,
+                split_rows,
+                path.parent,
+                hp.clip_len,
+                train_tf if training else eval_tf,
+                random_augment=training,
+                online_fake=online if training else None,
             )
         if hp.pair_self_blend and "train" in self.datasets:
-            self.datasets["train"] = SelfBlendPairs(self.datasets["train"],
-                                                    OnlineSelfBlend(1.0, hp.crop_margin,
-                                                                    style=hp.self_blend_style))
+            self.datasets["train"] = SelfBlendPairs(
+                self.datasets["train"],
+                OnlineSelfBlend(1.0, hp.crop_margin, style=hp.self_blend_style),
+            )
 
     def _select(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The rows of the cross-validation fold and the protocol, each logged."""
@@ -210,8 +230,9 @@ class FaceClipDataModule(L.LightningDataModule):
         """uint8 clips from the loaders -> the model's float input (this data's mean and std)."""
         return normalize_clips(clips, self.hparams.mean, self.hparams.std)
 
-    def on_after_batch_transfer(self, batch: dict[str, torch.Tensor],
-                                dataloader_idx: int) -> dict[str, torch.Tensor]:
+    def on_after_batch_transfer(
+        self, batch: dict[str, torch.Tensor], dataloader_idx: int
+    ) -> dict[str, torch.Tensor]:
         """Normalize on the device: workers ship uint8 clips, a quarter of the bytes."""
         return {**batch, "clip": self.normalize(batch["clip"])}
 

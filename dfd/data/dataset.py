@@ -13,9 +13,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from dfd.datasets.manifest import frame_paths
 from dfd.data.transforms import apply_to_clip
-
+from dfd.datasets.manifest import frame_paths
 
 INDEX_KEYS = ("video_idx", "face_idx", "clip_idx")
 
@@ -27,8 +26,12 @@ def collate_clips(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch
     costs a socket round trip between the processes; three index tensors sharing one block took
     0.07 ms a clip off the main process (batches of 8 four-frame clips).
     """
-    batch = default_collate([{key: value for key, value in sample.items() if key not in INDEX_KEYS}
-                             for sample in samples])
+    batch = default_collate(
+        [
+            {key: value for key, value in sample.items() if key not in INDEX_KEYS}
+            for sample in samples
+        ]
+    )
     index = torch.stack([torch.stack([sample[key] for sample in samples]) for key in INDEX_KEYS])
     batch.update(zip(INDEX_KEYS, index))
     return batch
@@ -69,11 +72,16 @@ class FaceClipDataset(Dataset):
     robustness tests, changes every clip's raw frames (T, H, W, 3) uint8 before the transform.
     """
 
-    def __init__(self, rows: pd.DataFrame, manifest_dir: Path, clip_len: int,
-                 transform: A.Compose, random_augment: bool,
-                 online_fake: Callable[[np.ndarray, np.random.Generator], np.ndarray | None]
-                 | None = None,
-                 perturb: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        rows: pd.DataFrame,
+        manifest_dir: Path,
+        clip_len: int,
+        transform: A.Compose,
+        random_augment: bool,
+        online_fake: Callable[[np.ndarray, np.random.Generator], np.ndarray | None] | None = None,
+        perturb: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self.rows = rows.reset_index(drop=True)
         self.manifest_dir = Path(manifest_dir)
         self.clip_len = clip_len
@@ -86,8 +94,11 @@ class FaceClipDataset(Dataset):
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
         self.row_video_idx = [index[v] for v in self.rows["video_id"]]
         self.row_frames = [frame_paths(row, self.manifest_dir) for _, row in self.rows.iterrows()]
-        self.windows = [ClipWindow(r, start) for r, paths in enumerate(self.row_frames)
-                        for start in clip_windows(len(paths), clip_len)]
+        self.windows = [
+            ClipWindow(r, start)
+            for r, paths in enumerate(self.row_frames)
+            for start in clip_windows(len(paths), clip_len)
+        ]
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -97,7 +108,7 @@ class FaceClipDataset(Dataset):
         return self.row_labels[[w.row for w in self.windows]]
 
     def _load_frames(self, window: ClipWindow) -> np.ndarray:
-        paths = self.row_frames[window.row][window.start: window.start + self.clip_len]
+        paths = self.row_frames[window.row][window.start : window.start + self.clip_len]
         paths += [paths[-1]] * (self.clip_len - len(paths))
         return np.stack([read_rgb(p) for p in paths])
 
@@ -119,7 +130,9 @@ class FaceClipDataset(Dataset):
             frames = self.perturb(frames)
         return frames, float(self.row_labels[window.row])
 
-    def sample(self, index: int, frames: np.ndarray, label: float, seed: int) -> dict[str, torch.Tensor]:
+    def sample(
+        self, index: int, frames: np.ndarray, label: float, seed: int
+    ) -> dict[str, torch.Tensor]:
         """The training/evaluation sample of clip `index` made of `frames` with `label`."""
         row = self.windows[index].row
         return {

@@ -26,21 +26,29 @@ from albumentations.core.transforms_interface import BasicTransform
 class Affine(A.Affine):
     """`albumentations.Affine` (same arguments, same output), frame by frame on a clip."""
 
-    def apply_to_images(self, images: np.ndarray, matrix: np.ndarray,
-                        output_shape: tuple[int, int], **params: Any) -> np.ndarray:
+    def apply_to_images(
+        self, images: np.ndarray, matrix: np.ndarray, output_shape: tuple[int, int], **params: Any
+    ) -> np.ndarray:
         """Warp every (H, W, C) frame of `images` with the clip's one matrix, as
         `albumentations.augmentations.geometric.functional.warp_affine` warps an image."""
         if images.ndim != 4 or images.shape[-1] > 4:  # OpenCV warps at most 4 channels at once
-            return BasicTransform.apply_to_images(self, images, matrix=matrix,
-                                                  output_shape=output_shape, **params)
+            return BasicTransform.apply_to_images(
+                self, images, matrix=matrix, output_shape=output_shape, **params
+            )
         if is_identity_matrix(matrix):
             return images
         height, width = (int(np.round(size)) for size in output_shape[:2])
         warped = np.empty((len(images), height, width, images.shape[-1]), images.dtype)
         for frame, out in zip(images, warped):
-            cv2.warpAffine(frame, matrix[:2, :], (width, height), dst=out, flags=self.interpolation,
-                           borderMode=self.border_mode,
-                           borderValue=extend_value(self.fill, images.shape[-1]))
+            cv2.warpAffine(
+                frame,
+                matrix[:2, :],
+                (width, height),
+                dst=out,
+                flags=self.interpolation,
+                borderMode=self.border_mode,
+                borderValue=extend_value(self.fill, images.shape[-1]),
+            )
         return warped
 
 

@@ -43,7 +43,9 @@ class SelfBlendPairs(Dataset):
         index, seed = self.clips.draw(item)
         frames, _ = self.clips.raw(index)
         fake = self.blend(frames, np.random.default_rng(seed))
-        real, fake = (self.clips.sample(index, f, label, seed) for f, label in ((frames, 0.0), (fake, 1.0)))
+        real, fake = (
+            self.clips.sample(index, f, label, seed) for f, label in ((frames, 0.0), (fake, 1.0))
+        )
         return {key: torch.stack([real[key], fake[key]]) for key in real}
 
 

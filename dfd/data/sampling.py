@@ -41,7 +41,8 @@ class SeededClipSampler(Sampler[tuple[int, int]]):
         if self.weights is None:
             order = torch.randperm(self.num_clips, generator=generator)
         else:
-            order = torch.multinomial(self.weights, self.num_clips, replacement=True,
-                                      generator=generator)
+            order = torch.multinomial(
+                self.weights, self.num_clips, replacement=True, generator=generator
+            )
         seeds = torch.randint(0, SEED_LIMIT, (self.num_clips,), generator=generator)
         return zip(order.tolist(), seeds.tolist())

@@ -20,8 +20,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def build_clip_transform(image_size: int,
-                         augment: Sequence[Mapping[str, Any]] | None = None) -> A.Compose:
+def build_clip_transform(
+    image_size: int, augment: Sequence[Mapping[str, Any]] | None = None
+) -> A.Compose:
     """Resize, then the configured augmentations (each a `_target_` config); uint8 in and out."""
     steps = [A.Resize(image_size, image_size)]
     steps += [instantiate(step) for step in (augment or [])]
@@ -42,8 +43,9 @@ def apply_to_clip(transform: A.Compose, frames: np.ndarray, seed: int | None) ->
     return torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
 
 
-def normalize_clips(clips: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
-                    std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+def normalize_clips(
+    clips: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> torch.Tensor:
     """uint8 clips (..., 3, H, W) -> float32 `(x / 255 - mean) / std`, on the clips' device."""
     if clips.dtype != torch.uint8:
         raise TypeError(f"normalize_clips expects uint8 clips, got {clips.dtype}")

@@ -53,23 +53,32 @@ def _unreadable(path: Path) -> str | None:
     return None
 
 
-def check_prepared(manifest_path: str | Path, open_images: bool = True,
-                   show_progress: bool = True) -> CheckReport:
+def check_prepared(
+    manifest_path: str | Path, open_images: bool = True, show_progress: bool = True
+) -> CheckReport:
     """Check every ok clip's frames (exist, decode, count) plus balance and leakage."""
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path)
     ok = manifest[manifest["status"] == STATUS_OK]
     skipped = manifest[manifest["status"] != STATUS_OK]
-    balance = (ok.assign(label=ok["label"].map({0: "real", 1: "fake"}))
-               .groupby(["split", "label"]).size().unstack(fill_value=0)
-               .reindex(columns=["real", "fake"], fill_value=0))
-    report = CheckReport(
-        manifest=manifest_path, clips=len(manifest), ok_clips=len(ok),
-        skipped=skipped["reason"].str.split(":").str[0].value_counts().to_dict(),
-        balance=balance, leaking=leaking_groups(ok),
+    balance = (
+        ok.assign(label=ok["label"].map({0: "real", 1: "fake"}))
+        .groupby(["split", "label"])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(columns=["real", "fake"], fill_value=0)
     )
-    for _, row in tqdm(ok.iterrows(), total=len(ok), desc="check", unit="clip",
-                       disable=not show_progress):
+    report = CheckReport(
+        manifest=manifest_path,
+        clips=len(manifest),
+        ok_clips=len(ok),
+        skipped=skipped["reason"].str.split(":").str[0].value_counts().to_dict(),
+        balance=balance,
+        leaking=leaking_groups(ok),
+    )
+    for _, row in tqdm(
+        ok.iterrows(), total=len(ok), desc="check", unit="clip", disable=not show_progress
+    ):
         paths = frame_paths(row, manifest_path.parent)
         if len(paths) != row["num_frames"]:
             report.frame_count_mismatch.append(row["clip_id"])
@@ -87,11 +96,15 @@ def print_report(report: CheckReport, console: Console | None = None) -> None:
     summary = Table(title=f"check of {report.manifest}")
     summary.add_column("item")
     summary.add_column("count", justify="right")
-    rows = [("clips", report.clips), ("ok clips", report.ok_clips),
-            *((f"skipped: {reason}", n) for reason, n in sorted(report.skipped.items())),
-            ("missing frames", len(report.missing)), ("unreadable frames", len(report.unreadable)),
-            ("clips whose frame count disagrees", len(report.frame_count_mismatch)),
-            ("groups in more than one split", len(report.leaking))]
+    rows = [
+        ("clips", report.clips),
+        ("ok clips", report.ok_clips),
+        *((f"skipped: {reason}", n) for reason, n in sorted(report.skipped.items())),
+        ("missing frames", len(report.missing)),
+        ("unreadable frames", len(report.unreadable)),
+        ("clips whose frame count disagrees", len(report.frame_count_mismatch)),
+        ("groups in more than one split", len(report.leaking)),
+    ]
     for item, count in rows:
         summary.add_row(item, str(count))
     console.print(summary)
@@ -100,12 +113,19 @@ def print_report(report: CheckReport, console: Console | None = None) -> None:
         balance.add_column(column, justify="right")
     for split, counts in report.balance.iterrows():
         total = counts["real"] + counts["fake"]
-        balance.add_row(str(split), str(counts["real"]), str(counts["fake"]),
-                        f"{counts['fake'] / total:.0%}" if total else "-")
+        balance.add_row(
+            str(split),
+            str(counts["real"]),
+            str(counts["fake"]),
+            f"{counts['fake'] / total:.0%}" if total else "-",
+        )
     console.print(balance)
-    for title, items in (("missing", report.missing), ("unreadable", report.unreadable),
-                         ("frame count", report.frame_count_mismatch),
-                         ("leaking groups", sorted(report.leaking.items()))):
+    for title, items in (
+        ("missing", report.missing),
+        ("unreadable", report.unreadable),
+        ("frame count", report.frame_count_mismatch),
+        ("leaking groups", sorted(report.leaking.items())),
+    ):
         for item in list(items)[:20]:
             console.print(f"[red]{title}[/red]: {item}")
     console.print("[green]passed[/green]" if report.passed else "[red]FAILED[/red]")

@@ -47,10 +47,15 @@ class CvSettings:
     val_fraction: float = 0.15
 
     def __post_init__(self) -> None:
-        if self.folds is not None and self.folds != LEAVE_ONE_OUT and (
-                isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2):
-            raise ValueError(f"cv.folds must be null, a whole number >= 2 or '{LEAVE_ONE_OUT}' "
-                             f"(leave one unit out), got {self.folds!r}")
+        if (
+            self.folds is not None
+            and self.folds != LEAVE_ONE_OUT
+            and (isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2)
+        ):
+            raise ValueError(
+                f"cv.folds must be null, a whole number >= 2 or '{LEAVE_ONE_OUT}' "
+                f"(leave one unit out), got {self.folds!r}"
+            )
         if isinstance(self.fold, bool) or not isinstance(self.fold, int) or self.fold < 0:
             raise ValueError(f"cv.fold must be a whole number >= 0, got {self.fold!r}")
         if self.by is not None and self.by not in BY_CHOICES:
@@ -64,7 +69,9 @@ class CvSettings:
         config = dict(config or {})
         unknown = sorted(set(config) - {field.name for field in fields(cls)})
         if unknown:
-            raise ValueError(f"unknown cv key(s) {unknown}; expected folds, fold, by, seed, val_fraction")
+            raise ValueError(
+                f"unknown cv key(s) {unknown}; expected folds, fold, by, seed, val_fraction"
+            )
         return cls(**config)
 
     @property
@@ -81,8 +88,10 @@ def resolve_by(rows: pd.DataFrame, by: str | None) -> str:
     if by not in BY_CHOICES:
         raise ValueError(f"cv.by must be one of {BY_CHOICES}, got {by!r}")
     if by == "identity" and not has_identity:
-        raise ValueError("cv.by=identity but the manifest names no identity (add an identity column "
-                         "to the labels and prepare again, or use cv.by=group)")
+        raise ValueError(
+            "cv.by=identity but the manifest names no identity (add an identity column "
+            "to the labels and prepare again, or use cv.by=group)"
+        )
     return by
 
 
@@ -148,7 +157,9 @@ def _fold_of_units(units: list[_Unit], folds: int | str, seed: int) -> dict[str,
 def _validation_units(candidates: list[_Unit], fraction: float, seed: int, fold: int) -> set[str]:
     """Whole units holding about ``fraction`` of the candidates' videos (at least one unit, never
     all), with a unit of each class where the rest keeps that class too."""
-    order = [candidates[i] for i in np.random.default_rng([seed, fold]).permutation(len(candidates))]
+    order = [
+        candidates[i] for i in np.random.default_rng([seed, fold]).permutation(len(candidates))
+    ]
     target = fraction * sum(unit.videos for unit in candidates)
     chosen: list[_Unit] = []
     for unit in order[:-1]:
@@ -176,17 +187,22 @@ def cross_validation_split(rows: pd.DataFrame, settings: CvSettings) -> pd.DataF
     table = _units(rows, units)
     count = len(table) if settings.folds == LEAVE_ONE_OUT else int(settings.folds)
     if count > len(table):
-        raise ValueError(f"cv.folds={settings.folds}: only {len(table)} leakage unit(s) by {by} "
-                         f"to deal into {count} folds")
+        raise ValueError(
+            f"cv.folds={settings.folds}: only {len(table)} leakage unit(s) by {by} "
+            f"to deal into {count} folds"
+        )
     if settings.fold >= count:
-        raise ValueError(f"cv.fold={settings.fold} is out of range: {count} folds are numbered "
-                         f"0 to {count - 1}")
+        raise ValueError(
+            f"cv.fold={settings.fold} is out of range: {count} folds are numbered 0 to {count - 1}"
+        )
     fold_of = _fold_of_units(table, settings.folds, settings.seed)
     test = {name for name, fold in fold_of.items() if fold == settings.fold}
     rest = [unit for unit in table if unit.name not in test]
     if len(rest) < 2:
-        raise ValueError(f"cv fold {settings.fold} leaves {len(rest)} unit(s) by {by} outside the "
-                         "test fold: train and validation need at least one each (use fewer folds)")
+        raise ValueError(
+            f"cv fold {settings.fold} leaves {len(rest)} unit(s) by {by} outside the "
+            "test fold: train and validation need at least one each (use fewer folds)"
+        )
     val = _validation_units(rest, settings.val_fraction, settings.seed, settings.fold)
     split = units.map(lambda unit: "test" if unit in test else "val" if unit in val else "train")
     return rows.assign(split=split.to_numpy())
@@ -212,10 +228,15 @@ def describe_splits(rows: pd.DataFrame, by: str | None = None) -> str:
         chosen = rows[rows["split"] == split]
         names = _people(chosen) if by == "identity" else sorted(set(chosen["group"].astype(str)))
         videos = chosen["video_id"].nunique()
-        parts.append(f"{split} {videos} videos / {len(names)} {what}" if split == "train"
-                     else f"{split} {videos} / {len(names)}")
+        parts.append(
+            f"{split} {videos} videos / {len(names)} {what}"
+            if split == "train"
+            else f"{split} {videos} / {len(names)}"
+        )
         test_names = names if split == "test" else test_names
-    shown = ", ".join(test_names[:_SHOWN_UNITS]) + (" ..." if len(test_names) > _SHOWN_UNITS else "")
+    shown = ", ".join(test_names[:_SHOWN_UNITS]) + (
+        " ..." if len(test_names) > _SHOWN_UNITS else ""
+    )
     return f"{', '.join(parts)}; test {what}: {shown or '(none)'}"
 
 

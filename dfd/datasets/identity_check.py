@@ -43,11 +43,17 @@ def identity_overlap(train: pd.DataFrame, val: pd.DataFrame) -> IdentityOverlap 
 def identity_message(overlap: IdentityOverlap | None) -> tuple[bool, str]:
     """(is it a warning, the message) for the start of training."""
     if overlap is None:
-        return False, ("identities unknown (no identity column, or it is empty): cannot tell "
-                       "whether validation shows the people training shows")
+        return False, (
+            "identities unknown (no identity column, or it is empty): cannot tell "
+            "whether validation shows the people training shows"
+        )
     if overlap.shared:
-        return True, (f"validation shares {overlap.shared} of {overlap.val} identities with "
-                      "training: checkpoint choice may reward memorising people; use a protocol "
-                      "/ cv by identity")
-    return False, (f"validation identities ({overlap.val}) are all unseen in training "
-                   f"({overlap.train} identities)")
+        return True, (
+            f"validation shares {overlap.shared} of {overlap.val} identities with "
+            "training: checkpoint choice may reward memorising people; use a protocol "
+            "/ cv by identity"
+        )
+    return False, (
+        f"validation identities ({overlap.val}) are all unseen in training "
+        f"({overlap.train} identities)"
+    )

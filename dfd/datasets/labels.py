@@ -92,18 +92,27 @@ def read_label_csv(csv_path: str | Path, video_root: str | Path) -> LabelTable:
         else:
             table.videos.append(replace(video, extra=_extra_values(row)))
     if clashing:
-        log.warning("%s: column(s) %s are named like manifest columns and are not carried to the "
-                    "manifest; rename them to keep them", csv_path.name, sorted(clashing))
+        log.warning(
+            "%s: column(s) %s are named like manifest columns and are not carried to the "
+            "manifest; rename them to keep them",
+            csv_path.name,
+            sorted(clashing),
+        )
     return table
 
 
 def _extra_values(row: dict[str | None, object]) -> tuple[tuple[str, str], ...]:
     """The row's other columns, those named like a manifest column left out."""
-    return tuple((key, _cell(row, key)) for key in row
-                 if key and key not in LABEL_COLUMNS and key not in MANIFEST_COLUMNS)
+    return tuple(
+        (key, _cell(row, key))
+        for key in row
+        if key and key not in LABEL_COLUMNS and key not in MANIFEST_COLUMNS
+    )
 
 
-def _csv_rows(csv_path: Path, required: tuple[str, ...]) -> Iterator[tuple[str, dict[str | None, object]]]:
+def _csv_rows(
+    csv_path: Path, required: tuple[str, ...]
+) -> Iterator[tuple[str, dict[str | None, object]]]:
     """Each data row (column names stripped and lower-cased) with a ``file:line row`` description."""
     if not csv_path.is_file():
         raise FileNotFoundError(f"label CSV not found: {csv_path}")
@@ -147,9 +156,15 @@ def _video_from_row(
         return None, reason
     video_id = video_id_for(path, video_root)
     group = _cell(row, "group") or video_id
-    return LabeledVideo(path=path, video_id=video_id, label=label, group=group, split=split,
-                        identity=IDENTITY_SEP.join(identities(_cell(row, "identity"))),
-                        method=method), ""
+    return LabeledVideo(
+        path=path,
+        video_id=video_id,
+        label=label,
+        group=group,
+        split=split,
+        identity=IDENTITY_SEP.join(identities(_cell(row, "identity"))),
+        method=method,
+    ), ""
 
 
 def _method(method: str, label: int) -> tuple[str, str]:
@@ -231,8 +246,12 @@ def read_kaggle_csv(
     nothing and is ignored as a whole. Column names match case-insensitively.
     """
     csv_path, video_root = Path(csv_path), Path(video_root)
-    columns = _KaggleColumns(*(str(name or "").strip().lower()
-                               for name in (file_column, label_column, original_column, split_column)))
+    columns = _KaggleColumns(
+        *(
+            str(name or "").strip().lower()
+            for name in (file_column, label_column, original_column, split_column)
+        )
+    )
     table = LabelTable()
     seen: set[Path] = set()
     for description, row in _csv_rows(csv_path, (columns.file, columns.label)):
@@ -262,7 +281,11 @@ def _kaggle_video(
         return None, f"file not found: {path}"
     video_id = video_id_for(path, video_root)
     original = _cell(row, columns.original) if label == FAKE else ""
-    group = video_id_for(video_root / original, video_root) if original.lower() not in _NO_VALUE else video_id
+    group = (
+        video_id_for(video_root / original, video_root)
+        if original.lower() not in _NO_VALUE
+        else video_id
+    )
     split = _cell(row, columns.split).lower() if columns.split else ""
     return LabeledVideo(path, video_id, label, group, split if split in SPLITS else None), ""
 
@@ -272,5 +295,7 @@ def _without_single_split(videos: list[LabeledVideo], csv_path: Path) -> list[La
     splits = {video.split for video in videos}
     if len(splits) != 1 or None in splits:
         return videos
-    log.warning("%s: every video has split %r; ignoring the split column", csv_path.name, splits.pop())
+    log.warning(
+        "%s: every video has split %r; ignoring the split column", csv_path.name, splits.pop()
+    )
     return [replace(video, split=None) for video in videos]

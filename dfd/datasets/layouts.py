@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from dfd.datasets.labels import FAKE, IDENTITY_SEP, REAL, REAL_METHOD, LabeledVideo, LabelTable, video_id_for
+from dfd.datasets.labels import (
+    FAKE,
+    IDENTITY_SEP,
+    REAL,
+    REAL_METHOD,
+    LabeledVideo,
+    LabelTable,
+    video_id_for,
+)
 from dfd.datasets.splits import LinkedIds
 
 log = logging.getLogger(__name__)
@@ -23,7 +31,9 @@ FF_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShift
 
 
 def _videos_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
+    )
 
 
 def _require_dir(folder: Path, what: str) -> None:
@@ -57,9 +67,12 @@ def _official_splits(splits_dir: Path) -> dict[str, str]:
     return split_of
 
 
-def read_faceforensics(root: str | Path, compression: str = "c23",
-                       methods: Sequence[str] = FF_METHODS[:4],
-                       splits_dir: str | Path | None = None) -> LabelTable:
+def read_faceforensics(
+    root: str | Path,
+    compression: str = "c23",
+    methods: Sequence[str] = FF_METHODS[:4],
+    splits_dir: str | Path | None = None,
+) -> LabelTable:
     """FaceForensics++: `original_sequences/youtube/<c>/videos/<id>.mp4` and
     `manipulated_sequences/<method>/<c>/videos/<target>_<source>.mp4`.
 
@@ -72,17 +85,22 @@ def read_faceforensics(root: str | Path, compression: str = "c23",
     originals_dir = root / "original_sequences" / "youtube" / compression / "videos"
     _require_dir(originals_dir, "FaceForensics++ originals folder")
     entries: list[tuple[Path, str, list[str]]] = [
-        (path, REAL_METHOD, [path.stem]) for path in _videos_under(originals_dir)]
+        (path, REAL_METHOD, [path.stem]) for path in _videos_under(originals_dir)
+    ]
     table = LabelTable()
     for method in methods:
         method_dir = root / "manipulated_sequences" / method / compression / "videos"
         if not method_dir.is_dir():
-            table.rejected.append((f"manipulated_sequences/{method}", f"folder missing: {method_dir}"))
+            table.rejected.append(
+                (f"manipulated_sequences/{method}", f"folder missing: {method_dir}")
+            )
             continue
         for path in _videos_under(method_dir):
             ids = path.stem.split("_")
             if len(ids) != 2:
-                table.rejected.append((str(path.relative_to(root)), "name is not <target>_<source>"))
+                table.rejected.append(
+                    (str(path.relative_to(root)), "name is not <target>_<source>")
+                )
                 continue
             entries.append((path, method, ids))
     groups = LinkedIds()
@@ -95,9 +113,17 @@ def read_faceforensics(root: str | Path, compression: str = "c23",
             table.rejected.append((str(path.relative_to(root)), "not in the official split files"))
             continue
         label = REAL if method == REAL_METHOD else FAKE
-        table.videos.append(LabeledVideo(path, video_id_for(path, root), label,
-                                         group=f"ff{groups.find(ids[0])}", split=split,
-                                         identity=IDENTITY_SEP.join(ids), method=method))
+        table.videos.append(
+            LabeledVideo(
+                path,
+                video_id_for(path, root),
+                label,
+                group=f"ff{groups.find(ids[0])}",
+                split=split,
+                identity=IDENTITY_SEP.join(ids),
+                method=method,
+            )
+        )
     return table
 
 
@@ -117,8 +143,11 @@ class _CelebVideo:
     source: str  # video id of the real video it was made from; its own id for a real
 
 
-def read_celebdf(root: str | Path, test_list: str | Path = "List_of_testing_videos.txt",
-                 protocol: str = "official") -> LabelTable:
+def read_celebdf(
+    root: str | Path,
+    test_list: str | Path = "List_of_testing_videos.txt",
+    protocol: str = "official",
+) -> LabelTable:
     """Celeb-DF v2: `Celeb-real/idX_NNNN.mp4`, `YouTube-real/NNNNN.mp4` (real) and
     `Celeb-synthesis/idX_idY_NNNN.mp4` (fake: video idX_NNNN with idY's face swapped in).
 
@@ -137,7 +166,9 @@ def read_celebdf(root: str | Path, test_list: str | Path = "List_of_testing_vide
     are few and large.
     """
     if protocol not in CELEBDF_PROTOCOLS:
-        raise ValueError(f"unknown Celeb-DF protocol {protocol!r}; expected one of {CELEBDF_PROTOCOLS}")
+        raise ValueError(
+            f"unknown Celeb-DF protocol {protocol!r}; expected one of {CELEBDF_PROTOCOLS}"
+        )
     root = Path(root)
     _require_dir(root, "Celeb-DF folder")
     table = LabelTable()
@@ -175,27 +206,39 @@ def _celebdf_video(path: Path, folder: str, video_id: str) -> tuple[_CelebVideo 
     if match is None:
         return None, "name is not id<X>_id<Y>_<NNNN>"
     target, swapped_in, number = match.groups()
-    return _CelebVideo(path, video_id, FAKE, (target, swapped_in), f"Celeb-real/{target}_{number}"), ""
+    return _CelebVideo(
+        path, video_id, FAKE, (target, swapped_in), f"Celeb-real/{target}_{number}"
+    ), ""
 
 
 def _identity_grouped(videos: list[_CelebVideo]) -> list[LabeledVideo]:
     groups = LinkedIds()
     for video in videos:
         groups.link(video.identities)
-    return [_labeled(v, f"identity/{groups.find(v.identities[0])}" if v.identities else v.video_id)
-            for v in videos]
+    return [
+        _labeled(v, f"identity/{groups.find(v.identities[0])}" if v.identities else v.video_id)
+        for v in videos
+    ]
 
 
 def _labeled(video: _CelebVideo, group: str, split: str | None = None) -> LabeledVideo:
     """A Celeb-DF video with its identities (target, then the face swapped in) and its method
     (`Celeb-synthesis` for a fake)."""
     method = CELEBDF_FOLDERS[2] if video.label == FAKE else REAL_METHOD
-    return LabeledVideo(video.path, video.video_id, video.label, group=group, split=split,
-                        identity=IDENTITY_SEP.join(video.identities), method=method)
+    return LabeledVideo(
+        video.path,
+        video.video_id,
+        video.label,
+        group=group,
+        split=split,
+        identity=IDENTITY_SEP.join(video.identities),
+        method=method,
+    )
 
 
-def _official_test_ids(list_path: Path, root: Path, videos: list[_CelebVideo],
-                       table: LabelTable) -> set[str]:
+def _official_test_ids(
+    list_path: Path, root: Path, videos: list[_CelebVideo], table: LabelTable
+) -> set[str]:
     """The ids of the videos the official test list names; its bad lines go to ``table.rejected``."""
     if not list_path.is_file():
         raise FileNotFoundError(f"Celeb-DF test list not found: {list_path}")
@@ -231,14 +274,20 @@ def _official_grouped(videos: list[_CelebVideo], listed: set[str]) -> list[Label
     test = [video for video in videos if video.video_id in listed]
     rest = [video for video in videos if video.video_id not in listed]
     _warn_test_overlap(test, rest)
-    return [_labeled(v, f"test/{v.source}", "test") if v.video_id in listed else _labeled(v, v.source)
-            for v in videos]
+    return [
+        _labeled(v, f"test/{v.source}", "test") if v.video_id in listed else _labeled(v, v.source)
+        for v in videos
+    ]
 
 
 def _warn_test_overlap(test: list[_CelebVideo], rest: list[_CelebVideo]) -> None:
     identities = {i for v in test for i in v.identities} & {i for v in rest for i in v.identities}
     sources = {v.source for v in test} & {v.source for v in rest}
     if identities or sources:
-        log.warning("Celeb-DF official protocol: %d identities and %d source videos are in both the "
-                    "official test list and the videos for train/val (the official split allows this; "
-                    "protocol=identity_disjoint avoids it)", len(identities), len(sources))
+        log.warning(
+            "Celeb-DF official protocol: %d identities and %d source videos are in both the "
+            "official test list and the videos for train/val (the official split allows this; "
+            "protocol=identity_disjoint avoids it)",
+            len(identities),
+            len(sources),
+        )

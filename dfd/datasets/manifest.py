@@ -18,12 +18,35 @@ import pandas as pd
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = (
-    "clip_id", "video_id", "face", "label", "group", "split", "source", "status", "reason",
-    "num_frames", "frame_paths", "frame_indices", "det_scores", "boxes", "fps", "width", "height",
-    "identity", "method",
+    "clip_id",
+    "video_id",
+    "face",
+    "label",
+    "group",
+    "split",
+    "source",
+    "status",
+    "reason",
+    "num_frames",
+    "frame_paths",
+    "frame_indices",
+    "det_scores",
+    "boxes",
+    "fps",
+    "width",
+    "height",
+    "identity",
+    "method",
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = ("identity", "method")  # read as empty when absent
-_DTYPES: dict[str, type] = {"face": int, "label": int, "num_frames": int, "fps": float, "width": int, "height": int}
+_DTYPES: dict[str, type] = {
+    "face": int,
+    "label": int,
+    "num_frames": int,
+    "fps": float,
+    "width": int,
+    "height": int,
+}
 STATUS_OK, STATUS_SKIPPED = "ok", "skipped"
 LIST_SEP = ";"
 
@@ -34,7 +57,9 @@ class ManifestError(ValueError):
 
 def empty_manifest() -> pd.DataFrame:
     """A manifest with the right columns and no rows."""
-    return pd.DataFrame({column: pd.Series(dtype=_DTYPES.get(column, object)) for column in MANIFEST_COLUMNS})
+    return pd.DataFrame(
+        {column: pd.Series(dtype=_DTYPES.get(column, object)) for column in MANIFEST_COLUMNS}
+    )
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
@@ -43,8 +68,11 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"manifest not found: {path}")
     header = pd.read_csv(path, nrows=0).columns
-    frame = pd.read_csv(path, dtype={column: str for column in header if column not in _DTYPES},
-                        keep_default_na=False)
+    frame = pd.read_csv(
+        path,
+        dtype={column: str for column in header if column not in _DTYPES},
+        keep_default_na=False,
+    )
     frame = _with_optional_columns(frame)
     missing = [column for column in MANIFEST_COLUMNS if column not in frame.columns]
     if missing:
@@ -72,7 +100,7 @@ def write_manifest(df: pd.DataFrame, path: str | Path) -> None:
 def _with_optional_columns(df: pd.DataFrame) -> pd.DataFrame:
     """The frame with every optional column it lacks added, empty."""
     absent = [column for column in OPTIONAL_COLUMNS if column not in df.columns]
-    return df.assign(**{column: "" for column in absent}) if absent else df
+    return df.assign(**dict.fromkeys(absent, "")) if absent else df
 
 
 def _ordered_columns(df: pd.DataFrame) -> list[str]:
@@ -108,7 +136,9 @@ def det_scores(row: Mapping[str, object] | pd.Series) -> list[float]:
 
 def face_boxes(row: Mapping[str, object] | pd.Series) -> np.ndarray:
     """The face box ``x1, y1, x2, y2`` (source-frame pixels, upright) of each crop, as (N, 4)."""
-    return np.array([[float(value) for value in item.split()] for item in split_list(row["boxes"])]).reshape(-1, 4)
+    return np.array(
+        [[float(value) for value in item.split()] for item in split_list(row["boxes"])]
+    ).reshape(-1, 4)
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:

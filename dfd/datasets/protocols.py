@@ -28,20 +28,24 @@ from dfd.datasets.labels import FAKE, REAL_METHOD
 ALL, SAME_AS_TRAIN = "all", "train"
 SPLITS = ("train", "val", "test")
 Methods = tuple[str, ...] | str
-_NO_METHODS = ("(none: give the labels a method column and prepare again; a demo built before "
-               "it had one: make clean-demo demo-data)")
+_NO_METHODS = (
+    "(none: give the labels a method column and prepare again; a demo built before "
+    "it had one: make clean-demo demo-data)"
+)
 
 
 def _methods(value: object, key: str, allowed: Sequence[str]) -> Methods:
     """A list of method names (lower-cased, as a tuple) or one of the allowed words."""
     if isinstance(value, str):
         if value not in allowed:
-            raise ValueError(f"protocol.{key} must be a list of methods or one of {list(allowed)}, "
-                             f"got {value!r}")
+            raise ValueError(
+                f"protocol.{key} must be a list of methods or one of {list(allowed)}, got {value!r}"
+            )
         return value
     if not isinstance(value, Sequence):
-        raise ValueError(f"protocol.{key} must be a list of methods or one of {list(allowed)}, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"protocol.{key} must be a list of methods or one of {list(allowed)}, got {value!r}"
+        )
     return tuple(str(method).strip().lower() for method in value)
 
 
@@ -57,15 +61,22 @@ class Protocol:
     note: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "train_methods", _methods(self.train_methods, "train_methods", (ALL,)))
-        object.__setattr__(self, "val_methods",
-                           _methods(self.val_methods, "val_methods", (ALL, SAME_AS_TRAIN)))
-        object.__setattr__(self, "test_methods", _methods(self.test_methods, "test_methods", (ALL,)))
+        object.__setattr__(
+            self, "train_methods", _methods(self.train_methods, "train_methods", (ALL,))
+        )
+        object.__setattr__(
+            self, "val_methods", _methods(self.val_methods, "val_methods", (ALL, SAME_AS_TRAIN))
+        )
+        object.__setattr__(
+            self, "test_methods", _methods(self.test_methods, "test_methods", (ALL,))
+        )
         if isinstance(self.train_methods, tuple) and isinstance(self.test_methods, tuple):
             shared = sorted(set(self.train_methods) & set(self.test_methods))
             if shared:
-                raise ValueError(f"protocol {self.name}: method(s) {shared} are in both train_methods "
-                                 "and test_methods; a protocol tests on methods training never saw")
+                raise ValueError(
+                    f"protocol {self.name}: method(s) {shared} are in both train_methods "
+                    "and test_methods; a protocol tests on methods training never saw"
+                )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> Protocol | None:
@@ -75,8 +86,10 @@ class Protocol:
         config = dict(config)
         unknown = sorted(set(config) - {field.name for field in fields(cls)})
         if unknown:
-            raise ValueError(f"unknown protocol key(s) {unknown}; expected name, train_methods, "
-                             "val_methods, test_methods, note")
+            raise ValueError(
+                f"unknown protocol key(s) {unknown}; expected name, train_methods, "
+                "val_methods, test_methods, note"
+            )
         if "name" not in config:
             raise ValueError("a protocol needs a name")
         return cls(**config)
@@ -85,7 +98,9 @@ class Protocol:
         """The methods whose fakes ``split`` keeps (``all`` or a tuple)."""
         if split == "val" and self.val_methods == SAME_AS_TRAIN:
             return self.train_methods
-        return {"train": self.train_methods, "val": self.val_methods, "test": self.test_methods}[split]
+        return {"train": self.train_methods, "val": self.val_methods, "test": self.test_methods}[
+            split
+        ]
 
 
 def video_methods(rows: pd.DataFrame) -> pd.Series:
@@ -109,20 +124,28 @@ def select_rows(rows: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
         in_split = rows["split"] == split
         kept = in_split & fakes & (methods.isin(wanted) if isinstance(wanted, tuple) else True)
         if in_split.any() and wanted != () and not kept.any():
-            raise ValueError(f"protocol {protocol.name}: the {split} split has no fake videos of "
-                             f"method(s) {_text(wanted)} (its fakes: "
-                             f"{_text(tuple(sorted(set(methods[in_split & fakes]))))})")
+            raise ValueError(
+                f"protocol {protocol.name}: the {split} split has no fake videos of "
+                f"method(s) {_text(wanted)} (its fakes: "
+                f"{_text(tuple(sorted(set(methods[in_split & fakes]))))})"
+            )
         keep |= kept
     return rows[keep]
 
 
 def _check_named_methods(protocol: Protocol, present: set[str]) -> None:
-    named = {method for split in SPLITS if isinstance(protocol.methods(split), tuple)
-             for method in protocol.methods(split)}
+    named = {
+        method
+        for split in SPLITS
+        if isinstance(protocol.methods(split), tuple)
+        for method in protocol.methods(split)
+    }
     missing = sorted(named - present)
     if missing:
-        raise ValueError(f"protocol {protocol.name}: no fake video has method(s) {missing}; the "
-                         f"manifest's fake methods are {sorted(present) or _NO_METHODS}")
+        raise ValueError(
+            f"protocol {protocol.name}: no fake video has method(s) {missing}; the "
+            f"manifest's fake methods are {sorted(present) or _NO_METHODS}"
+        )
 
 
 def _text(methods: Methods) -> str:
@@ -139,5 +162,7 @@ def protocol_summary(rows: pd.DataFrame, protocol: Protocol) -> str:
         text = ", ".join(f"{method} {count}" for method, count in per_method.items()) or "no videos"
         counts.append(f"{split} [{text}]")
     note = f". {protocol.note}" if protocol.note else ""
-    return (f"protocol {protocol.name}: {'; '.join(counts)}; "
-            f"{describe_splits(rows, resolve_by(rows, None))}{note}")
+    return (
+        f"protocol {protocol.name}: {'; '.join(counts)}; "
+        f"{describe_splits(rows, resolve_by(rows, None))}{note}"
+    )

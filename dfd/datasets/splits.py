@@ -69,7 +69,9 @@ def assert_no_group_leakage(rows: Iterable[tuple[str, str]] | pd.DataFrame) -> N
     """Raise :class:`SplitLeakageError` naming every group found in more than one split."""
     leaking = leaking_groups(rows)
     if leaking:
-        shown = "; ".join(f"{group!r} in {splits}" for group, splits in sorted(leaking.items())[:20])
+        shown = "; ".join(
+            f"{group!r} in {splits}" for group, splits in sorted(leaking.items())[:20]
+        )
         raise SplitLeakageError(f"{len(leaking)} group(s) found in more than one split: {shown}")
 
 
@@ -98,9 +100,14 @@ def assign_splits(
     _seed_classes(free, members, targets)
     _fill_by_size(free, members, targets)
     if len(groups) >= 3:
-        _ensure_non_empty(members, [s for s in SPLITS if s == "train" or targets[s] > 0], set(chosen))
+        _ensure_non_empty(
+            members, [s for s in SPLITS if s == "train" or targets[s] > 0], set(chosen)
+        )
     result = {
-        video.video_id: split for split, items in members.items() for group in items for video in group.videos
+        video.video_id: split
+        for split, items in members.items()
+        for group in items
+        for video in group.videos
     }
     assert_no_group_leakage((video.group, result[video.video_id]) for video in videos)
     return result
@@ -118,7 +125,9 @@ def _explicit_splits(groups: list[_Group]) -> dict[str, str]:
     for group in groups:
         explicit = {video.split for video in group.videos if video.split}
         if len(explicit) > 1:
-            raise ValueError(f"group {group.name!r} has conflicting explicit splits {sorted(explicit)}")
+            raise ValueError(
+                f"group {group.name!r} has conflicting explicit splits {sorted(explicit)}"
+            )
         if explicit:
             chosen[group.name] = explicit.pop()
     return chosen
@@ -128,7 +137,9 @@ def _count(items: list[_Group]) -> int:
     return sum(group.size for group in items)
 
 
-def _seed_classes(free: list[_Group], members: dict[str, list[_Group]], targets: dict[str, float]) -> None:
+def _seed_classes(
+    free: list[_Group], members: dict[str, list[_Group]], targets: dict[str, float]
+) -> None:
     """Give val and test the smallest free group of each class they lack, leaving train one too."""
     for split in ("val", "test"):
         if targets[split] <= 0:
@@ -137,14 +148,18 @@ def _seed_classes(free: list[_Group], members: dict[str, list[_Group]], targets:
             if any(label in group.labels for group in members[split]):
                 continue
             having = [group for group in free if label in group.labels]
-            train_keeps_label = any(label in group.labels for group in members["train"]) or len(having) > 1
+            train_keeps_label = (
+                any(label in group.labels for group in members["train"]) or len(having) > 1
+            )
             if having and train_keeps_label:
                 pick = min(having, key=lambda group: group.size)
                 free.remove(pick)
                 members[split].append(pick)
 
 
-def _fill_by_size(free: list[_Group], members: dict[str, list[_Group]], targets: dict[str, float]) -> None:
+def _fill_by_size(
+    free: list[_Group], members: dict[str, list[_Group]], targets: dict[str, float]
+) -> None:
     """Deal the free groups: each goes where it most reduces a val/test deficit, else to train."""
     for group in free:
         deficits = {split: targets[split] - _count(members[split]) for split in ("val", "test")}
@@ -156,7 +171,9 @@ def _fill_by_size(free: list[_Group], members: dict[str, list[_Group]], targets:
     free.clear()
 
 
-def _ensure_non_empty(members: dict[str, list[_Group]], required: list[str], pinned: set[str]) -> None:
+def _ensure_non_empty(
+    members: dict[str, list[_Group]], required: list[str], pinned: set[str]
+) -> None:
     """Move the smallest movable group of the most populated split into any required empty split.
 
     Groups with an explicit split (``pinned``) never move, and no split is emptied to fill another.

@@ -39,12 +39,16 @@ def sample_motion(rng: np.random.Generator) -> Motion:
     )
 
 
-def camera_path(motion: Motion, n_frames: int, size: tuple[int, int], fps: float = 25.0) -> np.ndarray:
+def camera_path(
+    motion: Motion, n_frames: int, size: tuple[int, int], fps: float = 25.0
+) -> np.ndarray:
     """(T, 2, 3) affine transforms, eased from the start to the end pose."""
     width, height = size
     t = np.linspace(0.0, 1.0, n_frames)
     ease = t * t * (3 - 2 * t)
-    sway = motion.sway * np.sin(2 * np.pi * motion.sway_hz * np.arange(n_frames) / fps + motion.sway_phase)
+    sway = motion.sway * np.sin(
+        2 * np.pi * motion.sway_hz * np.arange(n_frames) / fps + motion.sway_phase
+    )
 
     def path(pair: tuple[float, float]) -> np.ndarray:
         return pair[0] + (pair[1] - pair[0]) * ease
@@ -58,13 +62,20 @@ def camera_path(motion: Motion, n_frames: int, size: tuple[int, int], fps: float
     return transforms
 
 
-def animate_photo(image: np.ndarray, points: np.ndarray, n_frames: int,
-                  motion: Motion) -> tuple[np.ndarray, np.ndarray]:
+def animate_photo(
+    image: np.ndarray, points: np.ndarray, n_frames: int, motion: Motion
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T, H, W, 3) of the RGB photo under the camera motion and the moved landmarks (T, 5, 2)."""
     height, width = image.shape[:2]
     transforms = camera_path(motion, n_frames, (width, height))
-    frames = np.stack([cv2.warpAffine(image, m, (width, height), flags=cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REFLECT_101) for m in transforms])
+    frames = np.stack(
+        [
+            cv2.warpAffine(
+                image, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+            )
+            for m in transforms
+        ]
+    )
     homogeneous = np.concatenate([points, np.ones((len(points), 1))], 1)
     moved = np.einsum("tij,pj->tpi", transforms, homogeneous)
     return frames, moved

@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
-from dfd.demo.animate import animate_photo, sample_motion
 from dfd.data.selfblend.blend import self_blend_clip
+from dfd.demo.animate import animate_photo, sample_motion
 from dfd.demo.encode import FPS, even_size, write_video
 from dfd.demo.media import fetch_media, media_info
 from dfd.demo.swap import Donor, swap_clip
@@ -52,7 +52,11 @@ PHOTO_IDENTITIES: dict[str, tuple[str, int]] = {
     "photo_m7": ("photo_m7", 0),
     **{f"multi_face_{i}": ("photo_multi_face", i) for i in range(5)},
 }
-TRACK_EVERY, TRACK_SMOOTH, TRACK_MAX_GAP = 3, 5, 9  # frames: detect every 3rd, smooth over 5, bridge gaps <= 9
+TRACK_EVERY, TRACK_SMOOTH, TRACK_MAX_GAP = (
+    3,
+    5,
+    9,
+)  # frames: detect every 3rd, smooth over 5, bridge gaps <= 9
 # Swaps stay inside a group; the donor of each member is the next member of its group.
 # man_webcam and photo_single_face may be the same man, so they share a group.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -67,9 +71,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
 # people training never saw; validation (which picks the checkpoint) holds a pair whose faces
 # are as large and sharp as the test ones, so the choice it makes means something.
 GROUP_SPLITS: dict[str, str] = {
-    "pair00": "train", "pair02": "train", "pair05": "train",
+    "pair00": "train",
+    "pair02": "train",
+    "pair05": "train",
     "pair04": "val",
-    "pair01": "test", "pair03": "test",
+    "pair01": "test",
+    "pair03": "test",
     "control": "train",
 }
 CONTROL = "cartoon_no_face"
@@ -110,14 +117,19 @@ def _seed(seed: int, name: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode()), stream])
 
 
-def video_clips(identity: str, paths: dict[str, Path], clip_len: int,
-                max_clips: int | None) -> list[Clip]:
+def video_clips(
+    identity: str, paths: dict[str, Path], clip_len: int, max_clips: int | None
+) -> list[Clip]:
     """Cut the identity's videos into clips of clip_len frames where a face is tracked throughout."""
     clips: list[Clip] = []
     for source in VIDEO_IDENTITIES[identity]:
         frames = read_video(paths[source])
         faces = track_face(frames)
-        found = faces.covered(TRACK_MAX_GAP, np.arange(len(frames))) if faces else np.zeros(len(frames), bool)
+        found = (
+            faces.covered(TRACK_MAX_GAP, np.arange(len(frames)))
+            if faces
+            else np.zeros(len(frames), bool)
+        )
         edges = np.flatnonzero(np.diff(np.r_[0, found.astype(int), 0]))
         taken = 0
         for start, stop in zip(edges[::2], edges[1::2]):
@@ -127,21 +139,39 @@ def video_clips(identity: str, paths: dict[str, Path], clip_len: int,
                 if max_clips is not None and taken >= max_clips:
                     break
                 a, b = first + k * clip_len, first + (k + 1) * clip_len
-                clips.append(Clip(f"{identity}_{len(clips):02d}", identity, frames[a:b], faces.points[a:b],
-                                  {"source": source, "start_s": round(a / FPS, 3), "end_s": round(b / FPS, 3)}))
+                clips.append(
+                    Clip(
+                        f"{identity}_{len(clips):02d}",
+                        identity,
+                        frames[a:b],
+                        faces.points[a:b],
+                        {
+                            "source": source,
+                            "start_s": round(a / FPS, 3),
+                            "end_s": round(b / FPS, 3),
+                        },
+                    )
+                )
                 taken += 1
     return clips
 
 
-def crop_photo_face(image: np.ndarray, box: np.ndarray, points: np.ndarray,
-                    context: float = PHOTO_CONTEXT, size: int = PHOTO_SIZE) -> tuple[np.ndarray, np.ndarray]:
+def crop_photo_face(
+    image: np.ndarray,
+    box: np.ndarray,
+    points: np.ndarray,
+    context: float = PHOTO_CONTEXT,
+    size: int = PHOTO_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """A square crop `context` times the face box (kept inside the image), resized to size x size."""
     height, width = image.shape[:2]
     side = int(min(context * max(box[2] - box[0], box[3] - box[1]), height, width))
     cx, cy = (box[:2] + box[2:]) / 2
     x0 = int(np.clip(round(cx - side / 2), 0, width - side))
     y0 = int(np.clip(round(cy - side / 2), 0, height - side))
-    crop = cv2.resize(image[y0:y0 + side, x0:x0 + side], (size, size), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(
+        image[y0 : y0 + side, x0 : x0 + side], (size, size), interpolation=cv2.INTER_AREA
+    )
     return crop, (points - (x0, y0)) * (size / side)
 
 
@@ -174,7 +204,9 @@ def photo_donor(identity: str, paths: dict[str, Path]) -> Donor:
     source, index = PHOTO_IDENTITIES[identity]
     image, faces = _photo_faces(paths[source])
     if len(faces.boxes) <= index:
-        raise RuntimeError(f"{source}: expected at least {index + 1} faces, found {len(faces.boxes)}")
+        raise RuntimeError(
+            f"{source}: expected at least {index + 1} faces, found {len(faces.boxes)}"
+        )
     order = np.argsort(faces.boxes[:, 0], kind="stable")[index]
     crop, points = crop_photo_face(image, faces.boxes[order], faces.points[order])
     return Donor(identity, crop, points)
@@ -187,8 +219,15 @@ def photo_clips(donor: Donor, clip_len: int, count: int, seed: int) -> list[Clip
         name = f"{donor.name}_{k:02d}"
         motion = sample_motion(_seed(seed, name, 0))
         frames, points = animate_photo(donor.image, donor.points, clip_len, motion)
-        clips.append(Clip(name, donor.name, frames, points, {"source": PHOTO_IDENTITIES[donor.name][0],
-                                                             "motion": asdict(motion)}))
+        clips.append(
+            Clip(
+                name,
+                donor.name,
+                frames,
+                points,
+                {"source": PHOTO_IDENTITIES[donor.name][0], "motion": asdict(motion)},
+            )
+        )
     return clips
 
 
@@ -203,9 +242,16 @@ def _dfd_version() -> str:
         return "unknown"
 
 
-def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip_seconds: float = 2.0,
-               clips_per_photo: int = 3, max_clips_per_video: int | None = None,
-               groups: Sequence[str] | None = None, force: bool = False) -> Path:
+def build_demo(
+    out_dir: Path,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    clip_seconds: float = 2.0,
+    clips_per_photo: int = 3,
+    max_clips_per_video: int | None = None,
+    groups: Sequence[str] | None = None,
+    force: bool = False,
+) -> Path:
     """Build the demo dataset under out_dir and return its labels CSV
     (file,label,group,split,identity,method).
 
@@ -222,7 +268,9 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
     identities = [i for members in chosen.values() for i in members]
     needed = {CONTROL}
     for identity in identities:
-        needed |= set(VIDEO_IDENTITIES.get(identity, ())) | {PHOTO_IDENTITIES.get(identity, (CONTROL,))[0]}
+        needed |= set(VIDEO_IDENTITIES.get(identity, ())) | {
+            PHOTO_IDENTITIES.get(identity, (CONTROL,))[0]
+        }
     paths = fetch_media(sorted(needed), cache_dir)
     clip_len = max(1, int(round(clip_seconds * FPS)))
 
@@ -243,8 +291,12 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
     rows: list[tuple[str, str, str, str, str, str]] = []
     fakes: dict[str, dict] = {}
     reals: dict[str, dict] = {}
-    jobs = [(g, m, c, members[(members.index(m) + 1) % len(members)])
-            for g, members in chosen.items() for m in members for c in clips[m]]
+    jobs = [
+        (g, m, c, members[(members.index(m) + 1) % len(members)])
+        for g, members in chosen.items()
+        for m in members
+        for c in clips[m]
+    ]
     for group, identity, clip, donor_id in track(jobs, description="writing clips"):
         real = f"real/{clip.name}.mp4"
         write_video(out_dir / real, clip.frames)
@@ -254,26 +306,49 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
         sbi = f"fake/{clip.name}_sbi.mp4"
         write_video(out_dir / sbi, blended)
         rows.append((sbi, "FAKE", group, GROUP_SPLITS[group], identity, "sbi"))
-        fakes[sbi] = {"method": "self_blend", "source_clip": real, "donor": None, "group": group,
-                      "params": asdict(blend_params)}
-        swapped, swap_params = swap_clip(clip.frames, clip.points, donors[donor_id], _seed(seed, clip.name, 2))
+        fakes[sbi] = {
+            "method": "self_blend",
+            "source_clip": real,
+            "donor": None,
+            "group": group,
+            "params": asdict(blend_params),
+        }
+        swapped, swap_params = swap_clip(
+            clip.frames, clip.points, donors[donor_id], _seed(seed, clip.name, 2)
+        )
         swap = f"fake/{clip.name}_swap.mp4"
         write_video(out_dir / swap, swapped)
         rows.append((swap, "FAKE", group, GROUP_SPLITS[group], f"{identity};{donor_id}", "swap"))
-        fakes[swap] = {"method": "face_swap", "source_clip": real, "donor": donor_id, "group": group,
-                       "params": asdict(swap_params)}
+        fakes[swap] = {
+            "method": "face_swap",
+            "source_clip": real,
+            "donor": donor_id,
+            "group": group,
+            "params": asdict(swap_params),
+        }
 
     control = f"real/{CONTROL}.mp4"
     write_video(out_dir / control, read_video(paths[CONTROL])[:clip_len])
     rows.append((control, "REAL", "control", GROUP_SPLITS["control"], "", "real"))
-    reals[control] = {"identity": None, "group": "control", "source": CONTROL,
-                      "note": "negative control without a human face; preparation should skip it (no_face)"}
+    reals[control] = {
+        "identity": None,
+        "group": "control",
+        "source": CONTROL,
+        "note": "negative control without a human face; preparation should skip it (no_face)",
+    }
 
     provenance = {
-        "dfd_version": _dfd_version(), "seed": seed, "clip_seconds": clip_seconds, "fps": FPS,
+        "dfd_version": _dfd_version(),
+        "seed": seed,
+        "clip_seconds": clip_seconds,
+        "fps": FPS,
         "groups": {g: list(m) for g, m in chosen.items()},
-        "sources": {name: {**asdict(media_info(name)), "sha256": _sha256(path)} for name, path in paths.items()},
-        "real": reals, "fake": fakes,
+        "sources": {
+            name: {**asdict(media_info(name)), "sha256": _sha256(path)}
+            for name, path in paths.items()
+        },
+        "real": reals,
+        "fake": fakes,
     }
     (out_dir / "provenance.json").write_text(json.dumps(provenance, indent=1))
     with open(labels_path, "w", newline="") as handle:
@@ -281,9 +356,11 @@ def build_demo(out_dir: Path, seed: int = 0, cache_dir: Path | None = None, clip
         writer.writerow(["file", "label", "group", "split", "identity", "method"])
         writer.writerows(rows)
     n_real = sum(row[1] == "REAL" for row in rows)
-    print(f"demo dataset: {n_real} real ({n_real - 1} with faces + 1 control), {len(rows) - n_real} fake "
-          f"clips, {len(identities)} identities in {len(chosen)} groups, "
-          f"built in {time.perf_counter() - started:.0f} s -> {labels_path}")
+    print(
+        f"demo dataset: {n_real} real ({n_real - 1} with faces + 1 control), {len(rows) - n_real} fake "
+        f"clips, {len(identities)} identities in {len(chosen)} groups, "
+        f"built in {time.perf_counter() - started:.0f} s -> {labels_path}"
+    )
     return labels_path
 
 
@@ -296,8 +373,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--clip-seconds", type=float, default=2.0)
     parser.add_argument("--force", action="store_true", help="rebuild even if labels.csv exists")
     args = parser.parse_args(argv)
-    build_demo(args.out, seed=args.seed, cache_dir=args.cache_dir, clip_seconds=args.clip_seconds,
-               force=args.force)
+    build_demo(
+        args.out,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        clip_seconds=args.clip_seconds,
+        force=args.force,
+    )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ def write_video(path: Path, frames: np.ndarray | Sequence[np.ndarray]) -> Path:
         if x264_params():
             stream.options = {**stream.options, "x264-params": x264_params()}
         for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:height, :width]), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(rgb[:height, :width]), format="rgb24"
+            )
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode())

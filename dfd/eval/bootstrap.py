@@ -23,15 +23,18 @@ CHUNK_CELLS = 2_000_000  # weights drawn per batch of resamples (resamples x vid
 MAX_REDRAWS_PER_RESAMPLE = 10
 
 
-def tally(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray]:
+def tally(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(fake, real): weighted counts at each distinct score, ascending; a row per row of weights."""
     order = np.argsort(scores, kind="stable")
     ordered = scores[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     weights, fake = weights[:, order], labels[order] == 1
-    return (np.add.reduceat(weights * fake, starts, axis=1),
-            np.add.reduceat(weights * ~fake, starts, axis=1))
+    return (
+        np.add.reduceat(weights * fake, starts, axis=1),
+        np.add.reduceat(weights * ~fake, starts, axis=1),
+    )
 
 
 def auroc_from_tally(fake: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -84,10 +87,14 @@ def _draw(rng: np.random.Generator, clusters: np.ndarray, count: int) -> np.ndar
     return drawn[:, clusters].astype(np.float64)
 
 
-def bootstrap_samples(scores: Scores, labels: Scores,
-                      groups: Scores | Sequence[object] | None = None,
-                      metrics: Sequence[str] = ("auroc", "ap"), resamples: int = 1000,
-                      seed: int = 0) -> Bootstrap:
+def bootstrap_samples(
+    scores: Scores,
+    labels: Scores,
+    groups: Scores | Sequence[object] | None = None,
+    metrics: Sequence[str] = ("auroc", "ap"),
+    resamples: int = 1000,
+    seed: int = 0,
+) -> Bootstrap:
     """Metric values on `resamples` bootstrap resamples that hold both classes.
 
     Videos are drawn with replacement; with `groups`, whole groups are (all videos of a drawn
@@ -115,9 +122,15 @@ def bootstrap_samples(scores: Scores, labels: Scores,
     return Bootstrap({name: np.concatenate(parts) for name, parts in kept.items()}, redrawn)
 
 
-def bootstrap_ci(scores: Scores, labels: Scores, groups: Scores | Sequence[object] | None = None,
-                 metrics: Sequence[str] = ("auroc", "ap"), resamples: int = 1000,
-                 level: float = 0.95, seed: int = 0) -> dict[str, tuple[float, float]]:
+def bootstrap_ci(
+    scores: Scores,
+    labels: Scores,
+    groups: Scores | Sequence[object] | None = None,
+    metrics: Sequence[str] = ("auroc", "ap"),
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
     """Percentile interval (low, high) per metric at the given level; see `bootstrap_samples`."""
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
@@ -125,5 +138,7 @@ def bootstrap_ci(scores: Scores, labels: Scores, groups: Scores | Sequence[objec
     if result.redrawn:
         logger.info("bootstrap: redrew %d resamples that had one class only", result.redrawn)
     tail = (1 - level) / 2
-    return {name: (float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail)))
-            for name, values in result.values.items()}
+    return {
+        name: (float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail)))
+        for name, values in result.values.items()
+    }

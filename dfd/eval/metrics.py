@@ -38,8 +38,10 @@ def as_scores_and_labels(scores: Scores, labels: Scores) -> tuple[torch.Tensor, 
     """Validated float64 scores and long labels from tensors or arrays."""
     scores, labels = as_tensor(scores).double(), as_tensor(labels)
     if scores.numel() == 0 or scores.shape != labels.shape:
-        raise ValueError(f"need as many scores as labels, at least one: {scores.numel()} scores, "
-                         f"{labels.numel()} labels")
+        raise ValueError(
+            f"need as many scores as labels, at least one: {scores.numel()} scores, "
+            f"{labels.numel()} labels"
+        )
     if not bool(((scores >= 0) & (scores <= 1)).all()):
         raise ValueError("scores must be probabilities in [0, 1]")
     if not bool(((labels == 0) | (labels == 1)).all()):
@@ -68,7 +70,11 @@ def pr_points(scores: Scores, labels: Scores) -> tuple[np.ndarray, np.ndarray, f
     scores, labels = as_scores_and_labels(scores, labels)
     precision, recall, _ = binary_precision_recall_curve(scores, labels)
     average_precision = float(binary_average_precision(scores, labels))
-    return recall.double().numpy()[::-1].copy(), precision.double().numpy()[::-1].copy(), average_precision
+    return (
+        recall.double().numpy()[::-1].copy(),
+        precision.double().numpy()[::-1].copy(),
+        average_precision,
+    )
 
 
 def equal_error(fpr: np.ndarray, tpr: np.ndarray) -> tuple[float, int]:
@@ -107,9 +113,11 @@ def _ranking_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, fl
     if not has_both_classes(labels):
         return dict.fromkeys(("auroc", "ap", "eer"), float("nan"))
     fpr, tpr, _ = roc_points(scores, labels)
-    return {"auroc": float(binary_auroc(scores, labels)),
-            "ap": float(binary_average_precision(scores, labels)),
-            "eer": equal_error(fpr, tpr)[0]}
+    return {
+        "auroc": float(binary_auroc(scores, labels)),
+        "ap": float(binary_average_precision(scores, labels)),
+        "eer": equal_error(fpr, tpr)[0],
+    }
 
 
 def binary_metrics(scores: Scores, labels: Scores, threshold: float = 0.5) -> dict[str, float]:
@@ -155,19 +163,29 @@ class DetectionScores(Metric):
         self.add_state("video_idx", default=[], dist_reduce_fx="cat")
         self.add_state("face_idx", default=[], dist_reduce_fx="cat")
 
-    def update(self, scores: torch.Tensor, labels: torch.Tensor, video_idx: torch.Tensor,
-               face_idx: torch.Tensor | None = None) -> None:
+    def update(
+        self,
+        scores: torch.Tensor,
+        labels: torch.Tensor,
+        video_idx: torch.Tensor,
+        face_idx: torch.Tensor | None = None,
+    ) -> None:
         self.scores.append(scores.detach().float())
         self.labels.append(labels.detach().long())
         self.video_idx.append(video_idx.detach().long())
         self.face_idx.append((video_idx if face_idx is None else face_idx).detach().long())
 
     def compute(self) -> dict[str, float]:
-        scores, labels, video_idx, face_idx = (dim_zero_cat(state) for state in (
-            self.scores, self.labels, self.video_idx, self.face_idx))
-        _, video_scores, video_labels = aggregate_by_video(scores, labels, video_idx,
-                                                           self.aggregation, face_idx=face_idx)
+        scores, labels, video_idx, face_idx = (
+            dim_zero_cat(state)
+            for state in (self.scores, self.labels, self.video_idx, self.face_idx)
+        )
+        _, video_scores, video_labels = aggregate_by_video(
+            scores, labels, video_idx, self.aggregation, face_idx=face_idx
+        )
         clip = binary_metrics(scores, labels, self.threshold)
         video = binary_metrics(video_scores, video_labels, self.threshold)
-        return {**{f"clip_{k}": v for k, v in clip.items()},
-                **{f"video_{k}": v for k, v in video.items()}}
+        return {
+            **{f"clip_{k}": v for k, v in clip.items()},
+            **{f"video_{k}": v for k, v in video.items()},
+        }

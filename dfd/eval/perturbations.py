@@ -181,8 +181,9 @@ PERTURBATIONS: dict[str, PerturbFunction] = {
 def check_clip(frames: np.ndarray) -> None:
     """Refuse anything but a (T, H, W, 3) uint8 clip with at least one frame."""
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3 or not frames.size:
-        raise ValueError(f"a clip is a non-empty (T, H, W, 3) uint8 array, got "
-                         f"{frames.dtype} {frames.shape}")
+        raise ValueError(
+            f"a clip is a non-empty (T, H, W, 3) uint8 array, got {frames.dtype} {frames.shape}"
+        )
 
 
 def check_perturbations(perturbations: Mapping[str, Sequence[float]]) -> None:

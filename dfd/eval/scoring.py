@@ -20,8 +20,12 @@ from torch.utils.data import DataLoader, Dataset
 from dfd.data.dataset import collate_clips
 from dfd.data.workers import single_threaded_opencv, single_threaded_worker
 
-AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "bf16-true": torch.bfloat16,
-                   "16-mixed": torch.float16, "16-true": torch.float16}
+AUTOCAST_DTYPES = {
+    "bf16-mixed": torch.bfloat16,
+    "bf16-true": torch.bfloat16,
+    "16-mixed": torch.float16,
+    "16-true": torch.float16,
+}
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,15 @@ def check_tta(tta: Sequence[str]) -> tuple[str, ...]:
     """The test-time views by name; a clear error for names `TTA_VIEWS` lacks."""
     unknown = [name for name in tta if name not in TTA_VIEWS]
     if unknown:
-        raise ValueError(f"unknown test-time augmentation {unknown} (known: {', '.join(TTA_VIEWS)})")
+        raise ValueError(
+            f"unknown test-time augmentation {unknown} (known: {', '.join(TTA_VIEWS)})"
+        )
     return tuple(tta)
 
 
-def detector_logits(detector: nn.Module, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def detector_logits(
+    detector: nn.Module, clips: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(clip logits (B,), frame logits (B, T) or None) of any dfd detector."""
     with_frames = getattr(detector, "forward_with_frames", None)
     if with_frames is not None:
@@ -69,8 +77,9 @@ def autocast_for(precision: str | int | None, device: torch.device):
     return torch.autocast(device.type, dtype=dtype)
 
 
-def view_probabilities(detector: nn.Module, clips: torch.Tensor, tta: Sequence[str] = ()
-                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def view_probabilities(
+    detector: nn.Module, clips: torch.Tensor, tta: Sequence[str] = ()
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fake probabilities of clips (B,) and of frames (B, T) or None, each the mean over the
     clips as given and their `tta` views."""
     clip_probs, frame_probs = [], []
@@ -79,8 +88,10 @@ def view_probabilities(detector: nn.Module, clips: torch.Tensor, tta: Sequence[s
         clip_probs.append(torch.sigmoid(clip_logits.float()))
         if frame_logits is not None:
             frame_probs.append(torch.sigmoid(frame_logits.float()))
-    return (torch.stack(clip_probs).mean(0),
-            torch.stack(frame_probs).mean(0) if frame_probs else None)
+    return (
+        torch.stack(clip_probs).mean(0),
+        torch.stack(frame_probs).mean(0) if frame_probs else None,
+    )
 
 
 @contextmanager
@@ -97,17 +108,29 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 
 @torch.inference_mode()
-def score_dataset(detector: nn.Module, dataset: Dataset,
-                  normalize: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 16,
-                  num_workers: int = 0, device: str | torch.device = "cpu",
-                  precision: str | int | None = None, tta: Sequence[str] = ()) -> ClipScores:
+def score_dataset(
+    detector: nn.Module,
+    dataset: Dataset,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int = 16,
+    num_workers: int = 0,
+    device: str | torch.device = "cpu",
+    precision: str | int | None = None,
+    tta: Sequence[str] = (),
+) -> ClipScores:
     """Score every clip of `dataset` (samples with uint8 `clip` and `clip_idx`) in eval mode,
     averaged over the `tta` views."""
     device, tta = torch.device(device), check_tta(tta)
     if num_workers > 0:
         single_threaded_opencv()  # before the workers fork (see dfd.data.workers)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False,
-                        collate_fn=collate_clips, worker_init_fn=single_threaded_worker)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        shuffle=False,
+        collate_fn=collate_clips,
+        worker_init_fn=single_threaded_worker,
+    )
     indices, scores, frames = [], [], []
     with eval_mode(detector.to(device)):
         for batch in loader:
@@ -118,6 +141,8 @@ def score_dataset(detector: nn.Module, dataset: Dataset,
             scores.append(clip_probs.cpu().numpy())
             if frame_probs is not None:
                 frames.append(frame_probs.cpu().numpy())
-    return ClipScores(clip_idx=np.concatenate(indices) if indices else np.zeros(0, np.int64),
-                      scores=np.concatenate(scores) if scores else np.zeros(0, np.float32),
-                      frames=np.concatenate(frames) if frames else None)
+    return ClipScores(
+        clip_idx=np.concatenate(indices) if indices else np.zeros(0, np.int64),
+        scores=np.concatenate(scores) if scores else np.zeros(0, np.float32),
+        frames=np.concatenate(frames) if frames else None,
+    )

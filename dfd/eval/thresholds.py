@@ -13,8 +13,9 @@ from dfd.eval.metrics import Scores, as_scores_and_labels, equal_error, has_both
 RULES = ("eer", "youden", "fixed")
 
 
-def choose_threshold(scores: Scores, labels: Scores, rule: str = "eer",
-                     value: float = 0.5) -> float:
+def choose_threshold(
+    scores: Scores, labels: Scores, rule: str = "eer", value: float = 0.5
+) -> float:
     """Threshold by rule: `eer`, `youden` or `fixed` (returns `value`).
 
     `eer`: the ROC point nearest the equal error rate (smallest |FPR - FNR|). `youden`: the ROC
@@ -27,8 +28,9 @@ def choose_threshold(scores: Scores, labels: Scores, rule: str = "eer",
         return float(value)
     scores, labels = as_scores_and_labels(scores, labels)
     if not has_both_classes(labels):
-        raise ValueError(f"the '{rule}' threshold needs both real and fake labels; "
-                         "these have only one class")
+        raise ValueError(
+            f"the '{rule}' threshold needs both real and fake labels; these have only one class"
+        )
     fpr, tpr, thresholds = roc_points(scores, labels)
     best = equal_error(fpr, tpr)[1] if rule == "eer" else int(np.argmax(tpr - fpr))
     return float(thresholds[best])

@@ -17,10 +17,10 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.tasks.evaluate import find_checkpoint
 from dfd.inference.preparation import training_preparation
 from dfd.inference.spec import Aggregation, DetectorSpec, Threshold
 from dfd.module import DeepfakeDetectionModule
+from dfd.tasks.evaluate import find_checkpoint
 
 DEFAULT_THRESHOLD = 0.5
 CONFIG_FILES = (".hydra/resolved_config.yaml", ".hydra/config.yaml")
@@ -38,7 +38,9 @@ def without_start_weights(config: Any) -> Any:
     if isinstance(config, Mapping):
         cleared = {key: without_start_weights(value) for key, value in config.items()}
         if "_target_" in cleared:
-            cleared.update({k: v for k, v in (("pretrained", False), ("weights", None)) if k in cleared})
+            cleared.update(
+                {k: v for k, v in (("pretrained", False), ("weights", None)) if k in cleared}
+            )
         return cleared
     if isinstance(config, list):
         return [without_start_weights(item) for item in config]
@@ -71,9 +73,11 @@ def module_and_data(checkpoint: Path) -> tuple[DeepfakeDetectionModule, dict[str
     hparams.update(detector=without_start_weights(hparams["detector"]), compile=False)
     module = DeepfakeDetectionModule(**hparams)
     module.load_state_dict(saved["state_dict"])
-    defaults = {name: parameter.default for name, parameter
-                in inspect.signature(FaceClipDataModule).parameters.items()
-                if parameter.default is not inspect.Parameter.empty}
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(FaceClipDataModule).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
     return module, {**defaults, **dict(saved.get("datamodule_hyper_parameters") or {})}
 
 
@@ -82,15 +86,20 @@ def read_threshold(run: Path | None, checkpoint: Path) -> tuple[Threshold, list[
     path = run / "eval" / "threshold.json" if run else None
     if path is None or not path.is_file():
         where = path or "no run folder around the checkpoint"
-        return (Threshold(DEFAULT_THRESHOLD, "fixed", "default", "none"),
-                [f"no threshold chosen on validation ({where}): using {DEFAULT_THRESHOLD}"])
+        return (
+            Threshold(DEFAULT_THRESHOLD, "fixed", "default", "none"),
+            [f"no threshold chosen on validation ({where}): using {DEFAULT_THRESHOLD}"],
+        )
     data = json.loads(path.read_text())
-    threshold = Threshold(float(data["value"]), str(data["rule"]), str(data["chosen_on"]), str(path))
+    threshold = Threshold(
+        float(data["value"]), str(data["rule"]), str(data["chosen_on"]), str(path)
+    )
     chosen_for = _evaluated_checkpoints(run)
     notes = []
     if chosen_for and str(checkpoint.resolve()) not in chosen_for:
-        notes.append(f"the threshold was chosen for {sorted(chosen_for)[0]}, not for "
-                     f"{checkpoint.name}")
+        notes.append(
+            f"the threshold was chosen for {sorted(chosen_for)[0]}, not for {checkpoint.name}"
+        )
     return threshold, notes
 
 
@@ -120,7 +129,9 @@ def read_aggregation(config: Path | None, module: DeepfakeDetectionModule) -> Ag
         if evaluation is not None and "aggregation" in evaluation:
             options = evaluation.get("aggregation_options")
             options = {} if options is None else OmegaConf.to_container(options, resolve=True)
-            return Aggregation(str(evaluation.aggregation), options, f"evaluation config ({config})")
+            return Aggregation(
+                str(evaluation.aggregation), options, f"evaluation config ({config})"
+            )
     return Aggregation(str(module.hparams.aggregation), {}, "checkpoint hyperparameters")
 
 
@@ -142,17 +153,26 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     threshold, notes = read_threshold(run, checkpoint)
     config = training_config(run)
     prepare, prepare_source, prepare_notes = training_preparation(
-        data.get("manifest_path") or "", data["crop_margin"])
+        data.get("manifest_path") or "", data["crop_margin"]
+    )
     spec = DetectorSpec(
-        clip_len=int(data["clip_len"]), image_size=int(data["image_size"]),
-        mean=tuple(data["mean"]), std=tuple(data["std"]), crop_margin=float(data["crop_margin"]),
-        threshold=threshold, aggregation=read_aggregation(config, module), prepare=prepare,
+        clip_len=int(data["clip_len"]),
+        image_size=int(data["image_size"]),
+        mean=tuple(data["mean"]),
+        std=tuple(data["std"]),
+        crop_margin=float(data["crop_margin"]),
+        threshold=threshold,
+        aggregation=read_aggregation(config, module),
+        prepare=prepare,
         prepare_source=prepare_source,
         frame_scores=hasattr(module.detector, "forward_with_frames"),
-        provenance={"source_checkpoint": str(checkpoint), "dfd_version": dfd_version(),
-                    "detector": module.hparams.detector,
-                    "training_config": str(config) if config else None,
-                    "training_config_sha256": sha256_of(config) if config else None},
+        provenance={
+            "source_checkpoint": str(checkpoint),
+            "dfd_version": dfd_version(),
+            "detector": module.hparams.detector,
+            "training_config": str(config) if config else None,
+            "training_config_sha256": sha256_of(config) if config else None,
+        },
         notes=tuple(notes + prepare_notes),
     )
     return LoadedCheckpoint(checkpoint, module.detector.eval(), spec, data)

@@ -22,8 +22,9 @@ def strip(frames: np.ndarray) -> np.ndarray:
     height, width = frames.shape[1:3]
     scale = max(1.0, MIN_SIDE / height)
     size = (round(width * scale), round(height * scale))
-    return np.concatenate([cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
-                           for frame in frames], axis=1)
+    return np.concatenate(
+        [cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR) for frame in frames], axis=1
+    )
 
 
 def write_overlay(detector: nn.Module, clip: torch.Tensor, raw: np.ndarray, path: Path) -> Path:

@@ -56,12 +56,20 @@ def export_detector(detector: nn.Module, example: torch.Tensor, fmt: str, path: 
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
+        warnings.filterwarnings(
+            "ignore", message="Exporting a model to ONNX with a batch_size other than 1"
+        )
         if fmt == "torchscript":
             torch.jit.trace(wrapper, example.cpu(), check_trace=False).save(str(path))
         else:
-            torch.onnx.export(wrapper, (example.cpu(),), str(path), dynamo=False,
-                              input_names=[INPUT_NAME], output_names=names,
-                              dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *names]},
-                              opset_version=ONNX_OPSET)
+            torch.onnx.export(
+                wrapper,
+                (example.cpu(),),
+                str(path),
+                dynamo=False,
+                input_names=[INPUT_NAME],
+                output_names=names,
+                dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *names]},
+                opset_version=ONNX_OPSET,
+            )
     return names

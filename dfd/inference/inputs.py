@@ -24,7 +24,9 @@ class VideoInput:
 
 
 def _videos_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+    )
 
 
 def _expand(argument: str) -> list[VideoInput]:
@@ -33,12 +35,20 @@ def _expand(argument: str) -> list[VideoInput]:
         return [VideoInput(path)]
     if path.is_dir():
         found = _videos_in(path)
-        return [VideoInput(p) for p in found] or [VideoInput(path, "no_videos: the folder holds no video file")]
+        return [VideoInput(p) for p in found] or [
+            VideoInput(path, "no_videos: the folder holds no video file")
+        ]
     if GLOB_CHARACTERS & set(argument):
         matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True))]
-        found = [p for m in matches for p in (_videos_in(m) if m.is_dir() else [m])
-                 if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
-        return [VideoInput(p) for p in found] or [VideoInput(path, "missing_file: nothing matches the pattern")]
+        found = [
+            p
+            for m in matches
+            for p in (_videos_in(m) if m.is_dir() else [m])
+            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+        ]
+        return [VideoInput(p) for p in found] or [
+            VideoInput(path, "missing_file: nothing matches the pattern")
+        ]
     return [VideoInput(path, "missing_file: no such file or folder")]
 
 

@@ -68,5 +68,10 @@ def load_detector(path: str | Path, device: torch.device) -> LoadedDetector:
         loaded = load_checkpoint(path)
     except FileNotFoundError as error:
         raise ModelLoadError(str(error)) from error
-    return LoadedDetector(loaded.path, "checkpoint", EagerRuntime(loaded.detector, device),
-                          loaded.spec, loaded.detector)
+    return LoadedDetector(
+        loaded.path,
+        "checkpoint",
+        EagerRuntime(loaded.detector, device),
+        loaded.spec,
+        loaded.detector,
+    )

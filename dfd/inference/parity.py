@@ -9,8 +9,8 @@ from typing import Any
 import torch
 
 from dfd.data.dataset import FaceClipDataset
-from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.data.transforms import build_clip_transform, normalize_clips
+from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.inference.runtimes import Runtime
 from dfd.inference.spec import DetectorSpec
 
@@ -20,8 +20,9 @@ PARITY_CLIPS = 4
 SPLIT_ORDER = ("test", "val", "train")
 
 
-def manifest_clips(manifest_path: str | Path, spec: DetectorSpec,
-                   count: int = PARITY_CLIPS) -> torch.Tensor:
+def manifest_clips(
+    manifest_path: str | Path, spec: DetectorSpec, count: int = PARITY_CLIPS
+) -> torch.Tensor:
     """`count` uint8 clips (N, T, 3, H, W) of different videos of a prepared manifest (test
     split first), as evaluation serves them. Raises OSError/ValueError when unreadable."""
     manifest_path = Path(manifest_path)
@@ -29,10 +30,20 @@ def manifest_clips(manifest_path: str | Path, spec: DetectorSpec,
     if rows.empty:
         raise ValueError(f"{manifest_path} has no prepared clip")
     order = {split: rank for rank, split in enumerate(SPLIT_ORDER)}
-    rows = rows.sort_values("split", key=lambda split: split.map(order).fillna(len(order)),
-                            kind="mergesort").drop_duplicates("video_id").head(count)
-    dataset = FaceClipDataset(rows, manifest_path.parent, spec.clip_len,
-                              build_clip_transform(spec.image_size), random_augment=False)
+    rows = (
+        rows.sort_values(
+            "split", key=lambda split: split.map(order).fillna(len(order)), kind="mergesort"
+        )
+        .drop_duplicates("video_id")
+        .head(count)
+    )
+    dataset = FaceClipDataset(
+        rows,
+        manifest_path.parent,
+        spec.clip_len,
+        build_clip_transform(spec.image_size),
+        random_augment=False,
+    )
     firsts = {}
     for index, window in enumerate(dataset.windows):
         firsts.setdefault(window.row, index)
@@ -46,8 +57,9 @@ def noise_clips(spec: DetectorSpec, count: int = PARITY_CLIPS, seed: int = 0) ->
     return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator)
 
 
-def parity_clips(manifest_path: str | Path | None, spec: DetectorSpec,
-                 count: int = PARITY_CLIPS) -> tuple[torch.Tensor, str, str | None]:
+def parity_clips(
+    manifest_path: str | Path | None, spec: DetectorSpec, count: int = PARITY_CLIPS
+) -> tuple[torch.Tensor, str, str | None]:
     """(normalized clips, what they are, a warning or None): real crops of the checkpoint's
     training data when reachable, else synthetic noise."""
     try:
@@ -57,8 +69,10 @@ def parity_clips(manifest_path: str | Path | None, spec: DetectorSpec,
     except (OSError, ValueError) as error:
         clips = noise_clips(spec, count)
         description = f"{count} clips of uniform noise"
-        warning = (f"the training data is not reachable ({error}): the parity check runs on "
-                   f"random noise, not on faces")
+        warning = (
+            f"the training data is not reachable ({error}): the parity check runs on "
+            f"random noise, not on faces"
+        )
     return normalize_clips(clips, spec.mean, spec.std), description, warning
 
 
@@ -76,9 +90,14 @@ def max_differences(reference: Runtime, exported: Runtime, clips: torch.Tensor) 
     return differences
 
 
-def parity_record(differences: dict[str, float], description: str, batch: int,
-                  tolerance: float = TOLERANCE) -> dict[str, Any]:
+def parity_record(
+    differences: dict[str, float], description: str, batch: int, tolerance: float = TOLERANCE
+) -> dict[str, Any]:
     """What the sidecar keeps of a parity check."""
-    return {"max_abs_diff": differences, "tolerance": tolerance, "batch_size": batch,
-            "data": description,
-            "passed": all(value <= tolerance for value in differences.values())}
+    return {
+        "max_abs_diff": differences,
+        "tolerance": tolerance,
+        "batch_size": batch,
+        "data": description,
+        "passed": all(value <= tolerance for value in differences.values()),
+    }

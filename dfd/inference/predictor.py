@@ -14,17 +14,18 @@ import pandas as pd
 import torch
 
 from dfd.data.dataset import FaceClipDataset
-from dfd.datasets.manifest import STATUS_OK as PREPARED_OK, det_scores, face_boxes, frame_indices
 from dfd.data.transforms import build_clip_transform, normalize_clips
+from dfd.datasets.manifest import STATUS_OK as PREPARED_OK
+from dfd.datasets.manifest import det_scores, face_boxes, frame_indices
 from dfd.eval.aggregate import face_table
 from dfd.eval.scoring import ClipScores
-from dfd.report.tables import clip_table, frame_table
 from dfd.inference.explain import overlay_name, write_overlay
 from dfd.inference.inputs import VideoInput
 from dfd.inference.loading import LoadedDetector
 from dfd.inference.preparation import for_this_machine
 from dfd.inference.results import STATUS_OK, VideoResult, failed, verdict
 from dfd.prepare.pool import LazyDetector, run_videos
+from dfd.report.tables import clip_table, frame_table
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,13 @@ class Predictor:
     prepares that many videos at once in worker processes (None: the preparation settings').
     The face detector of this process is built once, on first use, and kept across calls."""
 
-    def __init__(self, detector: LoadedDetector, device: str = "cpu", batch_size: int = 16,
-                 workers: int | None = None) -> None:
+    def __init__(
+        self,
+        detector: LoadedDetector,
+        device: str = "cpu",
+        batch_size: int = 16,
+        workers: int | None = None,
+    ) -> None:
         self.detector = detector
         self.spec = detector.spec
         self.batch_size = batch_size
@@ -43,8 +49,13 @@ class Predictor:
         self.faces = LazyDetector(self.settings)
         self.transform = build_clip_transform(self.spec.image_size)
 
-    def predict(self, inputs: list[VideoInput], workdir: Path, details: bool = False,
-                gradcam_dir: Path | None = None) -> Iterator[tuple[int, VideoResult]]:
+    def predict(
+        self,
+        inputs: list[VideoInput],
+        workdir: Path,
+        details: bool = False,
+        gradcam_dir: Path | None = None,
+    ) -> Iterator[tuple[int, VideoResult]]:
         """(position in `inputs`, result) of every input, as each is done (any order).
 
         Face crops go to `workdir`. `seconds` is the wall time a video took; with several
@@ -64,8 +75,15 @@ class Predictor:
             result.seconds, clock = now - clock, now
             yield number, result
 
-    def _result(self, path: Path, number: int, rows: list[dict], workdir: Path, details: bool,
-                gradcam_dir: Path | None) -> VideoResult:
+    def _result(
+        self,
+        path: Path,
+        number: int,
+        rows: list[dict],
+        workdir: Path,
+        details: bool,
+        gradcam_dir: Path | None,
+    ) -> VideoResult:
         if rows[0]["status"] != PREPARED_OK:
             return failed(str(path), str(rows[0]["reason"]))
         try:
@@ -74,11 +92,19 @@ class Predictor:
             log.exception("scoring %s failed", path)
             return failed(str(path), f"error: {type(error).__name__}: {error}")
 
-    def _score(self, path: Path, number: int, rows: list[dict], workdir: Path, details: bool,
-               gradcam_dir: Path | None) -> VideoResult:
+    def _score(
+        self,
+        path: Path,
+        number: int,
+        rows: list[dict],
+        workdir: Path,
+        details: bool,
+        gradcam_dir: Path | None,
+    ) -> VideoResult:
         tracks = pd.DataFrame(rows).assign(video_id=str(path), label=0)
-        dataset = FaceClipDataset(tracks, workdir, self.spec.clip_len, self.transform,
-                                  random_augment=False)
+        dataset = FaceClipDataset(
+            tracks, workdir, self.spec.clip_len, self.transform, random_augment=False
+        )
         scored = self.score_clips(dataset)
         clips = clip_table(dataset, scored)
         aggregation = self.spec.aggregation
@@ -86,11 +112,19 @@ class Predictor:
         score = float(faces["score"].max())
         threshold = self.spec.threshold.value
         result = VideoResult(
-            video=str(path), status=STATUS_OK, verdict=verdict(score, threshold),
-            fake_probability=score, threshold=threshold, faces=len(faces),
-            frames_used=int(tracks["num_frames"].max()), clips=len(clips),
-            face_scores=[{"face": int(f.face), "score": float(f.score), "clips": int(f.num_clips)}
-                         for f in faces.itertuples()])
+            video=str(path),
+            status=STATUS_OK,
+            verdict=verdict(score, threshold),
+            fake_probability=score,
+            threshold=threshold,
+            faces=len(faces),
+            frames_used=int(tracks["num_frames"].max()),
+            clips=len(clips),
+            face_scores=[
+                {"face": int(f.face), "score": float(f.score), "clips": int(f.num_clips)}
+                for f in faces.itertuples()
+            ],
+        )
         if details:
             result.clip_scores = clip_rows(clips, dataset)
             result.frame_scores = frame_rows(tracks, frame_table(dataset, scored))
@@ -106,16 +140,26 @@ class Predictor:
             stop = min(len(dataset), start + self.batch_size)
             batch = torch.stack([dataset[index]["clip"] for index in range(start, stop)])
             clip_logits, frame_logits = self.detector.runtime(
-                normalize_clips(batch.to(device), spec.mean, spec.std))
+                normalize_clips(batch.to(device), spec.mean, spec.std)
+            )
             logits.append(clip_logits)
             if frame_logits is not None:
                 frames.append(frame_logits)
-        return ClipScores(clip_idx=np.arange(len(dataset)),
-                          scores=torch.sigmoid(torch.cat(logits)).numpy(),
-                          frames=torch.sigmoid(torch.cat(frames)).numpy() if frames else None)
+        return ClipScores(
+            clip_idx=np.arange(len(dataset)),
+            scores=torch.sigmoid(torch.cat(logits)).numpy(),
+            frames=torch.sigmoid(torch.cat(frames)).numpy() if frames else None,
+        )
 
-    def _explain(self, result: VideoResult, dataset: FaceClipDataset, clips: pd.DataFrame,
-                 faces: pd.DataFrame, number: int, out_dir: Path) -> None:
+    def _explain(
+        self,
+        result: VideoResult,
+        dataset: FaceClipDataset,
+        clips: pd.DataFrame,
+        faces: pd.DataFrame,
+        number: int,
+        out_dir: Path,
+    ) -> None:
         """Grad-CAM of the highest-scoring clip of the face that decided the verdict."""
         module = self.detector.module
         if module is None:
@@ -125,11 +169,14 @@ class Predictor:
         own = clips[clips["face"] == face]
         top = own.loc[own["score"].idxmax()]
         frames = dataset[int(top["clip_idx"])]["clip"]
-        clip = normalize_clips(frames.to(self.detector.runtime.device), self.spec.mean, self.spec.std)
+        clip = normalize_clips(
+            frames.to(self.detector.runtime.device), self.spec.mean, self.spec.std
+        )
         target = out_dir / overlay_name(number, Path(result.video), face, int(top["clip_start"]))
         try:
-            result.gradcam.append(str(write_overlay(module, clip, frames.permute(0, 2, 3, 1).numpy(),
-                                                    target)))
+            result.gradcam.append(
+                str(write_overlay(module, clip, frames.permute(0, 2, 3, 1).numpy(), target))
+            )
         except ValueError as error:
             result.notes.append(f"no Grad-CAM: {error}")
 
@@ -139,25 +186,41 @@ def clip_rows(clips: pd.DataFrame, dataset: FaceClipDataset) -> list[dict]:
     rows = []
     for clip in clips.itertuples():
         numbers = frame_indices(dataset.rows.iloc[dataset.windows[int(clip.clip_idx)].row])
-        rows.append({"face": int(clip.face), "clip_start": int(clip.clip_start),
-                     "num_frames": int(clip.num_frames),
-                     "frames": numbers[clip.clip_start: clip.clip_start + clip.num_frames],
-                     "score": float(clip.score)})
+        rows.append(
+            {
+                "face": int(clip.face),
+                "clip_start": int(clip.clip_start),
+                "num_frames": int(clip.num_frames),
+                "frames": numbers[clip.clip_start : clip.clip_start + clip.num_frames],
+                "score": float(clip.score),
+            }
+        )
     return rows
 
 
 def frame_rows(tracks: pd.DataFrame, frames: pd.DataFrame | None) -> list[dict]:
     """Per sampled frame of every face track: frame number, time (s), face box, detection
     score, and the frame's own fake probability (frame models; None for 3D models)."""
-    alone = {} if frames is None else {(int(f.face), int(f.frame)): float(f.score)
-                                       for f in frames.itertuples()}
+    alone = (
+        {}
+        if frames is None
+        else {(int(f.face), int(f.frame)): float(f.score) for f in frames.itertuples()}
+    )
     rows = []
     for track in tracks.to_dict("records"):
         fps = float(track.get("fps") or 0.0)
-        for number, detection, face_box in zip(frame_indices(track), det_scores(track), face_boxes(track)):
+        for number, detection, face_box in zip(
+            frame_indices(track), det_scores(track), face_boxes(track)
+        ):
             face = int(track["face"])
-            rows.append({"face": face, "frame": number,
-                         "time": round(number / fps, 4) if fps > 0 else None,
-                         "box": [round(float(v), 1) for v in face_box],
-                         "detection": detection, "score": alone.get((face, number))})
+            rows.append(
+                {
+                    "face": face,
+                    "frame": number,
+                    "time": round(number / fps, 4) if fps > 0 else None,
+                    "box": [round(float(v), 1) for v in face_box],
+                    "detection": detection,
+                    "score": alone.get((face, number)),
+                }
+            )
     return rows

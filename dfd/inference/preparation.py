@@ -45,26 +45,39 @@ def recorded_settings(manifest_path: str | Path) -> tuple[dict[str, Any], Path] 
     return None
 
 
-def training_preparation(manifest_path: str | Path,
-                         crop_margin: float) -> tuple[PrepareSettings, str, list[str]]:
+def training_preparation(
+    manifest_path: str | Path, crop_margin: float
+) -> tuple[PrepareSettings, str, list[str]]:
     """(settings, where they came from, notes) for a detector trained on `manifest_path`."""
     base = config_defaults()
     recorded = recorded_settings(manifest_path)
     if recorded is not None:
         values, path = recorded
         known = set(asdict(base))
-        settings = PrepareSettings(**{**asdict(base), **{k: v for k, v in values.items() if k in known}})
+        settings = PrepareSettings(
+            **{**asdict(base), **{k: v for k, v in values.items() if k in known}}
+        )
         notes = []
         if abs(settings.margin - crop_margin) > 1e-9:
-            notes.append(f"the training crops' margin {settings.margin} differs from the "
-                         f"checkpoint's crop_margin {crop_margin}: the recorded margin is used")
+            notes.append(
+                f"the training crops' margin {settings.margin} differs from the "
+                f"checkpoint's crop_margin {crop_margin}: the recorded margin is used"
+            )
         return settings, f"recorded with the training data ({path})", notes
     settings = replace(base, margin=crop_margin)
-    note = (f"the training data's preparation records are not reachable ({manifest_path}): "
-            f"preparing with the defaults of conf/prepare.yaml and the checkpoint's crop margin")
-    return settings, f"defaults of conf/prepare.yaml, margin {crop_margin} from the checkpoint", [note]
+    note = (
+        f"the training data's preparation records are not reachable ({manifest_path}): "
+        f"preparing with the defaults of conf/prepare.yaml and the checkpoint's crop margin"
+    )
+    return (
+        settings,
+        f"defaults of conf/prepare.yaml, margin {crop_margin} from the checkpoint",
+        [note],
+    )
 
 
-def for_this_machine(settings: PrepareSettings, device: str, workers: int | None) -> PrepareSettings:
+def for_this_machine(
+    settings: PrepareSettings, device: str, workers: int | None
+) -> PrepareSettings:
     """The settings with this run's face-detection device and worker count."""
     return replace(settings, device=device, workers=workers or settings.workers)

@@ -15,8 +15,18 @@ from rich.table import Table
 
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 FAKE, REAL = "FAKE", "REAL"
-CSV_COLUMNS = ("video", "status", "reason", "verdict", "fake_probability", "threshold", "faces",
-               "frames_used", "clips", "seconds")
+CSV_COLUMNS = (
+    "video",
+    "status",
+    "reason",
+    "verdict",
+    "fake_probability",
+    "threshold",
+    "faces",
+    "frames_used",
+    "clips",
+    "seconds",
+)
 
 
 @dataclass
@@ -72,8 +82,9 @@ def results_table(results: list[VideoResult], title: str) -> Table:
     note (why a video failed); video paths relative to the folder they share, named in the title."""
     base = common_folder(results)
     names = [os.path.relpath(Path(r.video).absolute(), base) if base else r.video for r in results]
-    table = Table(title=f"{title} in {base}" if base else title, title_justify="left",
-                  box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"{title} in {base}" if base else title, title_justify="left", box=box.SIMPLE_HEAD
+    )
     table.add_column("video", overflow="fold")
     for column in ("verdict", "fake prob.", "faces", "frames", "seconds"):
         table.add_column(column, justify="left" if column == "verdict" else "right", no_wrap=True)
@@ -81,12 +92,19 @@ def results_table(results: list[VideoResult], title: str) -> Table:
     for name, result in zip(names, results):
         if result.ok:
             colour = "red" if result.verdict == FAKE else "green"
-            table.add_row(name, f"[bold {colour}]{result.verdict}[/]",
-                          f"{result.fake_probability:.3f}", str(result.faces),
-                          str(result.frames_used), f"{result.seconds:.1f}", "; ".join(result.notes))
+            table.add_row(
+                name,
+                f"[bold {colour}]{result.verdict}[/]",
+                f"{result.fake_probability:.3f}",
+                str(result.faces),
+                str(result.frames_used),
+                f"{result.seconds:.1f}",
+                "; ".join(result.notes),
+            )
         else:
-            table.add_row(name, "[yellow]failed[/]", "-", "-", "-", f"{result.seconds:.1f}",
-                          result.reason)
+            table.add_row(
+                name, "[yellow]failed[/]", "-", "-", "-", f"{result.seconds:.1f}", result.reason
+            )
     return table
 
 
@@ -103,7 +121,9 @@ def _clean(data: Any) -> Any:
     return _finite(data)
 
 
-def write_json(path: Path, results: list[VideoResult], model: dict[str, Any], details: bool) -> None:
+def write_json(
+    path: Path, results: list[VideoResult], model: dict[str, Any], details: bool
+) -> None:
     """Every result (with clip and frame scores when `details`) and the model's settings."""
     videos = []
     for result in results:
@@ -112,9 +132,12 @@ def write_json(path: Path, results: list[VideoResult], model: dict[str, Any], de
             entry.pop("clip_scores")
             entry.pop("frame_scores")
         videos.append(entry)
-    summary = {"videos": len(results), "ok": sum(r.ok for r in results),
-               "failed": sum(not r.ok for r in results),
-               "fake": sum(r.verdict == FAKE for r in results)}
+    summary = {
+        "videos": len(results),
+        "ok": sum(r.ok for r in results),
+        "failed": sum(not r.ok for r in results),
+        "fake": sum(r.verdict == FAKE for r in results),
+    }
     document = {"model": model, "summary": summary, "videos": videos}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_clean(document), indent=2, default=str))
@@ -139,8 +162,13 @@ def write_csv(path: Path, results: list[VideoResult], details: bool) -> list[Pat
     written = [path]
     if details:
         for target, attribute in zip(detail_paths(path), ("clip_scores", "frame_scores")):
-            table = pd.DataFrame([{"video": r.video, **{k: _cell(v) for k, v in row.items()}}
-                                  for r in results for row in getattr(r, attribute)])
+            table = pd.DataFrame(
+                [
+                    {"video": r.video, **{k: _cell(v) for k, v in row.items()}}
+                    for r in results
+                    for row in getattr(r, attribute)
+                ]
+            )
             table.to_csv(target, index=False)
             written.append(target)
     return written

@@ -70,7 +70,10 @@ class OnnxRuntime:
         import onnxruntime
 
         providers = ["CPUExecutionProvider"]
-        if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        if (
+            device.type == "cuda"
+            and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        ):
             providers.insert(0, "CUDAExecutionProvider")
         self.session = onnxruntime.InferenceSession(str(path), providers=providers)
         self.device = torch.device("cuda" if providers[0].startswith("CUDA") else "cpu")

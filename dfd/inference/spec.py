@@ -59,11 +59,16 @@ class DetectorSpec:
     def to_json(self) -> dict[str, Any]:
         """The spec as the plain values a sidecar stores."""
         return {
-            "clip_len": self.clip_len, "image_size": self.image_size, "mean": list(self.mean),
-            "std": list(self.std), "crop_margin": self.crop_margin,
-            "threshold": asdict(self.threshold), "aggregation": asdict(self.aggregation),
+            "clip_len": self.clip_len,
+            "image_size": self.image_size,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "crop_margin": self.crop_margin,
+            "threshold": asdict(self.threshold),
+            "aggregation": asdict(self.aggregation),
             "prepare": {"settings": portable_prepare(self.prepare), "source": self.prepare_source},
-            "frame_scores": self.frame_scores, **self.provenance,
+            "frame_scores": self.frame_scores,
+            **self.provenance,
         }
 
     @classmethod
@@ -74,10 +79,14 @@ class DetectorSpec:
         prepare = PrepareSettings(**{**asdict(base), **stored})
         provenance_keys = set(data) - {f.name for f in fields(cls)}
         return cls(
-            clip_len=int(data["clip_len"]), image_size=int(data["image_size"]),
-            mean=tuple(data["mean"]), std=tuple(data["std"]),
-            crop_margin=float(data["crop_margin"]), threshold=Threshold(**data["threshold"]),
-            aggregation=Aggregation(**data["aggregation"]), prepare=prepare,
+            clip_len=int(data["clip_len"]),
+            image_size=int(data["image_size"]),
+            mean=tuple(data["mean"]),
+            std=tuple(data["std"]),
+            crop_margin=float(data["crop_margin"]),
+            threshold=Threshold(**data["threshold"]),
+            aggregation=Aggregation(**data["aggregation"]),
+            prepare=prepare,
             prepare_source=f"{source}: {data['prepare']['source']}",
             frame_scores=bool(data["frame_scores"]),
             provenance={key: data[key] for key in sorted(provenance_keys)},

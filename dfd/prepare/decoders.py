@@ -52,12 +52,16 @@ class DecordFrames:
         self.fps = float(self._reader.get_avg_fps())
 
     def timestamps(self) -> np.ndarray:
-        starts = np.asarray(self._reader.get_frame_timestamp(np.arange(self.num_frames)))[:, 0].astype(float)
+        starts = np.asarray(self._reader.get_frame_timestamp(np.arange(self.num_frames)))[
+            :, 0
+        ].astype(float)
         return starts - starts[0]
 
     def read(self, indices: list[int]) -> np.ndarray:
         batch = self._reader.get_batch(list(indices))
-        frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)  # decord's torch bridge
+        frames = (
+            batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
+        )  # decord's torch bridge
         # decord goes on decoding the rest of the video in the background after a batch,
         # holding those frames in memory; going back to the start stops it.
         self._reader.seek(0)
@@ -73,8 +77,11 @@ class PyAVFrames:
         self._quarter_turns = -(rotation // 90)  # np.rot90 turns counter-clockwise
         with av.open(self._path) as container:
             stream = container.streams.video[0]
-            packets = [(packet.pts, packet.is_keyframe) for packet in container.demux(stream)
-                       if packet.size and not packet.is_discard]
+            packets = [
+                (packet.pts, packet.is_keyframe)
+                for packet in container.demux(stream)
+                if packet.size and not packet.is_discard
+            ]
             self._time_base = float(stream.time_base or 0)
             rate = stream.average_rate or stream.guessed_rate
         self._by_pts = all(pts is not None for pts, _ in packets)
@@ -114,18 +121,24 @@ class PyAVFrames:
         """
         targets = [self._pts[index] for index in indices]
         wanted = set(targets)
-        frames = _FrameArray(len(targets))  # decoders give frames in presentation order: targets arrive in order
+        frames = _FrameArray(
+            len(targets)
+        )  # decoders give frames in presentation order: targets arrive in order
         container, stream = self._open()
         with container:
             codec = stream.codec_context
             packets, last_key = None, None
             while not frames.complete:
-                key = self._keys[max(0, bisect.bisect_right(self._keys, targets[frames.filled]) - 1)]
+                key = self._keys[
+                    max(0, bisect.bisect_right(self._keys, targets[frames.filled]) - 1)
+                ]
                 if packets is None or key > last_key:
                     container.seek(key, stream=stream, backward=True)  # also empties the decoder
                     packets, last_key = container.demux(stream), key
                 packet = next(packets, None)
-                if packet is None or packet.size == 0:  # end of the file: take what the decoder holds
+                if (
+                    packet is None or packet.size == 0
+                ):  # end of the file: take what the decoder holds
                     codec.skip_frame = DECODE_ALL
                     decoded = codec.decode(None)
                 else:
@@ -152,7 +165,7 @@ class PyAVFrames:
                     if frames.complete:
                         break
         if not frames.complete:
-            raise RuntimeError(f"frames {indices[frames.filled:][:5]} could not be decoded")
+            raise RuntimeError(f"frames {indices[frames.filled :][:5]} could not be decoded")
         return frames.array
 
 
@@ -177,4 +190,7 @@ class _FrameArray:
 
 
 # name -> class, each made with (path, decoder threads (0: one per core), rotation (clockwise degrees))
-DECODERS: dict[str, type[PyAVFrames] | type[DecordFrames]] = {"pyav": PyAVFrames, "decord": DecordFrames}
+DECODERS: dict[str, type[PyAVFrames] | type[DecordFrames]] = {
+    "pyav": PyAVFrames,
+    "decord": DecordFrames,
+}

@@ -35,8 +35,14 @@ class SkipVideo(Exception):
         super().__init__(self.reason)
 
 
-def prepare_video(path: Path, video_id: str, prepared_dir: Path, settings: PrepareSettings,
-                  detector: Callable[[], FaceDetector], decode_threads: int = 0) -> list[dict[str, object]]:
+def prepare_video(
+    path: Path,
+    video_id: str,
+    prepared_dir: Path,
+    settings: PrepareSettings,
+    detector: Callable[[], FaceDetector],
+    decode_threads: int = 0,
+) -> list[dict[str, object]]:
     """Prepare one video and record it; returns one result dict per clip (or one skip)."""
     info: VideoInfo | None = None
     try:
@@ -51,20 +57,32 @@ def prepare_video(path: Path, video_id: str, prepared_dir: Path, settings: Prepa
         clips = [_skipped(video_id, skip.reason, info)]
     except Exception as error:  # one broken video must never stop the run
         log.exception("error while preparing %s", path)
-        clips = [_skipped(video_id, f"error: {type(error).__name__}: {_one_line(str(error))}", info)]
+        clips = [
+            _skipped(video_id, f"error: {type(error).__name__}: {_one_line(str(error))}", info)
+        ]
     if clips[0]["status"] == STATUS_SKIPPED:
         _remove_clip_dirs(prepared_dir / FACES_DIR, video_id)
     save_record(prepared_dir, path, video_id, settings, clips)
     return clips
 
 
-def save_record(prepared_dir: Path, path: Path, video_id: str, settings: PrepareSettings,
-                clips: list[dict[str, object]]) -> None:
+def save_record(
+    prepared_dir: Path,
+    path: Path,
+    video_id: str,
+    settings: PrepareSettings,
+    clips: list[dict[str, object]],
+) -> None:
     """Record a finished video: its source stamp, the output settings and its clip rows."""
-    write_record(record_path(prepared_dir, video_id), {
-        "video_id": video_id, "source_stamp": source_stamp(path),
-        "settings": settings.output_fingerprint(), "clips": clips,
-    })
+    write_record(
+        record_path(prepared_dir, video_id),
+        {
+            "video_id": video_id,
+            "source_stamp": source_stamp(path),
+            "settings": settings.output_fingerprint(),
+            "clips": clips,
+        },
+    )
 
 
 def skipped_clip(video_id: str, reason: str) -> dict[str, object]:
@@ -72,27 +90,50 @@ def skipped_clip(video_id: str, reason: str) -> dict[str, object]:
     return _skipped(video_id, reason, None)
 
 
-def _extract(video: Video, video_id: str, prepared_dir: Path, settings: PrepareSettings,
-             detector: Callable[[], FaceDetector]) -> list[dict[str, object]]:
+def _extract(
+    video: Video,
+    video_id: str,
+    prepared_dir: Path,
+    settings: PrepareSettings,
+    detector: Callable[[], FaceDetector],
+) -> list[dict[str, object]]:
     indices = video.sample(settings.num_frames, settings.fps, settings.max_frames)
     if not indices:
         raise SkipVideo("no_frames")
     per_chunk = frames_per_chunk(video.info, settings.frame_memory_mb)
-    frames = video.read(indices) if len(indices) <= per_chunk else None  # else: read twice, in chunks
+    frames = (
+        video.read(indices) if len(indices) <= per_chunk else None
+    )  # else: read twice, in chunks
     tracks = _tracks(video, indices, frames, per_chunk, settings, detector())
     faces_dir = prepared_dir / FACES_DIR
     _remove_clip_dirs(faces_dir, video_id)
     names = [f"{index:06d}.jpg" for index in indices]
-    clip_ids = [video_id if settings.faces == "largest" else f"{video_id}#{face}" for face in range(len(tracks))]
-    _write_crops(_chunks(video, indices, frames, per_chunk), tracks, names,
-                 [faces_dir / clip_id for clip_id in clip_ids], settings)
-    return [{
-        "clip_id": clip_id, "face": face, "status": STATUS_OK, "reason": "", "num_frames": len(indices),
-        "frame_paths": join_list(f"{FACES_DIR}/{clip_id}/{name}" for name in names),
-        "frame_indices": join_list(indices), "det_scores": join_list(f"{s:.4f}" for s in track.scores),
-        "boxes": join_list(" ".join(f"{value:.1f}" for value in box) for box in track.boxes),
-        **_video_facts(video.info),
-    } for face, (clip_id, track) in enumerate(zip(clip_ids, tracks))]
+    clip_ids = [
+        video_id if settings.faces == "largest" else f"{video_id}#{face}"
+        for face in range(len(tracks))
+    ]
+    _write_crops(
+        _chunks(video, indices, frames, per_chunk),
+        tracks,
+        names,
+        [faces_dir / clip_id for clip_id in clip_ids],
+        settings,
+    )
+    return [
+        {
+            "clip_id": clip_id,
+            "face": face,
+            "status": STATUS_OK,
+            "reason": "",
+            "num_frames": len(indices),
+            "frame_paths": join_list(f"{FACES_DIR}/{clip_id}/{name}" for name in names),
+            "frame_indices": join_list(indices),
+            "det_scores": join_list(f"{s:.4f}" for s in track.scores),
+            "boxes": join_list(" ".join(f"{value:.1f}" for value in box) for box in track.boxes),
+            **_video_facts(video.info),
+        }
+        for face, (clip_id, track) in enumerate(zip(clip_ids, tracks))
+    ]
 
 
 def frames_per_chunk(info: VideoInfo, memory_mb: int) -> int:
@@ -100,29 +141,46 @@ def frames_per_chunk(info: VideoInfo, memory_mb: int) -> int:
     return max(1, memory_mb * 2**20 // max(1, info.width * info.height * 3))
 
 
-def _tracks(video: Video, indices: list[int], frames: np.ndarray | None, per_chunk: int,
-            settings: PrepareSettings, detector: FaceDetector) -> list[FaceTrack]:
+def _tracks(
+    video: Video,
+    indices: list[int],
+    frames: np.ndarray | None,
+    per_chunk: int,
+    settings: PrepareSettings,
+    detector: FaceDetector,
+) -> list[FaceTrack]:
     """Face tracks over the sampled frames, detected on every ``detect_every``-th of them; without
     ``frames`` in memory, the searched ones are read ``per_chunk`` at a time."""
     detections: list[Detections | None] = [None] * len(indices)
     searched = searched_frames(len(indices), settings.detect_every)
     for start in range(0, len(searched), per_chunk):
         positions = searched[start : start + per_chunk]
-        pixels = ([frames[p] for p in positions] if frames is not None  # views, no copy
-                  else video.read([indices[p] for p in positions]))
+        pixels = (
+            [frames[p] for p in positions]
+            if frames is not None  # views, no copy
+            else video.read([indices[p] for p in positions])
+        )
         for position, found in zip(positions, detector.detect(pixels)):
             detections[position] = found
-    tracks = find_tracks(detections, indices, max_tracks=settings.max_faces,
-                         min_detected_fraction=settings.min_track_fraction, smooth_window=settings.smooth_window)
+    tracks = find_tracks(
+        detections,
+        indices,
+        max_tracks=settings.max_faces,
+        min_detected_fraction=settings.min_track_fraction,
+        smooth_window=settings.smooth_window,
+    )
     if not tracks:
         hits = sum(1 for found in detections if found is not None and len(found))
         searched_count = sum(1 for found in detections if found is not None)
-        raise SkipVideo("no_face", f"a face in {hits} of {searched_count} searched frames" if hits else "")
+        raise SkipVideo(
+            "no_face", f"a face in {hits} of {searched_count} searched frames" if hits else ""
+        )
     return tracks[:1] if settings.faces == "largest" else tracks
 
 
-def _chunks(video: Video, indices: list[int], frames: np.ndarray | None,
-            per_chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+def _chunks(
+    video: Video, indices: list[int], frames: np.ndarray | None, per_chunk: int
+) -> Iterator[tuple[int, np.ndarray]]:
     """(position of the first, frames) for all sampled frames: those in memory, or read again in chunks."""
     if frames is not None:
         yield 0, frames
@@ -131,8 +189,13 @@ def _chunks(video: Video, indices: list[int], frames: np.ndarray | None,
         yield start, video.read(indices[start : start + per_chunk])
 
 
-def _write_crops(chunks: Iterator[tuple[int, np.ndarray]], tracks: list[FaceTrack], names: list[str],
-                 clip_dirs: list[Path], settings: PrepareSettings) -> None:
+def _write_crops(
+    chunks: Iterator[tuple[int, np.ndarray]],
+    tracks: list[FaceTrack],
+    names: list[str],
+    clip_dirs: list[Path],
+    settings: PrepareSettings,
+) -> None:
     """Crops go to temporary folders that are renamed into place once complete."""
     partials = [clip_dir.with_name(clip_dir.name + PARTIAL_SUFFIX) for clip_dir in clip_dirs]
     for partial in partials:
@@ -141,7 +204,9 @@ def _write_crops(chunks: Iterator[tuple[int, np.ndarray]], tracks: list[FaceTrac
     for start, frames in chunks:
         for track, partial in zip(tracks, partials):
             for position, frame in enumerate(frames, start):
-                crop = crop_square(frame, track.boxes[position], settings.margin, settings.face_size)
+                crop = crop_square(
+                    frame, track.boxes[position], settings.margin, settings.face_size
+                )
                 save_rgb_jpeg(crop, partial / names[position])
     for partial, clip_dir in zip(partials, clip_dirs):
         partial.rename(clip_dir)
@@ -153,19 +218,32 @@ def _remove_clip_dirs(faces_dir: Path, video_id: str) -> None:
     if not target.parent.is_dir():
         return
     for folder in target.parent.glob(f"{glob.escape(target.name)}*"):
-        rest = folder.name[len(target.name):]
+        rest = folder.name[len(target.name) :]
         if rest in ("", PARTIAL_SUFFIX) or rest.startswith("#"):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _video_facts(info: VideoInfo | None) -> dict[str, object]:
-    return {"fps": info.fps if info else 0.0, "width": info.width if info else 0,
-            "height": info.height if info else 0}
+    return {
+        "fps": info.fps if info else 0.0,
+        "width": info.width if info else 0,
+        "height": info.height if info else 0,
+    }
 
 
 def _skipped(video_id: str, reason: str, info: VideoInfo | None) -> dict[str, object]:
-    return {"clip_id": video_id, "face": 0, "status": STATUS_SKIPPED, "reason": reason, "num_frames": 0,
-            "frame_paths": "", "frame_indices": "", "det_scores": "", "boxes": "", **_video_facts(info)}
+    return {
+        "clip_id": video_id,
+        "face": 0,
+        "status": STATUS_SKIPPED,
+        "reason": reason,
+        "num_frames": 0,
+        "frame_paths": "",
+        "frame_indices": "",
+        "det_scores": "",
+        "boxes": "",
+        **_video_facts(info),
+    }
 
 
 def _one_line(text: str) -> str:

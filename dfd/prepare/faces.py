@@ -35,8 +35,14 @@ class Detections:
 class FaceDetector:
     """Find faces in RGB frames, ``batch_size`` frames per MTCNN call."""
 
-    def __init__(self, device: str = "cpu", batch_size: int = 16, min_prob: float = 0.9,
-                 min_face_size: int = 40, max_side: int | None = 640) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        batch_size: int = 16,
+        min_prob: float = 0.9,
+        min_face_size: int = 40,
+        max_side: int | None = 640,
+    ) -> None:
         self.batch_size = max(1, int(batch_size))
         self.min_prob = float(min_prob)
         self.max_side = int(max_side) if max_side else None
@@ -55,7 +61,9 @@ class FaceDetector:
         scale = self.scale_for(height, width)
         found: list[Detections] = []
         for start in range(0, len(frames), self.batch_size):
-            batch = np.stack([_resize(frame, scale) for frame in frames[start : start + self.batch_size]])
+            batch = np.stack(
+                [_resize(frame, scale) for frame in frames[start : start + self.batch_size]]
+            )
             with torch.inference_mode():
                 boxes, probs, points = self._mtcnn.detect(batch, landmarks=True)
             found.extend(self._keep(b, p, q, scale) for b, p, q in zip(boxes, probs, points))
@@ -65,7 +73,9 @@ class FaceDetector:
         """Detect on every ``every``-th frame (and the last); ``None`` for the frames not searched."""
         searched = searched_frames(len(frames), every)
         detections: list[Detections | None] = [None] * len(frames)
-        for position, found in zip(searched, self.detect([frames[p] for p in searched])):  # views, no copy
+        for position, found in zip(
+            searched, self.detect([frames[p] for p in searched])
+        ):  # views, no copy
             detections[position] = found
         return detections
 

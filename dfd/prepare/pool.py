@@ -36,13 +36,22 @@ class LazyDetector:
     def __call__(self) -> FaceDetector:
         if self._detector is None:
             s = self._settings
-            self._detector = FaceDetector(device=s.device, batch_size=s.detect_batch, min_prob=s.min_face_prob,
-                                          min_face_size=s.min_face_size, max_side=s.detect_size)
+            self._detector = FaceDetector(
+                device=s.device,
+                batch_size=s.detect_batch,
+                min_prob=s.min_face_prob,
+                min_face_size=s.min_face_size,
+                max_side=s.detect_size,
+            )
         return self._detector
 
 
-def run_videos(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings,
-               detector: LazyDetector | None = None) -> Iterator[Result]:
+def run_videos(
+    tasks: list[Task],
+    prepared_dir: Path,
+    settings: PrepareSettings,
+    detector: LazyDetector | None = None,
+) -> Iterator[Result]:
     """Prepare every task, yielding each video's rows as soon as it is done (in any order).
 
     With one worker, or one video to do, the work runs in this process (no start-up cost),
@@ -57,12 +66,16 @@ def run_videos(tasks: list[Task], prepared_dir: Path, settings: PrepareSettings,
     queue = deque(tasks)
     while queue:
         suspects = yield from _pooled(queue, prepared_dir, settings, workers)
-        for task in suspects:  # alone in a fresh worker, so a crash is pinned on the video that caused it
+        for (
+            task
+        ) in suspects:  # alone in a fresh worker, so a crash is pinned on the video that caused it
             if (yield from _pooled(deque([task]), prepared_dir, settings, 1)):
                 yield _crashed(task, prepared_dir, settings)
 
 
-def _pooled(queue: deque[Task], prepared_dir: Path, settings: PrepareSettings, workers: int) -> Iterator[Result]:
+def _pooled(
+    queue: deque[Task], prepared_dir: Path, settings: PrepareSettings, workers: int
+) -> Iterator[Result]:
     """Yield results from a process pool, taking tasks off ``queue`` as workers free up.
 
     Only ``workers`` tasks are in flight at a time, so when a worker dies the pool's loss is
@@ -71,8 +84,12 @@ def _pooled(queue: deque[Task], prepared_dir: Path, settings: PrepareSettings, w
     threads = max(1, (os.cpu_count() or 1) // workers)
     running: dict[Future, Task] = {}
     suspects: list[Task] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(),
-                             initializer=_start_worker, initargs=(settings, threads)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=pool_context(),
+        initializer=_start_worker,
+        initargs=(settings, threads),
+    ) as pool:
         while queue or running:
             while queue and len(running) < workers and not suspects:
                 task = queue.popleft()
@@ -110,4 +127,6 @@ def _start_worker(settings: PrepareSettings, threads: int) -> None:
 
 def _work(path: Path, video_id: str, prepared_dir: Path) -> list[dict[str, object]]:
     assert _worker_settings is not None and _worker_detector is not None, "worker not initialised"
-    return prepare_video(path, video_id, prepared_dir, _worker_settings, _worker_detector, _worker_threads)
+    return prepare_video(
+        path, video_id, prepared_dir, _worker_settings, _worker_detector, _worker_threads
+    )

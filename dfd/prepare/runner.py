@@ -22,7 +22,12 @@ from tqdm import tqdm
 
 from dfd.datasets.labels import LabeledVideo, LabelTable
 from dfd.datasets.manifest import (
-    MANIFEST_COLUMNS, STATUS_OK, STATUS_SKIPPED, det_scores, empty_manifest, frame_paths,
+    MANIFEST_COLUMNS,
+    STATUS_OK,
+    STATUS_SKIPPED,
+    det_scores,
+    empty_manifest,
+    frame_paths,
     write_manifest,
 )
 from dfd.datasets.splits import assign_splits
@@ -53,8 +58,14 @@ def prepare_dataset(
     raw_dir, prepared_dir = Path(raw_dir), Path(prepared_dir)
     for row, reason in labels.rejected:
         log.warning("rejected label row %s: %s", row, reason)
-    splits = assign_splits(labels.videos, val_fraction, test_fraction, seed)  # over all shards alike
-    videos = [video for video in labels.videos if in_shard(video.video_id, settings.shard, settings.num_shards)]
+    splits = assign_splits(
+        labels.videos, val_fraction, test_fraction, seed
+    )  # over all shards alike
+    videos = [
+        video
+        for video in labels.videos
+        if in_shard(video.video_id, settings.shard, settings.num_shards)
+    ]
     results: dict[str, list[dict[str, object]]] = {}
     pending = []
     for video in videos:
@@ -64,7 +75,9 @@ def prepare_dataset(
         else:
             results[video.video_id] = clips
     reused = len(results)
-    progress = tqdm(total=len(videos), initial=reused, desc="prepare", unit="video", disable=not show_progress)
+    progress = tqdm(
+        total=len(videos), initial=reused, desc="prepare", unit="video", disable=not show_progress
+    )
     started = time.perf_counter()
     with progress:
         for video_id, clips in run_videos(pending, prepared_dir, settings):
@@ -74,7 +87,11 @@ def prepare_dataset(
     write_manifest(manifest, prepared_dir / manifest_name(settings.shard, settings.num_shards))
     if show_progress:
         seconds = time.perf_counter() - started
-        Console().print(summary_table(manifest, prepared_dir, len(labels.rejected), reused, len(pending), seconds))
+        Console().print(
+            summary_table(
+                manifest, prepared_dir, len(labels.rejected), reused, len(pending), seconds
+            )
+        )
     return manifest
 
 
@@ -83,13 +100,19 @@ def prepare_from_config(cfg: DictConfig) -> pd.DataFrame:
     labels = instantiate(cfg.data.labels)
     settings = PrepareSettings(**OmegaConf.to_container(cfg.prepare, resolve=True))
     return prepare_dataset(
-        labels, cfg.data.raw_dir, cfg.data.prepared_dir, settings,
-        val_fraction=cfg.data.splits.val_fraction, test_fraction=cfg.data.splits.test_fraction,
+        labels,
+        cfg.data.raw_dir,
+        cfg.data.prepared_dir,
+        settings,
+        val_fraction=cfg.data.splits.val_fraction,
+        test_fraction=cfg.data.splits.test_fraction,
         seed=cfg.data.splits.seed,
     )
 
 
-def reusable_clips(video: LabeledVideo, prepared_dir: Path, settings: PrepareSettings) -> list[dict] | None:
+def reusable_clips(
+    video: LabeledVideo, prepared_dir: Path, settings: PrepareSettings
+) -> list[dict] | None:
     """The clip rows of an earlier run when still valid: same source file, same output settings,
     every frame on disk, and no unexpected ``error`` (which may have been passing). None means
     the video must be prepared (again)."""
@@ -102,13 +125,21 @@ def reusable_clips(video: LabeledVideo, prepared_dir: Path, settings: PrepareSet
     for clip in clips:
         if str(clip["reason"]).startswith("error"):
             return None
-        if clip["status"] == STATUS_OK and not all(path.is_file() for path in frame_paths(clip, prepared_dir)):
+        if clip["status"] == STATUS_OK and not all(
+            path.is_file() for path in frame_paths(clip, prepared_dir)
+        ):
             return None
     return clips or None
 
 
-def summary_table(manifest: pd.DataFrame, prepared_dir: Path, rejected: int, reused: int, prepared: int,
-                  seconds: float) -> Table:
+def summary_table(
+    manifest: pd.DataFrame,
+    prepared_dir: Path,
+    rejected: int,
+    reused: int,
+    prepared: int,
+    seconds: float,
+) -> Table:
     """What the run produced: videos (``reused`` from records, ``prepared`` in ``seconds`` now), clips,
     faces found, skips per reason, rejected label rows."""
     table = Table(title=f"prepare summary ({prepared_dir})")
@@ -127,8 +158,13 @@ def summary_table(manifest: pd.DataFrame, prepared_dir: Path, rejected: int, reu
         table.add_row(f"  in {split}", str(count))
     scores = [score for cell in ok.to_dict("records") for score in det_scores(cell)]
     detected = sum(score > 0 for score in scores)
-    table.add_row("clip frames with a detected face", f"{detected} of {len(scores)} ({_percent(detected, len(scores))})")
-    skipped = manifest[manifest["status"] == STATUS_SKIPPED]["reason"].map(lambda reason: reason.split(":", 1)[0])
+    table.add_row(
+        "clip frames with a detected face",
+        f"{detected} of {len(scores)} ({_percent(detected, len(scores))})",
+    )
+    skipped = manifest[manifest["status"] == STATUS_SKIPPED]["reason"].map(
+        lambda reason: reason.split(":", 1)[0]
+    )
     for code, count in sorted(Counter(skipped).items()):
         table.add_row(f"skipped: {code}", str(count))
     table.add_row("rejected label rows", str(rejected))
@@ -146,15 +182,26 @@ def _source(path: Path, raw_dir: Path) -> str:
         return str(path)
 
 
-def _assemble(videos: list[LabeledVideo], results: dict[str, list[dict[str, object]]], splits: dict[str, str],
-              raw_dir: Path) -> pd.DataFrame:
+def _assemble(
+    videos: list[LabeledVideo],
+    results: dict[str, list[dict[str, object]]],
+    splits: dict[str, str],
+    raw_dir: Path,
+) -> pd.DataFrame:
     """Manifest rows in label order, each clip with its video's label, group, split, source,
     identity, method and extra label columns."""
     records = []
     for video in videos:
-        base = {"video_id": video.video_id, "label": video.label, "group": video.group,
-                "split": splits[video.video_id], "source": _source(video.path, raw_dir),
-                "identity": video.identity, "method": video.method, **dict(video.extra)}
+        base = {
+            "video_id": video.video_id,
+            "label": video.label,
+            "group": video.group,
+            "split": splits[video.video_id],
+            "source": _source(video.path, raw_dir),
+            "identity": video.identity,
+            "method": video.method,
+            **dict(video.extra),
+        }
         records.extend({**clip, **base} for clip in results.get(video.video_id, []))
     if not records:
         return empty_manifest()

@@ -9,8 +9,19 @@ from dfd.prepare.decoders import DECODERS
 FACE_MODES = ("largest", "all")
 # Settings that change what is written; a change means finished videos are prepared again.
 OUTPUT_FIELDS = (
-    "num_frames", "fps", "max_frames", "face_size", "margin", "min_face_prob", "min_face_size", "detect_size",
-    "detect_every", "smooth_window", "faces", "max_faces", "min_track_fraction",
+    "num_frames",
+    "fps",
+    "max_frames",
+    "face_size",
+    "margin",
+    "min_face_prob",
+    "min_face_size",
+    "detect_size",
+    "detect_every",
+    "smooth_window",
+    "faces",
+    "max_faces",
+    "min_track_fraction",
 )
 
 
@@ -42,13 +53,26 @@ class PrepareSettings:
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
-            raise ValueError(f"prepare.decoder must be one of {sorted(DECODERS)}, got {self.decoder!r}")
+            raise ValueError(
+                f"prepare.decoder must be one of {sorted(DECODERS)}, got {self.decoder!r}"
+            )
         if self.faces not in FACE_MODES:
             raise ValueError(f"prepare.faces must be one of {FACE_MODES}, got {self.faces!r}")
         if self.num_shards < 1 or not 0 <= self.shard < self.num_shards:
-            raise ValueError(f"prepare.shard must be in [0, num_shards={self.num_shards}), got {self.shard}")
-        for name in ("num_frames", "max_frames", "face_size", "detect_every", "smooth_window", "max_faces",
-                     "detect_batch", "frame_memory_mb", "workers"):
+            raise ValueError(
+                f"prepare.shard must be in [0, num_shards={self.num_shards}), got {self.shard}"
+            )
+        for name in (
+            "num_frames",
+            "max_frames",
+            "face_size",
+            "detect_every",
+            "smooth_window",
+            "max_faces",
+            "detect_batch",
+            "frame_memory_mb",
+            "workers",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"prepare.{name} must be at least 1, got {getattr(self, name)}")
 

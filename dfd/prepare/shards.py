@@ -32,11 +32,15 @@ def merge_shards(prepared_dir: str | Path, num_shards: int) -> pd.DataFrame:
     paths = [prepared_dir / manifest_name(shard, num_shards) for shard in range(num_shards)]
     missing = [path.name for path in paths if not path.is_file()]
     if missing:
-        raise ShardError(f"cannot merge: {len(missing)} of {num_shards} shard manifests missing: {missing[:5]}")
+        raise ShardError(
+            f"cannot merge: {len(missing)} of {num_shards} shard manifests missing: {missing[:5]}"
+        )
     merged = pd.concat([read_manifest(path) for path in paths], ignore_index=True)
     twice = merged[merged.duplicated("clip_id", keep=False)]["clip_id"].unique()
     if len(twice):
-        raise ShardError(f"cannot merge: {len(twice)} clip(s) in more than one shard, e.g. {list(twice[:3])}")
+        raise ShardError(
+            f"cannot merge: {len(twice)} clip(s) in more than one shard, e.g. {list(twice[:3])}"
+        )
     merged = merged.sort_values(["video_id", "face"], kind="stable").reset_index(drop=True)
     write_manifest(merged, prepared_dir / MANIFEST_NAME)
     return merged

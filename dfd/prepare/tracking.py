@@ -74,8 +74,12 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def find_tracks(
-    detections: Sequence[Detections | None], times: Sequence[float], *, max_tracks: int = 1,
-    min_detected_fraction: float = 0.0, smooth_window: int = 1,
+    detections: Sequence[Detections | None],
+    times: Sequence[float],
+    *,
+    max_tracks: int = 1,
+    min_detected_fraction: float = 0.0,
+    smooth_window: int = 1,
 ) -> list[FaceTrack]:
     """Face tracks through per-frame detections (``None`` = not searched), largest face first.
 
@@ -146,8 +150,13 @@ def _match(last: np.ndarray, found: Detections, used: np.ndarray) -> int | None:
     return int(free[nearest]) if distances[nearest] <= MAX_CENTRE_SHIFT * side else None
 
 
-def _as_track(frames: list[Detections], matched: list[int | None], times: np.ndarray, searched: np.ndarray,
-              smooth_window: int) -> FaceTrack:
+def _as_track(
+    frames: list[Detections],
+    matched: list[int | None],
+    times: np.ndarray,
+    searched: np.ndarray,
+    smooth_window: int,
+) -> FaceTrack:
     count = len(frames)
     values = np.full((count, 14), np.nan)
     scores = np.zeros(count)
@@ -183,4 +192,6 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     half = window // 2
     padded = np.pad(values, ((half, window - 1 - half), (0, 0)), mode="edge")
     kernel = np.ones(window) / window
-    return np.stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(values.shape[1])], axis=1)
+    return np.stack(
+        [np.convolve(padded[:, k], kernel, mode="valid") for k in range(values.shape[1])], axis=1
+    )

@@ -86,7 +86,9 @@ class Video:
         try:
             return self._frames.read(list(indices))
         except Exception as error:  # FFmpegError, decord's DECORDError and plain RuntimeErrors
-            raise VideoReadError(UNREADABLE, f"decoding frames failed: {_describe(error)}") from error
+            raise VideoReadError(
+                UNREADABLE, f"decoding frames failed: {_describe(error)}"
+            ) from error
 
 
 def open_video(path: str | Path, threads: int = 0, decoder: str = "pyav") -> Video:
@@ -107,8 +109,10 @@ def open_video(path: str | Path, threads: int = 0, decoder: str = "pyav") -> Vid
         raise VideoReadError(NO_FRAMES, f"{decoder} finds no frames in the video stream")
     sideways = probe.rotation in (90, 270)
     info = VideoInfo(
-        num_frames=frames.num_frames, fps=frames.fps,
-        width=probe.height if sideways else probe.width, height=probe.width if sideways else probe.height,
+        num_frames=frames.num_frames,
+        fps=frames.fps,
+        width=probe.height if sideways else probe.width,
+        height=probe.width if sideways else probe.height,
         rotation=probe.rotation,
     )
     return Video(frames, info)
@@ -138,19 +142,25 @@ def _probe(path: Path) -> _Probe:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise VideoReadError(UNREADABLE, f"cannot access the file: {error.strerror or error}") from error
+        raise VideoReadError(
+            UNREADABLE, f"cannot access the file: {error.strerror or error}"
+        ) from error
     if size == 0:
         raise VideoReadError(EMPTY_FILE, "the file has 0 bytes")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 kinds = sorted({stream.type for stream in container.streams}) or ["none"]
-                raise VideoReadError(NO_VIDEO_STREAM, f"the file has no video stream (streams: {', '.join(kinds)})")
+                raise VideoReadError(
+                    NO_VIDEO_STREAM, f"the file has no video stream (streams: {', '.join(kinds)})"
+                )
             stream = container.streams.video[0]
             _check_complete(stream, size)
             first = next(container.decode(stream), None)
     except (av.FFmpegError, OSError, ValueError) as error:  # a VideoReadError passes through
-        raise VideoReadError(UNREADABLE, f"not a readable media file: {_describe(error)}") from error
+        raise VideoReadError(
+            UNREADABLE, f"not a readable media file: {_describe(error)}"
+        ) from error
     if first is None:
         raise VideoReadError(NO_FRAMES, "the video stream has no decodable frame")
     return _Probe(width=first.width, height=first.height, rotation=_clockwise(first.rotation))
@@ -162,7 +172,8 @@ def _check_complete(stream: VideoStream, size: int) -> None:
     missing = sum(end > size for end in ends)
     if missing:
         raise VideoReadError(
-            UNREADABLE, f"truncated: {missing} of {len(ends)} frames lie beyond the end of the file "
+            UNREADABLE,
+            f"truncated: {missing} of {len(ends)} frames lie beyond the end of the file "
             f"({size} bytes, the index needs {max(ends)})",
         )
 

@@ -28,14 +28,22 @@ THRESHOLD_COLOUR = "#333333"
 CURVE_COLOURS = ("#3b2a7a", "#1a9988", "#b07d12", "#7f7f7f", "#8e44ad", "#2c7a2c")
 DPI = 120
 METRIC_LABELS = {
-    "auroc": "AUROC", "ap": "AP", "acc": "Accuracy", "balanced_acc": "Balanced acc.",
-    "f1": "F1", "eer": "EER", "log_loss": "Log loss", "brier": "Brier", "ece": "ECE",
+    "auroc": "AUROC",
+    "ap": "AP",
+    "acc": "Accuracy",
+    "balanced_acc": "Balanced acc.",
+    "f1": "F1",
+    "eer": "EER",
+    "log_loss": "Log loss",
+    "brier": "Brier",
+    "ece": "ECE",
 }
 HIGHER_IS_BETTER = ("auroc", "ap", "acc", "balanced_acc", "f1")
 LOWER_IS_BETTER = ("eer", "brier", "ece", "log_loss")
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def _has_both_classes(table: pd.DataFrame | None) -> bool:
     return table is not None and len(table) > 0 and table["label"].nunique() == 2
@@ -62,12 +70,13 @@ def short_id(video_id: object, width: int = 24) -> str:
     text = str(video_id)
     if len(text) > width:
         keep = (width - 1) // 2
-        text = f"{text[:keep]}…{text[-(width - 1 - keep):]}"
+        text = f"{text[:keep]}…{text[-(width - 1 - keep) :]}"
     return text.replace("$", r"\$")
 
 
-def representative_frame(clips: pd.DataFrame, video_id: object,
-                         highest: bool = True) -> Path | None:
+def representative_frame(
+    clips: pd.DataFrame, video_id: object, highest: bool = True
+) -> Path | None:
     """Middle face crop of the video's highest-scoring clip (lowest when `highest` is False)."""
     rows = clips[clips["video_id"] == video_id]
     if rows.empty:
@@ -87,8 +96,17 @@ def _save(figure: Figure, path: Path) -> Path:
 
 def _note(ax: Axes, text: str) -> None:
     """Replace an axes' content with a centred message (for undefined or empty plots)."""
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="#555555",
-            transform=ax.transAxes, wrap=True)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        ha="center",
+        va="center",
+        fontsize=11,
+        color="#555555",
+        transform=ax.transAxes,
+        wrap=True,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -105,8 +123,10 @@ def _metric(metrics: Mapping[str, object], level: str, name: str) -> float | Non
 
 # ----------------------------------------------------------------------------- figures
 
-def plot_roc(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
-             metrics: Mapping[str, object]) -> Path:
+
+def plot_roc(
+    path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None, metrics: Mapping[str, object]
+) -> Path:
     """ROC curves at video and clip level; the legend gives each AUC (video with its 95% CI)."""
     figure = Figure(figsize=(5.6, 5.2), layout="constrained")
     ax = figure.subplots()
@@ -127,13 +147,17 @@ def plot_roc(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
         ax.set(xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
         ax.legend(loc="lower right", fontsize=9)
         ax.grid(alpha=0.3)
-    ax.set(title="ROC curve", xlabel="False positive rate (real called fake)",
-           ylabel="True positive rate (fakes caught)")
+    ax.set(
+        title="ROC curve",
+        xlabel="False positive rate (real called fake)",
+        ylabel="True positive rate (fakes caught)",
+    )
     return _save(figure, path)
 
 
-def plot_pr(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
-            metrics: Mapping[str, object]) -> Path:
+def plot_pr(
+    path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None, metrics: Mapping[str, object]
+) -> Path:
     """Precision-recall curves (fake is the positive class) with AP and the chance level."""
     figure = Figure(figsize=(5.6, 5.2), layout="constrained")
     ax = figure.subplots()
@@ -141,8 +165,9 @@ def plot_pr(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
     for level, table in (("video", videos), ("clip", clips)):
         if not _has_both_classes(table):
             continue
-        recall, precision, computed_ap = pr_points(table["score"].to_numpy(),
-                                                   table["label"].to_numpy())
+        recall, precision, computed_ap = pr_points(
+            table["score"].to_numpy(), table["label"].to_numpy()
+        )
         ap = _metric(metrics, level, "ap")
         ap = computed_ap if ap is None else ap
         label = f"{level} (n={len(table)}) AP {ap:.3f}{_ci_text(metrics, f'{level}_ap')}"
@@ -153,11 +178,13 @@ def plot_pr(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
         _note(ax, "Precision-recall needs both real and fake videos")
     else:
         ax.set(xlim=(0, 1), ylim=(0, 1.02))
-        ax.legend(loc="lower left", fontsize=9, title="dotted: share of fakes",
-                  title_fontsize=8)
+        ax.legend(loc="lower left", fontsize=9, title="dotted: share of fakes", title_fontsize=8)
         ax.grid(alpha=0.3)
-    ax.set(title="Precision-recall curve", xlabel="Recall (fakes caught)",
-           ylabel="Precision (flagged that are fake)")
+    ax.set(
+        title="Precision-recall curve",
+        xlabel="Recall (fakes caught)",
+        ylabel="Precision (flagged that are fake)",
+    )
     return _save(figure, path)
 
 
@@ -173,8 +200,15 @@ def plot_confusion(path: Path, videos: pd.DataFrame, metrics: Mapping[str, objec
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for row in range(2):
         for col in range(2):
-            ax.text(col, row, f"{counts[row, col]}\n{rates[row, col]:.1%}", ha="center",
-                    va="center", fontsize=13, color="white" if rates[row, col] > 0.55 else "black")
+            ax.text(
+                col,
+                row,
+                f"{counts[row, col]}\n{rates[row, col]:.1%}",
+                ha="center",
+                va="center",
+                fontsize=13,
+                color="white" if rates[row, col] > 0.55 else "black",
+            )
     ticks = [f"{CLASS_NAMES[k]}\n(n={totals[k, 0]})" for k in (0, 1)]
     ax.set_xticks([0, 1], ["real", "fake"])
     ax.set_yticks([0, 1], ticks)
@@ -182,8 +216,11 @@ def plot_confusion(path: Path, videos: pd.DataFrame, metrics: Mapping[str, objec
         tick.set_color(CLASS_COLOURS[k])
     for tick, k in zip(ax.get_xticklabels(), (0, 1), strict=True):
         tick.set_color(CLASS_COLOURS[k])
-    ax.set(xlabel="Predicted", ylabel="True",
-           title=f"Confusion matrix ({len(videos)} videos)\n{threshold_text(metrics)}")
+    ax.set(
+        xlabel="Predicted",
+        ylabel="True",
+        title=f"Confusion matrix ({len(videos)} videos)\n{threshold_text(metrics)}",
+    )
     figure.colorbar(image, ax=ax, label="share of the true class", shrink=0.8)
     return _save(figure, path)
 
@@ -191,10 +228,13 @@ def plot_confusion(path: Path, videos: pd.DataFrame, metrics: Mapping[str, objec
 def plot_metrics_bar(path: Path, metrics: Mapping[str, object]) -> Path:
     """Video-level metrics as bars (higher-is-better and lower-is-better apart), CI where given."""
     video = metrics.get("video") or {}
-    groups = [(title, [n for n in names if video.get(n) is not None], colour)
-              for title, names, colour in (
-                  ("Higher is better", HIGHER_IS_BETTER, LEVEL_COLOURS["video"]),
-                  ("Lower is better", LOWER_IS_BETTER, LOWER_IS_BETTER_COLOUR))]
+    groups = [
+        (title, [n for n in names if video.get(n) is not None], colour)
+        for title, names, colour in (
+            ("Higher is better", HIGHER_IS_BETTER, LEVEL_COLOURS["video"]),
+            ("Lower is better", LOWER_IS_BETTER, LOWER_IS_BETTER_COLOUR),
+        )
+    ]
     groups = [group for group in groups if group[1]]
     figure = Figure(figsize=(9.0, 3.8), layout="constrained")
     axes = figure.subplots(1, max(len(groups), 1), squeeze=False)[0]
@@ -211,8 +251,15 @@ def plot_metrics_bar(path: Path, metrics: Mapping[str, object]) -> Path:
         ax.barh(positions, np.nan_to_num(values), color=colour, alpha=0.85)
         has_ci = errors.any(axis=0)
         if has_ci.any():
-            ax.errorbar(values[has_ci], positions[has_ci], xerr=np.abs(errors[:, has_ci]),
-                        fmt="none", ecolor="black", capsize=4, lw=1.2)
+            ax.errorbar(
+                values[has_ci],
+                positions[has_ci],
+                xerr=np.abs(errors[:, has_ci]),
+                fmt="none",
+                ecolor="black",
+                capsize=4,
+                lw=1.2,
+            )
         top = max(1.0, float(np.nanmax(values)) * 1.15) if np.isfinite(values).any() else 1.0
         for y, value, upper in zip(positions, values, errors[1], strict=True):
             text = "n/a" if not np.isfinite(value) else f"{value:.3f}"
@@ -224,8 +271,9 @@ def plot_metrics_bar(path: Path, metrics: Mapping[str, object]) -> Path:
         ax.set_xlabel("value")
         ax.grid(axis="x", alpha=0.3)
     count = metrics.get("num_videos")
-    figure.suptitle(f"Video-level metrics{f' ({count} videos)' if count else ''}, "
-                    "95% CI where computed")
+    figure.suptitle(
+        f"Video-level metrics{f' ({count} videos)' if count else ''}, 95% CI where computed"
+    )
     return _save(figure, path)
 
 
@@ -233,12 +281,19 @@ def _error_rows(videos: pd.DataFrame, kind: str) -> pd.DataFrame:
     """False positives (real scored fake), highest first, or false negatives, lowest first."""
     if kind == "fp":
         return videos[(videos["label"] == 0) & (videos["prediction"] == 1)].sort_values(
-            "score", ascending=False)
+            "score", ascending=False
+        )
     return videos[(videos["label"] == 1) & (videos["prediction"] == 0)].sort_values("score")
 
 
-def plot_error_grid(path: Path, videos: pd.DataFrame, clips: pd.DataFrame,
-                    metrics: Mapping[str, object], kind: str = "fp", limit: int = 8) -> Path:
+def plot_error_grid(
+    path: Path,
+    videos: pd.DataFrame,
+    clips: pd.DataFrame,
+    metrics: Mapping[str, object],
+    kind: str = "fp",
+    limit: int = 8,
+) -> Path:
     """Face crops of the worst false positives (`kind="fp"`) or false negatives (`"fn"`).
 
     Each panel is the middle frame of the video's highest-scoring clip (false positives) or
@@ -250,8 +305,7 @@ def plot_error_grid(path: Path, videos: pd.DataFrame, clips: pd.DataFrame,
     meaning = "real videos scored as fake" if kind == "fp" else "fake videos scored as real"
     rows = _error_rows(videos, kind)
     shown = rows.head(limit)
-    title = (f"Top {name}: {meaning}\n{len(shown)} of {len(rows)} shown, "
-             f"{threshold_text(metrics)}")
+    title = f"Top {name}: {meaning}\n{len(shown)} of {len(rows)} shown, {threshold_text(metrics)}"
     if shown.empty:
         figure = Figure(figsize=(6.0, 2.6), layout="constrained")
         ax = figure.subplots()
@@ -270,21 +324,25 @@ def plot_error_grid(path: Path, videos: pd.DataFrame, clips: pd.DataFrame,
                 ax.imshow(np.asarray(image.convert("RGB")))
         else:
             _note(ax, "crop missing")
-        ax.set_title(f"{short_id(video['video_id'], 22)}\nscore {video['score']:.3f}",
-                     fontsize=9, color=colour)
+        ax.set_title(
+            f"{short_id(video['video_id'], 22)}\nscore {video['score']:.3f}",
+            fontsize=9,
+            color=colour,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_edgecolor(colour)
             spine.set_linewidth(2)
-    for ax in axes[len(shown):]:
+    for ax in axes[len(shown) :]:
         ax.set_axis_off()
     figure.suptitle(title, fontsize=11)
     return _save(figure, path)
 
 
-def _reliability(labels: np.ndarray, scores: np.ndarray,
-                 bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _reliability(
+    labels: np.ndarray, scores: np.ndarray, bins: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-bin mean score, share of fakes and count (empty bins dropped from the first two)."""
     index = np.clip((scores * bins).astype(int), 0, bins - 1)
     counts = np.bincount(index, minlength=bins)
@@ -294,14 +352,21 @@ def _reliability(labels: np.ndarray, scores: np.ndarray,
     return mean_score, share_fake, counts
 
 
-def plot_calibration(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
-                     metrics: Mapping[str, object], bins: int = 10) -> Path:
+def plot_calibration(
+    path: Path,
+    videos: pd.DataFrame,
+    clips: pd.DataFrame | None,
+    metrics: Mapping[str, object],
+    bins: int = 10,
+) -> Path:
     """Reliability diagrams (share of fakes against mean score per bin) with bin counts below."""
-    levels = [(level, table) for level, table in (("video", videos), ("clip", clips))
-              if table is not None and len(table)]
+    levels = [
+        (level, table)
+        for level, table in (("video", videos), ("clip", clips))
+        if table is not None and len(table)
+    ]
     figure = Figure(figsize=(5.0 * len(levels) + 0.4, 5.6), layout="constrained")
-    axes = figure.subplots(2, len(levels), squeeze=False, sharex="col",
-                           height_ratios=[3, 1.2])
+    axes = figure.subplots(2, len(levels), squeeze=False, sharex="col", height_ratios=[3, 1.2])
     edges = np.linspace(0, 1, bins + 1)
     for column, (level, table) in enumerate(levels):
         top, bottom = axes[0, column], axes[1, column]
@@ -309,16 +374,26 @@ def plot_calibration(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | Non
         labels = table["label"].to_numpy(dtype=float)
         mean_score, share_fake, counts = _reliability(labels, scores, bins)
         top.plot([0, 1], [0, 1], ls=":", color="#999999", lw=1, label="perfectly calibrated")
-        top.plot(mean_score, share_fake, marker="o", color=LEVEL_COLOURS[level], lw=2,
-                 label=f"{level}s")
+        top.plot(
+            mean_score, share_fake, marker="o", color=LEVEL_COLOURS[level], lw=2, label=f"{level}s"
+        )
         ece = _metric(metrics, level, "ece")
-        top.set_title(f"{level.capitalize()} level"
-                      + (f" (ECE {ece:.3f})" if ece is not None else ""), fontsize=10)
+        top.set_title(
+            f"{level.capitalize()} level" + (f" (ECE {ece:.3f})" if ece is not None else ""),
+            fontsize=10,
+        )
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="Share of fakes in bin")
         top.legend(loc="upper left", fontsize=8)
         top.grid(alpha=0.3)
-        bottom.bar(edges[:-1], counts, width=1 / bins, align="edge", color=LEVEL_COLOURS[level],
-                   alpha=0.6, edgecolor="white")
+        bottom.bar(
+            edges[:-1],
+            counts,
+            width=1 / bins,
+            align="edge",
+            color=LEVEL_COLOURS[level],
+            alpha=0.6,
+            edgecolor="white",
+        )
         for x, n in zip(edges[:-1] + 0.5 / bins, counts, strict=True):
             if n:
                 bottom.text(x, n, str(n), ha="center", va="bottom", fontsize=7)
@@ -328,11 +403,19 @@ def plot_calibration(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | Non
     return _save(figure, path)
 
 
-def plot_score_histogram(path: Path, videos: pd.DataFrame, clips: pd.DataFrame | None,
-                         metrics: Mapping[str, object], bins: int = 20) -> Path:
+def plot_score_histogram(
+    path: Path,
+    videos: pd.DataFrame,
+    clips: pd.DataFrame | None,
+    metrics: Mapping[str, object],
+    bins: int = 20,
+) -> Path:
     """Score distributions of real and fake videos (and clips) with the decision threshold."""
-    levels = [(level, table) for level, table in (("video", videos), ("clip", clips))
-              if table is not None and len(table)]
+    levels = [
+        (level, table)
+        for level, table in (("video", videos), ("clip", clips))
+        if table is not None and len(table)
+    ]
     figure = Figure(figsize=(5.2 * len(levels) + 0.4, 4.2), layout="constrained")
     axes = figure.subplots(1, len(levels), squeeze=False)[0]
     edges = np.linspace(0, 1, bins + 1)
@@ -340,13 +423,24 @@ def plot_score_histogram(path: Path, videos: pd.DataFrame, clips: pd.DataFrame |
     for ax, (level, table) in zip(axes, levels, strict=True):
         for label in (0, 1):
             scores = table.loc[table["label"] == label, "score"].to_numpy(dtype=float)
-            ax.hist(scores, bins=edges, color=CLASS_COLOURS[label], alpha=0.45,
-                    edgecolor=CLASS_COLOURS[label], lw=1.2,
-                    label=f"{CLASS_NAMES[label]} (n={scores.size})")
-        ax.axvline(threshold, color=THRESHOLD_COLOUR, ls="--", lw=1.5,
-                   label=f"threshold {threshold:.3f}")
-        ax.set(xlim=(0, 1), xlabel="Fake probability", ylabel=f"Number of {level}s",
-               title=f"{level.capitalize()} scores")
+            ax.hist(
+                scores,
+                bins=edges,
+                color=CLASS_COLOURS[label],
+                alpha=0.45,
+                edgecolor=CLASS_COLOURS[label],
+                lw=1.2,
+                label=f"{CLASS_NAMES[label]} (n={scores.size})",
+            )
+        ax.axvline(
+            threshold, color=THRESHOLD_COLOUR, ls="--", lw=1.5, label=f"threshold {threshold:.3f}"
+        )
+        ax.set(
+            xlim=(0, 1),
+            xlabel="Fake probability",
+            ylabel=f"Number of {level}s",
+            title=f"{level.capitalize()} scores",
+        )
         ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8, loc="upper center")
@@ -375,9 +469,13 @@ def plot_training_curves(path: Path, history: pd.DataFrame | None) -> Path | Non
     if history is None or history.empty or "epoch" not in history:
         return None
     curves = _epoch_curves(history)
-    panels = [(title, {k: v for k, v in curves.items() if test(k)}) for title, test in (
-        ("Loss", lambda key: "loss" in key),
-        ("AUROC", lambda key: "auroc" in key or key.endswith("auc")))]
+    panels = [
+        (title, {k: v for k, v in curves.items() if test(k)})
+        for title, test in (
+            ("Loss", lambda key: "loss" in key),
+            ("AUROC", lambda key: "auroc" in key or key.endswith("auc")),
+        )
+    ]
     panels = [(title, series) for title, series in panels if series]
     if not panels:
         return None
@@ -386,8 +484,16 @@ def plot_training_curves(path: Path, history: pd.DataFrame | None) -> Path | Non
     for ax, (title, series) in zip(axes, panels, strict=True):
         for k, (key, values) in enumerate(series.items()):
             style = "-" if key.startswith("val") else "--"
-            ax.plot(values.index, values.to_numpy(), style, marker="o", ms=3, lw=1.6,
-                    color=CURVE_COLOURS[k % len(CURVE_COLOURS)], label=key.removesuffix("_epoch"))
+            ax.plot(
+                values.index,
+                values.to_numpy(),
+                style,
+                marker="o",
+                ms=3,
+                lw=1.6,
+                color=CURVE_COLOURS[k % len(CURVE_COLOURS)],
+                label=key.removesuffix("_epoch"),
+            )
         ax.set(title=f"{title} per epoch", xlabel="Epoch", ylabel=title.lower())
         if title == "AUROC":
             ax.set_ylim(min(0.5, ax.get_ylim()[0]), 1.01)
@@ -407,7 +513,8 @@ def pick_timeline_videos(videos: pd.DataFrame, count: int = 6) -> list[object]:
         for label in (1, 0):
             rows = videos[(wrong == is_wrong) & (videos["label"] == label)]
             rows = rows.assign(_error=error[rows.index]).sort_values(
-                ["_error", "video_id"], ascending=[not is_wrong, True])
+                ["_error", "video_id"], ascending=[not is_wrong, True]
+            )
             queues.append(list(rows["video_id"]))
     picked: list[object] = []
     while len(picked) < count and any(queues):
@@ -417,9 +524,14 @@ def pick_timeline_videos(videos: pd.DataFrame, count: int = 6) -> list[object]:
     return picked
 
 
-def plot_score_over_time(path: Path, videos: pd.DataFrame, clips: pd.DataFrame,
-                         frames: pd.DataFrame | None, metrics: Mapping[str, object],
-                         count: int = 6) -> Path:
+def plot_score_over_time(
+    path: Path,
+    videos: pd.DataFrame,
+    clips: pd.DataFrame,
+    frames: pd.DataFrame | None,
+    metrics: Mapping[str, object],
+    count: int = 6,
+) -> Path:
     """Scores along the face track of a few videos: per frame when given, else per clip."""
     per_frame = frames is not None and len(frames) > 0
     source, x_column = (frames, "frame") if per_frame else (clips, "clip_start")
@@ -440,17 +552,28 @@ def plot_score_over_time(path: Path, videos: pd.DataFrame, clips: pd.DataFrame,
         faces = sorted(rows["face"].unique())
         for k, face in enumerate(faces):
             track = rows[rows["face"] == face]
-            ax.plot(track[x_column], track["score"], marker="o", ms=3, lw=1.5,
-                    ls=("-", "--", ":", "-.")[k % 4], color=CLASS_COLOURS[label],
-                    label=f"face {face}")
+            ax.plot(
+                track[x_column],
+                track["score"],
+                marker="o",
+                ms=3,
+                lw=1.5,
+                ls=("-", "--", ":", "-.")[k % 4],
+                color=CLASS_COLOURS[label],
+                label=f"face {face}",
+            )
         ax.axhline(threshold, color=THRESHOLD_COLOUR, ls="--", lw=1)
-        ax.set_title(f"{short_id(video_id, 28)}\n{CLASS_NAMES[label]}, {verdict}, "
-                     f"video score {video['score']:.2f}", fontsize=9, color=CLASS_COLOURS[label])
+        ax.set_title(
+            f"{short_id(video_id, 28)}\n{CLASS_NAMES[label]}, {verdict}, "
+            f"video score {video['score']:.2f}",
+            fontsize=9,
+            color=CLASS_COLOURS[label],
+        )
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         if len(faces) > 1:
             ax.legend(fontsize=7, loc="best")
-    for ax in axes[len(chosen):]:
+    for ax in axes[len(chosen) :]:
         ax.set_axis_off()
     if not chosen:
         axes[0].set_axis_on()
@@ -458,11 +581,13 @@ def plot_score_over_time(path: Path, videos: pd.DataFrame, clips: pd.DataFrame,
     for ax in axes[::columns]:
         ax.set_ylabel("Fake probability")
     for ax in axes[-columns:]:
-        ax.set_xlabel("Frame number in the video" if per_frame
-                      else "Clip start (crop index in the face track)")
+        ax.set_xlabel(
+            "Frame number in the video"
+            if per_frame
+            else "Clip start (crop index in the face track)"
+        )
     what = "frame" if per_frame else "clip"
-    figure.suptitle(f"Per-{what} score over time (dashed: {threshold_text(metrics)})",
-                    fontsize=11)
+    figure.suptitle(f"Per-{what} score over time (dashed: {threshold_text(metrics)})", fontsize=11)
     return _save(figure, path)
 
 
@@ -482,9 +607,14 @@ FIGURE_FILES = {
 }
 
 
-def write_dashboard(out_dir: Path, videos: pd.DataFrame, clips: pd.DataFrame,
-                    frames: pd.DataFrame | None, metrics: Mapping[str, object],
-                    history: pd.DataFrame | None) -> dict[str, Path]:
+def write_dashboard(
+    out_dir: Path,
+    videos: pd.DataFrame,
+    clips: pd.DataFrame,
+    frames: pd.DataFrame | None,
+    metrics: Mapping[str, object],
+    history: pd.DataFrame | None,
+) -> dict[str, Path]:
     """Write every dashboard PNG into out_dir; returns {figure name: path} in display order.
 
     `training_curves` is left out when there is no training history.
@@ -497,15 +627,13 @@ def write_dashboard(out_dir: Path, videos: pd.DataFrame, clips: pd.DataFrame,
         "pr": plot_pr(paths["pr"], videos, clips, metrics),
         "confusion": plot_confusion(paths["confusion"], videos, metrics),
         "metrics": plot_metrics_bar(paths["metrics"], metrics),
-        "score_histogram": plot_score_histogram(paths["score_histogram"], videos, clips,
-                                                metrics),
+        "score_histogram": plot_score_histogram(paths["score_histogram"], videos, clips, metrics),
         "calibration": plot_calibration(paths["calibration"], videos, clips, metrics),
-        "false_positives": plot_error_grid(paths["false_positives"], videos, clips, metrics,
-                                           "fp"),
-        "false_negatives": plot_error_grid(paths["false_negatives"], videos, clips, metrics,
-                                           "fn"),
-        "score_over_time": plot_score_over_time(paths["score_over_time"], videos, clips,
-                                                frames, metrics),
+        "false_positives": plot_error_grid(paths["false_positives"], videos, clips, metrics, "fp"),
+        "false_negatives": plot_error_grid(paths["false_negatives"], videos, clips, metrics, "fn"),
+        "score_over_time": plot_score_over_time(
+            paths["score_over_time"], videos, clips, frames, metrics
+        ),
         "training_curves": plot_training_curves(paths["training_curves"], history),
     }
     return {name: path for name, path in written.items() if path is not None}

@@ -37,19 +37,23 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from torch import nn
 from torch.utils.data import Dataset
 
-from dfd.report.figures import CLASS_COLOURS, CLASS_NAMES, DPI
 from dfd.models.detector import FrameDetector
 from dfd.models.video import VideoDetector
+from dfd.report.figures import CLASS_COLOURS, CLASS_NAMES, DPI
 
 log = logging.getLogger(__name__)
 
 # the last 3D conv stage, or the last block's output, of each torchvision video model
-VIDEO_LAYERS = {"r3d_18": "backbone.layer4", "mc3_18": "backbone.layer4",
-                "r2plus1d_18": "backbone.layer4", "s3d": "backbone.features",
-                "swin3d_t": "backbone.norm",
-                # MViT reads out its class token only: its final norm gets no gradient at the
-                # other tokens, the last block's first norm (before its attention) does
-                "mvit_v2_s": "backbone.blocks.15.norm1"}
+VIDEO_LAYERS = {
+    "r3d_18": "backbone.layer4",
+    "mc3_18": "backbone.layer4",
+    "r2plus1d_18": "backbone.layer4",
+    "s3d": "backbone.features",
+    "swin3d_t": "backbone.norm",
+    # MViT reads out its class token only: its final norm gets no gradient at the
+    # other tokens, the last block's first norm (before its attention) does
+    "mvit_v2_s": "backbone.blocks.15.norm1",
+}
 PROBE_SIZE = 224  # image size of the dry run that finds a frame backbone's last feature map
 MAX_COLUMNS = 8  # frames shown per panel (evenly spaced over longer clips)
 CELL_INCHES = 1.6  # size of one frame in a panel
@@ -63,12 +67,14 @@ class FakeLogitTarget:
 
     def __call__(self, output: torch.Tensor) -> torch.Tensor:
         if output.numel() != 1:
-            raise ValueError(f"expected one fake logit per clip, got an output of shape "
-                             f"{tuple(output.shape)}")
+            raise ValueError(
+                f"expected one fake logit per clip, got an output of shape {tuple(output.shape)}"
+            )
         return output.reshape(())
 
 
 # ----------------------------------------------------------------------------- target layers
+
 
 def find_target_layer(detector: nn.Module, override: str | None = None) -> nn.Module:
     """The layer Grad-CAM explains: `override` (a dotted module path inside the detector, e.g.
@@ -95,9 +101,11 @@ def _submodule(detector: nn.Module, path: str) -> nn.Module:
                 break
             parent = child
         options = ", ".join(name for name, _ in parent.named_children()) or "none"
-        raise ValueError(f"Grad-CAM target layer '{path}' is not a module of "
-                         f"{type(detector).__name__} ({error}); the deepest module it names "
-                         f"has the children: {options}") from error
+        raise ValueError(
+            f"Grad-CAM target layer '{path}' is not a module of "
+            f"{type(detector).__name__} ({error}); the deepest module it names "
+            f"has the children: {options}"
+        ) from error
 
 
 def _last_feature_map(encoder: nn.Module) -> str:
@@ -110,29 +118,41 @@ def _last_feature_map(encoder: nn.Module) -> str:
     def record(name: str, module: nn.Module, inputs: object, output: object) -> None:
         if isinstance(output, torch.Tensor) and output.ndim == 3:
             spatial.append((name, False))
-        elif (isinstance(output, torch.Tensor) and output.ndim == 4
-              and min(output.shape[2:]) > 1 and output.shape[1] in _channel_counts(module)):
+        elif (
+            isinstance(output, torch.Tensor)
+            and output.ndim == 4
+            and min(output.shape[2:]) > 1
+            and output.shape[1] in _channel_counts(module)
+        ):
             spatial.append((name, True))
 
     parameter = next(encoder.parameters())
-    probe = torch.zeros(1, 3, PROBE_SIZE, PROBE_SIZE, device=parameter.device,
-                        dtype=parameter.dtype)
-    handles = [module.register_forward_hook(partial(record, name))
-               for name, module in encoder.named_modules() if name]
+    probe = torch.zeros(
+        1, 3, PROBE_SIZE, PROBE_SIZE, device=parameter.device, dtype=parameter.dtype
+    )
+    handles = [
+        module.register_forward_hook(partial(record, name))
+        for name, module in encoder.named_modules()
+        if name
+    ]
     try:
         with _restored(encoder), torch.no_grad():
             encoder.eval()
             encoder(probe)
     except (RuntimeError, AssertionError) as error:
-        raise ValueError(f"could not run the backbone on a {PROBE_SIZE} px image to find its "
-                         f"last feature map ({error}): {HOW_TO_SET}") from error
+        raise ValueError(
+            f"could not run the backbone on a {PROBE_SIZE} px image to find its "
+            f"last feature map ({error}): {HOW_TO_SET}"
+        ) from error
     finally:
         for handle in handles:
             handle.remove()
     if not spatial or not spatial[-1][1]:
-        raise ValueError(f"{type(getattr(encoder, 'model', encoder)).__name__} does not end in a "
-                         f"convolutional feature map (a vision transformer?): Grad-CAM needs "
-                         f"one; {HOW_TO_SET}")
+        raise ValueError(
+            f"{type(getattr(encoder, 'model', encoder)).__name__} does not end in a "
+            f"convolutional feature map (a vision transformer?): Grad-CAM needs "
+            f"one; {HOW_TO_SET}"
+        )
     return spatial[-1][0]
 
 
@@ -148,6 +168,7 @@ def _module_name(detector: nn.Module, layer: nn.Module) -> str:
 
 # ----------------------------------------------------------------------------- maps
 
+
 class _ChannelsFirst(nn.Module):
     """The detector as a model of (B, C, T, H, W) clips, the layout pytorch-grad-cam sizes
     volume maps by (it reads T, H, W from the input's last three dimensions)."""
@@ -160,19 +181,28 @@ class _ChannelsFirst(nn.Module):
         return self.detector(clips.transpose(1, 2))
 
 
-def gradcam_maps(detector: nn.Module, clip: torch.Tensor,
-                 target_layer: nn.Module | str | None = None) -> np.ndarray:
+def gradcam_maps(
+    detector: nn.Module, clip: torch.Tensor, target_layer: nn.Module | str | None = None
+) -> np.ndarray:
     """Grad-CAM maps (T, H, W) in [0, 1] of the fake logit for one normalized clip (T, 3, H, W),
     one scale for the whole clip. `target_layer`: a module, a dotted path or None (found)."""
-    layer = target_layer if isinstance(target_layer, nn.Module) else find_target_layer(
-        detector, target_layer)
+    layer = (
+        target_layer
+        if isinstance(target_layer, nn.Module)
+        else find_target_layer(detector, target_layer)
+    )
     name = _module_name(detector, layer)
     parameter = next(detector.parameters())
     # cuDNN's RNNs backpropagate in train mode only: the LSTM head runs without cuDNN here
     no_cudnn = parameter.device.type == "cuda" and any(
-        isinstance(m, nn.RNNBase) for m in detector.modules())
-    with (_restored(detector), torch.inference_mode(False), torch.enable_grad(),
-          torch.backends.cudnn.flags(enabled=False) if no_cudnn else nullcontext()):
+        isinstance(m, nn.RNNBase) for m in detector.modules()
+    )
+    with (
+        _restored(detector),
+        torch.inference_mode(False),
+        torch.enable_grad(),
+        torch.backends.cudnn.flags(enabled=False) if no_cudnn else nullcontext(),
+    ):
         detector.requires_grad_(False)  # gradients flow to the input, not into the weights
         clips = clip.detach().to(parameter.device, torch.float32).transpose(0, 1)[None]
         clips = clips.clone().requires_grad_(True)
@@ -198,10 +228,15 @@ def _to_volume(detector: nn.Module, name: str, clip_len: int, output: object) ->
     if video is not None and ndim == 5:
         return output
     shape = tuple(output.shape) if ndim is not None else type(output).__name__
-    wanted = {None: "(B*T, C, h, w) frame feature maps", "swin3d_t": "(B, T, h, w, C) maps",
-              "mvit_v2_s": "(B, tokens, C) tokens"}.get(video, "(B, C, T, h, w) feature maps")
-    raise ValueError(f"Grad-CAM target layer '{name}' puts out {shape}, not {wanted}: "
-                     f"{HOW_TO_SET} (e.g. {_example_layer(detector)})")
+    wanted = {
+        None: "(B*T, C, h, w) frame feature maps",
+        "swin3d_t": "(B, T, h, w, C) maps",
+        "mvit_v2_s": "(B, tokens, C) tokens",
+    }.get(video, "(B, C, T, h, w) feature maps")
+    raise ValueError(
+        f"Grad-CAM target layer '{name}' puts out {shape}, not {wanted}: "
+        f"{HOW_TO_SET} (e.g. {_example_layer(detector)})"
+    )
 
 
 def _example_layer(detector: nn.Module) -> str:
@@ -221,8 +256,10 @@ def _token_volume(tokens: torch.Tensor, frames: int, name: str) -> torch.Tensor:
     batch, count, channels = tokens.shape
     side = math.isqrt((count - 1) // frames)
     if frames * side * side != count - 1:
-        raise ValueError(f"Grad-CAM target layer '{name}' has {count} tokens, not a class token "
-                         f"plus {frames} square frames: {HOW_TO_SET}")
+        raise ValueError(
+            f"Grad-CAM target layer '{name}' has {count} tokens, not a class token "
+            f"plus {frames} square frames: {HOW_TO_SET}"
+        )
     grid = tokens[:, 1:].reshape(batch, frames, side, side, channels)
     return grid.permute(0, 4, 1, 2, 3)
 
@@ -243,8 +280,12 @@ def _restored(model: nn.Module) -> Iterator[None]:
             parameter.grad = grad
 
 
-def explain_clip(detector: nn.Module, clip: torch.Tensor, raw_frames: np.ndarray,
-                 target_layer: nn.Module | str | None = None) -> np.ndarray:
+def explain_clip(
+    detector: nn.Module,
+    clip: torch.Tensor,
+    raw_frames: np.ndarray,
+    target_layer: nn.Module | str | None = None,
+) -> np.ndarray:
     """Grad-CAM overlays (T, H, W, 3) uint8 of one clip: `clip` is the normalized model input
     (T, 3, H, W), `raw_frames` the same frames as uint8 RGB (T, H, W, 3), any size."""
     return overlay_maps(raw_frames, gradcam_maps(detector, clip, target_layer))
@@ -263,15 +304,18 @@ def overlay_maps(raw_frames: np.ndarray, maps: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- panels
 
+
 def pick_sample_clips(clips: pd.DataFrame, count: int) -> pd.DataFrame:
     """The `count` clips the detector is surest of (score for fakes, 1 - score for reals), one
     per video, fakes and reals alternating (the other class fills in when one runs out)."""
     if count <= 0 or clips.empty:
         return clips.iloc[:0].assign(kind="sample")
     sure = np.where(clips["label"] == 1, clips["score"], 1 - clips["score"])
-    ranked = (clips.assign(confidence=sure)
-              .sort_values("confidence", ascending=False, kind="mergesort")
-              .drop_duplicates("video_id"))
+    ranked = (
+        clips.assign(confidence=sure)
+        .sort_values("confidence", ascending=False, kind="mergesort")
+        .drop_duplicates("video_id")
+    )
     ranked = ranked.assign(rank=ranked.groupby("label").cumcount())
     picked = ranked.sort_values(["rank", "label"], ascending=[True, False], kind="mergesort")
     return picked.head(count).drop(columns=["confidence", "rank"]).assign(kind="sample")
@@ -294,10 +338,16 @@ def pick_misclassified_clips(clips: pd.DataFrame, videos: pd.DataFrame) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def write_gradcam_panels(detector: nn.Module, dataset: Dataset, normalize: Normalize,
-                         clips_table: pd.DataFrame, out_dir: Path, count: int = 4,
-                         misclassified: pd.DataFrame | None = None,
-                         target_layer: nn.Module | str | None = None) -> list[Path]:
+def write_gradcam_panels(
+    detector: nn.Module,
+    dataset: Dataset,
+    normalize: Normalize,
+    clips_table: pd.DataFrame,
+    out_dir: Path,
+    count: int = 4,
+    misclassified: pd.DataFrame | None = None,
+    target_layer: nn.Module | str | None = None,
+) -> list[Path]:
     """PNG panels (face crops above, Grad-CAM overlays below) for `count` sample clips and the
     `misclassified` videos (video_id, label, score, prediction). `dataset[clip_idx]` must give
     the clips table's clips. Returns the paths; none, with a logged reason, when the detector
@@ -309,8 +359,11 @@ def write_gradcam_panels(detector: nn.Module, dataset: Dataset, normalize: Norma
         log.info("Grad-CAM: no clips to explain")
         return []
     try:
-        layer = target_layer if isinstance(target_layer, nn.Module) else find_target_layer(
-            detector, target_layer)
+        layer = (
+            target_layer
+            if isinstance(target_layer, nn.Module)
+            else find_target_layer(detector, target_layer)
+        )
     except ValueError as error:
         log.warning("Grad-CAM panels skipped: %s", error)
         return []
@@ -334,16 +387,19 @@ def write_gradcam_panels(detector: nn.Module, dataset: Dataset, normalize: Norma
     return paths
 
 
-def _panel(raw: np.ndarray, overlays: np.ndarray, pick: dict, layer_name: str,
-           silent: bool) -> Figure:
+def _panel(
+    raw: np.ndarray, overlays: np.ndarray, pick: dict, layer_name: str, silent: bool
+) -> Figure:
     """Crops above, overlays below, titled with the video, its label and scores; `silent`:
     the map is zero (nothing in the clip raises the fake logit), said in the caption."""
     real_frames = max(1, min(int(pick.get("num_frames") or len(raw)), len(raw)))  # no padding
-    shown = np.unique(np.linspace(0, real_frames - 1, min(real_frames, MAX_COLUMNS)).round()
-                      .astype(int))
+    shown = np.unique(
+        np.linspace(0, real_frames - 1, min(real_frames, MAX_COLUMNS)).round().astype(int)
+    )
     columns = len(shown)
-    figure = Figure(figsize=(max(CELL_INCHES * columns, 4.8) + 0.4, 2 * CELL_INCHES + 1.2),
-                    layout="constrained")
+    figure = Figure(
+        figsize=(max(CELL_INCHES * columns, 4.8) + 0.4, 2 * CELL_INCHES + 1.2), layout="constrained"
+    )
     axes = figure.subplots(2, columns, squeeze=False)
     start = int(pick.get("clip_start") or 0)
     for column, index in enumerate(shown):
@@ -359,11 +415,15 @@ def _panel(raw: np.ndarray, overlays: np.ndarray, pick: dict, layer_name: str,
     scores = f"clip score {pick['score']:.3f}"
     if pick["kind"] != "sample":
         scores += f", video {pick['video_score']:.3f}: {pick['kind']}"
-    figure.suptitle(f"{pick['video_id']} (face {int(pick.get('face') or 0)})\n"
-                    f"{CLASS_NAMES[label]}, {scores}", fontsize=9, color=CLASS_COLOURS[label])
+    figure.suptitle(
+        f"{pick['video_id']} (face {int(pick.get('face') or 0)})\n{CLASS_NAMES[label]}, {scores}",
+        fontsize=9,
+        color=CLASS_COLOURS[label],
+    )
     note = "; nothing raises it here (map all zero)" if silent else "; red: pushes toward fake"
-    figure.supxlabel(f"Grad-CAM of the fake logit at {layer_name}{note}", fontsize=7,
-                     color="#555555")
+    figure.supxlabel(
+        f"Grad-CAM of the fake logit at {layer_name}{note}", fontsize=7, color="#555555"
+    )
     return figure
 
 

@@ -16,22 +16,22 @@ from dfd.report.figures import METRIC_LABELS
 
 FIGURE_CAPTIONS = {
     "roc": "ROC curve at video and clip level. The legend gives each AUC; the video AUC comes "
-           "with its 95% bootstrap confidence interval.",
+    "with its 95% bootstrap confidence interval.",
     "pr": "Precision-recall curve with fake as the positive class. Dotted lines mark the share "
-          "of fakes, which is the precision of a random ranking.",
+    "of fakes, which is the precision of a random ranking.",
     "confusion": "Video confusion matrix at the chosen threshold: counts and share of each "
-                 "true class.",
+    "true class.",
     "metrics": "Video-level metrics, with 95% confidence intervals where they were computed.",
     "score_histogram": "Fake-probability distribution of real and fake videos and clips, with "
-                       "the decision threshold.",
+    "the decision threshold.",
     "calibration": "Reliability diagrams: the share of fakes against the mean score in each "
-                   "score bin, with the bin counts below.",
+    "score bin, with the bin counts below.",
     "false_positives": "Real videos the detector called fake, most confident first: the middle "
-                       "frame of each video's highest-scoring clip.",
+    "frame of each video's highest-scoring clip.",
     "false_negatives": "Fake videos the detector missed, most confident first: the middle frame "
-                       "of each video's lowest-scoring clip.",
+    "of each video's lowest-scoring clip.",
     "score_over_time": "Scores along the face track for a few videos: real and fake, correct "
-                       "and wrong.",
+    "and wrong.",
     "training_curves": "Loss and validation AUROC per training epoch.",
 }
 EXTRA_SECTIONS = {
@@ -39,8 +39,14 @@ EXTRA_SECTIONS = {
     "robustness": ("Robustness", "Detector performance under perturbations of the input."),
 }
 LEVELS = ("video", "clip", "frame")
-MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-              ".gif": "image/gif", ".webp": "image/webp", ".svg": "image/svg+xml"}
+MIME_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
 MAX_TABLE_ROWS = 200
 
 STYLE = """
@@ -90,8 +96,15 @@ $sections
 </html>
 """)
 
-WIDE_FIGURES = {"metrics", "calibration", "score_histogram", "false_positives",
-                "false_negatives", "score_over_time", "training_curves"}
+WIDE_FIGURES = {
+    "metrics",
+    "calibration",
+    "score_histogram",
+    "false_positives",
+    "false_negatives",
+    "score_over_time",
+    "training_curves",
+}
 
 
 def _e(value: object) -> str:
@@ -106,8 +119,10 @@ def data_uri(path: Path) -> str:
 
 def _figure(path: Path, caption: str, wide: bool = False) -> str:
     css = ' class="wide"' if wide else ""
-    return (f'<figure{css}><img src="{data_uri(path)}" alt="{_e(caption)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (
+        f'<figure{css}><img src="{data_uri(path)}" alt="{_e(caption)}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def _format(value: object) -> str:
@@ -122,7 +137,7 @@ def _config_fields(config_yaml: str) -> dict[str, str]:
     """Experiment, dataset and model names from the resolved config, where it names them."""
     try:
         config = OmegaConf.to_container(OmegaConf.create(config_yaml or "{}"), resolve=False)
-    except Exception:  # noqa: BLE001 - a config we cannot parse only costs the header fields
+    except Exception:
         return {}
     if not isinstance(config, dict):
         return {}
@@ -133,8 +148,11 @@ def _config_fields(config_yaml: str) -> dict[str, str]:
             node = node.get(key) if isinstance(node, dict) else None
         return node
 
-    fields = {"Experiment": field("experiment_name"), "Dataset": field("data", "name"),
-              "Model": field("model", "backbone", "name")}
+    fields = {
+        "Experiment": field("experiment_name"),
+        "Dataset": field("data", "name"),
+        "Model": field("model", "backbone", "name"),
+    }
     return {key: str(value) for key, value in fields.items() if value}
 
 
@@ -171,11 +189,17 @@ def metrics_table(metrics: Mapping[str, object]) -> str:
         cells += [f"<td>{_format(metrics[level].get(name, ''))}</td>" for level in levels]
         if has_ci:
             interval = ci.get(f"video_{name}")
-            cells.append(f"<td>[{_format(float(interval[0]))}, {_format(float(interval[1]))}]"
-                         "</td>" if interval else "<td></td>")
+            cells.append(
+                f"<td>[{_format(float(interval[0]))}, {_format(float(interval[1]))}]</td>"
+                if interval
+                else "<td></td>"
+            )
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            if body else '<p class="note">No metrics.</p>')
+    return (
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        if body
+        else '<p class="note">No metrics.</p>'
+    )
 
 
 def misclassified_table(videos: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> str:
@@ -185,8 +209,20 @@ def misclassified_table(videos: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> st
         return '<p class="note">No misclassified videos.</p>'
     wrong = wrong.assign(_margin=(wrong["score"] - wrong["label"]).abs())
     wrong = wrong.sort_values(["_margin", "video_id"], ascending=[False, True])
-    columns = [c for c in ("video_id", "label", "score", "prediction", "num_clips", "num_faces",
-                           "group", "method") if c in wrong]
+    columns = [
+        c
+        for c in (
+            "video_id",
+            "label",
+            "score",
+            "prediction",
+            "num_clips",
+            "num_faces",
+            "group",
+            "method",
+        )
+        if c in wrong
+    ]
     head = "".join(f"<th>{_e(c)}</th>" for c in columns) + "<th>error</th>"
     body = []
     for _, row in wrong.head(limit).iterrows():
@@ -202,11 +238,12 @@ def misclassified_table(videos: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> st
                 cells.append(f"<td>{_format(value) if column == 'score' else _e(value)}</td>")
         error = "false positive" if int(row["label"]) == 0 else "false negative"
         body.append(f"<tr>{''.join(cells)}<td>{error}</td></tr>")
-    note = (f'<p class="note">Showing {limit} of {len(wrong)} misclassified videos.</p>'
-            if len(wrong) > limit else
-            f'<p class="note">{len(wrong)} of {len(videos)} videos misclassified.</p>')
-    return (f"{note}<table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    note = (
+        f'<p class="note">Showing {limit} of {len(wrong)} misclassified videos.</p>'
+        if len(wrong) > limit
+        else f'<p class="note">{len(wrong)} of {len(videos)} videos misclassified.</p>'
+    )
+    return f"{note}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _as_paths(value: Path | str | Sequence[Path | str]) -> list[Path]:
@@ -214,10 +251,15 @@ def _as_paths(value: Path | str | Sequence[Path | str]) -> list[Path]:
     return [Path(p) for p in items if Path(p).is_file()]
 
 
-def write_html_report(path: Path, title: str, metrics: Mapping[str, object],
-                      figures: Mapping[str, Path], config_yaml: str,
-                      extra_images: Mapping[str, Path | str | Sequence[Path | str]] | None = None,
-                      videos: pd.DataFrame | None = None) -> Path:
+def write_html_report(
+    path: Path,
+    title: str,
+    metrics: Mapping[str, object],
+    figures: Mapping[str, Path],
+    config_yaml: str,
+    extra_images: Mapping[str, Path | str | Sequence[Path | str]] | None = None,
+    videos: pd.DataFrame | None = None,
+) -> Path:
     """Write the evaluation report as one HTML file with everything embedded; returns its path.
 
     `figures` maps dashboard names (see `dfd.report.figures.FIGURE_FILES`) to PNGs, shown in
@@ -228,29 +270,43 @@ def write_html_report(path: Path, title: str, metrics: Mapping[str, object],
     sections = [("summary", "Metrics", metrics_table(metrics))]
     known = [name for name in FIGURE_CAPTIONS if name in figures]
     ordered = known + [name for name in figures if name not in FIGURE_CAPTIONS]
-    blocks = [_figure(figures[name], FIGURE_CAPTIONS.get(name, name.replace("_", " ")),
-                      wide=name in WIDE_FIGURES) for name in ordered]
+    blocks = [
+        _figure(
+            figures[name],
+            FIGURE_CAPTIONS.get(name, name.replace("_", " ")),
+            wide=name in WIDE_FIGURES,
+        )
+        for name in ordered
+    ]
     if blocks:
         sections.append(("figures", "Figures", f'<div class="figures">{"".join(blocks)}</div>'))
     for key, images in (extra_images or {}).items():
         files = _as_paths(images)
         if files:
             heading, caption = EXTRA_SECTIONS.get(key, (key, key))
-            figs = "".join(_figure(p, f"{caption} ({p.name})" if len(files) > 1 else caption)
-                           for p in files)
+            figs = "".join(
+                _figure(p, f"{caption} ({p.name})" if len(files) > 1 else caption) for p in files
+            )
             anchor = key if key in EXTRA_SECTIONS else f"extra-{len(sections)}"
-            sections.append((anchor, heading,
-                             f'<div class="figures">{figs}</div>'))
+            sections.append((anchor, heading, f'<div class="figures">{figs}</div>'))
     if videos is not None:
         sections.append(("errors", "Misclassified videos", misclassified_table(videos)))
-    sections.append(("config", "Configuration",
-                     "<details><summary>Resolved configuration (YAML)</summary>"
-                     f"<pre>{_e(config_yaml)}</pre></details>"))
-    body = "\n".join(f'<section id="{anchor}"><h2>{_e(heading)}</h2>{content}</section>'
-                     for anchor, heading, content in sections)
+    sections.append(
+        (
+            "config",
+            "Configuration",
+            "<details><summary>Resolved configuration (YAML)</summary>"
+            f"<pre>{_e(config_yaml)}</pre></details>",
+        )
+    )
+    body = "\n".join(
+        f'<section id="{anchor}"><h2>{_e(heading)}</h2>{content}</section>'
+        for anchor, heading, content in sections
+    )
     nav = "".join(f'<a href="#{anchor}">{_e(heading)}</a>' for anchor, heading, _ in sections)
-    page = PAGE.substitute(title=_e(title), style=STYLE, header=_header(metrics, config_yaml),
-                           nav=nav, sections=body)
+    page = PAGE.substitute(
+        title=_e(title), style=STYLE, header=_header(metrics, config_yaml), nav=nav, sections=body
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

@@ -21,47 +21,85 @@ from torch import nn
 
 from dfd.data.dataset import FaceClipDataset
 from dfd.eval.aggregate import bind_strategy, video_table
-from dfd.report.figures import DPI
 from dfd.eval.metrics import binary_metrics
 from dfd.eval.perturbations import SEVERITY_NAMES, Perturbation, check_perturbations
 from dfd.eval.scoring import ClipScores, score_dataset
+from dfd.report.figures import DPI
 from dfd.report.tables import clip_table
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("perturbation", "level", "severity", "video_auroc", "video_ap", "video_acc",
-           "num_videos", "seconds")
+COLUMNS = (
+    "perturbation",
+    "level",
+    "severity",
+    "video_auroc",
+    "video_ap",
+    "video_acc",
+    "num_videos",
+    "seconds",
+)
 CLEAN_COLOUR = "#333333"
 # (colour, marker) per perturbation line; no grey, the colour of the clean and chance lines
-LINE_STYLES = (("#3b2a7a", "o"), ("#1a9988", "s"), ("#b07d12", "^"), ("#8e44ad", "D"),
-               ("#2c7a2c", "v"), ("#c0392b", "P"), ("#2166ac", "X"))
+LINE_STYLES = (
+    ("#3b2a7a", "o"),
+    ("#1a9988", "s"),
+    ("#b07d12", "^"),
+    ("#8e44ad", "D"),
+    ("#2c7a2c", "v"),
+    ("#c0392b", "P"),
+    ("#2166ac", "X"),
+)
 
 
-def perturbed_dataset(dataset: FaceClipDataset,
-                      perturb: Callable[[np.ndarray], np.ndarray]) -> FaceClipDataset:
+def perturbed_dataset(
+    dataset: FaceClipDataset, perturb: Callable[[np.ndarray], np.ndarray]
+) -> FaceClipDataset:
     """A copy of `dataset` (same rows, clip length, transform) with raw clips through `perturb`."""
-    return FaceClipDataset(dataset.rows, dataset.manifest_dir, dataset.clip_len, dataset.transform,
-                           random_augment=dataset.random_augment, perturb=perturb)
+    return FaceClipDataset(
+        dataset.rows,
+        dataset.manifest_dir,
+        dataset.clip_len,
+        dataset.transform,
+        random_augment=dataset.random_augment,
+        perturb=perturb,
+    )
 
 
-def video_metrics(dataset: FaceClipDataset, scorer: Callable[[FaceClipDataset], ClipScores],
-                  strategy: str, threshold: float, options: Mapping[str, Any]) -> dict[str, float]:
+def video_metrics(
+    dataset: FaceClipDataset,
+    scorer: Callable[[FaceClipDataset], ClipScores],
+    strategy: str,
+    threshold: float,
+    options: Mapping[str, Any],
+) -> dict[str, float]:
     """Score `dataset` with `scorer` and return video AUROC, AP, accuracy, count and seconds."""
     start = time.perf_counter()
     videos = video_table(clip_table(dataset, scorer(dataset)), strategy, threshold, **options)
     metrics = binary_metrics(videos["score"].to_numpy(), videos["label"].to_numpy(), threshold)
-    return {"video_auroc": metrics["auroc"], "video_ap": metrics["ap"],
-            "video_acc": metrics["acc"], "num_videos": len(videos),
-            "seconds": round(time.perf_counter() - start, 3)}
+    return {
+        "video_auroc": metrics["auroc"],
+        "video_ap": metrics["ap"],
+        "video_acc": metrics["acc"],
+        "num_videos": len(videos),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
 
 
-def run_robustness(detector: nn.Module, dataset: FaceClipDataset,
-                   normalize: Callable[[torch.Tensor], torch.Tensor],
-                   perturbations: Mapping[str, Sequence[float]], out_dir: Path,
-                   strategy: str = "mean", threshold: float = 0.5, batch_size: int = 16,
-                   num_workers: int = 0, device: str | torch.device = "cpu",
-                   precision: str | int | None = None,
-                   aggregation_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def run_robustness(
+    detector: nn.Module,
+    dataset: FaceClipDataset,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    perturbations: Mapping[str, Sequence[float]],
+    out_dir: Path,
+    strategy: str = "mean",
+    threshold: float = 0.5,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    device: str | torch.device = "cpu",
+    precision: str | int | None = None,
+    aggregation_options: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """Score `dataset` clean once and under every (perturbation, severity); write the table.
 
     One row per setting, in the given order, with the columns of `COLUMNS`: `level` is 0 for
@@ -79,20 +117,33 @@ def run_robustness(detector: nn.Module, dataset: FaceClipDataset,
 
     total = 1 + sum(len(severities) for severities in perturbations.values())
     clean = video_metrics(dataset, scorer, strategy, threshold, options)
-    log.info("robustness 1/%d clean: video AUROC %.4f (%.1f s)", total, clean["video_auroc"],
-             clean["seconds"])
+    log.info(
+        "robustness 1/%d clean: video AUROC %.4f (%.1f s)",
+        total,
+        clean["video_auroc"],
+        clean["seconds"],
+    )
     rows, done = [], 1
     for name, severities in perturbations.items():
         rows.append({"perturbation": name, "level": 0, "severity": np.nan, **clean})
         for level, severity in enumerate(severities, start=1):
             done += 1
             perturb = Perturbation(name, float(severity))
-            result = video_metrics(perturbed_dataset(dataset, perturb), scorer, strategy,
-                                   threshold, options)
-            log.info("robustness %d/%d %s %g: video AUROC %.4f (%.1f s)", done, total, name,
-                     severity, result["video_auroc"], result["seconds"])
-            rows.append({"perturbation": name, "level": level, "severity": float(severity),
-                         **result})
+            result = video_metrics(
+                perturbed_dataset(dataset, perturb), scorer, strategy, threshold, options
+            )
+            log.info(
+                "robustness %d/%d %s %g: video AUROC %.4f (%.1f s)",
+                done,
+                total,
+                name,
+                severity,
+                result["video_auroc"],
+                result["seconds"],
+            )
+            rows.append(
+                {"perturbation": name, "level": level, "severity": float(severity), **result}
+            )
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,17 +168,34 @@ def plot_robustness(table: pd.DataFrame, path: Path) -> Path:
     clean = table.loc[table["level"] == 0, "video_auroc"]
     clean_auroc = float(clean.iloc[0]) if len(clean) else np.nan
     if np.isfinite(clean_auroc):
-        ax.axhline(clean_auroc, color=CLEAN_COLOUR, linestyle="--", linewidth=1.2,
-                   label=f"clean: {clean_auroc:.3f}")
+        ax.axhline(
+            clean_auroc,
+            color=CLEAN_COLOUR,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"clean: {clean_auroc:.3f}",
+        )
     else:
-        ax.text(0.5, 0.5, "AUROC undefined: the test videos hold one class", ha="center",
-                color="#555555", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "AUROC undefined: the test videos hold one class",
+            ha="center",
+            color="#555555",
+            transform=ax.transAxes,
+        )
     ax.axhline(0.5, color="#999999", linestyle=":", linewidth=1.0, label="chance")
     for i, (name, rows) in enumerate(table.groupby("perturbation", sort=False)):
         rows = rows.sort_values("level")
         colour, marker = LINE_STYLES[i % len(LINE_STYLES)]
-        ax.plot(rows["level"], rows["video_auroc"], marker=marker, linewidth=1.8, color=colour,
-                label=_legend_label(str(name), rows.loc[rows["level"] > 0, "severity"]))
+        ax.plot(
+            rows["level"],
+            rows["video_auroc"],
+            marker=marker,
+            linewidth=1.8,
+            color=colour,
+            label=_legend_label(str(name), rows.loc[rows["level"] > 0, "severity"]),
+        )
     levels = range(int(table["level"].max()) + 1) if len(table) else range(1)
     ax.set_xticks(list(levels), ["clean", *(str(level) for level in levels[1:])])
     ax.set_xlabel("severity level (severity values per perturbation in the legend)")

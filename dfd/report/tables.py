@@ -3,7 +3,6 @@ face-crop files (what exports, figures and reports are made from)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from dfd.data.dataset import FaceClipDataset
@@ -19,21 +18,28 @@ def clip_table(dataset: FaceClipDataset, scored: ClipScores) -> pd.DataFrame:
     for index, score in zip(scored.clip_idx.tolist(), scored.scores.tolist()):
         window = dataset.windows[index]
         manifest_row = dataset.rows.iloc[window.row]
-        paths = dataset.row_frames[window.row][window.start: window.start + dataset.clip_len]
-        rows.append({
-            "video_id": manifest_row["video_id"],
-            "face": int(manifest_row["face"]),
-            "clip_start": window.start,
-            "num_frames": len(paths),
-            "label": int(manifest_row["label"]),
-            "score": score,
-            "frames": ";".join(str(path.resolve()) for path in paths),
-            "clip_idx": index,
-            **{column: manifest_row[column] for column in OPTIONAL_COLUMNS if column in dataset.rows},
-        })
+        paths = dataset.row_frames[window.row][window.start : window.start + dataset.clip_len]
+        rows.append(
+            {
+                "video_id": manifest_row["video_id"],
+                "face": int(manifest_row["face"]),
+                "clip_start": window.start,
+                "num_frames": len(paths),
+                "label": int(manifest_row["label"]),
+                "score": score,
+                "frames": ";".join(str(path.resolve()) for path in paths),
+                "clip_idx": index,
+                **{
+                    column: manifest_row[column]
+                    for column in OPTIONAL_COLUMNS
+                    if column in dataset.rows
+                },
+            }
+        )
     table = pd.DataFrame(rows)
-    return table.drop_duplicates("clip_idx").sort_values(["video_id", "face", "clip_start"],
-                                                          ignore_index=True)
+    return table.drop_duplicates("clip_idx").sort_values(
+        ["video_id", "face", "clip_start"], ignore_index=True
+    )
 
 
 def frame_table(dataset: FaceClipDataset, scored: ClipScores) -> pd.DataFrame | None:
@@ -46,15 +52,23 @@ def frame_table(dataset: FaceClipDataset, scored: ClipScores) -> pd.DataFrame | 
     for index, frame_scores in zip(scored.clip_idx.tolist(), scored.frames):
         window = dataset.windows[index]
         manifest_row = dataset.rows.iloc[window.row]
-        paths = dataset.row_frames[window.row][window.start: window.start + dataset.clip_len]
+        paths = dataset.row_frames[window.row][window.start : window.start + dataset.clip_len]
         numbers = _frame_numbers(manifest_row, len(dataset.row_frames[window.row]))
         for offset, (path, score) in enumerate(zip(paths, frame_scores.tolist())):
-            rows.append({"video_id": manifest_row["video_id"], "face": int(manifest_row["face"]),
-                         "frame": numbers[window.start + offset], "path": str(path.resolve()),
-                         "label": int(manifest_row["label"]), "score": score})
+            rows.append(
+                {
+                    "video_id": manifest_row["video_id"],
+                    "face": int(manifest_row["face"]),
+                    "frame": numbers[window.start + offset],
+                    "path": str(path.resolve()),
+                    "label": int(manifest_row["label"]),
+                    "score": score,
+                }
+            )
     table = pd.DataFrame(rows)
     return table.drop_duplicates(["video_id", "face", "frame"]).sort_values(
-        ["video_id", "face", "frame"], ignore_index=True)
+        ["video_id", "face", "frame"], ignore_index=True
+    )
 
 
 def _frame_numbers(manifest_row: pd.Series, count: int) -> list[int]:

@@ -36,8 +36,11 @@ def summary_values(prefix: str, metrics: Mapping[str, object]) -> dict[str, obje
     if metrics.get("num_videos") is not None:
         values[f"{prefix}/num_videos"] = metrics["num_videos"]
     plain = {key: _plain(value) for key, value in values.items()}
-    return {key: value for key, value in plain.items()
-            if not (isinstance(value, float) and not math.isfinite(value))}
+    return {
+        key: value
+        for key, value in plain.items()
+        if not (isinstance(value, float) and not math.isfinite(value))
+    }
 
 
 def video_table(videos: pd.DataFrame, clips: pd.DataFrame) -> wandb.Table:
@@ -57,9 +60,14 @@ def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
-def log_evaluation_to_wandb(run: wandb.Run, prefix: str,
-                            metrics: Mapping[str, object], figures: Mapping[str, Path],
-                            videos: pd.DataFrame, clips: pd.DataFrame) -> None:
+def log_evaluation_to_wandb(
+    run: wandb.Run,
+    prefix: str,
+    metrics: Mapping[str, object],
+    figures: Mapping[str, Path],
+    videos: pd.DataFrame,
+    clips: pd.DataFrame,
+) -> None:
     """Log the dashboard PNGs as images, the metrics to the run summary and the video table.
 
     Images go under `<prefix>/figures/<name>` and the table under `<prefix>/videos`, in one

@@ -31,32 +31,68 @@ def positive_float(text: str) -> float:
 def parser() -> argparse.ArgumentParser:
     """The command-line options of `dfd serve`."""
     defaults = ServeSettings()
-    cli = argparse.ArgumentParser(prog="dfd serve",
-                                  description="Serve a trained detector behind a REST API.")
-    cli.add_argument("model", type=Path,
-                     help="checkpoint (.ckpt), train run folder, or exported model (.pt/.onnx)")
+    cli = argparse.ArgumentParser(
+        prog="dfd serve", description="Serve a trained detector behind a REST API."
+    )
+    cli.add_argument(
+        "model",
+        type=Path,
+        help="checkpoint (.ckpt), train run folder, or exported model (.pt/.onnx)",
+    )
     cli.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     cli.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
-    cli.add_argument("--device", default=defaults.device,
-                     help="cpu, cuda, cuda:1 ... (default: auto, a GPU when there is one)")
-    cli.add_argument("--max-upload-mb", type=positive_int, default=defaults.max_upload_mb,
-                     metavar="N", help=f"largest upload in MiB (default {defaults.max_upload_mb})")
-    cli.add_argument("--max-duration", type=positive_float, default=defaults.max_duration_s,
-                     metavar="S", help=f"longest video in seconds (default {defaults.max_duration_s:g})")
-    cli.add_argument("--max-in-flight", type=positive_int, default=defaults.max_in_flight,
-                     metavar="N", help="analyses at once; more get 503 + Retry-After "
-                                       f"(default {defaults.max_in_flight})")
-    cli.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, metavar="N",
-                     help=f"clips per model call (default {defaults.batch_size})")
-    cli.add_argument("--upload-dir", type=Path, metavar="DIR",
-                     help="where uploads and crops stay while analysed (default: a temporary folder)")
-    cli.add_argument("--queue", metavar="URL",
-                     help="enqueue uploads on this Redis broker (redis://HOST:PORT/N) for `dfd "
-                          "worker` instead of scoring them here; needs --upload-dir")
-    cli.add_argument("--database", metavar="URL",
-                     help="SQLAlchemy URL of the job database, e.g. sqlite:///jobs.sqlite3 or "
-                          "postgresql+psycopg://USER:PASSWORD@HOST/DB (default: with --queue "
-                          "sqlite:///DIR/jobs.sqlite3 in the upload folder, else jobs in memory)")
+    cli.add_argument(
+        "--device",
+        default=defaults.device,
+        help="cpu, cuda, cuda:1 ... (default: auto, a GPU when there is one)",
+    )
+    cli.add_argument(
+        "--max-upload-mb",
+        type=positive_int,
+        default=defaults.max_upload_mb,
+        metavar="N",
+        help=f"largest upload in MiB (default {defaults.max_upload_mb})",
+    )
+    cli.add_argument(
+        "--max-duration",
+        type=positive_float,
+        default=defaults.max_duration_s,
+        metavar="S",
+        help=f"longest video in seconds (default {defaults.max_duration_s:g})",
+    )
+    cli.add_argument(
+        "--max-in-flight",
+        type=positive_int,
+        default=defaults.max_in_flight,
+        metavar="N",
+        help=f"analyses at once; more get 503 + Retry-After (default {defaults.max_in_flight})",
+    )
+    cli.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=defaults.batch_size,
+        metavar="N",
+        help=f"clips per model call (default {defaults.batch_size})",
+    )
+    cli.add_argument(
+        "--upload-dir",
+        type=Path,
+        metavar="DIR",
+        help="where uploads and crops stay while analysed (default: a temporary folder)",
+    )
+    cli.add_argument(
+        "--queue",
+        metavar="URL",
+        help="enqueue uploads on this Redis broker (redis://HOST:PORT/N) for `dfd "
+        "worker` instead of scoring them here; needs --upload-dir",
+    )
+    cli.add_argument(
+        "--database",
+        metavar="URL",
+        help="SQLAlchemy URL of the job database, e.g. sqlite:///jobs.sqlite3 or "
+        "postgresql+psycopg://USER:PASSWORD@HOST/DB (default: with --queue "
+        "sqlite:///DIR/jobs.sqlite3 in the upload folder, else jobs in memory)",
+    )
     return cli
 
 
@@ -71,10 +107,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.queue and args.upload_dir is None:
         cli.error("--queue needs --upload-dir: the folder the workers read the uploads from")
     database = args.database or (sqlite_url(args.upload_dir) if args.queue else None)
-    settings = ServeSettings(device=args.device, batch_size=args.batch_size,
-                             max_upload_mb=args.max_upload_mb, max_duration_s=args.max_duration,
-                             max_in_flight=args.max_in_flight, upload_dir=args.upload_dir,
-                             database_url=database, queue_url=args.queue)
+    settings = ServeSettings(
+        device=args.device,
+        batch_size=args.batch_size,
+        max_upload_mb=args.max_upload_mb,
+        max_duration_s=args.max_duration,
+        max_in_flight=args.max_in_flight,
+        upload_dir=args.upload_dir,
+        database_url=database,
+        queue_url=args.queue,
+    )
     uvicorn.run(create_app(args.model, settings), host=args.host, port=args.port)
 
 

@@ -31,8 +31,12 @@ def file_sha256(path: Path) -> str | None:
 def model_version(detector: LoadedDetector) -> dict[str, Any]:
     """Which weights answer: file name, kind, its SHA-256 and what the checkpoint or sidecar
     records about them (config hash, dfd version, source checkpoint ...)."""
-    return {"name": detector.source.name, "kind": detector.kind,
-            "sha256": file_sha256(detector.source), **detector.spec.provenance}
+    return {
+        "name": detector.source.name,
+        "kind": detector.kind,
+        "sha256": file_sha256(detector.source),
+        **detector.spec.provenance,
+    }
 
 
 class Analyzer:
@@ -52,8 +56,9 @@ class Analyzer:
     def analyze(self, video: Path, workdir: Path, gradcam: bool) -> dict[str, Any]:
         """The answer for one video; ApiError when it cannot be scored (why, as a code)."""
         cam_dir = workdir / "gradcam" if gradcam else None
-        ((_, result),) = self.predictor.predict([VideoInput(video)], workdir / "crops",
-                                                details=True, gradcam_dir=cam_dir)
+        ((_, result),) = self.predictor.predict(
+            [VideoInput(video)], workdir / "crops", details=True, gradcam_dir=cam_dir
+        )
         if not result.ok:
             code, _, text = result.reason.partition(":")
             raise ApiError(REASON_STATUS.get(code, 422), code, text.strip() or code)
@@ -62,16 +67,20 @@ class Analyzer:
     def response(self, result: VideoResult) -> dict[str, Any]:
         """The scored result as the API returns it (without the id and times)."""
         return {
-            "prediction": result.verdict, "fake_probability": result.fake_probability,
-            "threshold": result.threshold, "faces": result.faces,
-            "face_scores": result.face_scores, "frames_used": result.frames_used,
-            "frames": result.frame_scores, "clips": result.clip_scores,
+            "prediction": result.verdict,
+            "fake_probability": result.fake_probability,
+            "threshold": result.threshold,
+            "faces": result.faces,
+            "face_scores": result.face_scores,
+            "frames_used": result.frames_used,
+            "frames": result.frame_scores,
+            "clips": result.clip_scores,
             "gradcam": [gradcam_png(Path(path)) for path in result.gradcam],
-            "notes": list(result.notes), "model_version": self.version,
+            "notes": list(result.notes),
+            "model_version": self.version,
         }
 
 
 def gradcam_png(path: Path) -> dict[str, str]:
     """A Grad-CAM overlay inline: its file name and the PNG as base64."""
     return {"name": path.name, "png_base64": base64.b64encode(path.read_bytes()).decode("ascii")}
-

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dfd.serve.analysis import Analyzer
-from dfd.serve.errors import ApiError, install_error_handlers
 from dfd.serve.database import SqlJobStore
+from dfd.serve.errors import ApiError, install_error_handlers
 from dfd.serve.jobs import DONE, QUEUED, JobStore, MemoryJobStore, job_record
 from dfd.serve.limits import MULTIPART_SLACK, BodyLimit, InFlight
 from dfd.serve.page import install_page
@@ -31,9 +31,9 @@ API = "/api/v1"
 
 def load_analyzer(model_path: Path, settings: ServeSettings) -> Analyzer:
     """The detector loaded once, on the configured device."""
-    from dfd.tasks.console import quiet_library_noise
     from dfd.inference.loading import load_detector
     from dfd.prepare.faces import resolve_device
+    from dfd.tasks.console import quiet_library_noise
 
     quiet_library_noise()
     device = resolve_device(settings.device)
@@ -47,11 +47,13 @@ def open_store(settings: ServeSettings) -> JobStore:
     return SqlJobStore(settings.database_url)
 
 
-def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings(),
-               jobs: JobStore | None = None) -> FastAPI:
+def create_app(
+    model_path: str | Path, settings: ServeSettings | None = None, jobs: JobStore | None = None
+) -> FastAPI:
     """The API for one model; it is loaded when the server starts (lifespan), not here.
     With `settings.queue_url`, uploads are enqueued: that needs a database and an upload folder
     the workers share."""
+    settings = settings or ServeSettings()
     store = jobs if jobs is not None else open_store(settings)
     queue = JobQueue(settings.queue_url) if settings.queue_url else None
     if queue is not None and not (isinstance(store, SqlJobStore) and settings.upload_dir):
@@ -70,8 +72,12 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
                 app.state.upload_root = Path(root)
                 yield
 
-    app = FastAPI(title="dfd", summary="Is the face in this video real or fake?",
-                  version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="dfd",
+        summary="Is the face in this video real or fake?",
+        version="1",
+        lifespan=lifespan,
+    )
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_SLACK)
     install_error_handlers(app)
     install_page(app)
@@ -80,26 +86,46 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
     async def analyze_video(
         request: Request,
         file: Annotated[UploadFile, File(description="the video")],
-        num_frames: Annotated[int | None, Form(description="frames sampled per video: only the "
-                                               "model's own value (see /health) is accepted")] = None,
-        enable_gradcam: Annotated[bool, Form(description="add Grad-CAM overlays of the clip "
-                                             "that decided the verdict (base64 PNG)")] = False,
+        num_frames: Annotated[
+            int | None,
+            Form(
+                description="frames sampled per video: only the "
+                "model's own value (see /health) is accepted"
+            ),
+        ] = None,
+        enable_gradcam: Annotated[
+            bool,
+            Form(
+                description="add Grad-CAM overlays of the clip "
+                "that decided the verdict (base64 PNG)"
+            ),
+        ] = False,
     ) -> dict[str, Any]:
         """Score one uploaded video: verdict, fake probability, per-frame scores, faces. A server
         with a queue answers 202 with the job to poll instead (GET /api/v1/jobs/{job_id})."""
         analyzer: Analyzer = request.app.state.analyzer
         if num_frames is not None and num_frames != analyzer.num_frames:
-            raise ApiError(422, "unsupported_num_frames",
-                           f"this model samples {analyzer.num_frames} frames per video, as it "
-                           f"was trained; num_frames={num_frames} cannot be served")
+            raise ApiError(
+                422,
+                "unsupported_num_frames",
+                f"this model samples {analyzer.num_frames} frames per video, as it "
+                f"was trained; num_frames={num_frames} cannot be served",
+            )
         if enable_gradcam and analyzer.detector.module is None:
-            raise ApiError(422, "gradcam_unavailable",
-                           "Grad-CAM needs a checkpoint; this server runs an exported model")
+            raise ApiError(
+                422,
+                "gradcam_unavailable",
+                "Grad-CAM needs a checkpoint; this server runs an exported model",
+            )
         if queue is not None:
             return await enqueue(request.app.state.upload_root, file, enable_gradcam)
         if not gate.try_enter():
-            raise ApiError(503, "busy", f"{gate.limit} analyses are running; try again later",
-                           {"Retry-After": str(settings.retry_after_s)})
+            raise ApiError(
+                503,
+                "busy",
+                f"{gate.limit} analyses are running; try again later",
+                {"Retry-After": str(settings.retry_after_s)},
+            )
         video_id = uuid.uuid4().hex
         workdir = request.app.state.upload_root / video_id
         started = time.perf_counter()
@@ -112,8 +138,12 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
             gate.leave()
             await file.close()
             shutil.rmtree(workdir, ignore_errors=True)
-        record = {"video_id": video_id, **answer, "duration_s": duration,
-                  "processing_time_s": round(time.perf_counter() - started, 3)}
+        record = {
+            "video_id": video_id,
+            **answer,
+            "duration_s": duration,
+            "processing_time_s": round(time.perf_counter() - started, 3),
+        }
         await run_in_threadpool(store.put, video_id, job_record(video_id, DONE, result=record))
         return record
 
@@ -127,34 +157,50 @@ def create_app(model_path: str | Path, settings: ServeSettings = ServeSettings()
             workdir.mkdir()
             video = await save_upload(file, workdir, settings.max_upload_bytes)
             duration = await run_in_threadpool(check_video, video, settings.max_duration_s)
-            await run_in_threadpool(store.enqueue, job_id, f"{job_id}/{video.name}",
-                                    {"enable_gradcam": gradcam, "duration_s": duration})
+            await run_in_threadpool(
+                store.enqueue,
+                job_id,
+                f"{job_id}/{video.name}",
+                {"enable_gradcam": gradcam, "duration_s": duration},
+            )
             try:
                 await run_in_threadpool(queue.send, job_id)
             except Exception as error:
                 await run_in_threadpool(store.fail, job_id, "queue_unavailable", str(error))
-                raise ApiError(503, "queue_unavailable", f"the job queue cannot be reached: "
-                               f"{error}", {"Retry-After": str(settings.retry_after_s)}) from error
+                raise ApiError(
+                    503,
+                    "queue_unavailable",
+                    f"the job queue cannot be reached: {error}",
+                    {"Retry-After": str(settings.retry_after_s)},
+                ) from error
             await run_in_threadpool(store.mark_sent, job_id)
             queued = True
         finally:
             await file.close()
             if not queued:
                 shutil.rmtree(workdir, ignore_errors=True)
-        return JSONResponse({"job_id": job_id, "status": QUEUED,
-                             "status_url": f"{API}/jobs/{job_id}"}, status_code=202)
+        return JSONResponse(
+            {"job_id": job_id, "status": QUEUED, "status_url": f"{API}/jobs/{job_id}"},
+            status_code=202,
+        )
 
     @app.get(f"{API}/health")
     async def health(request: Request) -> dict[str, Any]:
         """Whether the model is loaded, which one, on which device, and the load."""
         analyzer: Analyzer = request.app.state.analyzer
-        return {"status": "ok", "model_loaded": True, "model_version": analyzer.version,
-                "device": analyzer.device, "num_frames": analyzer.num_frames,
-                "threshold": analyzer.detector.spec.threshold.value,
-                "in_flight": gate.running, "max_in_flight": gate.limit,
-                "mode": "inline" if queue is None else "queue",
-                "queue": None if queue is None else queue.describe(),
-                "database": store.describe()}
+        return {
+            "status": "ok",
+            "model_loaded": True,
+            "model_version": analyzer.version,
+            "device": analyzer.device,
+            "num_frames": analyzer.num_frames,
+            "threshold": analyzer.detector.spec.threshold.value,
+            "in_flight": gate.running,
+            "max_in_flight": gate.limit,
+            "mode": "inline" if queue is None else "queue",
+            "queue": None if queue is None else queue.describe(),
+            "database": store.describe(),
+        }
 
     @app.get(f"{API}/jobs/{{job_id}}")
     async def job(job_id: str) -> dict[str, Any]:

@@ -15,8 +15,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, insert, inspect, select, text, update)
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -27,7 +42,8 @@ WORKER_LOST = "worker_lost"
 
 metadata = MetaData()
 jobs_table = Table(
-    "dfd_jobs", metadata,
+    "dfd_jobs",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("status", String(16), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -153,15 +169,22 @@ class SqlJobStore:
         """Record a job answered inline (its status, result or error)."""
         moment = now()
         error = record.get("error") or {}
-        row = {"status": record["status"], "updated_at": moment,
-               "attempts": record.get("attempts", 1), "result": record.get("result"),
-               "error_code": error.get("code"), "error_message": error.get("message")}
+        row = {
+            "status": record["status"],
+            "updated_at": moment,
+            "attempts": record.get("attempts", 1),
+            "result": record.get("result"),
+            "error_code": error.get("code"),
+            "error_message": error.get("message"),
+        }
         with self.engine.begin() as db:
-            changed = db.execute(update(jobs_table).where(jobs_table.c.id == job_id)
-                                 .values(**row)).rowcount
+            changed = db.execute(
+                update(jobs_table).where(jobs_table.c.id == job_id).values(**row)
+            ).rowcount
             if not changed:
-                db.execute(insert(jobs_table).values(id=job_id, created_at=moment, options={},
-                                                     **row))
+                db.execute(
+                    insert(jobs_table).values(id=job_id, created_at=moment, options={}, **row)
+                )
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The job as GET /api/v1/jobs/{id} answers it, or None."""
@@ -169,26 +192,47 @@ class SqlJobStore:
             row = db.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
         if row is None:
             return None
-        error = ({"code": row.error_code, "message": row.error_message}
-                 if row.error_code is not None else None)
-        return job_record(row.id, row.status, created_at=iso(row.created_at),
-                          updated_at=iso(row.updated_at), attempts=row.attempts,
-                          result=row.result, error=error)
+        error = (
+            {"code": row.error_code, "message": row.error_message}
+            if row.error_code is not None
+            else None
+        )
+        return job_record(
+            row.id,
+            row.status,
+            created_at=iso(row.created_at),
+            updated_at=iso(row.updated_at),
+            attempts=row.attempts,
+            result=row.result,
+            error=error,
+        )
 
     def enqueue(self, job_id: str, upload: str, options: dict[str, Any]) -> None:
         """A new queued job for the upload at `upload` (relative to the upload folder)."""
         moment = now()
         with self.engine.begin() as db:
-            db.execute(insert(jobs_table).values(
-                id=job_id, status=QUEUED, created_at=moment, updated_at=moment, attempts=0,
-                upload=upload, options=options))
+            db.execute(
+                insert(jobs_table).values(
+                    id=job_id,
+                    status=QUEUED,
+                    created_at=moment,
+                    updated_at=moment,
+                    attempts=0,
+                    upload=upload,
+                    options=options,
+                )
+            )
 
     def mark_sent(self, job_id: str) -> bool:
         """Note that the job's message went to the queue; False when that was noted already."""
         with self.engine.begin() as db:
-            return bool(db.execute(
-                update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.sent_at.is_(None))
-                .values(sent_at=now())).rowcount)
+            return bool(
+                db.execute(
+                    update(jobs_table)
+                    .where(jobs_table.c.id == job_id, jobs_table.c.sent_at.is_(None))
+                    .values(sent_at=now())
+                ).rowcount
+            )
 
     def mark_unsent(self, job_id: str) -> None:
         """Undo mark_sent after a send that failed, so that the job is sent again later."""
@@ -200,11 +244,17 @@ class SqlJobStore:
         oldest first: their API stopped (or lost the broker) between recording and sending."""
         before = now() - timedelta(seconds=older_than_s)
         with self.engine.connect() as db:
-            return list(db.execute(
-                select(jobs_table.c.id)
-                .where(jobs_table.c.status == QUEUED, jobs_table.c.sent_at.is_(None),
-                       jobs_table.c.created_at < before)
-                .order_by(jobs_table.c.created_at)).scalars())
+            return list(
+                db.execute(
+                    select(jobs_table.c.id)
+                    .where(
+                        jobs_table.c.status == QUEUED,
+                        jobs_table.c.sent_at.is_(None),
+                        jobs_table.c.created_at < before,
+                    )
+                    .order_by(jobs_table.c.created_at)
+                ).scalars()
+            )
 
     def claim(self, job_id: str, max_attempts: int) -> ClaimedJob | None:
         """Mark the job running and count the attempt; None when there is nothing to run (unknown
@@ -221,16 +271,22 @@ class SqlJobStore:
             row = db.execute(select(jobs_table).where(jobs_table.c.id == job_id)).one()
             if row.attempts <= max_attempts:
                 return ClaimedJob(row.id, row.upload, dict(row.options), row.attempts)
-            db.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(
-                status=FAILED, error_code=WORKER_LOST, updated_at=now(),
-                error_message=f"{max_attempts} attempts started and none finished: the worker "
-                              "running it stopped each time (killed, out of memory, crashed)"))
+            db.execute(
+                update(jobs_table)
+                .where(jobs_table.c.id == job_id)
+                .values(
+                    status=FAILED,
+                    error_code=WORKER_LOST,
+                    updated_at=now(),
+                    error_message=f"{max_attempts} attempts started and none finished: the worker "
+                    "running it stopped each time (killed, out of memory, crashed)",
+                )
+            )
             return None
 
     def finish(self, job_id: str, result: dict[str, Any]) -> bool:
         """Store the result of an unfinished job; False when it was already finished."""
-        return self._close(job_id, status=DONE, result=result, error_code=None,
-                           error_message=None)
+        return self._close(job_id, status=DONE, result=result, error_code=None, error_message=None)
 
     def fail(self, job_id: str, code: str, message: str) -> bool:
         """Record why an unfinished job failed; False when it was already finished."""
@@ -238,7 +294,10 @@ class SqlJobStore:
 
     def _close(self, job_id: str, **values: Any) -> bool:
         with self.engine.begin() as db:
-            return bool(db.execute(
-                update(jobs_table)
-                .where(jobs_table.c.id == job_id, jobs_table.c.status.in_(UNFINISHED))
-                .values(updated_at=now(), **values)).rowcount)
+            return bool(
+                db.execute(
+                    update(jobs_table)
+                    .where(jobs_table.c.id == job_id, jobs_table.c.status.in_(UNFINISHED))
+                    .values(updated_at=now(), **values)
+                ).rowcount
+            )

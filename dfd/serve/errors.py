@@ -11,8 +11,9 @@ from starlette.exceptions import HTTPException
 class ApiError(Exception):
     """A request the API refuses: its HTTP status, a short code and a sentence."""
 
-    def __init__(self, status: int, code: str, detail: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
@@ -25,16 +26,18 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-def error_response(status: int, code: str, detail: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The JSON body and status of one error."""
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
 def too_large(limit: int) -> JSONResponse:
     """413 for a request body over `limit` bytes; the connection is not kept."""
-    return error_response(413, "too_large", f"the request is larger than {limit} bytes",
-                          {"Connection": "close"})
+    return error_response(
+        413, "too_large", f"the request is larger than {limit} bytes", {"Connection": "close"}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,15 +10,27 @@ from typing import Any, Protocol
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
-def job_record(job_id: str, status: str, *, created_at: str | None = None,
-               updated_at: str | None = None, attempts: int = 1,
-               result: dict[str, Any] | None = None,
-               error: dict[str, str] | None = None) -> dict[str, Any]:
+def job_record(
+    job_id: str,
+    status: str,
+    *,
+    created_at: str | None = None,
+    updated_at: str | None = None,
+    attempts: int = 1,
+    result: dict[str, Any] | None = None,
+    error: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One job as the API shows it; times are ISO 8601 (now when not given)."""
     moment = datetime.now(UTC).isoformat()
-    return {"job_id": job_id, "status": status, "created_at": created_at or moment,
-            "updated_at": updated_at or created_at or moment, "attempts": attempts,
-            "result": result, "error": error}
+    return {
+        "job_id": job_id,
+        "status": status,
+        "created_at": created_at or moment,
+        "updated_at": updated_at or created_at or moment,
+        "attempts": attempts,
+        "result": result,
+        "error": error,
+    }
 
 
 class JobStore(Protocol):

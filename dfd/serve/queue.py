@@ -23,8 +23,9 @@ QUEUE = "dfd.jobs"
 DEFAULT_VISIBILITY_TIMEOUT_S = 3600.0
 
 
-def celery_app(broker_url: str,
-               visibility_timeout_s: float = DEFAULT_VISIBILITY_TIMEOUT_S) -> Celery:
+def celery_app(
+    broker_url: str, visibility_timeout_s: float = DEFAULT_VISIBILITY_TIMEOUT_S
+) -> Celery:
     """A Celery app for dfd's jobs on `broker_url` (redis://HOST:PORT/N)."""
     app = Celery("dfd", broker=broker_url, set_as_current=False)
     app.conf.update(

@@ -45,14 +45,18 @@ def video_duration(path: Path) -> float | None:
             return None
     except av.FFmpegError as error:
         # FFmpeg's reason only: its message also names the server-side path
-        raise ApiError(415, "not_a_video",
-                       f"the upload is not a readable video: {error.strerror}") from error
+        raise ApiError(
+            415, "not_a_video", f"the upload is not a readable video: {error.strerror}"
+        ) from error
 
 
 def check_video(path: Path, max_duration_s: float) -> float | None:
     """The video's duration after making sure it is a video no longer than allowed (422)."""
     duration = video_duration(path)
     if duration is not None and duration > max_duration_s:
-        raise ApiError(422, "too_long", f"the video lasts {duration:.1f} s; at most "
-                                        f"{max_duration_s:g} s are analysed")
+        raise ApiError(
+            422,
+            "too_long",
+            f"the video lasts {duration:.1f} s; at most {max_duration_s:g} s are analysed",
+        )
     return duration

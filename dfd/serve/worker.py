@@ -36,8 +36,9 @@ DEFAULT_RESEND_AFTER_S = 60
 class JobRunner:
     """Scores queued jobs: claim in the database, analyse, record, remove the upload."""
 
-    def __init__(self, analyzer: Analyzer, store: SqlJobStore, upload_dir: Path,
-                 max_attempts: int) -> None:
+    def __init__(
+        self, analyzer: Analyzer, store: SqlJobStore, upload_dir: Path, max_attempts: int
+    ) -> None:
         self.analyzer, self.store = analyzer, store
         self.upload_dir, self.max_attempts = upload_dir.resolve(), max_attempts
 
@@ -55,8 +56,11 @@ class JobRunner:
         log.info("job %s: attempt %d", job_id, job.attempts)
         started = time.perf_counter()
         try:
-            answer = self.analyzer.analyze(self.upload_path(job.upload), self.upload_dir / job_id,
-                                           bool(job.options.get("enable_gradcam")))
+            answer = self.analyzer.analyze(
+                self.upload_path(job.upload),
+                self.upload_dir / job_id,
+                bool(job.options.get("enable_gradcam")),
+            )
         except ApiError as error:
             self.store.fail(job_id, error.code, error.detail)
             log.info("job %s failed: %s (%s)", job_id, error.code, error.detail)
@@ -64,11 +68,18 @@ class JobRunner:
             log.exception("job %s crashed", job_id)
             self.store.fail(job_id, "error", f"{type(error).__name__}: {error}")
         else:
-            self.store.finish(job_id, {
-                "video_id": job_id, **answer, "duration_s": job.options.get("duration_s"),
-                "processing_time_s": round(time.perf_counter() - started, 3)})
-            log.info("job %s done: %s %.4f", job_id, answer["prediction"],
-                     answer["fake_probability"])
+            self.store.finish(
+                job_id,
+                {
+                    "video_id": job_id,
+                    **answer,
+                    "duration_s": job.options.get("duration_s"),
+                    "processing_time_s": round(time.perf_counter() - started, 3),
+                },
+            )
+            log.info(
+                "job %s done: %s %.4f", job_id, answer["prediction"], answer["fake_probability"]
+            )
         finally:
             self.remove_upload(job_id)
 
@@ -125,31 +136,63 @@ class Resender(threading.Thread):
 
 def parser() -> argparse.ArgumentParser:
     """The command-line options of `dfd worker`."""
-    cli = argparse.ArgumentParser(prog="dfd worker",
-                                  description="Score the jobs `dfd serve --queue` enqueues.")
-    cli.add_argument("model", type=Path,
-                     help="the model the API serves: checkpoint, train run folder or export")
-    cli.add_argument("--queue", required=True, metavar="URL",
-                     help="the Redis broker, redis://HOST:PORT/N (the same as the API's)")
-    cli.add_argument("--upload-dir", type=Path, required=True, metavar="DIR",
-                     help="the API's upload folder (shared with it)")
-    cli.add_argument("--database", metavar="URL",
-                     help="SQLAlchemy URL of the job database (default: sqlite:///DIR/jobs.sqlite3, "
-                          "as the API's default)")
+    cli = argparse.ArgumentParser(
+        prog="dfd worker", description="Score the jobs `dfd serve --queue` enqueues."
+    )
+    cli.add_argument(
+        "model", type=Path, help="the model the API serves: checkpoint, train run folder or export"
+    )
+    cli.add_argument(
+        "--queue",
+        required=True,
+        metavar="URL",
+        help="the Redis broker, redis://HOST:PORT/N (the same as the API's)",
+    )
+    cli.add_argument(
+        "--upload-dir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the API's upload folder (shared with it)",
+    )
+    cli.add_argument(
+        "--database",
+        metavar="URL",
+        help="SQLAlchemy URL of the job database (default: sqlite:///DIR/jobs.sqlite3, "
+        "as the API's default)",
+    )
     cli.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: auto)")
-    cli.add_argument("--batch-size", type=positive_int, default=ServeSettings().batch_size,
-                     metavar="N", help="clips per model call")
-    cli.add_argument("--visibility-timeout", type=positive_int,
-                     default=int(DEFAULT_VISIBILITY_TIMEOUT_S), metavar="S",
-                     help="a job whose worker died is handed out again after S seconds; must be "
-                          f"longer than any analysis (default {int(DEFAULT_VISIBILITY_TIMEOUT_S)})")
-    cli.add_argument("--max-attempts", type=positive_int, default=DEFAULT_MAX_ATTEMPTS,
-                     metavar="N", help="a job started N times without finishing is failed "
-                                       f"(default {DEFAULT_MAX_ATTEMPTS})")
-    cli.add_argument("--resend-after", type=positive_int, default=DEFAULT_RESEND_AFTER_S,
-                     metavar="S", help="send a queued job whose message never went out (its API "
-                                       "stopped before sending it) once it is S seconds old "
-                                       f"(default {DEFAULT_RESEND_AFTER_S})")
+    cli.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=ServeSettings().batch_size,
+        metavar="N",
+        help="clips per model call",
+    )
+    cli.add_argument(
+        "--visibility-timeout",
+        type=positive_int,
+        default=int(DEFAULT_VISIBILITY_TIMEOUT_S),
+        metavar="S",
+        help="a job whose worker died is handed out again after S seconds; must be "
+        f"longer than any analysis (default {int(DEFAULT_VISIBILITY_TIMEOUT_S)})",
+    )
+    cli.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help=f"a job started N times without finishing is failed (default {DEFAULT_MAX_ATTEMPTS})",
+    )
+    cli.add_argument(
+        "--resend-after",
+        type=positive_int,
+        default=DEFAULT_RESEND_AFTER_S,
+        metavar="S",
+        help="send a queued job whose message never went out (its API "
+        "stopped before sending it) once it is S seconds old "
+        f"(default {DEFAULT_RESEND_AFTER_S})",
+    )
     return cli
 
 
@@ -160,8 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     store = SqlJobStore(args.database or sqlite_url(args.upload_dir))
-    analyzer = load_analyzer(args.model, ServeSettings(device=args.device,
-                                                       batch_size=args.batch_size))
+    analyzer = load_analyzer(
+        args.model, ServeSettings(device=args.device, batch_size=args.batch_size)
+    )
     runner = JobRunner(analyzer, store, args.upload_dir, args.max_attempts)
     app = celery_app(args.queue, float(args.visibility_timeout))
 
@@ -169,12 +213,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     def analyze_job(job_id: str) -> None:
         runner.run(job_id)
 
-    log.info("model %s on %s; jobs in %s", analyzer.version["name"], analyzer.device,
-             store.describe())
+    log.info(
+        "model %s on %s; jobs in %s", analyzer.version["name"], analyzer.device, store.describe()
+    )
     # solo pool: jobs run in this process, with the model loaded above
-    worker = app.Worker(pool_cls="solo", concurrency=1, loglevel="INFO",
-                        hostname=f"dfd-{os.getpid()}@{socket.gethostname()}",
-                        without_gossip=True, without_mingle=True, without_heartbeat=True)
+    worker = app.Worker(
+        pool_cls="solo",
+        concurrency=1,
+        loglevel="INFO",
+        hostname=f"dfd-{os.getpid()}@{socket.gethostname()}",
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+    )
     resender = Resender(store, JobQueue(args.queue), float(args.resend_after))
     resender.start()
     worker.start()

@@ -23,13 +23,16 @@ from dfd.sweeps.search_space import format_value
 log = logging.getLogger(__name__)
 
 
-def trial_overrides(storage: str, study_name: str, trial_number: int,
-                    pruner: Mapping[str, Any]) -> list[str]:
+def trial_overrides(
+    storage: str, study_name: str, trial_number: int, pruner: Mapping[str, Any]
+) -> list[str]:
     """The overrides that tell a job which trial it runs and how trials are pruned."""
-    return [f"++optuna.storage={format_value(storage)}",
-            f"++optuna.study_name={format_value(study_name)}",
-            f"++optuna.trial_number={trial_number}",
-            f"++optuna.pruner={format_value(dict(pruner))}"]
+    return [
+        f"++optuna.storage={format_value(storage)}",
+        f"++optuna.study_name={format_value(study_name)}",
+        f"++optuna.trial_number={trial_number}",
+        f"++optuna.pruner={format_value(dict(pruner))}",
+    ]
 
 
 def trial_callbacks(cfg: DictConfig) -> list[Callback]:
@@ -37,15 +40,28 @@ def trial_callbacks(cfg: DictConfig) -> list[Callback]:
     trial = cfg.get("optuna")
     if not trial:
         return []
-    return [TrialPruning(trial.storage, trial.study_name, int(trial.trial_number),
-                         trial.get("pruner"), cfg.optimized_metric)]
+    return [
+        TrialPruning(
+            trial.storage,
+            trial.study_name,
+            int(trial.trial_number),
+            trial.get("pruner"),
+            cfg.optimized_metric,
+        )
+    ]
 
 
 class TrialPruning(Callback):
     """Reports `monitor` to the trial after each validation; stops the fit if it is pruned."""
 
-    def __init__(self, storage: str, study_name: str, trial_number: int,
-                 pruner: Mapping[str, Any] | None, monitor: str) -> None:
+    def __init__(
+        self,
+        storage: str,
+        study_name: str,
+        trial_number: int,
+        pruner: Mapping[str, Any] | None,
+        monitor: str,
+    ) -> None:
         self.storage, self.study_name, self.trial_number = storage, study_name, trial_number
         self.pruner, self.monitor = pruner, monitor
         self.pruned_at: int | None = None  # the epoch after which the pruner stopped the trial
@@ -76,7 +92,8 @@ class TrialPruning(Callback):
         pruner = instantiate(self.pruner) if self.pruner else optuna.pruners.NopPruner()
         study = optuna.load_study(study_name=self.study_name, storage=storage, pruner=pruner)
         trial_id = storage.get_trial_id_from_study_id_trial_number(
-            storage.get_study_id_from_name(self.study_name), self.trial_number)
+            storage.get_study_id_from_name(self.study_name), self.trial_number
+        )
         self._trial = optuna.Trial(study, trial_id)
         return self._trial
 
@@ -85,8 +102,11 @@ def raise_if_pruned(trainer: L.Trainer) -> bool:
     """After fit: on rank 0, raise optuna.TrialPruned if the trial was pruned (the sweeper marks
     it PRUNED). Other ranks get True and must end quietly: Lightning kills rank 0 when a child
     process fails."""
-    epochs = [c.pruned_at for c in trainer.callbacks
-              if isinstance(c, TrialPruning) and c.pruned_at is not None]
+    epochs = [
+        c.pruned_at
+        for c in trainer.callbacks
+        if isinstance(c, TrialPruning) and c.pruned_at is not None
+    ]
     if not epochs:
         return False
     if trainer.is_global_zero:

@@ -12,10 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import (ChoiceSweep, IntervalSweep, Override, Quote,
-                                              QuotedString, RangeSweep)
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+from hydra.core.override_parser.types import (
+    ChoiceSweep,
+    IntervalSweep,
+    Override,
+    Quote,
+    QuotedString,
+    RangeSweep,
+)
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 SCALARS = (type(None), bool, int, float, str)
 
@@ -64,7 +74,9 @@ def to_distribution(override: Override) -> BaseDistribution:
         return FloatDistribution(low, high, step=step)
     if isinstance(sweep, ChoiceSweep):
         if not all(isinstance(choice, SCALARS) for choice in sweep.list):
-            raise ValueError(f"{override.input_line}: choices must be null, bool, int, float or str")
+            raise ValueError(
+                f"{override.input_line}: choices must be null, bool, int, float or str"
+            )
         return CategoricalDistribution(sweep.list)
     raise ValueError(f"{override.input_line}: unsupported sweep {type(sweep).__name__}")
 

@@ -26,8 +26,13 @@ COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialStat
 NO_PRUNING = {"_target_": "optuna.pruners.NopPruner"}
 
 
-def open_study(storage: str | None, study_name: str, direction: str,
-               sampler: Mapping[str, Any] | None, pruner: Mapping[str, Any] | None) -> optuna.Study:
+def open_study(
+    storage: str | None,
+    study_name: str,
+    direction: str,
+    sampler: Mapping[str, Any] | None,
+    pruner: Mapping[str, Any] | None,
+) -> optuna.Study:
     """Create the study, or load it when it exists (a resumed or shared sweep).
 
     A sampler `seed` is offset by the number of trials already in the study, so a resumed
@@ -35,8 +40,13 @@ def open_study(storage: str | None, study_name: str, direction: str,
     """
     if storage:
         make_sqlite_folder(storage)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction,
-                                load_if_exists=True, pruner=instantiate(pruner or NO_PRUNING))
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction=direction,
+        load_if_exists=True,
+        pruner=instantiate(pruner or NO_PRUNING),
+    )
     if sampler:
         seed = sampler.get("seed")
         offset = len(study.get_trials(deepcopy=False))
@@ -65,18 +75,29 @@ def record_job(study: optuna.Study, trial: optuna.Trial, job: JobReturn) -> Tria
         if isinstance(outcome, (int, float)) and math.isfinite(outcome):
             study.tell(trial, float(outcome))
             return TrialState.COMPLETE
-        return fail(study, trial, f"the job returned {outcome!r}, not a finite number "
-                                  "(is optimized_metric logged?)")
+        return fail(
+            study,
+            trial,
+            f"the job returned {outcome!r}, not a finite number (is optimized_metric logged?)",
+        )
     if isinstance(outcome, optuna.TrialPruned):
         study.tell(trial, state=TrialState.PRUNED)
         log.info("trial %d pruned: %s", trial.number, outcome)
         return TrialState.PRUNED
-    return fail(study, trial, f"{type(outcome).__name__}: {outcome}",
-                outcome if isinstance(outcome, BaseException) else None)
+    return fail(
+        study,
+        trial,
+        f"{type(outcome).__name__}: {outcome}",
+        outcome if isinstance(outcome, BaseException) else None,
+    )
 
 
-def run_batch(study: optuna.Study, trials: list[optuna.Trial], validate: Callable[[], None],
-              launch: Callable[[], Sequence[JobReturn]]) -> int:
+def run_batch(
+    study: optuna.Study,
+    trials: list[optuna.Trial],
+    validate: Callable[[], None],
+    launch: Callable[[], Sequence[JobReturn]],
+) -> int:
     """Launch a batch of trials, tell the study how each ended, and return how many failed.
 
     A launcher error (e.g. a cluster job killed hard) fails the batch and the sweep goes on;
@@ -110,8 +131,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def fail(study: optuna.Study, trial: optuna.Trial, reason: str,
-         error: BaseException | None = None) -> TrialState:
+def fail(
+    study: optuna.Study, trial: optuna.Trial, reason: str, error: BaseException | None = None
+) -> TrialState:
     """Mark a running trial FAIL, keeping the reason in its user attributes and the log."""
     log.error("trial %d failed: %s", trial.number, reason, exc_info=error)
     if study.get_trials(deepcopy=False)[trial.number].state == TrialState.RUNNING:
@@ -129,13 +151,19 @@ def fail_all(study: optuna.Study, trials: Iterable[optuna.Trial], reason: str) -
 def summary(study: optuna.Study) -> dict[str, Any]:
     """Trial counts by state and the best trial so far (its number, value, params and job folder)."""
     trials = study.get_trials(deepcopy=False)
-    result: dict[str, Any] = {"study_name": study.study_name,
-                              "direction": study.direction.name.lower(),
-                              "trials": dict(Counter(t.state.name for t in trials))}
+    result: dict[str, Any] = {
+        "study_name": study.study_name,
+        "direction": study.direction.name.lower(),
+        "trials": dict(Counter(t.state.name for t in trials)),
+    }
     if any(t.state == TrialState.COMPLETE for t in trials):
         best = study.best_trial
-        result.update(best_trial=best.number, best_value=best.value, best_params=best.params,
-                      best_job_dir=best.user_attrs.get("job_dir"))
+        result.update(
+            best_trial=best.number,
+            best_value=best.value,
+            best_params=best.params,
+            best_job_dir=best.user_attrs.get("job_dir"),
+        )
     return result
 
 
@@ -144,8 +172,13 @@ def write_summary(study: optuna.Study, path: Path) -> dict[str, Any]:
     result = summary(study)
     OmegaConf.save(OmegaConf.create(result), path)
     if "best_trial" in result:
-        log.info("best trial %d: value %s (%s), params %s", result["best_trial"],
-                 result["best_value"], result["direction"], result["best_params"])
+        log.info(
+            "best trial %d: value %s (%s), params %s",
+            result["best_trial"],
+            result["best_value"],
+            result["direction"],
+            result["best_params"],
+        )
     else:
         log.warning("no trial of study %r has completed", study.study_name)
     return result

@@ -25,16 +25,20 @@ class RandomStateCheckpoint(Callback):
     this a resumed run would draw differently from an uninterrupted one.
     """
 
-    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         name, keys, position, has_gauss, gauss = np.random.get_state()
         # plain types only, so checkpoints still load with torch.load(weights_only=True)
-        checkpoint["random_states"] = {"python": random.getstate(),
-                                       "numpy": (name, keys.tolist(), position, has_gauss, gauss),
-                                       "torch": torch.get_rng_state()}
+        checkpoint["random_states"] = {
+            "python": random.getstate(),
+            "numpy": (name, keys.tolist(), position, has_gauss, gauss),
+            "torch": torch.get_rng_state(),
+        }
 
-    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         states = checkpoint.get("random_states")
         if states is None:
             return
@@ -56,8 +60,11 @@ class EpochHistory(Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         row = {"epoch": trainer.current_epoch}
-        row |= {name: float(value) for name, value in trainer.callback_metrics.items()
-                if torch.is_tensor(value) and value.numel() == 1 and not name.endswith("_step")}
+        row |= {
+            name: float(value)
+            for name, value in trainer.callback_metrics.items()
+            if torch.is_tensor(value) and value.numel() == 1 and not name.endswith("_step")
+        }
         earlier = pd.read_csv(self.path) if self.path.is_file() else pd.DataFrame()
         if "epoch" in earlier:
             earlier = earlier[earlier["epoch"] < trainer.current_epoch]

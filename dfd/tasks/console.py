@@ -21,12 +21,16 @@ def quiet_library_noise() -> None:
     logger = logging.getLogger(_TIPS[0])
     if _not_a_tip not in logger.filters:
         logger.addFilter(_not_a_tip)
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                            category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        category=FutureWarning,
+    )
 
 
-def closing_line(output_dir: Path, metrics: Mapping[str, float],
-                 best: tuple[str, float] | None = None) -> str:
+def closing_line(
+    output_dir: Path, metrics: Mapping[str, float], best: tuple[str, float] | None = None
+) -> str:
     """`dfd: <folder> | best <monitor> .. | test: N videos, video-level AUC .. (clip ..)`."""
     parts = [f"dfd: {output_dir}"]
     if best is not None:
@@ -34,8 +38,12 @@ def closing_line(output_dir: Path, metrics: Mapping[str, float],
     if "test/video_auroc" in metrics:
         interval = ""
         if "test/video_auroc_ci_low" in metrics:
-            interval = (f" [95% CI {metrics['test/video_auroc_ci_low']:.3f}-"
-                        f"{metrics['test/video_auroc_ci_high']:.3f}]")
-        parts.append(f"test: {int(metrics.get('test/num_videos', 0))} videos, video-level AUC "
-                     f"{metrics['test/video_auroc']:.3f}{interval} (clip {metrics['test/clip_auroc']:.3f})")
+            interval = (
+                f" [95% CI {metrics['test/video_auroc_ci_low']:.3f}-"
+                f"{metrics['test/video_auroc_ci_high']:.3f}]"
+            )
+        parts.append(
+            f"test: {int(metrics.get('test/num_videos', 0))} videos, video-level AUC "
+            f"{metrics['test/video_auroc']:.3f}{interval} (clip {metrics['test/clip_auroc']:.3f})"
+        )
     return " | ".join(parts)

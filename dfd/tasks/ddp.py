@@ -85,7 +85,8 @@ class SameConfigOnEveryRank(L.Callback):
         gathered: Any = trainer.strategy.all_gather(mine)
         digests = {f"{int(value):016x}" for value in gathered.flatten().tolist()}
         if len(digests) != 1:
-            raise RuntimeError(f"the {trainer.world_size} ranks of this job have different "
-                               f"configs (digests {sorted(digests)})")
-        rank_zero_info(f"config identical on all {trainer.world_size} ranks "
-                       f"(sha256 {self.digest})")
+            raise RuntimeError(
+                f"the {trainer.world_size} ranks of this job have different "
+                f"configs (digests {sorted(digests)})"
+            )
+        rank_zero_info(f"config identical on all {trainer.world_size} ranks (sha256 {self.digest})")

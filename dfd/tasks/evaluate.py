@@ -8,13 +8,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
+from dfd.module import DeepfakeDetectionModule
+from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.tasks.evaluation import flat_metrics
 from dfd.tasks.evaluation_report import report_checkpoint
-from dfd.module import DeepfakeDetectionModule
-from dfd.tasks.train import HISTORY_FILE, record_run, finish_wandb, instantiate_each
+from dfd.tasks.train import HISTORY_FILE, finish_wandb, instantiate_each, record_run
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,11 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     module.detector.check_input(trained_on.hparams.clip_len, trained_on.hparams.image_size)
     test_sets, first = {}, None
     for name, manifest in dataset_manifests(cfg).items():
-        settings = {**overrides, **own_rows_only(trained_on, manifest), "manifest_path": str(manifest)}
+        settings = {
+            **overrides,
+            **own_rows_only(trained_on, manifest),
+            "manifest_path": str(manifest),
+        }
         datamodule = FaceClipDataModule.load_from_checkpoint(ckpt_path, **settings)
         datamodule.setup()
         if "test" not in datamodule.datasets:
@@ -48,11 +52,22 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     record_run(cfg, loggers)
     try:
         results = report_checkpoint(
-            cfg, module, trained_on, val, test_sets, Path(cfg.paths.output_dir) / "eval",
-            ckpt_path, cfg.device, precision=cfg.precision, history_path=run / HISTORY_FILE,
+            cfg,
+            module,
+            trained_on,
+            val,
+            test_sets,
+            Path(cfg.paths.output_dir) / "eval",
+            ckpt_path,
+            cfg.device,
+            precision=cfg.precision,
+            history_path=run / HISTORY_FILE,
             config_yaml=training_config(run) or OmegaConf.to_yaml(cfg, resolve=True),
-            loggers=loggers, own_data=trained_data_name(run), threshold_source=source)
-        for name, result in results.items():
+            loggers=loggers,
+            own_data=trained_data_name(run),
+            threshold_source=source,
+        )
+        for result in results.values():
             print(closing_line(result.folder, flat_metrics("test", result.metrics)))
         return {name: result.metrics for name, result in results.items()}
     finally:
@@ -71,8 +86,10 @@ def find_checkpoint(path: str | Path) -> str:
     """A checkpoint file, or the best checkpoint of a run folder (the one not named last)."""
     path = Path(path)
     if path.is_dir():
-        found = sorted((c for c in path.glob("checkpoints/*.ckpt") if c.stem != "last"),
-                       key=lambda c: c.stat().st_mtime)
+        found = sorted(
+            (c for c in path.glob("checkpoints/*.ckpt") if c.stem != "last"),
+            key=lambda c: c.stat().st_mtime,
+        )
         if not found:
             raise FileNotFoundError(f"no best checkpoint in {path / 'checkpoints'}")
         path = found[-1]
@@ -102,17 +119,21 @@ def load_data_config(cfg: DictConfig, name: str) -> DictConfig:
     return merged.data
 
 
-def threshold_split(trained_on: FaceClipDataModule, first: FaceClipDataModule
-                    ) -> tuple[FaceClipDataset | None, str]:
+def threshold_split(
+    trained_on: FaceClipDataModule, first: FaceClipDataModule
+) -> tuple[FaceClipDataset | None, str]:
     """The validation split of the checkpoint's own data, or of the first test dataset when the
     training data is not here (with a warning: the threshold then comes from another source)."""
     try:
         trained_on.setup()
         return trained_on.datasets.get("val"), "val"
     except FileNotFoundError:
-        log.warning("the checkpoint's training data (%s) is not here: choosing the threshold on "
-                    "the validation split of %s", trained_on.hparams.manifest_path,
-                    first.hparams.manifest_path)
+        log.warning(
+            "the checkpoint's training data (%s) is not here: choosing the threshold on "
+            "the validation split of %s",
+            trained_on.hparams.manifest_path,
+            first.hparams.manifest_path,
+        )
         first.setup()
         return first.datasets.get("val"), f"val of {first.hparams.manifest_path}"
 

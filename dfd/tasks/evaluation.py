@@ -25,14 +25,14 @@ from torch import nn
 from dfd.data.dataset import FaceClipDataset
 from dfd.eval.aggregate import video_table
 from dfd.eval.bootstrap import bootstrap_ci
+from dfd.eval.metrics import binary_metrics
+from dfd.eval.scoring import score_dataset
+from dfd.eval.thresholds import choose_threshold
 from dfd.report.figures import write_dashboard
 from dfd.report.gradcam import write_gradcam_panels
 from dfd.report.html import write_html_report
-from dfd.eval.metrics import binary_metrics
 from dfd.report.robustness import run_robustness
-from dfd.eval.scoring import score_dataset
 from dfd.report.tables import clip_table, frame_table
-from dfd.eval.thresholds import choose_threshold
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,16 @@ class Scorer:
 
     def clips(self, dataset: FaceClipDataset) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """(clips table, frames table or None) of every clip in `dataset`."""
-        scored = score_dataset(self.detector, dataset, self.normalize, self.batch_size,
-                               self.num_workers, self.device, self.precision, self.tta)
+        scored = score_dataset(
+            self.detector,
+            dataset,
+            self.normalize,
+            self.batch_size,
+            self.num_workers,
+            self.device,
+            self.precision,
+            self.tta,
+        )
         return clip_table(dataset, scored), frame_table(dataset, scored)
 
 
@@ -73,8 +81,9 @@ class TestResult:
     figures: dict[str, Path] = field(default_factory=dict)
 
 
-def operating_threshold(scorer: Scorer, val: FaceClipDataset | None, settings: Mapping[str, Any],
-                        source: str = "val") -> tuple[dict[str, Any], pd.DataFrame | None]:
+def operating_threshold(
+    scorer: Scorer, val: FaceClipDataset | None, settings: Mapping[str, Any], source: str = "val"
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """The decision threshold by `settings.threshold.rule`, chosen on the validation videos
     (`fixed` and a missing validation split use `settings.threshold.value`), and the scored
     validation videos it was chosen on (None when none were scored)."""
@@ -82,15 +91,21 @@ def operating_threshold(scorer: Scorer, val: FaceClipDataset | None, settings: M
     if rule == "fixed":
         return {"rule": "fixed", "value": value, "chosen_on": "config"}, None
     if val is None:
-        log.warning("no validation split to choose the %s threshold on: using the fixed %.3f",
-                    rule, value)
+        log.warning(
+            "no validation split to choose the %s threshold on: using the fixed %.3f", rule, value
+        )
         return {"rule": "fixed", "value": value, "chosen_on": "config (no validation split)"}, None
     clips, _ = scorer.clips(val)
     videos = video_table(clips, settings["aggregation"], **settings["aggregation_options"])
     chosen = choose_threshold(videos["score"], videos["label"], rule)
     videos["prediction"] = (videos["score"] >= chosen).astype(int)
-    return {"rule": rule, "value": chosen, "chosen_on": source, "val_videos": len(videos),
-            "val_video_auroc": binary_metrics(videos["score"], videos["label"], chosen)["auroc"]}, videos
+    return {
+        "rule": rule,
+        "value": chosen,
+        "chosen_on": source,
+        "val_videos": len(videos),
+        "val_video_auroc": binary_metrics(videos["score"], videos["label"], chosen)["auroc"],
+    }, videos
 
 
 def confidence_intervals(videos: pd.DataFrame, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,20 +120,35 @@ def confidence_intervals(videos: pd.DataFrame, settings: Mapping[str, Any]) -> d
         else:
             unit = f"videos (only {count} groups, fewer than {boot['min_groups']})"
     try:
-        intervals = bootstrap_ci(videos["score"], videos["label"], groups=groups,
-                                 resamples=boot["resamples"], level=boot["level"], seed=boot["seed"])
+        intervals = bootstrap_ci(
+            videos["score"],
+            videos["label"],
+            groups=groups,
+            resamples=boot["resamples"],
+            level=boot["level"],
+            seed=boot["seed"],
+        )
     except ValueError as error:  # one class only: no ranking metric, no interval
         return {"ci": {}, "ci_note": str(error)}
-    return {"ci": {f"video_{name}": list(bounds) for name, bounds in intervals.items()},
-            "ci_level": boot["level"], "ci_resampled": unit}
+    return {
+        "ci": {f"video_{name}": list(bounds) for name, bounds in intervals.items()},
+        "ci_level": boot["level"],
+        "ci_resampled": unit,
+    }
 
 
-def summarize(name: str, clips: pd.DataFrame, frames: pd.DataFrame | None,
-              threshold: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def summarize(
+    name: str,
+    clips: pd.DataFrame,
+    frames: pd.DataFrame | None,
+    threshold: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The per-video table and the metrics of one scored test set at the given threshold."""
     value = threshold["value"]
-    videos = video_table(clips, settings["aggregation"], threshold=value,
-                         **settings["aggregation_options"])
+    videos = video_table(
+        clips, settings["aggregation"], threshold=value, **settings["aggregation_options"]
+    )
     metrics: dict[str, Any] = {
         "dataset": name,
         "video": binary_metrics(videos["score"], videos["label"], value),
@@ -127,17 +157,26 @@ def summarize(name: str, clips: pd.DataFrame, frames: pd.DataFrame | None,
     if frames is not None:
         metrics["frame"] = binary_metrics(frames["score"], frames["label"], value)
     metrics |= confidence_intervals(videos, settings)
-    metrics |= {"threshold": dict(threshold), "aggregation": settings["aggregation"],
-                "aggregation_options": dict(settings["aggregation_options"]),
-                "tta": list(settings.get("tta") or []),
-                "num_videos": len(videos), "num_clips": len(clips),
-                "num_frames": None if frames is None else len(frames),
-                "num_fake_videos": int(videos["label"].sum())}
+    metrics |= {
+        "threshold": dict(threshold),
+        "aggregation": settings["aggregation"],
+        "aggregation_options": dict(settings["aggregation_options"]),
+        "tta": list(settings.get("tta") or []),
+        "num_videos": len(videos),
+        "num_clips": len(clips),
+        "num_frames": None if frames is None else len(frames),
+        "num_fake_videos": int(videos["label"].sum()),
+    }
     return videos, metrics
 
 
-def write_exports(folder: Path, videos: pd.DataFrame, clips: pd.DataFrame,
-                  frames: pd.DataFrame | None, metrics: Mapping[str, Any]) -> None:
+def write_exports(
+    folder: Path,
+    videos: pd.DataFrame,
+    clips: pd.DataFrame,
+    frames: pd.DataFrame | None,
+    metrics: Mapping[str, Any],
+) -> None:
     """videos.csv, clips.csv, frames.csv (when there are frame scores) and metrics.json."""
     folder.mkdir(parents=True, exist_ok=True)
     videos.to_csv(folder / "videos.csv", index=False)
@@ -158,9 +197,16 @@ def read_history(path: Path | None) -> pd.DataFrame | None:
     return pd.read_csv(path)
 
 
-def evaluate_test_set(scorer: Scorer, name: str, dataset: FaceClipDataset,
-                      threshold: Mapping[str, Any], settings: Mapping[str, Any], folder: Path,
-                      config_yaml: str = "", history: pd.DataFrame | None = None) -> TestResult:
+def evaluate_test_set(
+    scorer: Scorer,
+    name: str,
+    dataset: FaceClipDataset,
+    threshold: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    folder: Path,
+    config_yaml: str = "",
+    history: pd.DataFrame | None = None,
+) -> TestResult:
     """Score one test set and write everything the settings ask for into `folder`."""
     started = time.perf_counter()
     clips, frames = scorer.clips(dataset)
@@ -169,34 +215,62 @@ def evaluate_test_set(scorer: Scorer, name: str, dataset: FaceClipDataset,
     write_exports(folder, videos, clips, frames, metrics)
     result = TestResult(name, videos, clips, frames, metrics, folder)
     if settings["report"]:
-        result.figures = write_dashboard(folder / "figures", videos, clips, frames, metrics, history)
+        result.figures = write_dashboard(
+            folder / "figures", videos, clips, frames, metrics, history
+        )
         extras = extra_sections(scorer, dataset, result, settings)
-        write_html_report(folder / "report.html", f"dfd evaluation: {name}", metrics,
-                          result.figures, config_yaml, extras, videos)
-    log.info("%s: %d videos scored and reported in %.0f s -> %s", name, len(videos),
-             time.perf_counter() - started, folder)
+        write_html_report(
+            folder / "report.html",
+            f"dfd evaluation: {name}",
+            metrics,
+            result.figures,
+            config_yaml,
+            extras,
+            videos,
+        )
+    log.info(
+        "%s: %d videos scored and reported in %.0f s -> %s",
+        name,
+        len(videos),
+        time.perf_counter() - started,
+        folder,
+    )
     return result
 
 
-def extra_sections(scorer: Scorer, dataset: FaceClipDataset, result: TestResult,
-                   settings: Mapping[str, Any]) -> dict[str, Any]:
+def extra_sections(
+    scorer: Scorer, dataset: FaceClipDataset, result: TestResult, settings: Mapping[str, Any]
+) -> dict[str, Any]:
     """Grad-CAM panels and robustness curves, as the report's extra sections."""
     extras: dict[str, Any] = {}
     cam = settings["gradcam"]
     if cam["samples"] or cam["misclassified"]:
         wrong = result.videos[result.videos["prediction"] != result.videos["label"]]
         extras["gradcam"] = write_gradcam_panels(
-            scorer.detector, dataset, scorer.normalize, result.clips, result.folder / "gradcam",
-            count=cam["samples"], misclassified=wrong.head(cam["misclassified"]),
-            target_layer=cam["target_layer"])
+            scorer.detector,
+            dataset,
+            scorer.normalize,
+            result.clips,
+            result.folder / "gradcam",
+            count=cam["samples"],
+            misclassified=wrong.head(cam["misclassified"]),
+            target_layer=cam["target_layer"],
+        )
     robust = settings["robustness"]
     if robust["enabled"]:
-        run_robustness(scorer.detector, dataset, scorer.normalize, robust["perturbations"],
-                       result.folder, strategy=settings["aggregation"],
-                       threshold=result.metrics["threshold"]["value"],
-                       batch_size=scorer.batch_size, device=scorer.device,
-                       precision=scorer.precision,
-                       aggregation_options=settings["aggregation_options"])
+        run_robustness(
+            scorer.detector,
+            dataset,
+            scorer.normalize,
+            robust["perturbations"],
+            result.folder,
+            strategy=settings["aggregation"],
+            threshold=result.metrics["threshold"]["value"],
+            batch_size=scorer.batch_size,
+            device=scorer.device,
+            precision=scorer.precision,
+            aggregation_options=settings["aggregation_options"],
+        )
         extras["robustness"] = result.folder / "robustness.png"
     return extras
 
@@ -206,12 +280,21 @@ def summary_table(results: Mapping[str, TestResult]) -> pd.DataFrame:
     rows = []
     for name, result in results.items():
         video, ci = result.metrics["video"], result.metrics["ci"].get("video_auroc", [math.nan] * 2)
-        rows.append({"dataset": name, "videos": result.metrics["num_videos"],
-                     "video_auroc": video["auroc"], "auroc_ci_low": ci[0], "auroc_ci_high": ci[1],
-                     "video_ap": video["ap"], "video_eer": video["eer"], "video_acc": video["acc"],
-                     "clip_auroc": result.metrics["clip"]["auroc"],
-                     "frame_auroc": result.metrics.get("frame", {}).get("auroc", math.nan),
-                     "threshold": result.metrics["threshold"]["value"]})
+        rows.append(
+            {
+                "dataset": name,
+                "videos": result.metrics["num_videos"],
+                "video_auroc": video["auroc"],
+                "auroc_ci_low": ci[0],
+                "auroc_ci_high": ci[1],
+                "video_ap": video["ap"],
+                "video_eer": video["eer"],
+                "video_acc": video["acc"],
+                "clip_auroc": result.metrics["clip"]["auroc"],
+                "frame_auroc": result.metrics.get("frame", {}).get("auroc", math.nan),
+                "threshold": result.metrics["threshold"]["value"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -222,7 +305,9 @@ def write_summary(out_root: Path, results: Mapping[str, TestResult]) -> pd.DataF
     table.to_csv(out_root / "summary.csv", index=False)
     header = "| " + " | ".join(table.columns) + " |"
     lines = [header, "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    lines += [
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
     (out_root / "summary.md").write_text("\n".join(lines) + "\n")
     return table
 
@@ -233,8 +318,11 @@ def _cell(value: object) -> str:
 
 def flat_metrics(prefix: str, metrics: Mapping[str, Any]) -> dict[str, float]:
     """`<prefix>/<level>_<name>` scalars (plus interval bounds and threshold) for loggers."""
-    flat = {f"{prefix}/{level}_{name}": float(value)
-            for level in ("video", "clip", "frame") for name, value in metrics.get(level, {}).items()}
+    flat = {
+        f"{prefix}/{level}_{name}": float(value)
+        for level in ("video", "clip", "frame")
+        for name, value in metrics.get(level, {}).items()
+    }
     for name, (low, high) in metrics.get("ci", {}).items():
         flat[f"{prefix}/{name}_ci_low"], flat[f"{prefix}/{name}_ci_high"] = float(low), float(high)
     flat[f"{prefix}/threshold"] = float(metrics["threshold"]["value"])

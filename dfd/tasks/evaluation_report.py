@@ -18,11 +18,17 @@ from rich.table import Table
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
-from dfd.tasks.evaluation import (Scorer, TestResult, evaluate_test_set, flat_metrics,
-                                 operating_threshold, read_history, write_summary)
-from dfd.report.wandb_report import log_evaluation_to_wandb
 from dfd.module import DeepfakeDetectionModule
-
+from dfd.report.wandb_report import log_evaluation_to_wandb
+from dfd.tasks.evaluation import (
+    Scorer,
+    TestResult,
+    evaluate_test_set,
+    flat_metrics,
+    operating_threshold,
+    read_history,
+    write_summary,
+)
 
 
 def evaluation_settings(cfg: DictConfig, checkpoint: str | None) -> dict[str, Any]:
@@ -32,14 +38,22 @@ def evaluation_settings(cfg: DictConfig, checkpoint: str | None) -> dict[str, An
     return settings
 
 
-def report_checkpoint(cfg: DictConfig, module: DeepfakeDetectionModule,
-                      datamodule: FaceClipDataModule, val: FaceClipDataset | None,
-                      test_sets: Mapping[str, FaceClipDataset], out_root: Path,
-                      checkpoint: str | None, device: torch.device | str,
-                      precision: str | int | None = None, history_path: Path | None = None,
-                      config_yaml: str | None = None,
-                      loggers: Sequence[Any] = (), own_data: str | None = None,
-                      threshold_source: str = "val") -> dict[str, TestResult]:
+def report_checkpoint(
+    cfg: DictConfig,
+    module: DeepfakeDetectionModule,
+    datamodule: FaceClipDataModule,
+    val: FaceClipDataset | None,
+    test_sets: Mapping[str, FaceClipDataset],
+    out_root: Path,
+    checkpoint: str | None,
+    device: torch.device | str,
+    precision: str | int | None = None,
+    history_path: Path | None = None,
+    config_yaml: str | None = None,
+    loggers: Sequence[Any] = (),
+    own_data: str | None = None,
+    threshold_source: str = "val",
+) -> dict[str, TestResult]:
     """Choose the threshold on `val` (`threshold.json`, `val_videos.csv`), then score, export
     and report every test set (`<name>/`), and write the summary across them.
 
@@ -47,11 +61,15 @@ def report_checkpoint(cfg: DictConfig, module: DeepfakeDetectionModule,
     `test_<name>/` for other datasets; W&B also gets the figures and a per-video table.
     """
     settings = evaluation_settings(cfg, checkpoint)
-    scorer = Scorer(module.detector, datamodule.normalize, device,
-                    precision=precision,
-                    batch_size=settings["batch_size"] or datamodule.hparams.batch_size,
-                    num_workers=datamodule.hparams.num_workers,
-                    tta=tuple(settings.get("tta") or ()))
+    scorer = Scorer(
+        module.detector,
+        datamodule.normalize,
+        device,
+        precision=precision,
+        batch_size=settings["batch_size"] or datamodule.hparams.batch_size,
+        num_workers=datamodule.hparams.num_workers,
+        tta=tuple(settings.get("tta") or ()),
+    )
     threshold, val_videos = operating_threshold(scorer, val, settings, threshold_source)
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "threshold.json").write_text(json.dumps(threshold, indent=2))
@@ -61,8 +79,9 @@ def report_checkpoint(cfg: DictConfig, module: DeepfakeDetectionModule,
     history = read_history(history_path)
     results = {}
     for name, dataset in test_sets.items():
-        result = evaluate_test_set(scorer, name, dataset, threshold, settings, out_root / name,
-                                   config_yaml, history)
+        result = evaluate_test_set(
+            scorer, name, dataset, threshold, settings, out_root / name, config_yaml, history
+        )
         results[name] = result
         prefix = "test" if name == own_data else f"test_{name}"
         log_results(loggers, prefix, result)
@@ -74,8 +93,14 @@ def log_results(loggers: Sequence[Any], prefix: str, result: TestResult) -> None
     """Metrics to every logger; W&B also gets the dashboard and the per-video table."""
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            log_evaluation_to_wandb(logger.experiment, prefix, result.metrics, result.figures,
-                                    result.videos, result.clips)
+            log_evaluation_to_wandb(
+                logger.experiment,
+                prefix,
+                result.metrics,
+                result.figures,
+                result.videos,
+                result.clips,
+            )
         else:
             logger.log_metrics(flat_metrics(prefix, result.metrics))
             logger.save()
@@ -84,14 +109,28 @@ def log_results(loggers: Sequence[Any], prefix: str, result: TestResult) -> None
 def print_summary(table: pd.DataFrame, out_root: Path) -> None:
     """The summary across test sets as a console table."""
     view = Table(title=f"evaluation -> {out_root}", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("test set", "videos", "video AUC [95% CI]", "AP", "EER", "acc", "clip AUC",
-                   "threshold"):
+    for column in (
+        "test set",
+        "videos",
+        "video AUC [95% CI]",
+        "AP",
+        "EER",
+        "acc",
+        "clip AUC",
+        "threshold",
+    ):
         view.add_column(column, justify="left" if column == "test set" else "right", no_wrap=True)
     for row in table.itertuples(index=False):
-        view.add_row(str(row.dataset), str(row.videos),
-                     f"{row.video_auroc:.3f} [{row.auroc_ci_low:.3f}, {row.auroc_ci_high:.3f}]",
-                     f"{row.video_ap:.3f}", f"{row.video_eer:.3f}", f"{row.video_acc:.3f}",
-                     f"{row.clip_auroc:.3f}", f"{row.threshold:.3f}")
+        view.add_row(
+            str(row.dataset),
+            str(row.videos),
+            f"{row.video_auroc:.3f} [{row.auroc_ci_low:.3f}, {row.auroc_ci_high:.3f}]",
+            f"{row.video_ap:.3f}",
+            f"{row.video_eer:.3f}",
+            f"{row.video_acc:.3f}",
+            f"{row.clip_auroc:.3f}",
+            f"{row.threshold:.3f}",
+        )
     console = Console()
     console.width = max(console.width, 110)  # logs and pipes default to 80 columns
     console.print(view)

@@ -20,8 +20,11 @@ LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 def newest_run(runs_dir: Path, exclude: Path | None = None) -> Path:
     """The most recently written run folder under `runs_dir` that has a last.ckpt."""
-    runs = [ckpt.parent.parent for ckpt in runs_dir.glob(f"*/{LAST_CHECKPOINT}")
-            if exclude is None or ckpt.parent.parent.resolve() != exclude.resolve()]
+    runs = [
+        ckpt.parent.parent
+        for ckpt in runs_dir.glob(f"*/{LAST_CHECKPOINT}")
+        if exclude is None or ckpt.parent.parent.resolve() != exclude.resolve()
+    ]
     if not runs:
         raise FileNotFoundError(f"ckpt_path=last: no run with {LAST_CHECKPOINT} under {runs_dir}")
     return max(runs, key=lambda run: (run / LAST_CHECKPOINT).stat().st_mtime)

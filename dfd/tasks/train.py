@@ -10,23 +10,23 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.tasks.callbacks import EpochHistory, RandomStateCheckpoint
-from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.datasets.identity_check import identity_message, identity_overlap
-from dfd.tasks.ddp import SameConfigOnEveryRank, config_digest, share_job_config
-from dfd.tasks.evaluation import flat_metrics
-from dfd.tasks.evaluation_report import report_checkpoint
 from dfd.module import DeepfakeDetectionModule
-from dfd.tasks.resume import resume_config
 from dfd.runs import save_run_info
 from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
 from dfd.sweeps.tags import tag_sweep_job
+from dfd.tasks.callbacks import EpochHistory, RandomStateCheckpoint
+from dfd.tasks.console import closing_line, quiet_library_noise
+from dfd.tasks.ddp import SameConfigOnEveryRank, config_digest, share_job_config
+from dfd.tasks.evaluation import flat_metrics
+from dfd.tasks.evaluation_report import report_checkpoint
+from dfd.tasks.resume import resume_config
 
 log = logging.getLogger(__name__)
 HISTORY_FILE = "history.csv"
@@ -34,8 +34,11 @@ HISTORY_FILE = "history.csv"
 
 def instantiate_each(configs: Mapping[str, Any] | None) -> list[Any]:
     """Instantiate every `_target_` entry of a config group (callbacks, loggers)."""
-    return [instantiate(c) for c in (configs or {}).values()
-            if isinstance(c, Mapping) and "_target_" in c]
+    return [
+        instantiate(c)
+        for c in (configs or {}).values()
+        if isinstance(c, Mapping) and "_target_" in c
+    ]
 
 
 def finish_wandb() -> None:
@@ -68,24 +71,33 @@ def optimized_value(trainer: L.Trainer, name: str | None) -> float | None:
     """The value a sweeper optimizes: the best checkpoint's score when the checkpoint
     monitors `name` (the model the run keeps), else the last value logged."""
     checkpoint = trainer.checkpoint_callback
-    if (checkpoint is not None and checkpoint.monitor == name
-            and checkpoint.best_model_score is not None):
+    if (
+        checkpoint is not None
+        and checkpoint.monitor == name
+        and checkpoint.best_model_score is not None
+    ):
         return float(checkpoint.best_model_score)
     value = trainer.callback_metrics.get(name) if name else None
     return None if value is None else float(value)
 
 
-def test_best_checkpoint(cfg: DictConfig, trainer: L.Trainer, module: DeepfakeDetectionModule,
-                         datamodule: FaceClipDataModule, best: str, loggers: Sequence[Any]
-                         ) -> dict[str, float]:
+def test_best_checkpoint(
+    cfg: DictConfig,
+    trainer: L.Trainer,
+    module: DeepfakeDetectionModule,
+    datamodule: FaceClipDataModule,
+    best: str,
+    loggers: Sequence[Any],
+) -> dict[str, float]:
     """Rank 0 scores the test split with the checkpoint chosen on validation (the threshold
     chosen on validation too) and writes `<run>/eval/<data>/`; returns the `test/` metrics."""
     if best:
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
     else:
-        log.warning("no best checkpoint (no ModelCheckpoint or no validation): testing the "
-                    "last weights")
+        log.warning(
+            "no best checkpoint (no ModelCheckpoint or no validation): testing the last weights"
+        )
     datamodule.setup()
     if "test" not in datamodule.datasets:
         log.warning("no test split in %s: nothing to test", datamodule.hparams.manifest_path)
@@ -93,11 +105,19 @@ def test_best_checkpoint(cfg: DictConfig, trainer: L.Trainer, module: DeepfakeDe
     out = Path(cfg.paths.output_dir)
     name = str(cfg.data.get("name", "data"))
     results = report_checkpoint(
-        cfg, module, datamodule, datamodule.datasets.get("val"),
-        {name: datamodule.datasets["test"]}, out / "eval", best or None,
-        trainer.strategy.root_device, precision=cfg.trainer.get("precision"),
-        history_path=out / HISTORY_FILE, loggers=loggers,
-        own_data=name)
+        cfg,
+        module,
+        datamodule,
+        datamodule.datasets.get("val"),
+        {name: datamodule.datasets["test"]},
+        out / "eval",
+        best or None,
+        trainer.strategy.root_device,
+        precision=cfg.trainer.get("precision"),
+        history_path=out / HISTORY_FILE,
+        loggers=loggers,
+        own_data=name,
+    )
     return flat_metrics("test", results[name].metrics)
 
 
@@ -116,8 +136,11 @@ def train(cfg: DictConfig) -> float | None:
     module: DeepfakeDetectionModule = instantiate(cfg.module)
     module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
     callbacks = instantiate_each(cfg.get("callbacks")) + trial_callbacks(cfg)
-    callbacks += [RandomStateCheckpoint(), SameConfigOnEveryRank(config_digest(cfg)),
-                  EpochHistory(Path(cfg.paths.output_dir) / HISTORY_FILE)]
+    callbacks += [
+        RandomStateCheckpoint(),
+        SameConfigOnEveryRank(config_digest(cfg)),
+        EpochHistory(Path(cfg.paths.output_dir) / HISTORY_FILE),
+    ]
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     record_run(cfg, loggers)
@@ -135,8 +158,13 @@ def train(cfg: DictConfig) -> float | None:
             metrics = test_best_checkpoint(cfg, trainer, module, datamodule, best, loggers)
         if trainer.is_global_zero:
             score = checkpoint.best_model_score if checkpoint is not None else None
-            print(closing_line(Path(cfg.paths.output_dir), metrics,
-                               None if score is None else (checkpoint.monitor, float(score))))
+            print(
+                closing_line(
+                    Path(cfg.paths.output_dir),
+                    metrics,
+                    None if score is None else (checkpoint.monitor, float(score)),
+                )
+            )
     finally:
         finish_wandb()
     return metric

@@ -5,7 +5,7 @@ sys.modules, where dataclasses would look string annotations up.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -19,7 +19,7 @@ class DfdOptunaSweeperConf:
     _recursive_: bool = False
     # a SQLAlchemy URL (e.g. postgresql://host/db); null keeps the study in memory (no resume,
     # no pruning: jobs cannot reach it)
-    storage: Optional[str] = "sqlite:///${paths.log_dir}/optuna/${hydra.sweeper.study_name}.db"
+    storage: str | None = "sqlite:///${paths.log_dir}/optuna/${hydra.sweeper.study_name}.db"
     study_name: str = "${task_name}"
     direction: str = "maximize"
     # trials in the study in total, counting those already there (failed ones excepted)
@@ -28,14 +28,17 @@ class DfdOptunaSweeperConf:
     n_jobs: int = 1
     # the sweep stops after this many failed trials in one run
     max_failures: int = 5
-    sampler: Optional[dict[str, Any]] = field(default_factory=lambda: {
-        "_target_": "optuna.samplers.TPESampler", "seed": 42})
+    sampler: dict[str, Any] | None = field(
+        default_factory=lambda: {"_target_": "optuna.samplers.TPESampler", "seed": 42}
+    )
     # null: no pruning
-    pruner: Optional[dict[str, Any]] = field(default_factory=lambda: {
-        "_target_": "optuna.pruners.MedianPruner"})
+    pruner: dict[str, Any] | None = field(
+        default_factory=lambda: {"_target_": "optuna.pruners.MedianPruner"}
+    )
     # key: an override in Hydra's grammar, e.g. tag(log, interval(1e-5, 1e-3)), choice(a, b)
-    params: Optional[dict[str, str]] = None
+    params: dict[str, str] | None = None
 
 
-ConfigStore.instance().store(group="hydra/sweeper", name="dfd_optuna", node=DfdOptunaSweeperConf,
-                             provider="dfd")
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="dfd_optuna", node=DfdOptunaSweeperConf, provider="dfd"
+)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from helpers.runs import only, run_entry_point, tiny_overrides
 
 pytestmark = pytest.mark.slow
@@ -17,17 +18,31 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
     run = only(list((tmp_path / "train" / "runs").iterdir()))
     assert "video-level AUC" in result.stdout
     results = run / "eval" / "demo"
-    for produced in (".hydra/config.yaml", "run_info.json", "history.csv", "checkpoints/last.ckpt",
-                     "eval/summary.csv", "eval/summary.md"):
+    for produced in (
+        ".hydra/config.yaml",
+        "run_info.json",
+        "history.csv",
+        "checkpoints/last.ckpt",
+        "eval/summary.csv",
+        "eval/summary.md",
+    ):
         assert (run / produced).exists(), produced
-    for produced in ("metrics.json", "videos.csv", "clips.csv", "frames.csv", "report.html",
-                     "figures/roc.png", "figures/training_curves.png"):
+    for produced in (
+        "metrics.json",
+        "videos.csv",
+        "clips.csv",
+        "frames.csv",
+        "report.html",
+        "figures/roc.png",
+        "figures/training_curves.png",
+    ):
         assert (results / produced).exists(), produced
     assert json.loads((run / "run_info.json").read_text())["seed"] == 42
     metrics = json.loads((results / "metrics.json").read_text())
     best = Path(metrics["checkpoint"])
-    assert best.parent == run / "checkpoints" and best.name.startswith("epoch"), \
+    assert best.parent == run / "checkpoints" and best.name.startswith("epoch"), (
         "the test must use the checkpoint chosen on validation"
+    )
     assert metrics["threshold"]["chosen_on"] == "val", "the threshold must come from validation"
     trained = pd.read_csv(results / "videos.csv")
     manifest = pd.read_csv(tiny_prepared, keep_default_na=False)
@@ -36,9 +51,14 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
     assert trained["score"].between(0, 1).all()
     assert (run / "csv").is_dir()
 
-    run_entry_point("evaluate.py", f"ckpt_path={run}", f"data.prepared_dir={tiny_prepared.parent}",
-                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0",
-                    "evaluation.robustness.enabled=false")
+    run_entry_point(
+        "evaluate.py",
+        f"ckpt_path={run}",
+        f"data.prepared_dir={tiny_prepared.parent}",
+        f"paths.log_dir={tmp_path}",
+        "data_overrides.num_workers=0",
+        "evaluation.robustness.enabled=false",
+    )
     evaluation = only(list((tmp_path / "eval" / "runs").iterdir())) / "eval" / "demo"
     evaluated = pd.read_csv(evaluation / "videos.csv")
     pd.testing.assert_frame_equal(evaluated, trained, atol=1e-5)
@@ -49,8 +69,13 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
 
 
 def test_ddp_with_two_cpu_processes_and_every_logger(tiny_prepared: Path, tmp_path: Path) -> None:
-    result = run_entry_point("train.py", *tiny_overrides(tiny_prepared, tmp_path),
-                             "trainer=ddp_sim", "trainer.max_epochs=1", "logger=many")
+    result = run_entry_point(
+        "train.py",
+        *tiny_overrides(tiny_prepared, tmp_path),
+        "trainer=ddp_sim",
+        "trainer.max_epochs=1",
+        "logger=many",
+    )
     run = only(list((tmp_path / "train" / "runs").iterdir()))
     assert "world_size: 2" in result.stdout + result.stderr or "MEMBER: 2/2" in result.stderr
     scores = pd.read_csv(run / "eval" / "demo" / "videos.csv")
@@ -61,9 +86,17 @@ def test_ddp_with_two_cpu_processes_and_every_logger(tiny_prepared: Path, tmp_pa
     assert len(list((run / "wandb").glob("offline-run-*"))) == 1, "one W&B run per DDP job"
 
 
-def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, tmp_path: Path) -> None:
-    run_entry_point("train.py", "-m", "seed=1,2", "logger=wandb", "trainer.max_epochs=1",
-                    *[o for o in tiny_overrides(tiny_prepared, tmp_path) if "max_epochs" not in o])
+def test_multirun_with_wandb_gives_separate_jobs_and_runs(
+    tiny_prepared: Path, tmp_path: Path
+) -> None:
+    run_entry_point(
+        "train.py",
+        "-m",
+        "seed=1,2",
+        "logger=wandb",
+        "trainer.max_epochs=1",
+        *[o for o in tiny_overrides(tiny_prepared, tmp_path) if "max_epochs" not in o],
+    )
     sweep = only(list((tmp_path / "train" / "multiruns").iterdir()))
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
     assert [job.name for job in jobs] == ["0", "1"]
@@ -75,7 +108,9 @@ def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, t
         assert b"optimized_metric" in run_file.read_bytes(), "the resolved config was not logged"
         assert f"sweep:{sweep.name}".encode() in run_file.read_bytes()
         assert f"seed={int(job.name) + 1}".encode() in run_file.read_bytes(), "overrides as tags"
-        assert list(offline_run.glob("files/media/images/test/figures/roc*.png")), "no report figures in W&B"
+        assert list(offline_run.glob("files/media/images/test/figures/roc*.png")), (
+            "no report figures in W&B"
+        )
         assert b"test/video_auroc_ci_low" in run_file.read_bytes(), "no metric intervals in W&B"
         run_ids.add(offline_run.name.rsplit("-", 1)[-1])
     assert len(run_ids) == 2, "multirun jobs were merged into one W&B run"
@@ -83,9 +118,15 @@ def test_multirun_with_wandb_gives_separate_jobs_and_runs(tiny_prepared: Path, t
 
 def test_ddp_inside_a_multirun_runs_each_job_once(tiny_prepared: Path, tmp_path: Path) -> None:
     """Rank 1 joins rank 0's job: no second sweep, no second folder, one W&B run per job."""
-    result = run_entry_point("train.py", "-m", "seed=1,2", "trainer=ddp_sim", "logger=wandb",
-                             "trainer.max_epochs=1",
-                             *[o for o in tiny_overrides(tiny_prepared, tmp_path) if "max_epochs" not in o])
+    result = run_entry_point(
+        "train.py",
+        "-m",
+        "seed=1,2",
+        "trainer=ddp_sim",
+        "logger=wandb",
+        "trainer.max_epochs=1",
+        *[o for o in tiny_overrides(tiny_prepared, tmp_path) if "max_epochs" not in o],
+    )
     assert sorted(p.name for p in (tmp_path / "train").iterdir()) == ["multiruns"]
     sweep = only(list((tmp_path / "train" / "multiruns").iterdir()))
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]

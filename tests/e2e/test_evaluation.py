@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers.runs import only, run_entry_point, tiny_overrides
 
 from dfd.eval.aggregate import video_table
 from dfd.eval.metrics import binary_metrics
 from dfd.eval.thresholds import choose_threshold
+from helpers.runs import only, run_entry_point, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -26,28 +26,48 @@ def trained_run(tiny_prepared: Path, tmp_path_factory: pytest.TempPathFactory) -
     return only(list((logs / "train" / "runs").iterdir()))
 
 
-def test_evaluate_on_two_datasets_with_every_output(trained_run: Path, tiny_prepared: Path,
-                                                    tmp_path: Path) -> None:
+def test_evaluate_on_two_datasets_with_every_output(
+    trained_run: Path, tiny_prepared: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     for name in ("demo", "csv"):  # the same prepared data under two dataset configs
         shutil.copytree(tiny_prepared.parent, data / name / "prepared")
     result = run_entry_point(
-        "evaluate.py", f"ckpt_path={trained_run}", f"paths.data_dir={data}",
-        f"paths.log_dir={tmp_path / 'logs'}", "datasets=[demo,csv]", "data_overrides.num_workers=0",
-        "evaluation.robustness.enabled=true", "~evaluation.robustness.perturbations",
-        "+evaluation.robustness.perturbations={jpeg:[50],h264:[30,40]}")
+        "evaluate.py",
+        f"ckpt_path={trained_run}",
+        f"paths.data_dir={data}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        "datasets=[demo,csv]",
+        "data_overrides.num_workers=0",
+        "evaluation.robustness.enabled=true",
+        "~evaluation.robustness.perturbations",
+        "+evaluation.robustness.perturbations={jpeg:[50],h264:[30,40]}",
+    )
     out = only(list((tmp_path / "logs" / "eval" / "runs").iterdir())) / "eval"
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["dataset"]) == ["demo", "csv"]
     assert summary["video_auroc"].nunique() == 1, "the same data must score the same twice"
     for name in ("demo", "csv"):
         folder = out / name
-        for produced in ("videos.csv", "clips.csv", "frames.csv", "metrics.json", "report.html",
-                         "robustness.csv", "robustness.png", "figures/roc.png", "figures/pr.png",
-                         "figures/confusion.png", "figures/metrics.png", "figures/calibration.png",
-                         "figures/false_positives.png", "figures/false_negatives.png",
-                         "figures/score_histogram.png", "figures/score_over_time.png",
-                         "figures/training_curves.png"):
+        for produced in (
+            "videos.csv",
+            "clips.csv",
+            "frames.csv",
+            "metrics.json",
+            "report.html",
+            "robustness.csv",
+            "robustness.png",
+            "figures/roc.png",
+            "figures/pr.png",
+            "figures/confusion.png",
+            "figures/metrics.png",
+            "figures/calibration.png",
+            "figures/false_positives.png",
+            "figures/false_negatives.png",
+            "figures/score_histogram.png",
+            "figures/score_over_time.png",
+            "figures/training_curves.png",
+        ):
             assert (folder / produced).exists(), f"{name}/{produced}"
         assert list((folder / "gradcam").glob("*.png")), "no Grad-CAM panels"
         robustness = pd.read_csv(folder / "robustness.csv")
@@ -64,14 +84,22 @@ def test_threshold_comes_from_validation_and_metrics_agree(trained_run: Path) ->
     val_videos = pd.read_csv(trained_run / "eval" / "val_videos.csv")
     expected = choose_threshold(val_videos["score"], val_videos["label"], "eer")
     assert metrics["threshold"] == pytest.approx(
-        {"rule": "eer", "value": expected, "chosen_on": "val", "val_videos": len(val_videos),
-         "val_video_auroc": metrics["threshold"]["val_video_auroc"]})
+        {
+            "rule": "eer",
+            "value": expected,
+            "chosen_on": "val",
+            "val_videos": len(val_videos),
+            "val_video_auroc": metrics["threshold"]["val_video_auroc"],
+        }
+    )
     videos = pd.read_csv(results / "videos.csv")
     assert (videos["prediction"] == (videos["score"] >= expected)).all()
     clips = pd.read_csv(results / "clips.csv")
     recomputed = video_table(clips, "mean", threshold=expected)
     assert recomputed["score"].to_numpy() == pytest.approx(videos["score"].to_numpy())
-    assert binary_metrics(videos["score"], videos["label"], expected) == pytest.approx(metrics["video"])
+    assert binary_metrics(videos["score"], videos["label"], expected) == pytest.approx(
+        metrics["video"]
+    )
     frames = pd.read_csv(results / "frames.csv")
     assert len(frames) == clips["num_frames"].sum()
     assert not (results / "report.html").exists(), "evaluation.report=false writes no report"

@@ -7,17 +7,26 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers.runs import CONF, only, run_entry_point, tiny_overrides
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+
+from helpers.runs import CONF, only, run_entry_point, tiny_overrides
 
 
 def test_slurm_launcher_asks_for_the_trainer_devices_and_nodes() -> None:
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", return_hydra_config=True,
-                      overrides=["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4",
-                                 "trainer.num_nodes=2", "hydra.launcher.partition=gpu",
-                                 "hydra.launcher.account=proj"])
+        cfg = compose(
+            "train",
+            return_hydra_config=True,
+            overrides=[
+                "hydra/launcher=slurm",
+                "trainer=ddp",
+                "trainer.devices=4",
+                "trainer.num_nodes=2",
+                "hydra.launcher.partition=gpu",
+                "hydra.launcher.account=proj",
+            ],
+        )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)
@@ -26,9 +35,15 @@ def test_slurm_launcher_asks_for_the_trainer_devices_and_nodes() -> None:
 
 @pytest.mark.slow
 def test_a_two_job_sweep_through_submitit_local(tiny_prepared: Path, tmp_path: Path) -> None:
-    run_entry_point("train.py", "-m", "hydra/launcher=submitit_local", "seed=1,2",
-                    "hydra.launcher.timeout_min=20",
-                    *tiny_overrides(tiny_prepared, tmp_path), "trainer.max_epochs=1")
+    run_entry_point(
+        "train.py",
+        "-m",
+        "hydra/launcher=submitit_local",
+        "seed=1,2",
+        "hydra.launcher.timeout_min=20",
+        *tiny_overrides(tiny_prepared, tmp_path),
+        "trainer.max_epochs=1",
+    )
     sweep = only(list((tmp_path / "train" / "multiruns").iterdir()))
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name.isdigit()) == ["0", "1"]
     assert list((sweep / ".submitit").iterdir()), "the jobs did not go through submitit"
@@ -38,14 +53,23 @@ def test_a_two_job_sweep_through_submitit_local(tiny_prepared: Path, tmp_path: P
 
 
 @pytest.mark.slow
-def test_an_optuna_trial_under_ddp_has_one_set_of_parameters(tiny_prepared: Path,
-                                                             tmp_path: Path) -> None:
+def test_an_optuna_trial_under_ddp_has_one_set_of_parameters(
+    tiny_prepared: Path, tmp_path: Path
+) -> None:
     """Rank 1 trains from rank 0's resolved config, and the ranks check they agree."""
     storage = f"sqlite:///{tmp_path}/study.db"
-    result = run_entry_point("train.py", "hparams_search=optuna", "trainer=ddp_sim",
-                             f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=ddp",
-                             "hydra.sweeper.n_trials=2", "test=false", "logger=csv",
-                             *tiny_overrides(tiny_prepared, tmp_path), "trainer.max_epochs=1")
+    result = run_entry_point(
+        "train.py",
+        "hparams_search=optuna",
+        "trainer=ddp_sim",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.study_name=ddp",
+        "hydra.sweeper.n_trials=2",
+        "test=false",
+        "logger=csv",
+        *tiny_overrides(tiny_prepared, tmp_path),
+        "trainer.max_epochs=1",
+    )
     output = result.stdout + result.stderr
     assert output.count("MEMBER: 2/2") == 2
     assert output.count("config identical on all 2 ranks") == 2
@@ -53,7 +77,9 @@ def test_an_optuna_trial_under_ddp_has_one_set_of_parameters(tiny_prepared: Path
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
     assert trials[0].params != trials[1].params
     for trial in trials:
-        shared = OmegaConf.load(Path(trial.user_attrs["job_dir"]) / ".hydra" / "resolved_config.yaml")
+        shared = OmegaConf.load(
+            Path(trial.user_attrs["job_dir"]) / ".hydra" / "resolved_config.yaml"
+        )
         assert shared.optuna.trial_number == trial.number
         for name, value in trial.params.items():
             assert OmegaConf.select(shared, name) == pytest.approx(value)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from helpers.runs import run_entry_point
 
 from dfd.inference.checkpoint import load_checkpoint
 from dfd.models import FrameDetector
+from helpers.runs import run_entry_point
 
 OLD_RUN = Path(__file__).resolve().parents[1] / "fixtures" / "run_before_house"
 
@@ -35,9 +35,14 @@ def test_an_old_checkpoint_loads_with_its_threshold() -> None:
 @pytest.mark.slow
 def test_an_old_run_folder_evaluates(tiny_prepared: Path, tmp_path: Path) -> None:
     run = shutil.copytree(OLD_RUN, tmp_path / "old_run")
-    run_entry_point("evaluate.py", f"ckpt_path={run}", f"data.prepared_dir={tiny_prepared.parent}",
-                    f"paths.log_dir={tmp_path}", "data_overrides.num_workers=0",
-                    "evaluation.robustness.enabled=false")
+    run_entry_point(
+        "evaluate.py",
+        f"ckpt_path={run}",
+        f"data.prepared_dir={tiny_prepared.parent}",
+        f"paths.log_dir={tmp_path}",
+        "data_overrides.num_workers=0",
+        "evaluation.robustness.enabled=false",
+    )
     (evaluation,) = (tmp_path / "eval" / "runs").iterdir()
     videos = pd.read_csv(evaluation / "eval" / "demo" / "videos.csv")
     manifest = pd.read_csv(tiny_prepared, keep_default_na=False)

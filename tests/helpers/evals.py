@@ -35,10 +35,12 @@ def face_crop(rng: np.random.Generator, size: int) -> Image.Image:
     for x in (23, 41):
         draw.ellipse([(x - 4) * s, 26 * s, (x + 4) * s, 31 * s], fill=(250, 250, 250))
         draw.ellipse([(x - 2) * s, 27 * s, (x + 2) * s, 30 * s], fill=(40, 30, 20))
-        draw.line([(x - 5) * s, 22 * s, (x + 5) * s, 21 * s], fill=(60, 40, 30),
-                  width=max(1, int(s)))
-    draw.arc([25 * s, 40 * s, 39 * s, 50 * s], 20, 160, fill=(150, 50, 50),
-             width=max(1, int(2 * s)))
+        draw.line(
+            [(x - 5) * s, 22 * s, (x + 5) * s, 21 * s], fill=(60, 40, 30), width=max(1, int(s))
+        )
+    draw.arc(
+        [25 * s, 40 * s, 39 * s, 50 * s], 20, 160, fill=(150, 50, 50), width=max(1, int(2 * s))
+    )
     return image
 
 
@@ -49,8 +51,13 @@ def _frame_scores(rng: np.random.Generator, base: float, count: int) -> np.ndarr
 
 def _ece(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
     index = np.clip((scores * bins).astype(int), 0, bins - 1)
-    return float(sum(abs(scores[index == b].mean() - labels[index == b].mean())
-                     * (index == b).mean() for b in range(bins) if (index == b).any()))
+    return float(
+        sum(
+            abs(scores[index == b].mean() - labels[index == b].mean()) * (index == b).mean()
+            for b in range(bins)
+            if (index == b).any()
+        )
+    )
 
 
 def level_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
@@ -76,16 +83,31 @@ def training_history(epochs: int = 8) -> pd.DataFrame:
     rows = []
     for epoch in range(epochs):
         rows.append({"epoch": epoch, "step": epoch * 10 + 5, "train/loss_step": 0.7 - 0.05 * epoch})
-        rows.append({"epoch": epoch, "step": epoch * 10 + 9, "val/loss": 0.69 - 0.04 * epoch,
-                     "val/video_auroc": 0.6 + 0.04 * epoch, "val/clip_auroc": 0.58 + 0.035 * epoch})
-        rows.append({"epoch": epoch, "step": epoch * 10 + 9,
-                     "train/loss_epoch": 0.68 - 0.05 * epoch})
+        rows.append(
+            {
+                "epoch": epoch,
+                "step": epoch * 10 + 9,
+                "val/loss": 0.69 - 0.04 * epoch,
+                "val/video_auroc": 0.6 + 0.04 * epoch,
+                "val/clip_auroc": 0.58 + 0.035 * epoch,
+            }
+        )
+        rows.append(
+            {"epoch": epoch, "step": epoch * 10 + 9, "train/loss_epoch": 0.68 - 0.05 * epoch}
+        )
     rows.append({"step": 0, "lr-AdamW": 1e-4})
     return pd.DataFrame(rows)
 
 
-def make_case(root: Path, num_videos: int = 12, clips_per_face: int = 2, clip_len: int = 4,
-              size: int = 64, seed: int = 0, long_ids: bool = False) -> EvalCase:
+def make_case(
+    root: Path,
+    num_videos: int = 12,
+    clips_per_face: int = 2,
+    clip_len: int = 4,
+    size: int = 64,
+    seed: int = 0,
+    long_ids: bool = False,
+) -> EvalCase:
     """Videos alternating real/fake (every fourth has two faces), crops written under root.
 
     Video 0 (real) is a sure false positive and video 1 (fake) a sure false negative.
@@ -110,19 +132,45 @@ def make_case(root: Path, num_videos: int = 12, clips_per_face: int = 2, clip_le
                 tilted = crop.rotate(float(rng.normal(0, 4)), fillcolor=crop.getpixel((0, 0)))
                 tilted.save(path, quality=90)
                 paths.append(str(path))
-                frame_rows.append({"video_id": video_id, "face": face, "frame": frame,
-                                   "path": str(path), "label": label, "score": float(score)})
+                frame_rows.append(
+                    {
+                        "video_id": video_id,
+                        "face": face,
+                        "frame": frame,
+                        "path": str(path),
+                        "label": label,
+                        "score": float(score),
+                    }
+                )
             for c in range(clips_per_face):
                 window = slice(c * clip_len, (c + 1) * clip_len)
                 clip_scores.append(float(scores[window].mean()))
-                clip_rows.append({"video_id": video_id, "face": face, "clip_start": c * clip_len,
-                                  "num_frames": clip_len, "label": label, "score": clip_scores[-1],
-                                  "frames": ";".join(paths[window]), "group": group,
-                                  "method": method})
+                clip_rows.append(
+                    {
+                        "video_id": video_id,
+                        "face": face,
+                        "clip_start": c * clip_len,
+                        "num_frames": clip_len,
+                        "label": label,
+                        "score": clip_scores[-1],
+                        "frames": ";".join(paths[window]),
+                        "group": group,
+                        "method": method,
+                    }
+                )
         score = float(np.mean(clip_scores))
-        video_rows.append({"video_id": video_id, "label": label, "score": score,
-                           "prediction": int(score >= THRESHOLD), "num_clips": len(clip_scores),
-                           "num_faces": faces, "group": group, "method": method})
+        video_rows.append(
+            {
+                "video_id": video_id,
+                "label": label,
+                "score": score,
+                "prediction": int(score >= THRESHOLD),
+                "num_clips": len(clip_scores),
+                "num_faces": faces,
+                "group": group,
+                "method": method,
+            }
+        )
     videos, clips = pd.DataFrame(video_rows), pd.DataFrame(clip_rows)
     frames = pd.DataFrame(frame_rows)
     metrics = {
@@ -130,10 +178,16 @@ def make_case(root: Path, num_videos: int = 12, clips_per_face: int = 2, clip_le
         for level, table in (("video", videos), ("clip", clips), ("frame", frames))
     }
     auroc, ap = metrics["video"]["auroc"], metrics["video"]["ap"]
-    metrics.update({
-        "ci": {"video_auroc": [max(0.0, auroc - 0.08), min(1.0, auroc + 0.05)],
-               "video_ap": [max(0.0, ap - 0.09), min(1.0, ap + 0.04)]},
-        "threshold": {"rule": "eer", "value": THRESHOLD, "chosen_on": "val"},
-        "num_videos": num_videos, "aggregation": "mean", "checkpoint": "/runs/x/epoch003.ckpt",
-    })
+    metrics.update(
+        {
+            "ci": {
+                "video_auroc": [max(0.0, auroc - 0.08), min(1.0, auroc + 0.05)],
+                "video_ap": [max(0.0, ap - 0.09), min(1.0, ap + 0.04)],
+            },
+            "threshold": {"rule": "eer", "value": THRESHOLD, "chosen_on": "val"},
+            "num_videos": num_videos,
+            "aggregation": "mean",
+            "checkpoint": "/runs/x/epoch003.ckpt",
+        }
+    )
     return EvalCase(videos, clips, frames, metrics, training_history())

@@ -21,7 +21,10 @@ def people_rows() -> pd.DataFrame:
                 rows.append((f"s_{name}_{source}", 1, group, name, "sbi"))
                 rows.append((f"w_{name}_{source}", 1, group, f"{name};{partner}", "swap"))
     for anonymous in ("anon_a", "anon_b"):
-        rows += [(f"r_{anonymous}", 0, anonymous, "", ""), (f"f_{anonymous}", 1, anonymous, "", "sbi")]
+        rows += [
+            (f"r_{anonymous}", 0, anonymous, "", ""),
+            (f"f_{anonymous}", 1, anonymous, "", "sbi"),
+        ]
     frame = pd.DataFrame(rows, columns=["video_id", "label", "group", "identity", "method"])
     frame["face"] = 0
     extra_face = frame[frame["video_id"] == "r_p00_0"].assign(face=1)

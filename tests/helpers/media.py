@@ -43,7 +43,9 @@ def read_marker(frame: np.ndarray) -> int:
     return int(round((frame[2 : MARKER - 2, 2 : MARKER - 2].mean() - 20) / 20))
 
 
-def face_frames(count: int, canvas: tuple[int, int] | None = None, scale: float = 1.0) -> np.ndarray:
+def face_frames(
+    count: int, canvas: tuple[int, int] | None = None, scale: float = 1.0
+) -> np.ndarray:
     """``count`` frames of the face photo (scaled, centred on a green ``canvas`` if given), with markers."""
     face = face_photo()
     if scale != 1.0:
@@ -61,9 +63,16 @@ def face_frames(count: int, canvas: tuple[int, int] | None = None, scale: float 
 
 
 def write_h264(
-    path: Path, frames: np.ndarray, *, pix_fmt: str = "yuv420p", pts: list[int] | None = None,
-    time_base: Fraction = Fraction(1, 25), rotation: int = 0, index_first: bool = False,
-    x264: dict[str, str] | None = None, container_format: str | None = None,
+    path: Path,
+    frames: np.ndarray,
+    *,
+    pix_fmt: str = "yuv420p",
+    pts: list[int] | None = None,
+    time_base: Fraction = Fraction(1, 25),
+    rotation: int = 0,
+    index_first: bool = False,
+    x264: dict[str, str] | None = None,
+    container_format: str | None = None,
 ) -> Path:
     """Encode RGB (T, H, W, 3) or grey (T, H, W) frames to H.264 MP4.
 
@@ -127,7 +136,9 @@ def audio_only(folder: Path) -> Path:
         stream = container.add_stream("aac", rate=rate)
         for start in range(0, rate, samples):
             tone = 0.1 * np.sin(2 * np.pi * 440 * np.arange(start, start + samples) / rate)
-            frame = av.AudioFrame.from_ndarray(tone[None].astype(np.float32), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                tone[None].astype(np.float32), format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = rate, start
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
@@ -171,8 +182,12 @@ def rotated_video(folder: Path, rotation: int = 90) -> Path:
 
 def vfr_video(folder: Path) -> Path:
     """A variable-frame-rate face video: frames at :data:`VFR_PTS_MS` milliseconds."""
-    return write_h264(folder / "vfr.mp4", face_frames(len(VFR_PTS_MS)), pts=list(VFR_PTS_MS),
-                      time_base=Fraction(1, 1000))
+    return write_h264(
+        folder / "vfr.mp4",
+        face_frames(len(VFR_PTS_MS)),
+        pts=list(VFR_PTS_MS),
+        time_base=Fraction(1, 1000),
+    )
 
 
 def grayscale_video(folder: Path) -> Path:

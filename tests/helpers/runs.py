@@ -20,18 +20,26 @@ def options(group: str) -> list[str]:
 
 def compose_train(tmp_path: Path, *overrides: str, config: str = "train") -> DictConfig:
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(config, overrides=[f"paths.output_dir={tmp_path}",
-                                         f"data.raw_dir={tmp_path}", *overrides])
+        cfg = compose(
+            config,
+            overrides=[f"paths.output_dir={tmp_path}", f"data.raw_dir={tmp_path}", *overrides],
+        )
     OmegaConf.resolve(cfg)
     return cfg
 
 
-
 def tiny_overrides(manifest: Path, log_dir: Path) -> list[str]:
-    return [f"data.prepared_dir={manifest.parent}", f"paths.log_dir={log_dir}",
-            "datamodule.image_size=48", "datamodule.clip_len=2", "datamodule.batch_size=4",
-            "datamodule.num_workers=0", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-            "model=resnet18"]
+    return [
+        f"data.prepared_dir={manifest.parent}",
+        f"paths.log_dir={log_dir}",
+        "datamodule.image_size=48",
+        "datamodule.clip_len=2",
+        "datamodule.batch_size=4",
+        "datamodule.num_workers=0",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        "model=resnet18",
+    ]
 
 
 def only(paths: list[Path]) -> Path:
@@ -39,16 +47,22 @@ def only(paths: list[Path]) -> Path:
     return paths[0]
 
 
-
-def run_entry_point(script: str, *overrides: str, timeout: int = 600,
-                    cwd: Path = REPO) -> subprocess.CompletedProcess:
+def run_entry_point(
+    script: str, *overrides: str, timeout: int = 600, cwd: Path = REPO
+) -> subprocess.CompletedProcess:
     """Run train.py / evaluate.py / `-m dfd.prepare` as a user would, failing loudly."""
-    command = [sys.executable, *(["-m", script] if script.startswith("dfd.") else [script]),
-               *overrides]
+    command = [
+        sys.executable,
+        *(["-m", script] if script.startswith("dfd.") else [script]),
+        *overrides,
+    ]
     env = {**os.environ, "HYDRA_FULL_ERROR": "1", "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"{' '.join(command)} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+        )
     return result

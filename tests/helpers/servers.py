@@ -62,8 +62,22 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dfd-redis-") as folder:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", folder, "--logfile", f"{folder}/redis.log"])
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                folder,
+                "--logfile",
+                f"{folder}/redis.log",
+            ]
+        )
         try:
             wait_for_port(port, "redis-server", process)
             yield f"redis://127.0.0.1:{port}/0"
@@ -73,8 +87,10 @@ def redis_server() -> Iterator[str]:
 
 def postgres_bin() -> Path | None:
     """The newest installed PostgreSQL's bin folder (Debian layout), or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
-                   key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
+    )
     return Path(found[-1]).parent if found else None
 
 
@@ -91,6 +107,7 @@ def postgres_server() -> Iterator[str]:
             pytest.skip("running as root without runuser: PostgreSQL cannot be started")
         try:
             import pwd
+
             owner = pwd.getpwnam("postgres")
         except KeyError:
             pytest.skip("running as root and there is no `postgres` user to run PostgreSQL as")
@@ -105,10 +122,27 @@ def postgres_server() -> Iterator[str]:
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
 
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--no-sync")
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "postgres.log"), "-w",
-            "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        )
+        run(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "postgres.log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
         try:
             wait_for_port(port, "postgres")
             yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
@@ -145,17 +179,22 @@ class Processes:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = (self.folder / f"{name}.log").open("w")
-        process = subprocess.Popen([sys.executable, "-m", "dfd.cli.main", *args], stdout=log,
-                                   stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dfd.cli.main", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         process.log_path = log.name  # type: ignore[attr-defined]
         self.running.append(process)
         self.logs_open.append(log)
         return process
 
     def logs(self) -> str:
-        return "\n".join(f"--- {Path(p.log_path).name}\n{Path(p.log_path).read_text()[-4000:]}"
-                         for p in self.running)
+        return "\n".join(
+            f"--- {Path(p.log_path).name}\n{Path(p.log_path).read_text()[-4000:]}"
+            for p in self.running
+        )
 
     def stop_all(self) -> None:
         for process in reversed(self.running):
@@ -174,14 +213,40 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = self.processes.start(
-            "api", "serve", str(model), "--port", str(self.port), "--device", "cpu",
-            "--queue", queue, "--database", database, "--upload-dir", str(self.uploads),
-            "--max-upload-mb", "1", "--max-duration", "2")
+            "api",
+            "serve",
+            str(model),
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            "--queue",
+            queue,
+            "--database",
+            database,
+            "--upload-dir",
+            str(self.uploads),
+            "--max-upload-mb",
+            "1",
+            "--max-duration",
+            "2",
+        )
 
     def start_worker(self, name: str, *options: str) -> subprocess.Popen:
         return self.processes.start(
-            name, "worker", str(self.model), "--device", "cpu", "--queue", self.queue,
-            "--database", self.database, "--upload-dir", str(self.uploads), *options)
+            name,
+            "worker",
+            str(self.model),
+            "--device",
+            "cpu",
+            "--queue",
+            self.queue,
+            "--database",
+            self.database,
+            "--upload-dir",
+            str(self.uploads),
+            *options,
+        )
 
     def wait_until_up(self) -> None:
         deadline = time.monotonic() + 180
@@ -196,12 +261,18 @@ class Stack:
             time.sleep(0.2)
 
     def submit(self, video: bytes) -> str:
-        response = httpx.post(f"{self.url}{API}/analyze-video", timeout=60,
-                              files={"file": ("clip.mp4", video, "video/mp4")})
+        response = httpx.post(
+            f"{self.url}{API}/analyze-video",
+            timeout=60,
+            files={"file": ("clip.mp4", video, "video/mp4")},
+        )
         assert response.status_code == 202, response.text
         body = response.json()
-        assert body == {"job_id": body["job_id"], "status": "queued",
-                        "status_url": f"{API}/jobs/{body['job_id']}"}
+        assert body == {
+            "job_id": body["job_id"],
+            "status": "queued",
+            "status_url": f"{API}/jobs/{body['job_id']}",
+        }
         return body["job_id"]
 
     def job(self, job_id: str) -> dict:
@@ -244,7 +315,9 @@ def deployed(model: Path, folder: Path, queue: str, database: str) -> Iterator[S
 
 
 def analyze(server: dict, content: bytes, **fields: str) -> httpx.Response:
-    return httpx.post(f"{server['url']}{API}/analyze-video", timeout=300, data=fields,
-                      files={"file": ("../../etc/clip.mp4", content, "video/mp4")})
-
-
+    return httpx.post(
+        f"{server['url']}{API}/analyze-video",
+        timeout=300,
+        data=fields,
+        files={"file": ("../../etc/clip.mp4", content, "video/mp4")},
+    )

@@ -41,10 +41,17 @@ def imports_of(path: Path) -> list[tuple[str, str, int]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [(alias.name, "", node.lineno) for alias in node.names
-                      if alias.name.startswith("dfd.")]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and (node.module == "dfd" or node.module.startswith("dfd.")):
+            found += [
+                (alias.name, "", node.lineno)
+                for alias in node.names
+                if alias.name.startswith("dfd.")
+            ]
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and (node.module == "dfd" or node.module.startswith("dfd."))
+        ):
             found += [(node.module, alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level > 0:
             found.append(("<relative>", "", node.lineno))
@@ -91,9 +98,11 @@ def package_cycles(root: Path = PACKAGE) -> list[str]:
 
 
 def private_imports(root: Path = PACKAGE) -> list[str]:
-    return [f"{importer}:{line} imports {imported}.{name}"
-            for importer, imported, name, line in all_imports(root)
-            if name.startswith("_") and unit_of(importer) != unit_of(imported)]
+    return [
+        f"{importer}:{line} imports {imported}.{name}"
+        for importer, imported, name, line in all_imports(root)
+        if name.startswith("_") and unit_of(importer) != unit_of(imported)
+    ]
 
 
 def test_every_unit_has_a_floor() -> None:
@@ -102,8 +111,11 @@ def test_every_unit_has_a_floor() -> None:
 
 
 def test_no_relative_imports() -> None:
-    relative = [f"{importer}:{line}" for importer, imported, _, line in all_imports()
-                if imported == "<relative>"]
+    relative = [
+        f"{importer}:{line}"
+        for importer, imported, _, line in all_imports()
+        if imported == "<relative>"
+    ]
     assert not relative, f"dfd imports by absolute path: {relative}"
 
 

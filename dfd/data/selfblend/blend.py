@@ -69,10 +69,14 @@ def sample_sbi_params(rng: np.random.Generator) -> BlendParams:
         shift=(_signed(rng, 0.0, 0.03), _signed(rng, 0.0, 0.03)),
         sharpness=0.0 if downscale > 1 else float(rng.uniform(0.5, 1.5)),
         ratio=float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])),
-        mask=replace(mask, scale_x=float(rng.uniform(0.85, 1.15)),
-                     scale_y=float(rng.uniform(0.85, 1.1)),
-                     wobble=tuple(float(a) for a in rng.uniform(0.0, 0.07, 3)),
-                     morph=float(rng.uniform(-0.05, 0.05)), feather=float(rng.uniform(0.02, 0.1))),
+        mask=replace(
+            mask,
+            scale_x=float(rng.uniform(0.85, 1.15)),
+            scale_y=float(rng.uniform(0.85, 1.1)),
+            wobble=tuple(float(a) for a in rng.uniform(0.0, 0.07, 3)),
+            morph=float(rng.uniform(-0.05, 0.05)),
+            feather=float(rng.uniform(0.02, 0.1)),
+        ),
         downscale=downscale,
         alter_target=bool(rng.random() < 0.5),
     )
@@ -89,9 +93,16 @@ def _alter(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
     if p.downscale > 1:
         height, width = rgb.shape[1:3]
         small = (max(round(width / p.downscale), 1), max(round(height / p.downscale), 1))
-        altered = np.stack([cv2.resize(cv2.resize(frame, small, interpolation=cv2.INTER_AREA),
-                                       (width, height), interpolation=cv2.INTER_LINEAR)
-                            for frame in altered])
+        altered = np.stack(
+            [
+                cv2.resize(
+                    cv2.resize(frame, small, interpolation=cv2.INTER_AREA),
+                    (width, height),
+                    interpolation=cv2.INTER_LINEAR,
+                )
+                for frame in altered
+            ]
+        )
     return altered
 
 
@@ -99,15 +110,22 @@ def _recolour(rgb: np.ndarray, p: BlendParams) -> np.ndarray:
     """Hue, saturation, contrast (around each frame's mean) and brightness of (T, h, w, 3) uint8,
     as lookup tables on uint8 (OpenCV's fast path)."""
     levels = np.arange(256, dtype=np.float32)
-    lut = np.stack([(levels + round(p.hue * 256.0 / 360.0)) % 256,  # hue turns around the circle
-                    np.clip(levels * p.saturation, 0, 255).round(), levels], axis=-1)
+    lut = np.stack(
+        [
+            (levels + round(p.hue * 256.0 / 360.0)) % 256,  # hue turns around the circle
+            np.clip(levels * p.saturation, 0, 255).round(),
+            levels,
+        ],
+        axis=-1,
+    )
     hsv = cv2.cvtColor(rgb.reshape(-1, *rgb.shape[2:]), cv2.COLOR_RGB2HSV_FULL)
     hsv = cv2.LUT(hsv, lut.astype(np.uint8).reshape(256, 1, 3))
     out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL).reshape(rgb.shape)
     for frame in out:
         offset = np.mean(cv2.mean(frame)[:3]) * (1 - p.contrast) + 255.0 * p.brightness
-        cv2.LUT(frame, np.clip(levels * p.contrast + offset, 0, 255).round().astype(np.uint8),
-                dst=frame)
+        cv2.LUT(
+            frame, np.clip(levels * p.contrast + offset, 0, 255).round().astype(np.uint8), dst=frame
+        )
     return out
 
 
@@ -143,16 +161,26 @@ def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParam
         source = _alter(frames[:, ry0:ry1, rx0:rx1], params)
     cx, cy = ellipse.centre - (rx0, ry0)
     sx, sy = params.scale
-    warp = np.float32([[sx, 0, cx - sx * cx + params.shift[0] * ellipse.size],
-                       [0, sy, cy - sy * cy + params.shift[1] * ellipse.size]])
+    warp = np.float32(
+        [
+            [sx, 0, cx - sx * cx + params.shift[0] * ellipse.size],
+            [0, sy, cy - sy * cy + params.shift[1] * ellipse.size],
+        ]
+    )
     weight = (params.ratio * mask).astype(np.float32)
     for s, target in zip(source, out):  # per frame: OpenCV's warpAffine is wrong beyond 4 channels
-        moved = cv2.warpAffine(np.ascontiguousarray(s), warp, (rx1 - rx0, ry1 - ry0),
-                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        moved = cv2.warpAffine(
+            np.ascontiguousarray(s),
+            warp,
+            (rx1 - rx0, ry1 - ry0),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )
         region = np.ascontiguousarray(target[y0:y1, x0:x1])
         # region + weight * (moved - region), rounded, in one pass on uint8
-        target[y0:y1, x0:x1] = cv2.blendLinear(moved[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0],
-                                               region, weight, 1.0 - weight)
+        target[y0:y1, x0:x1] = cv2.blendLinear(
+            moved[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0], region, weight, 1.0 - weight
+        )
     return out
 
 
@@ -161,8 +189,9 @@ def self_blend(frame: np.ndarray, points: np.ndarray, params: BlendParams) -> np
     return self_blend_frames(frame[None], points, params)[0]
 
 
-def self_blend_clip(frames: np.ndarray, points: np.ndarray,
-                    rng: np.random.Generator) -> tuple[np.ndarray, BlendParams]:
+def self_blend_clip(
+    frames: np.ndarray, points: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, BlendParams]:
     """Self-blend every frame of a clip with one parameter draw; returns frames and params."""
     params = sample_blend_params(rng)
     return np.stack([self_blend(f, p, params) for f, p in zip(frames, points)]), params

@@ -81,8 +81,9 @@ def _outline(ellipse: FaceEllipse, params: MaskParams, n: int = 96) -> np.ndarra
     return ellipse.centre + x[:, None] * across + y[:, None] * ellipse.down
 
 
-def face_mask_region(shape: tuple[int, int], points: np.ndarray,
-                     params: MaskParams = MaskParams()) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def face_mask_region(
+    shape: tuple[int, int], points: np.ndarray, params: MaskParams = MaskParams()
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The mask's nonzero part only: a float32 patch and its (x0, y0, x1, y1) in the image.
 
     The box may be empty (x1 <= x0) when the face lies outside the image.
@@ -103,10 +104,12 @@ def face_mask_region(shape: tuple[int, int], points: np.ndarray,
         canvas = (cv2.dilate if params.morph > 0 else cv2.erode)(canvas, kernel)
     soft = np.clip(cv2.GaussianBlur(canvas.astype(np.float32) / 255.0, (0, 0), sigma), 0.0, 1.0)
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    return soft[cy0 - y0:max(cy1, cy0) - y0, cx0 - x0:max(cx1, cx0) - x0], (cx0, cy0, cx1, cy1)
+    return soft[cy0 - y0 : max(cy1, cy0) - y0, cx0 - x0 : max(cx1, cx0) - x0], (cx0, cy0, cx1, cy1)
 
 
-def face_mask(shape: tuple[int, int], points: np.ndarray, params: MaskParams = MaskParams()) -> np.ndarray:
+def face_mask(
+    shape: tuple[int, int], points: np.ndarray, params: MaskParams = MaskParams()
+) -> np.ndarray:
     """A float32 (H, W) mask in [0, 1]: 1 over the face, feathered to 0 outside it."""
     patch, (x0, y0, x1, y1) = face_mask_region(shape, points, params)
     mask = np.zeros(shape[:2], np.float32)

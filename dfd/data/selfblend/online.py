@@ -35,7 +35,9 @@ class OnlineSelfBlend:
 
     def __post_init__(self) -> None:
         if self.style not in BLEND_STYLES:
-            raise ValueError(f"unknown self-blend style '{self.style}': choose from {sorted(BLEND_STYLES)}")
+            raise ValueError(
+                f"unknown self-blend style '{self.style}': choose from {sorted(BLEND_STYLES)}"
+            )
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
         """Blended (T, H, W, 3) frames, or None when this draw leaves the clip real."""

@@ -20,8 +20,18 @@ def test_help_succeeds() -> None:
 
 
 def test_prepare_takes_hydra_overrides(tmp_path: Path) -> None:
-    result = subprocess.run([*CLI, "prepare", "--cfg", "job", "data=csv",
-                             f"data.raw_dir={tmp_path}", "prepare.num_frames=3"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            *CLI,
+            "prepare",
+            "--cfg",
+            "job",
+            "data=csv",
+            f"data.raw_dir={tmp_path}",
+            "prepare.num_frames=3",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "num_frames: 3" in result.stdout and str(tmp_path) in result.stdout

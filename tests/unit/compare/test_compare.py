@@ -34,12 +34,22 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(((fake[:, None] > real) + 0.5 * (fake[:, None] == real)).mean())
 
 
-def write_run(folder: Path, overrides: list[str], seed: int, datasets: dict[str, float] | None,
-              task: str = "train") -> Path:
+def write_run(
+    folder: Path,
+    overrides: list[str],
+    seed: int,
+    datasets: dict[str, float] | None,
+    task: str = "train",
+) -> Path:
     """A run folder: .hydra/, run_info.json and eval/<dataset>/ for each {dataset: separation}."""
     (folder / ".hydra").mkdir(parents=True)
-    config = {"seed": seed, "task_name": task, "model": {"backbone": {"name": "x"}},
-              "data": {"name": "demo"}, "module": {"optimizer": {"lr": 3e-4}}}
+    config = {
+        "seed": seed,
+        "task_name": task,
+        "model": {"backbone": {"name": "x"}},
+        "data": {"name": "demo"},
+        "module": {"optimizer": {"lr": 3e-4}},
+    }
     (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     (folder / "run_info.json").write_text(json.dumps({"seed": seed}))
@@ -54,17 +64,31 @@ def write_eval(eval_dir: Path, dataset: str, separation: float, seed: int) -> No
     labels = np.repeat([0, 1], 18)
     scores = 1 / (1 + np.exp(-(separation * (labels - 0.5) + rng.normal(0, 1, labels.size))))
     eval_dir.mkdir(parents=True)
-    pd.DataFrame({"video_id": [f"v{i:02d}" for i in range(labels.size)], "label": labels,
-                  "score": scores, "prediction": (scores >= 0.5).astype(int), "num_clips": 4,
-                  "num_faces": 1}).to_csv(eval_dir / "videos.csv", index=False)
+    pd.DataFrame(
+        {
+            "video_id": [f"v{i:02d}" for i in range(labels.size)],
+            "label": labels,
+            "score": scores,
+            "prediction": (scores >= 0.5).astype(int),
+            "num_clips": 4,
+            "num_faces": 1,
+        }
+    ).to_csv(eval_dir / "videos.csv", index=False)
     video = {name: float(rng.uniform(0.05, 0.95)) for name in METRICS}
     video["auroc"] = auroc(labels, scores)
-    metrics = {"video": video, "clip": {name: video[name] - 0.02 for name in METRICS},
-               "ci": {"video_auroc": [video["auroc"] - 0.05, min(video["auroc"] + 0.05, 1.0)],
-                      "video_ap": [video["ap"] - 0.06, video["ap"] + 0.04]},
-               "threshold": {"rule": "eer", "value": 0.43, "chosen_on": "val"},
-               "num_videos": int(labels.size), "dataset": dataset, "aggregation": "mean",
-               "checkpoint": "checkpoints/best.ckpt"}
+    metrics = {
+        "video": video,
+        "clip": {name: video[name] - 0.02 for name in METRICS},
+        "ci": {
+            "video_auroc": [video["auroc"] - 0.05, min(video["auroc"] + 0.05, 1.0)],
+            "video_ap": [video["ap"] - 0.06, video["ap"] + 0.04],
+        },
+        "threshold": {"rule": "eer", "value": 0.43, "chosen_on": "val"},
+        "num_videos": int(labels.size),
+        "dataset": dataset,
+        "aggregation": "mean",
+        "checkpoint": "checkpoints/best.ckpt",
+    }
     (eval_dir / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -94,8 +118,12 @@ def sweeps(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def metric_values(sweeps: Path, runs: list[str], metric: str, dataset: str = "demo") -> np.ndarray:
     level, name = metric.split("_", 1)
-    return np.array([json.loads((sweeps / run / "eval" / dataset / "metrics.json").read_text())
-                     [level][name] for run in runs])
+    return np.array(
+        [
+            json.loads((sweeps / run / "eval" / dataset / "metrics.json").read_text())[level][name]
+            for run in runs
+        ]
+    )
 
 
 RESNET_DEMO = ["2024-05-01_10-00-00/0", "2024-05-01_10-00-00/1", "older/2024-04-01_09-00-00/0"]
@@ -106,11 +134,13 @@ def test_collect_finds_nested_runs_and_reports_skipped(sweeps: Path) -> None:
     assert collection.root == sweeps.resolve()
     assert sorted(zip(collection.rows["run"], collection.rows["dataset"])) == sorted(
         [(run, "demo") for run in RESNET_DEMO]
-        + [("2024-05-01_10-00-00/2", "demo"), ("2024-05-01_10-00-00/0", "celebdf")])
+        + [("2024-05-01_10-00-00/2", "demo"), ("2024-05-01_10-00-00/0", "celebdf")]
+    )
     reasons = {item.path.as_posix(): item.reason for item in collection.skipped}
-    assert reasons == {"2024-05-01_10-00-00/3": NO_EVAL,
-                       "older/2024-04-01_09-00-00/1/eval/demo":
-                           "eval/demo/metrics.json is not a valid JSON object"}
+    assert reasons == {
+        "2024-05-01_10-00-00/3": NO_EVAL,
+        "older/2024-04-01_09-00-00/1/eval/demo": "eval/demo/metrics.json is not a valid JSON object",
+    }
 
 
 def test_rows_carry_metrics_ci_threshold_and_distinguishing_overrides(sweeps: Path) -> None:
@@ -123,10 +153,18 @@ def test_rows_carry_metrics_ci_threshold_and_distinguishing_overrides(sweeps: Pa
 
 
 def test_overrides_parse_and_defaults_fill_missing_keys() -> None:
-    assert parse_overrides(["+model=x", "seed=3", "hydra.run.dir=/a", "hydra/launcher=slurm",
-                            "paths.log_dir=/b", "logger=wandb", "~callbacks",
-                            "module.optimizer.lr=1e-3"]) == {
-        "model": "x", "callbacks": "(deleted)", "module.optimizer.lr": "1e-3"}
+    assert parse_overrides(
+        [
+            "+model=x",
+            "seed=3",
+            "hydra.run.dir=/a",
+            "hydra/launcher=slurm",
+            "paths.log_dir=/b",
+            "logger=wandb",
+            "~callbacks",
+            "module.optimizer.lr=1e-3",
+        ]
+    ) == {"model": "x", "callbacks": "(deleted)", "module.optimizer.lr": "1e-3"}
     config = {"module": {"optimizer": {"lr": 3e-4}}, "model": {"name": "m"}}
     tuned = Run(Path("a"), 1, {"module.optimizer.lr": "1e-3", "model": "resnet18"}, config)
     plain = Run(Path("b"), 2, {}, config, choices={"model": "mobilenet_v2"})
@@ -151,11 +189,13 @@ def test_seed_groups_match_numpy_mean_and_sample_std(sweeps: Path) -> None:
     single = groups.loc[("celebdf", "model=resnet18")]
     assert single["n_runs"] == 1 and np.isnan(single["video_auroc_std"])
     assert single["video_auroc_ci_hi"] == pytest.approx(
-        metric_values(sweeps, ["2024-05-01_10-00-00/0"], "video_auroc", "celebdf")[0] + 0.05)
+        metric_values(sweeps, ["2024-05-01_10-00-00/0"], "video_auroc", "celebdf")[0] + 0.05
+    )
 
 
-@pytest.mark.parametrize("metric", ["video_auroc", "video_ap", "video_eer", "video_log_loss",
-                                    "clip_ece", "video_f1"])
+@pytest.mark.parametrize(
+    "metric", ["video_auroc", "video_ap", "video_eer", "video_log_loss", "clip_ece", "video_f1"]
+)
 def test_sort_direction_follows_the_metric(sweeps: Path, metric: str) -> None:
     groups = sort_groups(summarize(collect([sweeps]).rows), metric)
     assert list(groups["dataset"]) == ["celebdf", "demo", "demo"]
@@ -192,10 +232,12 @@ def test_mean_roc_of_identical_curves_is_that_curve() -> None:
     assert np.allclose(mean[1:], on_grid((fpr, tpr)))
 
 
-@pytest.mark.parametrize(("width", "shown", "hidden"), [(60, "AUROC", "AP"),
-                                                        (200, "Log loss", "Brier")])
-def test_console_table_shows_the_metrics_that_fit(sweeps: Path, width: int, shown: str,
-                                                  hidden: str) -> None:
+@pytest.mark.parametrize(
+    ("width", "shown", "hidden"), [(60, "AUROC", "AP"), (200, "Log loss", "Brier")]
+)
+def test_console_table_shows_the_metrics_that_fit(
+    sweeps: Path, width: int, shown: str, hidden: str
+) -> None:
     groups = sort_groups(summarize(collect([sweeps]).rows), "video_auroc")
     console = Console(file=io.StringIO(), width=width)
     console.print(console_table(groups, "video_auroc", width))
@@ -204,8 +246,9 @@ def test_console_table_shows_the_metrics_that_fit(sweeps: Path, width: int, show
     assert shown in text and f" {hidden} " not in text and "model=mobilenet_v2" in text
 
 
-def test_roc_overlay_draws_seed_groups_with_a_missing_videos_csv(sweeps: Path,
-                                                                 tmp_path: Path) -> None:
+def test_roc_overlay_draws_seed_groups_with_a_missing_videos_csv(
+    sweeps: Path, tmp_path: Path
+) -> None:
     root = tmp_path / "copy"
     shutil.copytree(sweeps, root)
     (root / RESNET_DEMO[0] / "eval" / "demo" / "videos.csv").unlink()
@@ -222,17 +265,26 @@ def test_evaluate_runs_take_overrides_and_seed_of_their_training_run(tmp_path: P
         (train / "checkpoints" / "best.ckpt").write_bytes(b"")
         checkpoint = train / "checkpoints" / "best.ckpt"
         given = checkpoint if seed == 7 else train.relative_to(tmp_path)  # a repo-relative run
-        write_run(tmp_path / "eval" / f"e{seed}", [f"ckpt_path={given}", "data=celebdf",
-                                                   "module.aggregation=max"], 42, {"celebdf": 1.0},
-                  task="eval")
+        write_run(
+            tmp_path / "eval" / f"e{seed}",
+            [f"ckpt_path={given}", "data=celebdf", "module.aggregation=max"],
+            42,
+            {"celebdf": 1.0},
+            task="eval",
+        )
     groups = summarize(collect([tmp_path / "eval"]).rows)
     assert len(groups) == 1 and groups.loc[0, "n_runs"] == 2
     assert sorted(groups.loc[0, "seeds"]) == [7, 8] and groups.loc[0, "overrides"] == ""
 
 
 def run_cli(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "160"})
+    return subprocess.run(
+        [*CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "160"},
+    )
 
 
 def test_cli_writes_tables_and_roc_overlay(sweeps: Path, tmp_path: Path) -> None:
@@ -252,8 +304,9 @@ def test_cli_writes_tables_and_roc_overlay(sweeps: Path, tmp_path: Path) -> None
         assert image.format == "PNG" and min(image.size) > 300
 
 
-def test_cli_filters_by_dataset_and_defaults_out_to_first_folder(sweeps: Path, tmp_path: Path
-                                                                 ) -> None:
+def test_cli_filters_by_dataset_and_defaults_out_to_first_folder(
+    sweeps: Path, tmp_path: Path
+) -> None:
     multirun = tmp_path / "multirun"
     write_run(multirun / "0", job("resnet18", 1), 1, {"demo": 1.6, "celebdf": 0.6})
     write_run(multirun / "1", job("resnet18", 2), 2, {"demo": 1.6})
@@ -273,14 +326,23 @@ def test_cli_fails_clearly_without_results(tmp_path: Path) -> None:
     assert not (tmp_path / "comparison.csv").exists()
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["{empty}"], 1, "no run folders"),
-    (["{absent}"], 2, "no such folder"),
-    (["{sweeps}", "--metric", "speed"], 2, "unknown metric 'speed'"),
-    (["{sweeps}", "--roc-top", "0"], 2, "expected a positive whole number"),
-])
-def test_cli_usage_errors(sweeps: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
-                          args: list[str], code: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["{empty}"], 1, "no run folders"),
+        (["{absent}"], 2, "no such folder"),
+        (["{sweeps}", "--metric", "speed"], 2, "unknown metric 'speed'"),
+        (["{sweeps}", "--roc-top", "0"], 2, "expected a positive whole number"),
+    ],
+)
+def test_cli_usage_errors(
+    sweeps: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    args: list[str],
+    code: int,
+    message: str,
+) -> None:
     places = {"empty": tmp_path, "absent": tmp_path / "absent", "sweeps": sweeps}
     with pytest.raises(SystemExit) as exit_info:
         compare_main([arg.format(**places) for arg in args] + ["--out", str(tmp_path / "out")])
@@ -288,7 +350,6 @@ def test_cli_usage_errors(sweeps: Path, tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_cli_help_and_usage_list_compare() -> None:
-    assert "compare" in subprocess.run(CLI[:-1] + ["--help"], capture_output=True,
-                                       text=True).stdout
+    assert "compare" in subprocess.run([*CLI[:-1], "--help"], capture_output=True, text=True).stdout
     result = run_cli("--help")
     assert result.returncode == 0 and "--metric" in result.stdout and "--dataset" in result.stdout

@@ -6,16 +6,29 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.runs import CONF, compose_train, options
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from dfd.data.transforms import build_clip_transform
 from dfd.tasks.train import instantiate_each
+from helpers.runs import CONF, compose_train, options
 
-TRAIN_GROUPS = ("data", "datamodule", "augment", "model", "module", "evaluation", "callbacks",
-                "logger", "trainer", "paths", "hydra", "experiment", "debug")
+TRAIN_GROUPS = (
+    "data",
+    "datamodule",
+    "augment",
+    "model",
+    "module",
+    "evaluation",
+    "callbacks",
+    "logger",
+    "trainer",
+    "paths",
+    "hydra",
+    "experiment",
+    "debug",
+)
 CPU_TRAINERS = {"default", "cpu", "ddp_sim"}
 
 
@@ -55,7 +68,9 @@ def test_eval_config_composes(tmp_path: Path, group: str) -> None:
 @pytest.mark.parametrize("option", options("data"))
 def test_prepare_config_composes(tmp_path: Path, option: str) -> None:
     cfg = compose_train(tmp_path, f"data={option}", config="prepare")
-    assert cfg.prepare.num_frames > 0 and cfg.data.labels._target_.startswith(("dfd.datasets.labels.", "dfd.datasets.layouts."))
+    assert cfg.prepare.num_frames > 0 and cfg.data.labels._target_.startswith(
+        ("dfd.datasets.labels.", "dfd.datasets.layouts.")
+    )
 
 
 def test_unknown_config_name_is_a_clear_error(tmp_path: Path) -> None:

@@ -37,7 +37,9 @@ def real_clip(manifest: Path, split: str = "test") -> np.ndarray:
     """The frames of the first real clip of a split, as (T, H, W, 3) uint8."""
     rows = ok_rows(read_manifest(manifest))
     row = rows[(rows["split"] == split) & (rows["label"] == 0)].iloc[0]
-    return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in frame_paths(row, manifest.parent)])
+    return np.stack(
+        [np.asarray(Image.open(p).convert("RGB")) for p in frame_paths(row, manifest.parent)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,8 @@ def face(tiny_prepared: Path) -> tuple[np.ndarray, np.ndarray]:
     crop = np.maximum(real_clip(tiny_prepared)[0], 1)
     size = crop.shape[0] * UPSCALE
     found = FaceDetector(min_face_size=20, max_side=None).detect(
-        [cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)])[0]
+        [cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)]
+    )[0]
     assert len(found) == 1
     return crop, found.points[0] / UPSCALE
 
@@ -70,14 +73,16 @@ def test_each_part_blanks_that_part_of_a_real_face(face, part: str) -> None:
 
 def test_one_part_per_clip_drawn_from_the_seed(tiny_prepared: Path) -> None:
     frames = np.maximum(real_clip(tiny_prepared, "train"), 1)
-    transform = build_clip_transform(64, [{"_target_": "dfd.data.augment.FacePartCutout",
-                                           "margin": MARGIN, "p": 1.0}])
+    transform = build_clip_transform(
+        64, [{"_target_": "dfd.data.augment.FacePartCutout", "margin": MARGIN, "p": 1.0}]
+    )
     masks = []
     for seed in range(12):
         clip = apply_to_clip(transform, frames, seed)
         blank = (clip == 0).all(dim=1).numpy()
-        assert blank.any() and all(np.array_equal(blank[0], mask) for mask in blank[1:]), \
+        assert blank.any() and all(np.array_equal(blank[0], mask) for mask in blank[1:]), (
             "frames of one clip got different cutouts"
+        )
         assert np.array_equal(apply_to_clip(transform, frames, seed).numpy(), clip.numpy())
         masks.append(blank[0])
     assert len({mask.tobytes() for mask in masks}) >= 4, "the part never varied with the seed"

@@ -12,13 +12,27 @@ from torch.utils.data import default_collate
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import INDEX_KEYS
-from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, apply_to_clip, build_clip_transform, normalize_clips
+from dfd.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    apply_to_clip,
+    build_clip_transform,
+    normalize_clips,
+)
 from dfd.datasets.manifest import read_manifest, write_manifest
 from dfd.datasets.splits import SplitLeakageError
 
-STRONG_COLOUR = [{"_target_": "albumentations.ColorJitter", "brightness": 0.5, "contrast": 0.5,
-                  "saturation": 0.5, "hue": 0.1, "p": 1.0},
-                 {"_target_": "albumentations.HorizontalFlip", "p": 0.5}]
+STRONG_COLOUR = [
+    {
+        "_target_": "albumentations.ColorJitter",
+        "brightness": 0.5,
+        "contrast": 0.5,
+        "saturation": 0.5,
+        "hue": 0.1,
+        "p": 1.0,
+    },
+    {"_target_": "albumentations.HorizontalFlip", "p": 0.5},
+]
 
 
 def datamodule(manifest: Path, **kwargs) -> FaceClipDataModule:
@@ -43,7 +57,9 @@ def test_batches_are_clips_of_t_frames(tiny_prepared: Path, clip_len: int) -> No
         assert torch.allclose(model_input, normalize_reference(batch["clip"]), atol=1e-5)
 
 
-def test_batches_from_workers_equal_default_collate_with_one_block_of_indices(tiny_prepared: Path) -> None:
+def test_batches_from_workers_equal_default_collate_with_one_block_of_indices(
+    tiny_prepared: Path,
+) -> None:
     """The loaders' collate gives default_collate's values; the index fields share one block."""
     dm = datamodule(tiny_prepared, num_workers=2)
     dataset = dm.dataset("test")
@@ -91,9 +107,12 @@ def test_one_augmentation_draw_per_clip(tiny_prepared: Path, tmp_path: Path) -> 
     crop = (tiny_prepared.parent / first["frame_paths"].split(";")[0]).resolve()
     repeated = manifest.copy()
     repeated["frame_paths"] = repeated["frame_paths"].where(
-        repeated["status"] != "ok", ";".join([str(crop)] * 4))
+        repeated["status"] != "ok", ";".join([str(crop)] * 4)
+    )
     write_manifest(repeated, tmp_path / "manifest.csv")
-    dataset = datamodule(tmp_path / "manifest.csv", clip_len=4, augment=STRONG_COLOUR).dataset("train")
+    dataset = datamodule(tmp_path / "manifest.csv", clip_len=4, augment=STRONG_COLOUR).dataset(
+        "train"
+    )
     clips = [dataset[0]["clip"] for _ in range(4)]
     for clip in clips:
         assert all(torch.equal(clip[0], frame) for frame in clip[1:])
@@ -123,6 +142,7 @@ def test_class_balanced_sampling(tiny_prepared: Path) -> None:
 
 def test_training_draws_are_a_function_of_seed_and_epoch(tiny_prepared: Path) -> None:
     """What a resumed run relies on: the same (seed, epoch) gives the same batches."""
+
     def epoch_batches(seed: int, epoch: int) -> list[torch.Tensor]:
         loader = datamodule(tiny_prepared, augment=STRONG_COLOUR, seed=seed).train_dataloader()
         loader.sampler.set_epoch(epoch)
@@ -165,8 +185,9 @@ def test_skipped_rows_are_not_served(tiny_prepared: Path) -> None:
 
 def test_online_self_blend_turns_real_clips_into_fresh_fakes(tiny_prepared: Path) -> None:
     plain = datamodule(tiny_prepared, clip_len=2, image_size=64).dataset("train")
-    blended = datamodule(tiny_prepared, clip_len=2, image_size=64,
-                         online_self_blend=1.0).dataset("train")
+    blended = datamodule(tiny_prepared, clip_len=2, image_size=64, online_self_blend=1.0).dataset(
+        "train"
+    )
     real_index = int((plain.labels() == 0).nonzero()[0][0])
     draws = []
     for _ in range(2):
@@ -182,7 +203,9 @@ def test_online_self_blend_turns_real_clips_into_fresh_fakes(tiny_prepared: Path
     assert torch.equal(draws[0], draws[1]), "one seed per clip makes the blend reproducible"
     real, fake = datamodule(tiny_prepared, online_self_blend=0.5).class_counts("train")
     static_real, static_fake = datamodule(tiny_prepared).class_counts("train")
-    assert real == pytest.approx(static_real / 2) and fake == pytest.approx(static_fake + static_real / 2)
+    assert real == pytest.approx(static_real / 2) and fake == pytest.approx(
+        static_fake + static_real / 2
+    )
 
 
 OPENCV_POOL_THEN_WORKERS = """
@@ -209,7 +232,11 @@ print("scored", len(scored.scores), flush=True)
 def test_workers_start_after_opencv_ran_threads_in_the_main_process(tiny_prepared: Path) -> None:
     """A worker forked while OpenCV's thread pool runs hung at its first OpenCV call (seen in
     CI): the loaders stop the pool before their workers fork."""
-    done = subprocess.run([sys.executable, "-c", OPENCV_POOL_THEN_WORKERS, str(tiny_prepared)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", OPENCV_POOL_THEN_WORKERS, str(tiny_prepared)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train " in done.stdout and "scored " in done.stdout

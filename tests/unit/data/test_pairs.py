@@ -12,9 +12,17 @@ from dfd.data.pairs import SelfBlendPairs
 
 # per-pixel colour changes (contrast is not: it uses the image mean) and a flip, which keeps
 # the face centred
-FLIP_AND_COLOUR = [{"_target_": "albumentations.HorizontalFlip", "p": 0.5},
-                   {"_target_": "albumentations.ColorJitter", "brightness": 0.3, "contrast": 0.0,
-                    "saturation": 0.3, "hue": 0.05, "p": 1.0}]
+FLIP_AND_COLOUR = [
+    {"_target_": "albumentations.HorizontalFlip", "p": 0.5},
+    {
+        "_target_": "albumentations.ColorJitter",
+        "brightness": 0.3,
+        "contrast": 0.0,
+        "saturation": 0.3,
+        "hue": 0.05,
+        "p": 1.0,
+    },
+]
 SIZE = 64  # the crops' own size: no resampling spreads the blend
 # the face box of a 64 px crop with margin 0.3 is 12..52; the blend mask may reach 6 px beyond
 # it on the sides and top, and down over the chin to the crop's bottom
@@ -22,8 +30,19 @@ FACE_ROWS, FACE_COLS = slice(6, SIZE), slice(6, SIZE - 6)
 
 
 def paired(manifest: Path, **kwargs) -> FaceClipDataModule:
-    settings = dict(clip_len=1, image_size=SIZE, batch_size=8, num_workers=0, seed=1,
-                    train_real_only=True, pair_self_blend=True, online_self_blend=0.0) | kwargs
+    settings = (
+        dict(
+            clip_len=1,
+            image_size=SIZE,
+            batch_size=8,
+            num_workers=0,
+            seed=1,
+            train_real_only=True,
+            pair_self_blend=True,
+            online_self_blend=0.0,
+        )
+        | kwargs
+    )
     dm = FaceClipDataModule(str(manifest), **settings)
     dm.setup("fit")
     return dm
@@ -62,8 +81,9 @@ def test_pairs_are_a_function_of_index_and_seed(tiny_prepared: Path) -> None:
     assert all(torch.equal(first[k], pairs[(0, 11)][k]) for k in first)
     plain = paired(tiny_prepared).dataset("train")
     one, other = plain[(0, 11)]["clip"], plain[(0, 12)]["clip"]
-    assert torch.equal(one[0], other[0]) and not torch.equal(one[1], other[1]), \
+    assert torch.equal(one[0], other[0]) and not torch.equal(one[1], other[1]), (
         "the blend ignored the seed"
+    )
     torch.manual_seed(0)
     loader = paired(tiny_prepared, augment=FLIP_AND_COLOUR, seed=5).train_dataloader()
     again = paired(tiny_prepared, augment=FLIP_AND_COLOUR, seed=5).train_dataloader()
@@ -87,12 +107,15 @@ def test_only_real_training_clips_and_fakes_kept_elsewhere(tiny_prepared: Path) 
     assert set(everything.dataset("train").labels().tolist()) == {0, 1}
 
 
-@pytest.mark.parametrize("settings,message", [
-    (dict(train_real_only=False), "set train_real_only=true"),
-    (dict(online_self_blend=0.5), "replaces online_self_blend"),
-    (dict(batch_size=5), "batch_size must be even"),
-    (dict(pair_self_blend=False), "leaves no training fakes"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        (dict(train_real_only=False), "set train_real_only=true"),
+        (dict(online_self_blend=0.5), "replaces online_self_blend"),
+        (dict(batch_size=5), "batch_size must be even"),
+        (dict(pair_self_blend=False), "leaves no training fakes"),
+    ],
+)
 def test_inconsistent_settings_are_refused(tiny_prepared: Path, settings, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         paired(tiny_prepared, **settings)

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.runs import REPO
 
 from dfd.datasets.check import check_prepared
 from dfd.datasets.manifest import read_manifest, write_manifest
+from helpers.runs import REPO
 
 
 @pytest.fixture
@@ -56,8 +56,13 @@ def test_leaking_groups_are_found(prepared_copy: Path) -> None:
 
 
 def test_command_exits_nonzero_on_a_broken_dataset(prepared_copy: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "dfd.datasets.check", f"data.prepared_dir={prepared_copy.parent}",
-               f"hydra.run.dir={tmp_path / 'run'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "dfd.datasets.check",
+        f"data.prepared_dir={prepared_copy.parent}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sound = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert sound.returncode == 0 and "passed" in sound.stdout, sound.stderr

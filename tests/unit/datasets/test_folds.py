@@ -10,13 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers.manifests import people_rows
 
 from dfd.compare.__main__ import main as compare_main
 from dfd.compare.folds import pool_folds, pooled_warnings
 from dfd.compare.runs import collect
-from dfd.datasets.folds import CvSettings, cross_validation_split, fold_count, fold_summary, leakage_units, resolve_by
+from dfd.datasets.folds import (
+    CvSettings,
+    cross_validation_split,
+    fold_count,
+    fold_summary,
+    leakage_units,
+    resolve_by,
+)
 from dfd.datasets.labels import identities
+from helpers.manifests import people_rows
 
 SPLITS = ("train", "val", "test")
 
@@ -24,8 +31,11 @@ SPLITS = ("train", "val", "test")
 def split_of(rows: pd.DataFrame, column: str) -> pd.Series:
     """How many splits each value of `column` (or each person) appears in."""
     if column == "person":
-        rows = rows.assign(person=rows["identity"].map(identities)).explode("person").dropna(
-            subset=["person"])
+        rows = (
+            rows.assign(person=rows["identity"].map(identities))
+            .explode("person")
+            .dropna(subset=["person"])
+        )
     return rows.groupby(column)["split"].nunique()
 
 
@@ -52,8 +62,10 @@ def test_by_defaults_to_identity_when_the_rows_name_people() -> None:
     assert resolve_by(rows.drop(columns=["identity"]), None) == "group"
 
 
-@pytest.mark.parametrize("settings", [{"folds": 3}, {"folds": 5, "seed": 7}, {"folds": "groups"},
-                                      {"folds": 4, "by": "group"}])
+@pytest.mark.parametrize(
+    "settings",
+    [{"folds": 3}, {"folds": 5, "seed": 7}, {"folds": "groups"}, {"folds": 4, "by": "group"}],
+)
 def test_every_fold_is_leak_free_and_every_video_is_tested_once(settings: dict) -> None:
     rows = people_rows()
     folds = all_folds(rows, **settings)
@@ -66,13 +78,17 @@ def test_every_fold_is_leak_free_and_every_video_is_tested_once(settings: dict) 
         if by == "identity":
             assert (split_of(fold, "person") == 1).all()
         assert (fold.groupby("video_id")["split"].nunique() == 1).all()
-    tested = pd.concat([fold[fold["split"] == "test"].drop_duplicates("video_id") for fold in folds])
+    tested = pd.concat(
+        [fold[fold["split"] == "test"].drop_duplicates("video_id") for fold in folds]
+    )
     assert sorted(tested["video_id"]) == sorted(rows["video_id"].unique())
 
 
 def test_folds_are_balanced_by_videos_and_deterministic() -> None:
     rows = people_rows()
-    videos = rows.drop_duplicates("video_id").assign(unit=leakage_units(rows.drop_duplicates("video_id")))
+    videos = rows.drop_duplicates("video_id").assign(
+        unit=leakage_units(rows.drop_duplicates("video_id"))
+    )
     largest = videos["unit"].value_counts().max()
     folds = all_folds(rows, folds=3)
     sizes = [fold[fold["split"] == "test"]["video_id"].nunique() for fold in folds]
@@ -113,14 +129,19 @@ def test_fold_summary_names_the_fold_and_the_test_people() -> None:
     assert text.startswith("cv fold 0 of 10 (by identity): train ")
     assert text.endswith("test 2 / 0; test identities: (none)")  # unit 0 is the anonymous anon_a
     rows = cross_validation_split(people_rows(), CvSettings(folds="groups", fold=2))
-    assert fold_summary(rows, CvSettings(folds="groups", fold=2)).endswith("test identities: p00, p01")
+    assert fold_summary(rows, CvSettings(folds="groups", fold=2)).endswith(
+        "test identities: p00, p01"
+    )
 
 
-@pytest.mark.parametrize("settings,message", [
-    ({"folds": 3, "fold": 3}, r"cv.fold=3 is out of range: 3 folds are numbered 0 to 2"),
-    ({"folds": 11}, r"only 10 leakage unit\(s\) by identity to deal into 11 folds"),
-    ({"folds": "groups", "fold": 10}, "out of range"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"folds": 3, "fold": 3}, r"cv.fold=3 is out of range: 3 folds are numbered 0 to 2"),
+        ({"folds": 11}, r"only 10 leakage unit\(s\) by identity to deal into 11 folds"),
+        ({"folds": "groups", "fold": 10}, "out of range"),
+    ],
+)
 def test_bad_folds_are_clear_errors(settings: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         cross_validation_split(people_rows(), CvSettings(**settings))
@@ -133,14 +154,17 @@ def test_too_few_units_outside_the_test_fold_is_an_error() -> None:
         cross_validation_split(rows, CvSettings(folds=2))
 
 
-@pytest.mark.parametrize("config,message", [
-    ({"folds": 1}, "cv.folds must be null, a whole number >= 2 or 'groups'"),
-    ({"folds": "all"}, "cv.folds must be"),
-    ({"folds": 3, "fold": -1}, "cv.fold must be a whole number"),
-    ({"folds": 3, "by": "person"}, r"cv.by must be one of \('identity', 'group'\)"),
-    ({"folds": 3, "val_fraction": 1.0}, r"val_fraction must lie in \(0, 1\)"),
-    ({"folds": 3, "k": 3}, r"unknown cv key\(s\) \['k'\]"),
-])
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ({"folds": 1}, "cv.folds must be null, a whole number >= 2 or 'groups'"),
+        ({"folds": "all"}, "cv.folds must be"),
+        ({"folds": 3, "fold": -1}, "cv.fold must be a whole number"),
+        ({"folds": 3, "by": "person"}, r"cv.by must be one of \('identity', 'group'\)"),
+        ({"folds": 3, "val_fraction": 1.0}, r"val_fraction must lie in \(0, 1\)"),
+        ({"folds": 3, "k": 3}, r"unknown cv key\(s\) \['k'\]"),
+    ],
+)
 def test_bad_settings_are_clear_errors(config: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CvSettings.from_config(config)
@@ -148,39 +172,63 @@ def test_bad_settings_are_clear_errors(config: dict, message: str) -> None:
 
 def test_identity_without_identities_is_an_error() -> None:
     with pytest.raises(ValueError, match="names no identity"):
-        cross_validation_split(people_rows().assign(identity=""), CvSettings(folds=3, by="identity"))
+        cross_validation_split(
+            people_rows().assign(identity=""), CvSettings(folds=3, by="identity")
+        )
 
 
 # --- the pooled out-of-fold report of `dfd compare` -------------------------------------------
+
 
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     fake, real = scores[labels == 1], scores[labels == 0]
     return float(((fake[:, None] > real) + 0.5 * (fake[:, None] == real)).mean())
 
 
-def write_fold_run(folder: Path, overrides: list[str], fold: int, videos: pd.DataFrame,
-                   datasets: tuple[str, ...] = ("demo",)) -> None:
+def write_fold_run(
+    folder: Path,
+    overrides: list[str],
+    fold: int,
+    videos: pd.DataFrame,
+    datasets: tuple[str, ...] = ("demo",),
+) -> None:
     """A train run folder of one fold: .hydra/ and eval/<dataset>/ (videos.csv, metrics.json)."""
     (folder / ".hydra").mkdir(parents=True)
-    config = {"seed": 42, "task_name": "train", "data": {"name": "demo", "cv": {"folds": 3, "fold": fold}},
-              "evaluation": {"bootstrap": {"resamples": 200, "min_groups": 4}}}
+    config = {
+        "seed": 42,
+        "task_name": "train",
+        "data": {"name": "demo", "cv": {"folds": 3, "fold": fold}},
+        "evaluation": {"bootstrap": {"resamples": 200, "min_groups": 4}},
+    }
     (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
-    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([*overrides, f"data.cv.fold={fold}"]))
+    (folder / ".hydra" / "overrides.yaml").write_text(
+        yaml.safe_dump([*overrides, f"data.cv.fold={fold}"])
+    )
     for dataset in datasets:
         eval_dir = folder / "eval" / dataset
         eval_dir.mkdir(parents=True)
         videos.to_csv(eval_dir / "videos.csv", index=False)
         video = {"auroc": auroc(videos["label"].to_numpy(), videos["score"].to_numpy()), "ap": 0.5}
-        (eval_dir / "metrics.json").write_text(json.dumps({"video": video, "num_videos": len(videos)}))
+        (eval_dir / "metrics.json").write_text(
+            json.dumps({"video": video, "num_videos": len(videos)})
+        )
 
 
 def fold_videos(fold: int, separation: float, count: int = 12) -> pd.DataFrame:
     rng = np.random.default_rng(fold)
     labels = np.tile([0, 1], count // 2)
     scores = 1 / (1 + np.exp(-(separation * (labels - 0.5) + rng.normal(0, 1, count))))
-    return pd.DataFrame({"video_id": [f"f{fold}_v{i:02d}" for i in range(count)], "label": labels,
-                         "score": scores, "prediction": (scores >= 0.5).astype(int), "num_clips": 2,
-                         "num_faces": 1, "group": [f"g{fold}_{i // 4}" for i in range(count)]})
+    return pd.DataFrame(
+        {
+            "video_id": [f"f{fold}_v{i:02d}" for i in range(count)],
+            "label": labels,
+            "score": scores,
+            "prediction": (scores >= 0.5).astype(int),
+            "num_clips": 2,
+            "num_faces": 1,
+            "group": [f"g{fold}_{i // 4}" for i in range(count)],
+        }
+    )
 
 
 @pytest.fixture
@@ -194,11 +242,18 @@ def fold_sweep(tmp_path: Path) -> Path:
             videos = fold_videos(fold, separation)
             if model == "mobilenet_v2" and fold == 2:
                 videos.loc[0, "video_id"] = "f0_v00"
-            write_fold_run(root / str(job), ["data.cv.folds=3", f"model={model}"], fold, videos,
-                           ("demo", "celebdf"))
+            write_fold_run(
+                root / str(job),
+                ["data.cv.folds=3", f"model={model}"],
+                fold,
+                videos,
+                ("demo", "celebdf"),
+            )
             job += 1
     for fold in (0, 2):
-        write_fold_run(root / str(job), ["data.cv.folds=3", "model=timm"], fold, fold_videos(fold, 2.0))
+        write_fold_run(
+            root / str(job), ["data.cv.folds=3", "model=timm"], fold, fold_videos(fold, 2.0)
+        )
         job += 1
     return root
 
@@ -210,15 +265,29 @@ def test_pooled_folds_concatenate_each_setting_and_check_duplicates(fold_sweep: 
     assert set(pooled["dataset"]) == {"demo"}, "only the data the folds trained on is pooled"
     resnet = pooled.loc["model=resnet18"]
     videos = pd.concat([fold_videos(fold, 3.0) for fold in range(3)])
-    assert resnet["num_videos"] == 36 and resnet["duplicate_videos"] == 0 and resnet["folds"] == "0;1;2"
-    assert resnet["pooled_video_auroc"] == pytest.approx(auroc(videos["label"].to_numpy(),
-                                                               videos["score"].to_numpy()))
-    assert resnet["pooled_video_auroc_ci_lo"] <= resnet["pooled_video_auroc"] <= resnet["pooled_video_auroc_ci_hi"]
+    assert (
+        resnet["num_videos"] == 36
+        and resnet["duplicate_videos"] == 0
+        and resnet["folds"] == "0;1;2"
+    )
+    assert resnet["pooled_video_auroc"] == pytest.approx(
+        auroc(videos["label"].to_numpy(), videos["score"].to_numpy())
+    )
+    assert (
+        resnet["pooled_video_auroc_ci_lo"]
+        <= resnet["pooled_video_auroc"]
+        <= resnet["pooled_video_auroc_ci_hi"]
+    )
     assert resnet["ci_resampled"] == "groups (9)"
-    per_fold = [auroc(f["label"].to_numpy(), f["score"].to_numpy()) for f in map(lambda k: fold_videos(k, 3.0), range(3))]
+    per_fold = [
+        auroc(f["label"].to_numpy(), f["score"].to_numpy())
+        for f in (fold_videos(k, 3.0) for k in range(3))
+    ]
     assert resnet["fold_video_auroc_mean"] == pytest.approx(np.mean(per_fold))
     assert resnet["fold_video_auroc_std"] == pytest.approx(np.std(per_fold, ddof=1))
-    assert (resnet["fold_video_auroc_min"], resnet["fold_video_auroc_max"]) == pytest.approx((min(per_fold), max(per_fold)))
+    assert (resnet["fold_video_auroc_min"], resnet["fold_video_auroc_max"]) == pytest.approx(
+        (min(per_fold), max(per_fold))
+    )
     mobilenet = pooled.loc["model=mobilenet_v2"]
     assert mobilenet["duplicate_videos"] == 1 and mobilenet["duplicates"] == "f0_v00"
     assert pooled.loc["model=timm", "missing_folds"] == "1"
@@ -233,7 +302,10 @@ def test_compare_shows_fold_spread_and_pooled_auroc(fold_sweep: Path, tmp_path: 
     groups = pd.read_csv(out / "comparison.csv")
     demo = groups[groups["dataset"] == "demo"].set_index("overrides")
     assert demo.loc["model=resnet18", "n_runs"] == 3
-    assert demo.loc["model=resnet18", "pooled_video_auroc"] > demo.loc["model=mobilenet_v2", "pooled_video_auroc"]
+    assert (
+        demo.loc["model=resnet18", "pooled_video_auroc"]
+        > demo.loc["model=mobilenet_v2", "pooled_video_auroc"]
+    )
     assert groups[groups["dataset"] == "celebdf"]["pooled_video_auroc"].isna().all()
     markdown = (out / "comparison.md").read_text()
     assert "pooled video AUROC" in markdown and "per-fold AUROC min–max" in markdown

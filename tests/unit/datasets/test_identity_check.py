@@ -19,7 +19,8 @@ def test_shared_people_are_counted_and_warned_about() -> None:
     warn, message = identity_message(overlap)
     assert warn and message == (
         "validation shares 2 of 3 identities with training: checkpoint choice may reward "
-        "memorising people; use a protocol / cv by identity")
+        "memorising people; use a protocol / cv by identity"
+    )
 
 
 def test_unseen_validation_people_are_fine() -> None:
@@ -31,8 +32,11 @@ def test_unseen_validation_people_are_fine() -> None:
 
 def test_missing_or_empty_identities_are_unknown() -> None:
     no_column = pd.DataFrame({"video_id": ["a", "b"]})
-    for train, val in [(no_column, no_column), (rows("", " "), rows("anna")),
-                       (rows("anna"), rows(""))]:
+    for train, val in [
+        (no_column, no_column),
+        (rows("", " "), rows("anna")),
+        (rows("anna"), rows("")),
+    ]:
         assert identity_overlap(train, val) is None
     warn, message = identity_message(None)
     assert not warn and message.startswith("identities unknown")

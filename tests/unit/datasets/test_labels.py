@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dfd.datasets.labels import FAKE, REAL, LabeledVideo, identities, read_dfdc_metadata, read_label_csv
+from dfd.datasets.labels import (
+    FAKE,
+    REAL,
+    LabeledVideo,
+    identities,
+    read_dfdc_metadata,
+    read_label_csv,
+)
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -17,13 +24,16 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 def test_csv_parses_labels_groups_and_splits(tmp_path: Path) -> None:
-    csv_path = write_csv(tmp_path / "labels.csv", """
+    csv_path = write_csv(
+        tmp_path / "labels.csv",
+        """
 file,label,group,split
 a.mp4,REAL,person1,
 b.mp4,fake,person1,train
 sub/c.mp4,0,,test
 d.mp4,1,,
-""")
+""",
+    )
     table = read_label_csv(csv_path, tmp_path)
     assert table.rejected == []
     assert table.videos == [
@@ -36,23 +46,34 @@ d.mp4,1,,
 
 def test_csv_without_optional_columns_and_absolute_paths(tmp_path: Path) -> None:
     root = tmp_path / "videos"
-    csv_path = write_csv(tmp_path / "labels.csv", f"""
+    csv_path = write_csv(
+        tmp_path / "labels.csv",
+        f"""
 file,label
 {root / "x" / "clip.mp4"},Real
-""")
-    video, = read_label_csv(csv_path, root).videos
-    assert (video.path, video.video_id, video.group, video.split) == (root / "x/clip.mp4", "x/clip", "x/clip", None)
+""",
+    )
+    (video,) = read_label_csv(csv_path, root).videos
+    assert (video.path, video.video_id, video.group, video.split) == (
+        root / "x/clip.mp4",
+        "x/clip",
+        "x/clip",
+        None,
+    )
 
 
 def test_csv_rejects_bad_rows_with_reasons(tmp_path: Path) -> None:
-    csv_path = write_csv(tmp_path / "labels.csv", """
+    csv_path = write_csv(
+        tmp_path / "labels.csv",
+        """
 file,label,group,split
 good.mp4,REAL,,
 bad_label.mp4,maybe,,
 ,FAKE,,
 bad_split.mp4,FAKE,,holdout
 good.mp4,FAKE,,
-""")
+""",
+    )
     table = read_label_csv(csv_path, tmp_path)
     assert [video.video_id for video in table.videos] == ["good"]
     reasons = [reason for _, reason in table.rejected]
@@ -64,32 +85,45 @@ good.mp4,FAKE,,
     assert "labels.csv:3" in table.rejected[0][0]
 
 
-def test_csv_identity_method_and_extra_columns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    csv_path = write_csv(tmp_path / "labels.csv", """
+def test_csv_identity_method_and_extra_columns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    csv_path = write_csv(
+        tmp_path / "labels.csv",
+        """
 file,label,group,Identity,method,quality,status
 a.mp4,REAL,pair1, anna ,,hq,x
 b.mp4,FAKE,pair1,anna; bob,swap,lq,x
 c.mp4,REAL,pair1,bob,real,,x
-""")
+""",
+    )
     with caplog.at_level(logging.WARNING, logger="dfd.datasets.labels"):
         table = read_label_csv(csv_path, tmp_path)
     assert [(v.identity, v.method, v.extra) for v in table.videos] == [
-        ("anna", "", (("quality", "hq"),)), ("anna;bob", "swap", (("quality", "lq"),)),
-        ("bob", "real", (("quality", ""),))]
+        ("anna", "", (("quality", "hq"),)),
+        ("anna;bob", "swap", (("quality", "lq"),)),
+        ("bob", "real", (("quality", ""),)),
+    ]
     assert identities(table.videos[1].identity) == ["anna", "bob"] and identities("") == []
     assert "['status'] are named like manifest columns" in caplog.text
 
 
 def test_csv_rejects_methods_that_contradict_the_label(tmp_path: Path) -> None:
-    csv_path = write_csv(tmp_path / "labels.csv", """
+    csv_path = write_csv(
+        tmp_path / "labels.csv",
+        """
 file,label,method
 a.mp4,REAL,swap
 b.mp4,FAKE,Real
 c.mp4,FAKE,
-""")
+""",
+    )
     table = read_label_csv(csv_path, tmp_path)
     assert [v.video_id for v in table.videos] == ["c"]
-    assert [reason.split(" with")[0] for _, reason in table.rejected] == ["real video", "fake video"]
+    assert [reason.split(" with")[0] for _, reason in table.rejected] == [
+        "real video",
+        "fake video",
+    ]
 
 
 def test_csv_does_not_check_that_videos_exist(tmp_path: Path) -> None:
@@ -125,8 +159,16 @@ def test_dfdc_metadata_groups_fakes_with_their_original(tmp_path: Path) -> None:
         (tmp_path / part / "metadata.json").write_text(json.dumps(entries))
     table = read_dfdc_metadata(tmp_path)
     by_id = {video.video_id: video for video in table.videos}
-    assert set(by_id) == {"part_0/orig1", "part_0/fake1a", "part_0/fake1b", "part_1/orig2", "part_1/fake2"}
-    assert {by_id[v].group for v in ("part_0/orig1", "part_0/fake1a", "part_0/fake1b")} == {"part_0/orig1"}
+    assert set(by_id) == {
+        "part_0/orig1",
+        "part_0/fake1a",
+        "part_0/fake1b",
+        "part_1/orig2",
+        "part_1/fake2",
+    }
+    assert {by_id[v].group for v in ("part_0/orig1", "part_0/fake1a", "part_0/fake1b")} == {
+        "part_0/orig1"
+    }
     assert by_id["part_1/fake2"].group == by_id["part_1/orig2"].group == "part_1/orig2"
     assert by_id["part_0/orig1"].label == REAL and by_id["part_0/fake1a"].label == FAKE
     assert by_id["part_0/fake1a"].path == tmp_path / "part_0" / "fake1a.mp4"

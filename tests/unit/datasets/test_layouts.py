@@ -16,7 +16,14 @@ from dfd.prepare.runner import PrepareSettings, prepare_dataset
 
 PAIRS = [("000", "003"), ("010", "011"), ("020", "021")]
 CELEB_REAL = ["id0_0000", "id0_0001", "id1_0000", "id2_0000", "id3_0000", "id4_0000"]
-CELEB_FAKE = ["id0_id1_0000", "id1_id0_0000", "id0_id1_0001", "id2_id0_0000", "id3_id4_0000", "id4_id3_0000"]
+CELEB_FAKE = [
+    "id0_id1_0000",
+    "id1_id0_0000",
+    "id0_id1_0001",
+    "id2_id0_0000",
+    "id3_id4_0000",
+    "id4_id3_0000",
+]
 CELEB_TEST_LIST = """
 1 YouTube-real/00000.mp4
 1 Celeb-real/id3_0000.mp4
@@ -28,8 +35,12 @@ CELEB_TEST_LIST = """
 garbage
 
 """
-CELEB_TEST = {"YouTube-real/00000", "Celeb-real/id3_0000", "Celeb-synthesis/id3_id4_0000",
-              "Celeb-synthesis/id0_id1_0001"}
+CELEB_TEST = {
+    "YouTube-real/00000",
+    "Celeb-real/id3_0000",
+    "Celeb-synthesis/id3_id4_0000",
+    "Celeb-synthesis/id0_id1_0001",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +61,10 @@ def ff_tree(tmp_path: Path, real_video: Path) -> Path:
             place(real_video, root / f"original_sequences/youtube/c23/videos/{original}.mp4")
     for method, (a, b) in zip(("Deepfakes", "Face2Face", "FaceSwap"), PAIRS):
         for target, source in ((a, b), (b, a)):
-            place(real_video, root / f"manipulated_sequences/{method}/c23/videos/{target}_{source}.mp4")
+            place(
+                real_video,
+                root / f"manipulated_sequences/{method}/c23/videos/{target}_{source}.mp4",
+            )
     place(real_video, root / "manipulated_sequences/Deepfakes/c23/videos/badname.mp4")
     splits = root / "splits"
     splits.mkdir()
@@ -60,7 +74,9 @@ def ff_tree(tmp_path: Path, real_video: Path) -> Path:
 
 
 def test_faceforensics_groups_originals_with_their_fakes(ff_tree: Path) -> None:
-    table = read_faceforensics(ff_tree, methods=["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"])
+    table = read_faceforensics(
+        ff_tree, methods=["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"]
+    )
     assert len(table.videos) == 12 and sum(v.label for v in table.videos) == 6
     group_of = {v.video_id.rsplit("/", 1)[-1]: v.group for v in table.videos}
     for a, b in PAIRS:
@@ -75,8 +91,9 @@ def test_faceforensics_groups_originals_with_their_fakes(ff_tree: Path) -> None:
 
 
 def test_faceforensics_official_splits(ff_tree: Path) -> None:
-    table = read_faceforensics(ff_tree, methods=["Deepfakes", "Face2Face", "FaceSwap"],
-                               splits_dir=ff_tree / "splits")
+    table = read_faceforensics(
+        ff_tree, methods=["Deepfakes", "Face2Face", "FaceSwap"], splits_dir=ff_tree / "splits"
+    )
     split_of = {v.video_id.rsplit("/", 1)[-1]: v.split for v in table.videos}
     for split, (a, b) in zip(("train", "val", "test"), PAIRS):
         assert split_of[a] == split_of[b] == split_of[f"{a}_{b}"] == split_of[f"{b}_{a}"] == split
@@ -87,8 +104,15 @@ def test_faceforensics_official_splits(ff_tree: Path) -> None:
 
 def test_faceforensics_tree_prepares_without_leakage(ff_tree: Path, tmp_path: Path) -> None:
     table = read_faceforensics(ff_tree, methods=["Deepfakes", "Face2Face", "FaceSwap"])
-    manifest = prepare_dataset(table, ff_tree, tmp_path / "prepared", PrepareSettings(num_frames=2),
-                               val_fraction=0.3, test_fraction=0.3, show_progress=False)
+    manifest = prepare_dataset(
+        table,
+        ff_tree,
+        tmp_path / "prepared",
+        PrepareSettings(num_frames=2),
+        val_fraction=0.3,
+        test_fraction=0.3,
+        show_progress=False,
+    )
     assert (manifest["status"] == "ok").all() and set(manifest["split"]) == {"train", "val", "test"}
     assert_no_group_leakage(manifest)
 
@@ -99,7 +123,11 @@ def test_folder_tree_labels_by_folder(tmp_path: Path, real_video: Path) -> None:
     place(real_video, tmp_path / "fake/c.mp4")
     (tmp_path / "fake/notes.txt").write_text("not a video")
     table = read_folder_tree(tmp_path)
-    assert {(v.video_id, v.label) for v in table.videos} == {("real/a", 0), ("real/day2/b", 0), ("fake/c", 1)}
+    assert {(v.video_id, v.label) for v in table.videos} == {
+        ("real/a", 0),
+        ("real/day2/b", 0),
+        ("fake/c", 1),
+    }
     place(real_video, tmp_path / "only_real/real/x.mp4")
     with pytest.raises(FileNotFoundError, match="'fake/' folder"):
         read_folder_tree(tmp_path / "only_real")
@@ -120,24 +148,35 @@ def celebdf_tree(tmp_path: Path, real_video: Path) -> Path:
     return root
 
 
-def test_celebdf_labels_and_official_test_split(celebdf_tree: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_celebdf_labels_and_official_test_split(
+    celebdf_tree: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="dfd.datasets.layouts"):
         table = read_celebdf(celebdf_tree)
     by_id = {v.video_id: v for v in table.videos}
     assert len(by_id) == 15
-    assert {i for i, v in by_id.items() if v.label == FAKE} == {f"Celeb-synthesis/{n}" for n in CELEB_FAKE}
+    assert {i for i, v in by_id.items() if v.label == FAKE} == {
+        f"Celeb-synthesis/{n}" for n in CELEB_FAKE
+    }
     assert by_id["YouTube-real/00001"].label == by_id["Celeb-real/id0_0000"].label == REAL
     assert {i for i, v in by_id.items() if v.split == "test"} == CELEB_TEST
     assert all(v.split is None for i, v in by_id.items() if i not in CELEB_TEST)
     tags = {i: (v.identity, v.method) for i, v in by_id.items()}
     assert tags["Celeb-synthesis/id0_id1_0000"] == ("id0;id1", "Celeb-synthesis")
-    assert tags["Celeb-real/id0_0000"] == ("id0", "real") and tags["YouTube-real/00001"] == ("", "real")
+    assert tags["Celeb-real/id0_0000"] == ("id0", "real") and tags["YouTube-real/00001"] == (
+        "",
+        "real",
+    )
     assert "4 identities and 1 source videos" in caplog.text
 
 
 def test_celebdf_official_groups_by_source_video(celebdf_tree: Path) -> None:
     group = {v.video_id: v.group for v in read_celebdf(celebdf_tree).videos}
-    assert group["Celeb-synthesis/id0_id1_0000"] == group["Celeb-real/id0_0000"] == "Celeb-real/id0_0000"
+    assert (
+        group["Celeb-synthesis/id0_id1_0000"]
+        == group["Celeb-real/id0_0000"]
+        == "Celeb-real/id0_0000"
+    )
     assert group["Celeb-synthesis/id1_id0_0000"] == group["Celeb-real/id1_0000"]
     assert group["Celeb-synthesis/id0_id1_0001"] == "test/Celeb-real/id0_0001"
     assert group["Celeb-real/id0_0001"] == "Celeb-real/id0_0001"
@@ -156,9 +195,15 @@ def test_celebdf_rejects_bad_names_and_test_list_lines(celebdf_tree: Path) -> No
     reasons = dict(read_celebdf(celebdf_tree).rejected)
     assert reasons["Celeb-real/badname.mp4"] == "name is not id<X>_<NNNN>"
     assert reasons["Celeb-synthesis/id5_0000.mp4"] == "name is not id<X>_id<Y>_<NNNN>"
-    lines = {row.split(" ", 1)[0]: reason for row, reason in reasons.items() if row.startswith("List_of")}
-    assert set(lines) == {"List_of_testing_videos.txt:5", "List_of_testing_videos.txt:6",
-                          "List_of_testing_videos.txt:7", "List_of_testing_videos.txt:8"}
+    lines = {
+        row.split(" ", 1)[0]: reason for row, reason in reasons.items() if row.startswith("List_of")
+    }
+    assert set(lines) == {
+        "List_of_testing_videos.txt:5",
+        "List_of_testing_videos.txt:6",
+        "List_of_testing_videos.txt:7",
+        "List_of_testing_videos.txt:8",
+    }
     assert "unknown label '2'" in lines["List_of_testing_videos.txt:5"]
     assert "not found" in lines["List_of_testing_videos.txt:6"]
     assert "contradicts" in lines["List_of_testing_videos.txt:7"]
@@ -178,7 +223,10 @@ def test_celebdf_identity_disjoint_keeps_each_identity_in_one_group(celebdf_tree
     assert groups_of["id0"] == groups_of["id1"] == groups_of["id2"] == {"identity/id0"}
     assert groups_of["id3"] == groups_of["id4"] == {"identity/id3"}
     assert {v.group for v in videos if v.video_id.startswith("YouTube")} == {
-        "YouTube-real/00000", "YouTube-real/00001", "YouTube-real/00002"}
+        "YouTube-real/00000",
+        "YouTube-real/00001",
+        "YouTube-real/00002",
+    }
 
 
 def test_celebdf_missing_parts_are_clear_errors(celebdf_tree: Path) -> None:
@@ -215,18 +263,26 @@ def kaggle_tree(tmp_path: Path, real_video: Path) -> Path:
     return tmp_path
 
 
-def test_kaggle_groups_fakes_with_their_original(kaggle_tree: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_kaggle_groups_fakes_with_their_original(
+    kaggle_tree: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="dfd.datasets.labels"):
         table = read_kaggle_csv(kaggle_tree / "metadata.csv", kaggle_tree)
     assert [(v.video_id, v.label, v.group, v.split) for v in table.videos] == [
-        ("a", REAL, "a", None), ("b", FAKE, "a", None), ("c", FAKE, "a", None),
-        ("d", REAL, "d", None), ("e", FAKE, "e", None)]
+        ("a", REAL, "a", None),
+        ("b", FAKE, "a", None),
+        ("c", FAKE, "a", None),
+        ("d", REAL, "d", None),
+        ("e", FAKE, "e", None),
+    ]
     assert "every video has split 'train'" in caplog.text
 
 
 def test_kaggle_rejects_bad_rows_with_reasons(kaggle_tree: Path) -> None:
     rejected = read_kaggle_csv(kaggle_tree / "metadata.csv", kaggle_tree).rejected
-    assert [row.split(" ", 1)[0] for row, _ in rejected] == [f"metadata.csv:{n}" for n in (7, 8, 9, 10)]
+    assert [row.split(" ", 1)[0] for row, _ in rejected] == [
+        f"metadata.csv:{n}" for n in (7, 8, 9, 10)
+    ]
     reasons = [reason for _, reason in rejected]
     assert reasons[0].startswith("file not found") and "gone.mp4" in reasons[0]
     assert reasons[1] == "unknown label 'MAYBE' (expected REAL/FAKE or 0/1)"
@@ -235,13 +291,21 @@ def test_kaggle_rejects_bad_rows_with_reasons(kaggle_tree: Path) -> None:
 
 
 def test_kaggle_custom_columns_and_preset_splits(kaggle_tree: Path) -> None:
-    (kaggle_tree / "renamed.csv").write_text("Video,Class,Source,Split\n"
-                                             "a.mp4,REAL,,test\nb.mp4,FAKE,a.mp4,test\nd.mp4,REAL,,holdout\n")
+    (kaggle_tree / "renamed.csv").write_text(
+        "Video,Class,Source,Split\na.mp4,REAL,,test\nb.mp4,FAKE,a.mp4,test\nd.mp4,REAL,,holdout\n"
+    )
     columns = {"file_column": "Video", "label_column": "Class", "original_column": "Source"}
-    table = read_kaggle_csv(kaggle_tree / "renamed.csv", kaggle_tree, **columns, split_column="Split")
+    table = read_kaggle_csv(
+        kaggle_tree / "renamed.csv", kaggle_tree, **columns, split_column="Split"
+    )
     assert [(v.video_id, v.group, v.split) for v in table.videos] == [
-        ("a", "a", "test"), ("b", "a", "test"), ("d", "d", None)]
-    unsplit = read_kaggle_csv(kaggle_tree / "renamed.csv", kaggle_tree, **columns, split_column=None)
+        ("a", "a", "test"),
+        ("b", "a", "test"),
+        ("d", "d", None),
+    ]
+    unsplit = read_kaggle_csv(
+        kaggle_tree / "renamed.csv", kaggle_tree, **columns, split_column=None
+    )
     assert {v.split for v in unsplit.videos} == {None}
     with pytest.raises(ValueError, match="missing column"):
         read_kaggle_csv(kaggle_tree / "renamed.csv", kaggle_tree)

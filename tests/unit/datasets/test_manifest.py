@@ -24,15 +24,48 @@ from dfd.datasets.manifest import (
 
 def sample_manifest() -> pd.DataFrame:
     rows = [
-        {"clip_id": "a", "video_id": "a", "face": 0, "label": 0, "group": "a", "split": "train", "source": "a.mp4",
-         "status": "ok", "reason": "", "num_frames": 2, "frame_paths": "faces/a/000001.jpg;faces/a/000009.jpg",
-         "frame_indices": "1;9", "det_scores": "0.9990;0.0",
-         "boxes": "10.0 20.0 110.5 130.0;12.0 20.0 112.0 131.0", "fps": 25.0, "width": 640, "height": 360,
-         "identity": "anna", "method": "real"},
-        {"clip_id": "b", "video_id": "b", "face": 0, "label": 1, "group": "a", "split": "train", "source": "b.mp4",
-         "status": "skipped", "reason": "no_face", "num_frames": 0, "frame_paths": "", "frame_indices": "",
-         "det_scores": "", "boxes": "", "fps": 30.0, "width": 960, "height": 540,
-         "identity": "anna;bob", "method": "swap"},
+        {
+            "clip_id": "a",
+            "video_id": "a",
+            "face": 0,
+            "label": 0,
+            "group": "a",
+            "split": "train",
+            "source": "a.mp4",
+            "status": "ok",
+            "reason": "",
+            "num_frames": 2,
+            "frame_paths": "faces/a/000001.jpg;faces/a/000009.jpg",
+            "frame_indices": "1;9",
+            "det_scores": "0.9990;0.0",
+            "boxes": "10.0 20.0 110.5 130.0;12.0 20.0 112.0 131.0",
+            "fps": 25.0,
+            "width": 640,
+            "height": 360,
+            "identity": "anna",
+            "method": "real",
+        },
+        {
+            "clip_id": "b",
+            "video_id": "b",
+            "face": 0,
+            "label": 1,
+            "group": "a",
+            "split": "train",
+            "source": "b.mp4",
+            "status": "skipped",
+            "reason": "no_face",
+            "num_frames": 0,
+            "frame_paths": "",
+            "frame_indices": "",
+            "det_scores": "",
+            "boxes": "",
+            "fps": 30.0,
+            "width": 960,
+            "height": 540,
+            "identity": "anna;bob",
+            "method": "swap",
+        },
     ]
     return pd.DataFrame(rows)
 
@@ -67,10 +100,15 @@ def test_extra_columns_are_kept_as_text_after_the_schema(tmp_path: Path) -> None
 
 def test_list_helpers(tmp_path: Path) -> None:
     row = sample_manifest().iloc[0]
-    assert frame_paths(row, tmp_path) == [tmp_path / "faces/a/000001.jpg", tmp_path / "faces/a/000009.jpg"]
+    assert frame_paths(row, tmp_path) == [
+        tmp_path / "faces/a/000001.jpg",
+        tmp_path / "faces/a/000009.jpg",
+    ]
     assert frame_indices(row) == [1, 9]
     assert det_scores(row) == [0.999, 0.0]
-    np.testing.assert_allclose(face_boxes(row), [[10.0, 20.0, 110.5, 130.0], [12.0, 20.0, 112.0, 131.0]])
+    np.testing.assert_allclose(
+        face_boxes(row), [[10.0, 20.0, 110.5, 130.0], [12.0, 20.0, 112.0, 131.0]]
+    )
     assert face_boxes(sample_manifest().iloc[1]).shape == (0, 4)
     assert frame_paths(sample_manifest().iloc[1], tmp_path) == []
 

@@ -17,7 +17,10 @@ def make_videos(groups: int, fakes_per_group: int = 2) -> list[LabeledVideo]:
     videos = []
     for g in range(groups):
         videos.append(LabeledVideo(Path(f"g{g}_real.mp4"), f"g{g}_real", 0, f"g{g}"))
-        videos += [LabeledVideo(Path(f"g{g}_fake{k}.mp4"), f"g{g}_fake{k}", 1, f"g{g}") for k in range(fakes_per_group)]
+        videos += [
+            LabeledVideo(Path(f"g{g}_fake{k}.mp4"), f"g{g}_fake{k}", 1, f"g{g}")
+            for k in range(fakes_per_group)
+        ]
     return videos
 
 
@@ -61,7 +64,9 @@ def test_explicit_split_moves_its_whole_group() -> None:
 
 
 def test_fully_explicit_splits_are_kept_as_given() -> None:
-    videos = [LabeledVideo(Path(f"{i}.mp4"), f"v{i}", i % 2, f"v{i}", split="train") for i in range(4)]
+    videos = [
+        LabeledVideo(Path(f"{i}.mp4"), f"v{i}", i % 2, f"v{i}", split="train") for i in range(4)
+    ]
     assert set(assign_splits(videos, 0.2, 0.2, seed=0).values()) == {"train"}
 
 

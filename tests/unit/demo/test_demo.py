@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dfd.data.selfblend.blend import sample_blend_params, sample_sbi_params, self_blend, self_blend_clip, self_blend_frames
+from dfd.data.selfblend.blend import (
+    sample_blend_params,
+    sample_sbi_params,
+    self_blend,
+    self_blend_clip,
+    self_blend_frames,
+)
 from dfd.data.selfblend.masks import MaskParams, face_ellipse, face_mask, sample_mask_params
 from dfd.data.selfblend.online import OnlineSelfBlend
 from dfd.demo.animate import animate_photo, sample_motion
@@ -75,7 +81,9 @@ def test_self_blend_changes_face_only_with_one_draw_per_clip(face_a):
         assert np.array_equal(fake[mask == 0], frame[mask == 0])
         inside = mask > 0.9
         assert np.abs(fake[inside].astype(int) - frame[inside]).mean() > 2.0
-        assert np.array_equal(self_blend(frame, pts, params), fake), "one parameter draw for the clip"
+        assert np.array_equal(self_blend(frame, pts, params), fake), (
+            "one parameter draw for the clip"
+        )
 
 
 def test_blending_a_stack_at_once_equals_blending_frame_by_frame(face_a):
@@ -96,9 +104,14 @@ def test_swap_pastes_colour_matched_donor(face_a, face_b):
     out = swap_face(target, target_points, Donor("f13", donor_image, donor_points), params)
     mask = face_mask(target.shape, target_points, params.mask)
     assert np.array_equal(out[mask == 0], target[mask == 0])
-    core = face_mask(target.shape, target_points, MaskParams(scale_x=0.6, scale_y=0.6, feather=0.01)) > 0.5
+    core = (
+        face_mask(target.shape, target_points, MaskParams(scale_x=0.6, scale_y=0.6, feather=0.01))
+        > 0.5
+    )
     assert np.abs(out[core].astype(int) - target[core]).mean() > 8.0, "the face region must change"
-    donor_mean = donor_image[face_mask(donor_image.shape, donor_points, MaskParams(0.6, 0.6, feather=0.01)) > 0.5].mean(0)
+    donor_mean = donor_image[
+        face_mask(donor_image.shape, donor_points, MaskParams(0.6, 0.6, feather=0.01)) > 0.5
+    ].mean(0)
     target_mean, out_mean = target[core].mean(0), out[core].mean(0)
     assert np.abs(out_mean - target_mean).sum() < np.abs(donor_mean - target_mean).sum()
 
@@ -127,9 +140,15 @@ def test_video_track_finds_the_face_everywhere(media):
 
 def test_small_build_layout_groups_and_provenance(tmp_path):
     out = tmp_path / "raw"
-    labels = build_demo(out, seed=0, clip_seconds=0.6, clips_per_photo=1, max_clips_per_video=1,
-                        groups=["pair02", "pair03"])
-    rows = list(csv.DictReader(open(labels)))
+    labels = build_demo(
+        out,
+        seed=0,
+        clip_seconds=0.6,
+        clips_per_photo=1,
+        max_clips_per_video=1,
+        groups=["pair02", "pair03"],
+    )
+    rows = list(csv.DictReader(labels.read_text().splitlines()))
     assert {r["label"] for r in rows} == {"REAL", "FAKE"}
     for row in rows:
         assert (out / row["file"]).is_file()
@@ -149,15 +168,18 @@ def test_small_build_layout_groups_and_provenance(tmp_path):
         assert identity[name] == (real["identity"] or "", "real")
     for name, fake in provenance["fake"].items():  # a swap: the filmed person, then the donor
         filmed = provenance["real"][fake["source_clip"]]["identity"]
-        assert identity[name] == ((filmed, "sbi") if fake["method"] == "self_blend"
-                                  else (f"{filmed};{fake['donor']}", "swap"))
+        assert identity[name] == (
+            (filmed, "sbi")
+            if fake["method"] == "self_blend"
+            else (f"{filmed};{fake['donor']}", "swap")
+        )
     assert provenance["seed"] == 0 and "carphone" in provenance["sources"]
     assert provenance["sources"]["carphone"]["licence"]
     source = decord.VideoReader(str(out / "real/carphone_00.mp4"))
     twin = decord.VideoReader(str(out / "fake/carphone_00_swap.mp4"))
     assert len(source) == len(twin) == 15 and source[0].shape == twin[0].shape == (144, 176, 3)
     assert build_demo(out, groups=["pair02"]) == labels, "an existing build is kept"
-    assert len(list(csv.DictReader(open(labels)))) == len(rows)
+    assert len(list(csv.DictReader(labels.read_text().splitlines()))) == len(rows)
 
 
 def test_sbi_style_alters_the_face_or_the_frame_around_it(face_a):

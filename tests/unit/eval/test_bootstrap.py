@@ -34,9 +34,11 @@ def test_tally_metrics_match_sklearn(seed: int) -> None:
     fake, real = tally(scores, labels, weights)
     for row, weight in enumerate(weights):
         assert auroc_from_tally(fake, real)[row] == pytest.approx(
-            roc_auc_score(labels, scores, sample_weight=weight), abs=1e-9)
+            roc_auc_score(labels, scores, sample_weight=weight), abs=1e-9
+        )
         assert ap_from_tally(fake, real)[row] == pytest.approx(
-            average_precision_score(labels, scores, sample_weight=weight), abs=1e-9)
+            average_precision_score(labels, scores, sample_weight=weight), abs=1e-9
+        )
 
 
 def test_interval_contains_the_point_estimate_and_is_reproducible() -> None:
@@ -44,8 +46,10 @@ def test_interval_contains_the_point_estimate_and_is_reproducible() -> None:
     intervals = bootstrap_ci(scores, labels, seed=3)
     assert intervals == bootstrap_ci(scores, labels, seed=3)
     assert intervals != bootstrap_ci(scores, labels, seed=4)
-    for name, estimate in (("auroc", roc_auc_score(labels, scores)),
-                           ("ap", average_precision_score(labels, scores))):
+    for name, estimate in (
+        ("auroc", roc_auc_score(labels, scores)),
+        ("ap", average_precision_score(labels, scores)),
+    ):
         low, high = intervals[name]
         assert low < estimate < high
 

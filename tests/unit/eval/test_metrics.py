@@ -42,8 +42,10 @@ def reference_eer(scores: np.ndarray, labels: np.ndarray) -> float:
 def reference_ece(scores: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """Bins [b_i, b_i+1) on the fake-probability (1.0 alone in a bin), weighted |rate - conf|."""
     index = np.searchsorted(np.linspace(0, 1, bins + 1), scores, side="right") - 1
-    return sum(np.mean(index == b) * abs(labels[index == b].mean() - scores[index == b].mean())
-               for b in np.unique(index))
+    return sum(
+        np.mean(index == b) * abs(labels[index == b].mean() - scores[index == b].mean())
+        for b in np.unique(index)
+    )
 
 
 def sklearn_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
@@ -68,8 +70,17 @@ def test_every_metric_matches_sklearn(kind: str, seed: int) -> None:
     threshold = 0.5 if kind != "ties" else 0.5125  # a threshold equal to tied scores
     ours = binary_metrics(scores, labels, threshold)
     expected = sklearn_metrics(scores, labels, threshold)
-    assert list(ours) == ["auroc", "ap", "eer", "acc", "balanced_acc", "f1", "log_loss", "brier",
-                          "ece"]
+    assert list(ours) == [
+        "auroc",
+        "ap",
+        "eer",
+        "acc",
+        "balanced_acc",
+        "f1",
+        "log_loss",
+        "brier",
+        "ece",
+    ]
     for name, value in expected.items():
         assert ours[name] == pytest.approx(value, abs=1e-6), name
 
@@ -100,15 +111,18 @@ def test_ranking_metrics_are_nan_with_one_class() -> None:
     assert metrics["brier"] == pytest.approx((0.01 + 0.64 + 0.16) / 3)
 
 
-@pytest.mark.parametrize(("scores", "labels", "eer"), [
-    ([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], 0.0),  # perfect separation
-    ([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1], 1.0),  # fully inverted
-    ([0.1, 0.2, 0.6, 0.4, 0.7, 0.8], [0, 0, 0, 1, 1, 1], 1 / 3),  # one real above one fake
-    # a tie across classes gives a diagonal ROC segment (0, 1/2) -> (1/2, 1); it meets FPR = FNR
-    # halfway, at FPR = FNR = 1/4
-    ([0.2, 0.5, 0.5, 0.9], [0, 0, 1, 1], 0.25),
-    ([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1], 0.5),  # all tied: the chance diagonal
-])
+@pytest.mark.parametrize(
+    ("scores", "labels", "eer"),
+    [
+        ([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], 0.0),  # perfect separation
+        ([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1], 1.0),  # fully inverted
+        ([0.1, 0.2, 0.6, 0.4, 0.7, 0.8], [0, 0, 0, 1, 1, 1], 1 / 3),  # one real above one fake
+        # a tie across classes gives a diagonal ROC segment (0, 1/2) -> (1/2, 1); it meets FPR = FNR
+        # halfway, at FPR = FNR = 1/4
+        ([0.2, 0.5, 0.5, 0.9], [0, 0, 1, 1], 0.25),
+        ([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1], 0.5),  # all tied: the chance diagonal
+    ],
+)
 def test_eer_on_cases_known_by_hand(scores: list[float], labels: list[int], eer: float) -> None:
     assert binary_metrics(np.array(scores), np.array(labels))["eer"] == pytest.approx(eer)
 
@@ -124,13 +138,19 @@ def test_bad_inputs_raise() -> None:
 
 def test_detection_scores_uses_any_strategy() -> None:
     collector = DetectionScores(aggregation="median")
-    collector.update(torch.tensor([0.1, 0.2, 0.9, 0.7, 0.8, 0.1]), torch.tensor([0, 0, 0, 1, 1, 1]),
-                     torch.tensor([0, 0, 0, 1, 1, 1]))
+    collector.update(
+        torch.tensor([0.1, 0.2, 0.9, 0.7, 0.8, 0.1]),
+        torch.tensor([0, 0, 0, 1, 1, 1]),
+        torch.tensor([0, 0, 0, 1, 1, 1]),
+    )
     metrics = collector.compute()
     # medians: real video 0.2, fake video 0.7; clip-level the real 0.9 outranks two fake clips
     assert metrics["video_auroc"] == pytest.approx(1.0)
-    assert metrics["clip_auroc"] == pytest.approx(sk.roc_auc_score([0, 0, 0, 1, 1, 1],
-                                                                   [0.1, 0.2, 0.9, 0.7, 0.8, 0.1]))
-    assert set(metrics) == {f"{level}_{name}" for level in ("clip", "video")
-                            for name in ("auroc", "ap", "eer", "acc", "balanced_acc", "f1",
-                                         "log_loss", "brier", "ece")}
+    assert metrics["clip_auroc"] == pytest.approx(
+        sk.roc_auc_score([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.9, 0.7, 0.8, 0.1])
+    )
+    assert set(metrics) == {
+        f"{level}_{name}"
+        for level in ("clip", "video")
+        for name in ("auroc", "ap", "eer", "acc", "balanced_acc", "f1", "log_loss", "brier", "ece")
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from pathlib import Path
 
@@ -50,12 +51,13 @@ def test_shape_dtype_kept_and_input_untouched(faces: np.ndarray, name: str) -> N
 def test_stronger_severity_changes_the_crops_more(faces: np.ndarray, name: str) -> None:
     quality = [psnr(faces, PERTURBATIONS[name](faces, s)) for s in DEFAULT_SEVERITIES[name]]
     assert np.isfinite(quality[0]), f"{name} at its mildest default left the crops unchanged"
-    assert all(a > b for a, b in zip(quality, quality[1:])), f"{name} PSNRs {quality}"
+    assert all(a > b for a, b in itertools.pairwise(quality)), f"{name} PSNRs {quality}"
 
 
 @pytest.mark.parametrize("name,severity", sorted(IDENTITIES.items()))
-def test_identity_severities_leave_the_clip_alone(faces: np.ndarray, name: str,
-                                                  severity: float) -> None:
+def test_identity_severities_leave_the_clip_alone(
+    faces: np.ndarray, name: str, severity: float
+) -> None:
     assert np.array_equal(PERTURBATIONS[name](faces, severity), faces)
 
 
@@ -88,9 +90,18 @@ def test_brightness_contrast_washes_the_clip_out(faces: np.ndarray) -> None:
     assert out.std() < 0.7 * faces.std()
 
 
-@pytest.mark.parametrize("name,severity", [("jpeg", 0), ("jpeg", 101), ("downscale", 0.5),
-                                           ("blur", -1), ("noise", -2), ("h264", 52),
-                                           ("brightness_contrast", 1.0)])
+@pytest.mark.parametrize(
+    "name,severity",
+    [
+        ("jpeg", 0),
+        ("jpeg", 101),
+        ("downscale", 0.5),
+        ("blur", -1),
+        ("noise", -2),
+        ("h264", 52),
+        ("brightness_contrast", 1.0),
+    ],
+)
 def test_invalid_severities_refused(name: str, severity: float) -> None:
     with pytest.raises(ValueError, match=name):
         check_perturbations({name: [severity]})

@@ -8,19 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers.runs import compose_train
 from hydra.utils import instantiate
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.scoring import detector_logits, score_dataset
 from dfd.report.tables import clip_table, frame_table
+from helpers.runs import compose_train
 
 
 def detector(tmp_path: Path, model: str) -> torch.nn.Module:
     return instantiate(compose_train(tmp_path, f"model={model}").model).eval()
 
 
-def test_mean_head_frame_scores_average_to_the_clip_score(tiny_prepared: Path, tmp_path: Path) -> None:
+def test_mean_head_frame_scores_average_to_the_clip_score(
+    tiny_prepared: Path, tmp_path: Path
+) -> None:
     """With frame-mean pooling a clip's logit is the mean of its frames' logits (linear head)."""
     dm = FaceClipDataModule(str(tiny_prepared), clip_len=4, image_size=64, num_workers=0)
     clips = dm.normalize(next(iter(dm.val_dataloader()))["clip"])
@@ -31,7 +33,9 @@ def test_mean_head_frame_scores_average_to_the_clip_score(tiny_prepared: Path, t
 
 
 @pytest.mark.parametrize("model", ["resnet18", "lstm", "r3d_18"])
-def test_every_clip_scored_once_and_traced_back(tiny_prepared: Path, tmp_path: Path, model: str) -> None:
+def test_every_clip_scored_once_and_traced_back(
+    tiny_prepared: Path, tmp_path: Path, model: str
+) -> None:
     dm = FaceClipDataModule(str(tiny_prepared), clip_len=2, image_size=64, num_workers=0)
     dataset = dm.dataset("test")
     scored = score_dataset(detector(tmp_path, model), dataset, dm.normalize, batch_size=3)
@@ -60,7 +64,9 @@ def test_scores_do_not_depend_on_batching(tiny_prepared: Path, tmp_path: Path) -
     assert np.allclose(one.frames, many.frames, atol=1e-5)
 
 
-def test_scoring_gives_every_submodule_its_own_mode_back(tiny_prepared: Path, tmp_path: Path) -> None:
+def test_scoring_gives_every_submodule_its_own_mode_back(
+    tiny_prepared: Path, tmp_path: Path
+) -> None:
     """A frozen backbone (eval mode inside a detector in train mode) stays frozen."""
     model = detector(tmp_path, "resnet18").train()
     model.backbone.eval()

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers.runs import compose_train
 from hydra.utils import instantiate
 from torch import nn
 
@@ -15,6 +14,7 @@ from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.scoring import score_dataset
 from dfd.models import FrameDetector
 from dfd.models.backbones import FrameEncoder
+from helpers.runs import compose_train
 
 
 def mirror_blind_detector() -> FrameDetector:
@@ -39,8 +39,9 @@ def test_flip_of_a_mirror_blind_detector_changes_nothing(data: FaceClipDataModul
     np.testing.assert_allclose(flipped.frames, plain.frames, atol=1e-6)
 
 
-def test_tta_score_is_the_mean_probability_of_the_two_views(data: FaceClipDataModule,
-                                                             tmp_path: Path) -> None:
+def test_tta_score_is_the_mean_probability_of_the_two_views(
+    data: FaceClipDataModule, tmp_path: Path
+) -> None:
     detector = instantiate(compose_train(tmp_path, "model=resnet18").model).eval()
     test = data.dataset("test")
     scored = score_dataset(detector, test, data.normalize, batch_size=3, tta=["hflip"])
@@ -50,7 +51,8 @@ def test_tta_score_is_the_mean_probability_of_the_two_views(data: FaceClipDataMo
             clip = data.normalize(test[index]["clip"][None])
             views = [detector.forward_with_frames(view) for view in (clip, clip.flip(-1))]
             (clip_a, frames_a), (clip_b, frames_b) = [
-                (torch.sigmoid(c)[0], torch.sigmoid(f)[0]) for c, f in views]
+                (torch.sigmoid(c)[0], torch.sigmoid(f)[0]) for c, f in views
+            ]
             assert not torch.allclose(clip_a, clip_b), "the mirrored view must score differently"
             by_hand[index] = ((clip_a + clip_b) / 2, (frames_a + frames_b) / 2)
     for row, index in enumerate(scored.clip_idx):

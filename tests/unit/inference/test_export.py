@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.runs import compose_train
 from hydra.utils import instantiate
 
 from dfd.cli.export import main as export_main
@@ -21,27 +20,43 @@ from dfd.inference.parity import TOLERANCE, manifest_clips, max_differences
 from dfd.inference.preparation import config_defaults
 from dfd.inference.runtimes import EXPORTED_RUNTIMES, EagerRuntime
 from dfd.inference.spec import Aggregation, DetectorSpec, Threshold
+from helpers.runs import compose_train
 
 CPU = torch.device("cpu")
 SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx"}
 # a frame model, a frame backbone with a temporal head, and a 3D CNN (built untrained)
-MODELS = {"frame resnet18": ["model=resnet18"],
-          "lstm head": ["model=lstm", "model.backbone.name=resnet18", "model.temporal.hidden=32"],
-          "transformer head": ["model=transformer", "model.backbone.name=resnet18",
-                               "model.temporal.num_layers=1"],
-          "r3d_18": ["model=r3d_18"]}
+MODELS = {
+    "frame resnet18": ["model=resnet18"],
+    "lstm head": ["model=lstm", "model.backbone.name=resnet18", "model.temporal.hidden=32"],
+    "transformer head": [
+        "model=transformer",
+        "model.backbone.name=resnet18",
+        "model.temporal.num_layers=1",
+    ],
+    "r3d_18": ["model=r3d_18"],
+}
 CLIP_LEN, IMAGE_SIZE = 4, 64
 
 
 def export_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dfd.cli.export", *args], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "dfd.cli.export", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def spec_for(clip_len: int = CLIP_LEN, image_size: int = IMAGE_SIZE) -> DetectorSpec:
-    return DetectorSpec(clip_len, image_size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0.3,
-                        Threshold(0.5, "fixed", "test", "none"), Aggregation("mean", {}, "test"),
-                        config_defaults(), "test", True)
+    return DetectorSpec(
+        clip_len,
+        image_size,
+        (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225),
+        0.3,
+        Threshold(0.5, "fixed", "test", "none"),
+        Aggregation("mean", {}, "test"),
+        config_defaults(),
+        "test",
+        True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +68,9 @@ def real_clips(tiny_prepared: Path) -> torch.Tensor:
 
 @pytest.mark.parametrize("fmt", sorted(SUFFIXES))
 @pytest.mark.parametrize("model", sorted(MODELS))
-def test_export_matches_the_module_on_real_clips(model: str, fmt: str, real_clips: torch.Tensor,
-                                                 tmp_path: Path) -> None:
+def test_export_matches_the_module_on_real_clips(
+    model: str, fmt: str, real_clips: torch.Tensor, tmp_path: Path
+) -> None:
     torch.manual_seed(0)
     detector = instantiate(compose_train(tmp_path, *MODELS[model]).module).detector.eval()
     path = tmp_path / f"detector{SUFFIXES[fmt]}"
@@ -91,8 +107,9 @@ def best_checkpoint(run: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(SUFFIXES))
-def test_export_a_trained_run_with_its_sidecar(tiny_run: Path, tiny_prepared: Path, fmt: str,
-                                               tmp_path: Path) -> None:
+def test_export_a_trained_run_with_its_sidecar(
+    tiny_run: Path, tiny_prepared: Path, fmt: str, tmp_path: Path
+) -> None:
     out = tmp_path / f"detector{SUFFIXES[fmt]}"
     result = export_cli(str(tiny_run), "--format", fmt, "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -122,7 +139,9 @@ def test_export_a_trained_run_with_its_sidecar(tiny_run: Path, tiny_prepared: Pa
 
 
 @pytest.mark.slow
-def test_failed_parity_fails_the_command_and_leaves_no_export(tiny_run: Path, tmp_path: Path) -> None:
+def test_failed_parity_fails_the_command_and_leaves_no_export(
+    tiny_run: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "detector.onnx"
     result = export_cli(str(tiny_run), "--format", "onnx", "--out", str(out), "--tolerance", "-1")
     assert result.returncode == 1 and "parity check failed" in result.stdout

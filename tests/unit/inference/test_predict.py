@@ -24,8 +24,12 @@ EVAL_AGREEMENT = 1e-5
 
 
 def predict_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dfd.cli.predict", *args], capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "dfd.cli.predict", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def one_line(text: str) -> str:
@@ -34,17 +38,33 @@ def one_line(text: str) -> str:
 
 # ------------------------------------------------------------------------ fast: no model needed
 
+
 def test_inputs_expand_files_folders_and_globs(tmp_path: Path) -> None:
     for name in ("a.mp4", "b.MOV", "notes.txt", "deep/c.mkv"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "empty").mkdir()
-    inputs = expand_inputs([str(tmp_path), str(tmp_path / "a.mp4"), str(tmp_path / "notes.txt"),
-                            str(tmp_path / "*.mp4"), str(tmp_path / "*.avi"),
-                            str(tmp_path / "empty"), str(tmp_path / "gone.mp4")])
+    inputs = expand_inputs(
+        [
+            str(tmp_path),
+            str(tmp_path / "a.mp4"),
+            str(tmp_path / "notes.txt"),
+            str(tmp_path / "*.mp4"),
+            str(tmp_path / "*.avi"),
+            str(tmp_path / "empty"),
+            str(tmp_path / "gone.mp4"),
+        ]
+    )
     names = [(item.path.name, item.problem.split(":")[0]) for item in inputs]
-    assert names == [("a.mp4", ""), ("b.MOV", ""), ("c.mkv", ""), ("notes.txt", ""),
-                     ("*.avi", "missing_file"), ("empty", "no_videos"), ("gone.mp4", "missing_file")]
+    assert names == [
+        ("a.mp4", ""),
+        ("b.MOV", ""),
+        ("c.mkv", ""),
+        ("notes.txt", ""),
+        ("*.avi", "missing_file"),
+        ("empty", "no_videos"),
+        ("gone.mp4", "missing_file"),
+    ]
 
 
 def test_usage_errors_exit_with_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -69,6 +89,7 @@ def test_preparation_settings_are_the_recorded_ones(tiny_prepared: Path, tmp_pat
 
 # ------------------------------------------------------------------------ slow: a trained run
 
+
 @pytest.fixture(scope="module")
 def bad_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_raw: Path) -> dict[str, Path]:
     """A truncated video, a text file named .mp4, a video without a face, a missing path."""
@@ -77,32 +98,58 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory, tiny_raw: Path) -> dict
     (folder / "corrupt.mp4").write_bytes(real[: len(real) // 3])
     (folder / "text.mp4").write_text("not a video at all\n")
     write_video(folder / "flat.mp4", np.full((12, 96, 128, 3), (40, 120, 40), np.uint8))
-    return {"corrupt": folder / "corrupt.mp4", "text": folder / "text.mp4",
-            "no_face": folder / "flat.mp4", "missing": folder / "missing.mp4"}
+    return {
+        "corrupt": folder / "corrupt.mp4",
+        "text": folder / "text.mp4",
+        "no_face": folder / "flat.mp4",
+        "missing": folder / "missing.mp4",
+    }
 
 
 @pytest.fixture(scope="module")
-def predicted(tiny_run: Path, tiny_raw: Path, bad_inputs: dict[str, Path],
-              tmp_path_factory: pytest.TempPathFactory) -> dict:
+def predicted(
+    tiny_run: Path,
+    tiny_raw: Path,
+    bad_inputs: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict:
     """`dfd predict` with the run folder on every demo video and the bad inputs."""
     out = tmp_path_factory.mktemp("predicted")
-    result = predict_cli(str(tiny_run), str(tiny_raw / "real"), str(tiny_raw / "fake" / "*.mp4"),
-                         *map(str, bad_inputs.values()), "--json", str(out / "out.json"),
-                         "--csv", str(out / "out.csv"), "--frames", "--gradcam", str(out / "cam"),
-                         "--device", "cpu", "--batch-size", "3")
+    result = predict_cli(
+        str(tiny_run),
+        str(tiny_raw / "real"),
+        str(tiny_raw / "fake" / "*.mp4"),
+        *map(str, bad_inputs.values()),
+        "--json",
+        str(out / "out.json"),
+        "--csv",
+        str(out / "out.csv"),
+        "--frames",
+        "--gradcam",
+        str(out / "cam"),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "3",
+    )
     return {"result": result, "out": out, "json": json.loads((out / "out.json").read_text())}
 
 
 @pytest.mark.slow
-def test_every_input_gets_a_row_and_failures_set_the_exit_code(predicted: dict, tiny_raw: Path,
-                                                              bad_inputs: dict[str, Path]) -> None:
+def test_every_input_gets_a_row_and_failures_set_the_exit_code(
+    predicted: dict, tiny_raw: Path, bad_inputs: dict[str, Path]
+) -> None:
     result, document = predicted["result"], predicted["json"]
     assert result.returncode == 1, result.stdout + result.stderr
     videos = {Path(v["video"]): v for v in document["videos"]}
     demo = sorted(tiny_raw.glob("*/*.mp4"))
     assert set(videos) == set(demo) | set(bad_inputs.values())
-    expected = {"corrupt": "unreadable", "text": "unreadable", "no_face": "no_face",
-                "missing": "missing_file"}
+    expected = {
+        "corrupt": "unreadable",
+        "text": "unreadable",
+        "no_face": "no_face",
+        "missing": "missing_file",
+    }
     for name, code in expected.items():
         row = videos[bad_inputs[name]]
         assert row["status"] == "failed" and row["reason"].split(":")[0] == code, row
@@ -112,17 +159,25 @@ def test_every_input_gets_a_row_and_failures_set_the_exit_code(predicted: dict, 
     assert len(scored) == len(demo) - 1
     threshold = json.loads((predicted["out"] / "out.json").read_text())["model"]["threshold"]
     for video in scored:
-        assert video["verdict"] == ("FAKE" if video["fake_probability"] >= threshold["value"] else "REAL")
+        assert video["verdict"] == (
+            "FAKE" if video["fake_probability"] >= threshold["value"] else "REAL"
+        )
         assert video["faces"] >= 1 and video["frames_used"] == 4 and video["clips"] == 2
         assert len(video["clip_scores"]) == 2 * video["faces"]
         assert [f["frame"] for f in video["frame_scores"]] == sorted(
-            f["frame"] for f in video["frame_scores"])
+            f["frame"] for f in video["frame_scores"]
+        )
         assert all(f["score"] is not None and len(f["box"]) == 4 for f in video["frame_scores"])
         assert len(video["gradcam"]) == 1 and Path(video["gradcam"][0]).is_file()
-    assert document["summary"] == {"videos": len(videos), "ok": len(scored),
-                                   "failed": len(videos) - len(scored),
-                                   "fake": sum(v["verdict"] == "FAKE" for v in scored)}
-    assert "threshold" in result.stdout and "recorded with the training data" in one_line(result.stdout)
+    assert document["summary"] == {
+        "videos": len(videos),
+        "ok": len(scored),
+        "failed": len(videos) - len(scored),
+        "fake": sum(v["verdict"] == "FAKE" for v in scored),
+    }
+    assert "threshold" in result.stdout and "recorded with the training data" in one_line(
+        result.stdout
+    )
     assert "failed" in result.stdout and "no_face" in result.stdout
 
 
@@ -143,8 +198,9 @@ def test_csv_has_the_json_rows(predicted: dict) -> None:
 
 
 @pytest.mark.slow
-def test_scores_agree_with_the_runs_evaluation(predicted: dict, tiny_run: Path, tiny_raw: Path,
-                                               tiny_prepared: Path) -> None:
+def test_scores_agree_with_the_runs_evaluation(
+    predicted: dict, tiny_run: Path, tiny_raw: Path, tiny_prepared: Path
+) -> None:
     """Same preparation code and settings, same clips, same model: the test videos' scores are
     those of `<run>/eval/demo/videos.csv` (up to float noise of other batch sizes)."""
     evaluated = pd.read_csv(tiny_run / "eval" / "demo" / "videos.csv")
@@ -159,7 +215,9 @@ def test_scores_agree_with_the_runs_evaluation(predicted: dict, tiny_run: Path, 
         assert (score >= threshold) == bool(row.prediction), row.video_id
     assert len(differences) == len(evaluated) > 0
     assert max(differences) <= EVAL_AGREEMENT, differences
-    print(f"largest |predict - evaluation| over {len(differences)} test videos: {max(differences):.2e}")
+    print(
+        f"largest |predict - evaluation| over {len(differences)} test videos: {max(differences):.2e}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -169,20 +227,43 @@ def exported(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     paths = {}
     for fmt, suffix in (("torchscript", ".pt"), ("onnx", ".onnx")):
         paths[fmt] = folder / f"detector{suffix}"
-        result = subprocess.run([sys.executable, "-m", "dfd.cli.export", str(tiny_run), "--format", fmt,
-                                 "--out", str(paths[fmt])], capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dfd.cli.export",
+                str(tiny_run),
+                "--format",
+                fmt,
+                "--out",
+                str(paths[fmt]),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
     return paths
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-def test_an_exported_model_gives_the_checkpoints_verdicts(fmt: str, exported: dict[str, Path],
-                                                          predicted: dict, tiny_raw: Path,
-                                                          tmp_path: Path) -> None:
-    videos = sorted((tiny_raw / "fake").glob("*.mp4"))[:3] + sorted((tiny_raw / "real").glob("man*.mp4"))
-    result = predict_cli(str(exported[fmt]), *map(str, videos), "--json", str(tmp_path / "out.json"),
-                         "--frames", "--device", "cpu", "--workers", "1")
+def test_an_exported_model_gives_the_checkpoints_verdicts(
+    fmt: str, exported: dict[str, Path], predicted: dict, tiny_raw: Path, tmp_path: Path
+) -> None:
+    videos = sorted((tiny_raw / "fake").glob("*.mp4"))[:3] + sorted(
+        (tiny_raw / "real").glob("man*.mp4")
+    )
+    result = predict_cli(
+        str(exported[fmt]),
+        *map(str, videos),
+        "--json",
+        str(tmp_path / "out.json"),
+        "--frames",
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     document = json.loads((tmp_path / "out.json").read_text())
     assert document["model"]["kind"] == fmt
@@ -197,14 +278,17 @@ def test_an_exported_model_gives_the_checkpoints_verdicts(fmt: str, exported: di
 
 
 @pytest.mark.slow
-def test_gradcam_needs_a_checkpoint(exported: dict[str, Path], tiny_raw: Path, tmp_path: Path) -> None:
+def test_gradcam_needs_a_checkpoint(
+    exported: dict[str, Path], tiny_raw: Path, tmp_path: Path
+) -> None:
     result = predict_cli(str(exported["onnx"]), str(tiny_raw / "real"), "--gradcam", str(tmp_path))
     assert result.returncode == 2 and "--gradcam needs a checkpoint" in one_line(result.stdout)
 
 
 @pytest.mark.slow
-def test_an_export_without_its_sidecar_is_refused(exported: dict[str, Path], tiny_raw: Path,
-                                                  tmp_path: Path) -> None:
+def test_an_export_without_its_sidecar_is_refused(
+    exported: dict[str, Path], tiny_raw: Path, tmp_path: Path
+) -> None:
     lonely = tmp_path / "detector.pt"
     shutil.copy(exported["torchscript"], lonely)
     result = predict_cli(str(lonely), str(tiny_raw / "real"))

@@ -11,7 +11,6 @@ import pytest
 import timm
 import torch
 import torchvision
-from helpers.runs import compose_train, options
 from hydra.utils import instantiate
 from PIL import Image
 from torch import nn
@@ -20,6 +19,7 @@ from dfd.data.datamodule import FaceClipDataModule
 from dfd.models.backbones import torchvision_encoder
 from dfd.models.weights import KEY_MAPS, load_state_dict, load_weights
 from dfd.module import DeepfakeDetectionModule
+from helpers.runs import compose_train, options
 
 # the tiny dataset's own shape: 4 frames of 64 px crops
 TINY_CLIP_LEN, TINY_SIZE = 4, 64
@@ -33,8 +33,13 @@ def build(tmp_path: Path, option: str, *overrides: str) -> DeepfakeDetectionModu
 
 def real_clips(manifest: Path, clip_len: int, image_size: int, batch_size: int) -> torch.Tensor:
     """A validation batch of real face clips, resized by the datamodule to `image_size`."""
-    datamodule = FaceClipDataModule(str(manifest), clip_len=clip_len, image_size=image_size,
-                                    batch_size=batch_size, num_workers=0)
+    datamodule = FaceClipDataModule(
+        str(manifest),
+        clip_len=clip_len,
+        image_size=image_size,
+        batch_size=batch_size,
+        num_workers=0,
+    )
     return datamodule.normalize(next(iter(datamodule.val_dataloader()))["clip"])
 
 
@@ -54,10 +59,13 @@ def test_model_scores_real_clips(tmp_path: Path, tiny_prepared: Path, option: st
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("option", [
-    pytest.param(o, marks=pytest.mark.slow) if o in HEAVY else o for o in options("model")])
-def test_model_backward_reaches_every_parameter(tmp_path: Path, tiny_prepared: Path,
-                                                option: str) -> None:
+@pytest.mark.parametrize(
+    "option",
+    [pytest.param(o, marks=pytest.mark.slow) if o in HEAVY else o for o in options("model")],
+)
+def test_model_backward_reaches_every_parameter(
+    tmp_path: Path, tiny_prepared: Path, option: str
+) -> None:
     module = build(tmp_path, option).train()
     clips = clips_for(module, tiny_prepared, option)
     module(clips).sum().backward()
@@ -66,16 +74,35 @@ def test_model_backward_reaches_every_parameter(tmp_path: Path, tiny_prepared: P
     assert all(torch.isfinite(p.grad).all() for p in module.parameters())
 
 
-@pytest.mark.parametrize("option,overrides,fits,misfits", [
-    ("mvit_v2_s", (), (16, 224), [((8, 224), r"mvit_v2_s needs clip_len == 16 .*got clip_len=8"),
-                                  ((16, 160), r"mvit_v2_s needs .*image_size == 224.*image_size=160")]),
-    ("s3d", (), (13, 209), [((8, 224), r"s3d needs clip_len >= 13"),
-                            ((16, 160), r"image_size >= 209")]),
-    ("transformer", ("temporal.max_len=4",), (4, 64),
-     [((5, 64), r"TransformerHead needs clip_len <= 4; got clip_len=5")]),
-])
-def test_clip_shape_requirements_fail_clearly(tmp_path: Path, option: str, overrides: tuple,
-                                              fits: tuple[int, int], misfits: list) -> None:
+@pytest.mark.parametrize(
+    "option,overrides,fits,misfits",
+    [
+        (
+            "mvit_v2_s",
+            (),
+            (16, 224),
+            [
+                ((8, 224), r"mvit_v2_s needs clip_len == 16 .*got clip_len=8"),
+                ((16, 160), r"mvit_v2_s needs .*image_size == 224.*image_size=160"),
+            ],
+        ),
+        (
+            "s3d",
+            (),
+            (13, 209),
+            [((8, 224), r"s3d needs clip_len >= 13"), ((16, 160), r"image_size >= 209")],
+        ),
+        (
+            "transformer",
+            ("temporal.max_len=4",),
+            (4, 64),
+            [((5, 64), r"TransformerHead needs clip_len <= 4; got clip_len=5")],
+        ),
+    ],
+)
+def test_clip_shape_requirements_fail_clearly(
+    tmp_path: Path, option: str, overrides: tuple, fits: tuple[int, int], misfits: list
+) -> None:
     detector = build(tmp_path, option, *overrides).detector
     detector.check_input(*fits)
     for shape, message in misfits:
@@ -100,8 +127,10 @@ def test_video_backbone_is_everything_but_the_head(tmp_path: Path) -> None:
 
 
 # the offline ImageNet weights each option starts from, and the full classifier they were made for
-OFFLINE = {"mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
-           "efficientnet_lite0": lambda: timm.create_model("tf_efficientnet_lite0")}
+OFFLINE = {
+    "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
+    "efficientnet_lite0": lambda: timm.create_model("tf_efficientnet_lite0"),
+}
 MILITARY_UNIFORM = 652  # ImageNet class of the classic Grace Hopper portrait
 
 

@@ -33,7 +33,9 @@ def test_label_smoothing_targets() -> None:
 
 
 def test_mixup_mixes_whole_clips_with_one_weight() -> None:
-    model = module(mixup={"mixup_alpha": 0.4, "cutmix_alpha": 0.0, "prob": 1.0}, label_smoothing=0.0)
+    model = module(
+        mixup={"mixup_alpha": 0.4, "cutmix_alpha": 0.0, "prob": 1.0}, label_smoothing=0.0
+    )
     torch.manual_seed(0)
     np.random.seed(0)  # timm's Mixup draws its weight from numpy
     clip = torch.rand(4, 3, 3, 8, 8)
@@ -53,8 +55,9 @@ def test_mixup_soft_targets_between_classes() -> None:
     model = module(mixup={"mixup_alpha": 0.4, "cutmix_alpha": 0.0, "prob": 1.0})
     torch.manual_seed(1)
     np.random.seed(1)
-    _, targets = model._targets_and_clips({"clip": torch.rand(2, 2, 3, 8, 8),
-                                            "label": torch.tensor([0.0, 1.0])})
+    _, targets = model._targets_and_clips(
+        {"clip": torch.rand(2, 2, 3, 8, 8), "label": torch.tensor([0.0, 1.0])}
+    )
     assert torch.allclose(targets[0] + targets[1], torch.tensor(1.0))
     assert 0.0 < float(targets[0]) < 1.0
 
@@ -76,7 +79,9 @@ def test_video_aggregation_mean_and_max() -> None:
     ids, mean, lab = aggregate_by_video(scores, labels, video, "mean")
     assert ids.tolist() == [2, 5] and lab.tolist() == [1, 0]
     assert torch.allclose(mean, torch.tensor([0.5, 0.3]))
-    assert torch.allclose(aggregate_by_video(scores, labels, video, "max")[1], torch.tensor([0.9, 0.4]))
+    assert torch.allclose(
+        aggregate_by_video(scores, labels, video, "max")[1], torch.tensor([0.9, 0.4])
+    )
     with pytest.raises(ValueError, match="unknown aggregation"):
         aggregate_by_video(scores, labels, video, "median-ish")
 
@@ -84,8 +89,9 @@ def test_video_aggregation_mean_and_max() -> None:
 def test_video_level_metrics_differ_from_clip_level() -> None:
     collector = DetectionScores()
     # video 0 (real): one clip scored high; video 1 (fake): two clips scored medium
-    collector.update(torch.tensor([0.2, 0.7, 0.6, 0.6]), torch.tensor([0, 0, 1, 1]),
-                     torch.tensor([0, 0, 1, 1]))
+    collector.update(
+        torch.tensor([0.2, 0.7, 0.6, 0.6]), torch.tensor([0, 0, 1, 1]), torch.tensor([0, 0, 1, 1])
+    )
     metrics = collector.compute()
     assert metrics["clip_auroc"] == pytest.approx(0.5)
     assert metrics["video_auroc"] == pytest.approx(1.0)
@@ -107,14 +113,23 @@ def test_staged_unfreezing_with_a_real_trainer(tiny_prepared: Path, tmp_path: Pa
     model = module(pos_weight="auto")
     before = {k: v.clone() for k, v in model.backbone.state_dict().items() if v.is_floating_point()}
     recorder = RecordBackbone()
-    unfreeze = BackboneFinetuning(unfreeze_backbone_at_epoch=2, backbone_initial_ratio_lr=0.1,
-                                  lambda_func=constant_lr_factor)
-    trainer = L.Trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=1,
-                        accelerator="cpu", logger=False, enable_checkpointing=False,
-                        callbacks=[unfreeze, recorder], default_root_dir=tmp_path,
-                        enable_progress_bar=False)
-    dm = FaceClipDataModule(str(tiny_prepared), clip_len=1, image_size=48, batch_size=4,
-                            num_workers=0)
+    unfreeze = BackboneFinetuning(
+        unfreeze_backbone_at_epoch=2, backbone_initial_ratio_lr=0.1, lambda_func=constant_lr_factor
+    )
+    trainer = L.Trainer(
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=[unfreeze, recorder],
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+    )
+    dm = FaceClipDataModule(
+        str(tiny_prepared), clip_len=1, image_size=48, batch_size=4, num_workers=0
+    )
     trainer.fit(model, datamodule=dm)
     assert recorder.trainable == [False, False, True]
     assert len(recorder.lrs[0]) == 1 and len(recorder.lrs[2]) == 2

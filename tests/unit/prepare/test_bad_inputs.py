@@ -10,10 +10,10 @@ import cv2
 import decord
 import numpy as np
 import pytest
-from helpers import media as cases
 
 from dfd.prepare.decoders import DECODERS
 from dfd.prepare.video import Video, VideoReadError, open_video, sample_indices, sample_times
+from helpers import media as cases
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,7 @@ def markers(frames: np.ndarray) -> list[int]:
 
 # --- files that give no frames -------------------------------------------------------------
 
+
 def test_zero_byte_file_is_empty(folder: Path) -> None:
     assert_fails(cases.empty_file(folder), "empty_file", "0 bytes")
 
@@ -54,11 +55,15 @@ def test_missing_file_is_unreadable(folder: Path) -> None:
 
 
 def test_truncated_file_with_its_index_first_names_the_lost_frames(folder: Path) -> None:
-    assert_fails(cases.truncated_video(folder, index_first=True), "unreadable", "truncated:", "of 50 frames")
+    assert_fails(
+        cases.truncated_video(folder, index_first=True), "unreadable", "truncated:", "of 50 frames"
+    )
 
 
 def test_truncated_file_with_its_index_last_has_no_index_left(folder: Path) -> None:
-    assert_fails(cases.truncated_video(folder, index_first=False), "unreadable", "not a readable media file")
+    assert_fails(
+        cases.truncated_video(folder, index_first=False), "unreadable", "not a readable media file"
+    )
 
 
 def test_audio_only_file_has_no_video_stream(folder: Path) -> None:
@@ -75,10 +80,13 @@ def test_decoding_failure_after_opening_is_unreadable(folder: Path, decoder: str
     os.truncate(path, 2000)  # the file is damaged while it is open
     with pytest.raises(VideoReadError) as caught:
         video.read([0, 1])
-    assert caught.value.code == "unreadable" and str(caught.value).startswith("decoding frames failed")
+    assert caught.value.code == "unreadable" and str(caught.value).startswith(
+        "decoding frames failed"
+    )
 
 
 # --- unusual files that read -----------------------------------------------------------------
+
 
 def test_two_frame_video_gives_both_frames(folder: Path, decoder: str) -> None:
     video = open_video(cases.short_video(folder), decoder=decoder)
@@ -128,7 +136,9 @@ def test_grayscale_video_gives_three_equal_channels(folder: Path, decoder: str) 
     video = open_video(cases.grayscale_video(folder), decoder=decoder)
     frames = video.read(video.sample(3))
     assert frames.shape[-1] == 3
-    assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])
+    assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(
+        frames[..., 1], frames[..., 2]
+    )
     assert markers(frames) == video.sample(3)
 
 
@@ -151,6 +161,7 @@ def test_read_refuses_frames_outside_the_video(folder: Path, decoder: str) -> No
 
 # --- sampling -------------------------------------------------------------------------------
 
+
 def test_even_sampling_takes_segment_centres() -> None:
     assert sample_indices(100, 4) == [12, 37, 62, 87]
     assert sample_indices(10, 1) == [5]
@@ -169,7 +180,13 @@ def test_time_sampling_of_a_constant_rate_video() -> None:
 
 def test_time_sampling_follows_timestamps_not_frame_numbers() -> None:
     bursts = np.array([0.0, 0.01, 0.02, 2.0, 2.01, 2.02, 4.0])  # three frames at each whole 2 s
-    assert sample_times(bursts, fps=1.0, max_frames=64) == [0, 2, 3, 5, 6]  # on screen at 0, 1, ... 4 s
+    assert sample_times(bursts, fps=1.0, max_frames=64) == [
+        0,
+        2,
+        3,
+        5,
+        6,
+    ]  # on screen at 0, 1, ... 4 s
     assert sample_times(np.array([], dtype=float), fps=1.0, max_frames=64) == []
     assert sample_times(bursts + 10.0, fps=1.0, max_frames=64) == [0, 2, 3, 5, 6]  # a late start
 
@@ -182,6 +199,7 @@ def test_video_sample_picks_the_mode(folder: Path) -> None:
 
 
 # --- end to end -----------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_preparation_records_every_case(tmp_path: Path) -> None:
@@ -196,15 +214,24 @@ def test_preparation_records_every_case(tmp_path: Path) -> None:
     rows = [f"{path.name},{'REAL' if i % 2 else 'FAKE'}" for i, path in enumerate(paths.values())]
     (raw / "labels.csv").write_text("file,label\n" + "\n".join(rows) + "\n")
     labels = read_label_csv(raw / "labels.csv", raw)
-    manifest = prepare_dataset(labels, raw, tmp_path / "prepared", PrepareSettings(num_frames=4, face_size=64),
-                               show_progress=False).set_index("source")
+    manifest = prepare_dataset(
+        labels,
+        raw,
+        tmp_path / "prepared",
+        PrepareSettings(num_frames=4, face_size=64),
+        show_progress=False,
+    ).set_index("source")
     for name, (_, status, code) in cases.CASES.items():
         row = manifest.loc[paths[name].name]
         assert row["status"] == status, (name, row["reason"])
         assert row["reason"].split(":", 1)[0] == code, (name, row["reason"])
     assert manifest.loc[paths["rotated"].name, ["width", "height"]].tolist() == [360, 640]
     console = Console(record=True, width=120)
-    console.print(summary_table(manifest.reset_index(), tmp_path, rejected=0, reused=0, prepared=10, seconds=4.0))
+    console.print(
+        summary_table(
+            manifest.reset_index(), tmp_path, rejected=0, reused=0, prepared=10, seconds=4.0
+        )
+    )
     summary = " ".join(console.export_text().split())
     assert f"videos │ {len(cases.CASES)}" in summary
     assert "prepared in this run │ 10 in 4.0 s, 150.0 videos/min" in summary

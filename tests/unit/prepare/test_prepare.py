@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.runs import REPO as REPO_ROOT
 from PIL import Image
 
 from dfd.datasets.labels import read_label_csv
@@ -19,6 +18,7 @@ from dfd.demo.media import fetch_media
 from dfd.prepare.crops import crop_square, save_rgb_jpeg, square_region
 from dfd.prepare.runner import prepare_dataset
 from dfd.prepare.settings import PrepareSettings
+from helpers.runs import REPO as REPO_ROOT
 
 SUBPROCESS_ENV = {"NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
 
@@ -34,7 +34,9 @@ def make_raw_dir(root: Path, media: dict[str, Path], rows: list[str]) -> Path:
     (raw / "people").mkdir(parents=True)
     shutil.copy(media["man_webcam"], raw / "people" / "man.mp4")
     shutil.copy(media["cartoon_no_face"], raw / "cartoon.mp4")
-    (raw / "corrupt.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    (raw / "corrupt.mp4").write_bytes(
+        np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    )
     (raw / "labels.csv").write_text("file,label\n" + "\n".join(rows) + "\n")
     return raw
 
@@ -42,17 +44,28 @@ def make_raw_dir(root: Path, media: dict[str, Path], rows: list[str]) -> Path:
 @pytest.fixture(scope="module")
 def mixed_run(tmp_path_factory: pytest.TempPathFactory, media: dict[str, Path]):
     """One run over a face video, a cartoon, a corrupt file, a missing file and a bad label row."""
-    raw = make_raw_dir(tmp_path_factory.mktemp("mixed"), media, [
-        "people/man.mp4,REAL", "cartoon.mp4,FAKE", "corrupt.mp4,FAKE", "missing.mp4,REAL", "odd.mp4,PERHAPS",
-    ])
+    raw = make_raw_dir(
+        tmp_path_factory.mktemp("mixed"),
+        media,
+        [
+            "people/man.mp4,REAL",
+            "cartoon.mp4,FAKE",
+            "corrupt.mp4,FAKE",
+            "missing.mp4,REAL",
+            "odd.mp4,PERHAPS",
+        ],
+    )
     labels = read_label_csv(raw / "labels.csv", raw)
     prepared = raw.parent / "prepared"
     settings = PrepareSettings(num_frames=4, face_size=96)
-    manifest = prepare_dataset(labels, raw, prepared, settings, val_fraction=0.25, test_fraction=0.25, show_progress=False)
+    manifest = prepare_dataset(
+        labels, raw, prepared, settings, val_fraction=0.25, test_fraction=0.25, show_progress=False
+    )
     return prepared, manifest
 
 
 # --- pure functions -------------------------------------------------------------------------
+
 
 def test_crop_pads_with_black_and_keeps_rgb_order(tmp_path: Path) -> None:
     frame = np.zeros((100, 200, 3), dtype=np.uint8)
@@ -70,10 +83,16 @@ def test_crop_pads_with_black_and_keeps_rgb_order(tmp_path: Path) -> None:
 
 # --- real videos ----------------------------------------------------------------------------
 
+
 def test_bad_inputs_are_recorded_and_the_run_finishes(mixed_run) -> None:
     prepared, manifest = mixed_run
     status = dict(zip(manifest["video_id"], zip(manifest["status"], manifest["reason"])))
-    assert set(status) == {"people/man", "cartoon", "corrupt", "missing"}  # the bad label row is rejected
+    assert set(status) == {
+        "people/man",
+        "cartoon",
+        "corrupt",
+        "missing",
+    }  # the bad label row is rejected
     assert status["people/man"] == ("ok", "")
     assert status["cartoon"] == ("skipped", "no_face")
     assert status["missing"] == ("skipped", "missing_file")
@@ -112,7 +131,9 @@ def test_face_crop_keeps_skin_red_dominant(mixed_run) -> None:
         assert centre[0] > centre[2] + 30, centre
 
 
-def test_second_run_reuses_clips_and_force_redoes_them(tmp_path: Path, media: dict[str, Path]) -> None:
+def test_second_run_reuses_clips_and_force_redoes_them(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
     raw = make_raw_dir(tmp_path, media, ["people/man.mp4,REAL"])
     labels = read_label_csv(raw / "labels.csv", raw)
     prepared = tmp_path / "prepared"
@@ -140,17 +161,35 @@ def test_second_run_reuses_clips_and_force_redoes_them(tmp_path: Path, media: di
 def test_hydra_entry_point_writes_the_manifest(tmp_path: Path, media: dict[str, Path]) -> None:
     raw = make_raw_dir(tmp_path, media, ["people/man.mp4,FAKE", "missing.mp4,REAL"])
     command = [
-        sys.executable, "-m", "dfd.prepare", "data=csv", f"data.raw_dir={raw}", f"paths.data_dir={tmp_path / 'data'}",
-        f"hydra.run.dir={tmp_path / 'run'}", "prepare.num_frames=2", "prepare.face_size=64",
+        sys.executable,
+        "-m",
+        "dfd.prepare",
+        "data=csv",
+        f"data.raw_dir={raw}",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "prepare.num_frames=2",
+        "prepare.face_size=64",
     ]
-    result = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, **SUBPROCESS_ENV},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env={**os.environ, **SUBPROCESS_ENV},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = read_manifest(tmp_path / "data" / "csv" / "prepared" / "manifest.csv")
     assert manifest["status"].tolist() == ["ok", "skipped"]
     assert manifest.loc[0, "num_frames"] == 2 and manifest.loc[0, "label"] == 1
     assert "prepare summary" in result.stdout
     summary = " ".join(result.stdout.split())
-    for line in ("videos │ 2", "with a face │ 1 (50.0%)", "face clips │ 1", "skipped: missing_file │ 1",
-                 "clip frames with a detected face │ 2 of 2 (100.0%)"):
+    for line in (
+        "videos │ 2",
+        "with a face │ 1 (50.0%)",
+        "face clips │ 1",
+        "skipped: missing_file │ 1",
+        "clip frames with a detected face │ 2 of 2 (100.0%)",
+    ):
         assert line in summary, result.stdout

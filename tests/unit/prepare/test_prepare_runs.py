@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.runs import REPO as REPO_ROOT
-from helpers.runs import run_entry_point
 from PIL import Image
 
 from dfd.datasets.labels import read_label_csv
@@ -25,6 +23,8 @@ from dfd.prepare.records import RECORDS_DIR
 from dfd.prepare.runner import prepare_dataset
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.shards import ShardError, in_shard, merge_shards
+from helpers.runs import REPO as REPO_ROOT
+from helpers.runs import run_entry_point
 
 FAST = {"num_frames": 3, "face_size": 48}
 
@@ -57,26 +57,40 @@ def raw_dir(root: Path, sources: dict[str, Path]) -> Path:
 
 def run(raw: Path, prepared: Path, **settings: object):
     labels = read_label_csv(raw / "labels.csv", raw)
-    return prepare_dataset(labels, raw, prepared, PrepareSettings(**{**FAST, **settings}), show_progress=False)
+    return prepare_dataset(
+        labels, raw, prepared, PrepareSettings(**{**FAST, **settings}), show_progress=False
+    )
 
 
 def mtimes(prepared: Path) -> dict[str, int]:
-    return {str(p.relative_to(prepared)): p.stat().st_mtime_ns for p in prepared.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(prepared)): p.stat().st_mtime_ns
+        for p in prepared.rglob("*")
+        if p.is_file()
+    }
 
 
-def test_records_make_reruns_free_and_settings_changes_redo(tmp_path: Path, media: dict[str, Path]) -> None:
-    raw = raw_dir(tmp_path, {"man.mp4": media["man_webcam"], "cartoon.mp4": media["cartoon_no_face"]})
+def test_records_make_reruns_free_and_settings_changes_redo(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
+    raw = raw_dir(
+        tmp_path, {"man.mp4": media["man_webcam"], "cartoon.mp4": media["cartoon_no_face"]}
+    )
     prepared = tmp_path / "prepared"
     first = run(raw, prepared)
     assert first["status"].tolist() == ["ok", "skipped"]
-    assert sorted(p.name for p in (prepared / RECORDS_DIR).iterdir()) == ["cartoon.json", "man.json"]
+    assert sorted(p.name for p in (prepared / RECORDS_DIR).iterdir()) == [
+        "cartoon.json",
+        "man.json",
+    ]
     before = mtimes(prepared)
 
     again = run(raw, prepared)
     assert again.equals(first)
     after = mtimes(prepared)
-    assert {k: v for k, v in after.items() if "manifest" not in k} == \
-        {k: v for k, v in before.items() if "manifest" not in k}, "no video redone, no-face video included"
+    assert {k: v for k, v in after.items() if "manifest" not in k} == {
+        k: v for k, v in before.items() if "manifest" not in k
+    }, "no video redone, no-face video included"
 
     bigger = run(raw, prepared, face_size=56)  # an output setting changed: everything is redone
     with Image.open(frame_paths(ok_rows(bigger).iloc[0], prepared)[0]) as image:
@@ -87,15 +101,27 @@ def test_records_make_reruns_free_and_settings_changes_redo(tmp_path: Path, medi
 
 
 @pytest.mark.slow
-def test_a_sigkilled_run_resumes_without_redoing_or_half_written_files(tmp_path: Path,
-                                                                     media: dict[str, Path]) -> None:
+def test_a_sigkilled_run_resumes_without_redoing_or_half_written_files(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
     raw = raw_dir(tmp_path, {f"v{i}.mp4": media["man_webcam"] for i in range(8)})
     data = tmp_path / "data"
-    command = [sys.executable, "-m", "dfd.prepare", "data=csv", f"data.raw_dir={raw}", f"paths.data_dir={data}",
-               f"hydra.run.dir={tmp_path / 'run'}", "prepare.workers=1", "prepare.num_frames=6",
-               "prepare.face_size=48"]
+    command = [
+        sys.executable,
+        "-m",
+        "dfd.prepare",
+        "data=csv",
+        f"data.raw_dir={raw}",
+        f"paths.data_dir={data}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "prepare.workers=1",
+        "prepare.num_frames=6",
+        "prepare.face_size=48",
+    ]
     records = data / "csv" / "prepared" / RECORDS_DIR
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(list(records.glob("*.json"))) < 3:
         time.sleep(0.05)
@@ -118,8 +144,12 @@ def test_a_sigkilled_run_resumes_without_redoing_or_half_written_files(tmp_path:
         assert all(path.is_file() for path in frame_paths(row, prepared))
 
 
-def test_shards_split_the_videos_and_merge_into_one_manifest(tmp_path: Path, media: dict[str, Path]) -> None:
-    sources = {f"v{i}.mp4": media["man_webcam"] for i in range(5)} | {"cartoon.mp4": media["cartoon_no_face"]}
+def test_shards_split_the_videos_and_merge_into_one_manifest(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
+    sources = {f"v{i}.mp4": media["man_webcam"] for i in range(5)} | {
+        "cartoon.mp4": media["cartoon_no_face"]
+    }
     raw = raw_dir(tmp_path, sources)
     prepared = tmp_path / "prepared"
     with pytest.raises(ShardError, match="2 of 2 shard manifests missing"):
@@ -129,11 +159,14 @@ def test_shards_split_the_videos_and_merge_into_one_manifest(tmp_path: Path, med
     assert set(parts[0]["video_id"]).isdisjoint(parts[1]["video_id"])
     assert all(in_shard(video_id, 0, 2) for video_id in parts[0]["video_id"])
     assert sorted(p.name for p in prepared.glob("manifest*.csv")) == [
-        "manifest.shard-000-of-002.csv", "manifest.shard-001-of-002.csv"]
+        "manifest.shard-000-of-002.csv",
+        "manifest.shard-001-of-002.csv",
+    ]
     before = mtimes(prepared)
     assert run(raw, prepared, shard=1, num_shards=2).equals(parts[1])  # idempotent rerun
-    assert {k: v for k, v in mtimes(prepared).items() if k.startswith("faces/")} == \
-        {k: v for k, v in before.items() if k.startswith("faces/")}
+    assert {k: v for k, v in mtimes(prepared).items() if k.startswith("faces/")} == {
+        k: v for k, v in before.items() if k.startswith("faces/")
+    }
 
     merged = merge_shards(prepared, 2)
     assert sorted(merged["video_id"]) == sorted(Path(name).stem for name in sources)
@@ -143,8 +176,9 @@ def test_shards_split_the_videos_and_merge_into_one_manifest(tmp_path: Path, med
     assert whole.sort_values("video_id")[key].reset_index(drop=True).equals(merged[key])
 
 
-def test_every_face_of_a_group_video_becomes_its_own_clip(tmp_path: Path, group_video: Path,
-                                                         media: dict[str, Path]) -> None:
+def test_every_face_of_a_group_video_becomes_its_own_clip(
+    tmp_path: Path, group_video: Path, media: dict[str, Path]
+) -> None:
     raw = raw_dir(tmp_path, {"group.mp4": group_video, "man.mp4": media["man_webcam"]})
     prepared = tmp_path / "prepared"
     largest = run(raw, prepared)
@@ -155,14 +189,19 @@ def test_every_face_of_a_group_video_becomes_its_own_clip(tmp_path: Path, group_
     assert group["clip_id"].tolist() == [f"group#{k}" for k in range(len(group))]
     assert group["face"].tolist() == list(range(len(group)))
     assert everyone[everyone["video_id"] == "man"]["clip_id"].tolist() == ["man#0"]
-    assert not (prepared / "faces" / "group").exists(), "the largest-only clip of the earlier run is gone"
-    crops = [np.asarray(Image.open(frame_paths(row, prepared)[0])) for row in group.to_dict("records")]
+    assert not (prepared / "faces" / "group").exists(), (
+        "the largest-only clip of the earlier run is gone"
+    )
+    crops = [
+        np.asarray(Image.open(frame_paths(row, prepared)[0])) for row in group.to_dict("records")
+    ]
     assert all(not np.array_equal(crops[0], other) for other in crops[1:]), "different faces"
     assert len(run(raw, prepared, faces="all", max_faces=2).query("video_id == 'group'")) == 2
 
 
-def test_frames_beyond_the_memory_budget_are_read_twice_in_chunks(tmp_path: Path, group_video: Path,
-                                                                 media: dict[str, Path]) -> None:
+def test_frames_beyond_the_memory_budget_are_read_twice_in_chunks(
+    tmp_path: Path, group_video: Path, media: dict[str, Path]
+) -> None:
     """With a budget of one frame, detection reads the searched frames one at a time and the
     crops are cut from a second read: the same clips, boxes and pixels as in one read."""
     raw = raw_dir(tmp_path, {"group.mp4": group_video, "man.mp4": media["man_webcam"]})
@@ -179,7 +218,9 @@ def test_frames_beyond_the_memory_budget_are_read_twice_in_chunks(tmp_path: Path
 
 @pytest.mark.slow
 def test_two_workers_give_the_same_manifest_as_one(tmp_path: Path, media: dict[str, Path]) -> None:
-    sources = {f"v{i}.mp4": media["man_webcam"] for i in range(3)} | {"cartoon.mp4": media["cartoon_no_face"]}
+    sources = {f"v{i}.mp4": media["man_webcam"] for i in range(3)} | {
+        "cartoon.mp4": media["cartoon_no_face"]
+    }
     raw = raw_dir(tmp_path, sources)
     (raw / "bad.mp4").write_text("not a video")
     with open(raw / "labels.csv", "a") as labels:
@@ -191,14 +232,26 @@ def test_two_workers_give_the_same_manifest_as_one(tmp_path: Path, media: dict[s
 
 
 @pytest.mark.slow
-def test_entry_point_prepares_shards_and_merges_them(tmp_path: Path, media: dict[str, Path]) -> None:
+def test_entry_point_prepares_shards_and_merges_them(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
     raw = raw_dir(tmp_path, {f"v{i}.mp4": media["man_webcam"] for i in range(3)})
-    common = ["data=csv", f"data.raw_dir={raw}", f"paths.data_dir={tmp_path / 'data'}", "prepare.num_frames=2",
-              "prepare.face_size=48", "prepare.num_shards=2", "prepare.workers=1"]
-    result = run_entry_point("dfd.prepare", "-m", *common, "prepare.shard=0,1",
-                             f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    common = [
+        "data=csv",
+        f"data.raw_dir={raw}",
+        f"paths.data_dir={tmp_path / 'data'}",
+        "prepare.num_frames=2",
+        "prepare.face_size=48",
+        "prepare.num_shards=2",
+        "prepare.workers=1",
+    ]
+    result = run_entry_point(
+        "dfd.prepare", "-m", *common, "prepare.shard=0,1", f"hydra.sweep.dir={tmp_path / 'sweep'}"
+    )
     assert result.stdout.count("prepare summary") == 2
-    merged = run_entry_point("dfd.prepare", *common, "merge=true", f"hydra.run.dir={tmp_path / 'merge'}")
+    merged = run_entry_point(
+        "dfd.prepare", *common, "merge=true", f"hydra.run.dir={tmp_path / 'merge'}"
+    )
     assert "merged 2 shards: 3 rows" in merged.stdout
     assert len(read_manifest(tmp_path / "data" / "csv" / "prepared" / "manifest.csv")) == 3
 
@@ -239,12 +292,16 @@ def test_a_dead_worker_costs_no_video(tmp_path: Path, media: dict[str, Path]) ->
     assert len(manifest) == 6 and set(manifest["status"]) == {"ok"}, manifest["reason"].tolist()
 
 
-def test_a_video_that_hit_an_unexpected_error_is_tried_again(tmp_path: Path, media: dict[str, Path]) -> None:
+def test_a_video_that_hit_an_unexpected_error_is_tried_again(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
     raw = raw_dir(tmp_path, {"man.mp4": media["man_webcam"]})
     prepared = tmp_path / "prepared"
     run(raw, prepared)
     record_file = prepared / RECORDS_DIR / "man.json"
     record = json.loads(record_file.read_text())
-    record["clips"] = [{**record["clips"][0], "status": "skipped", "reason": "error: OSError: disk full"}]
+    record["clips"] = [
+        {**record["clips"][0], "status": "skipped", "reason": "error: OSError: disk full"}
+    ]
     record_file.write_text(json.dumps(record))
     assert run(raw, prepared)["status"].tolist() == ["ok"]

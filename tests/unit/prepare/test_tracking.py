@@ -30,7 +30,9 @@ def test_main_face_is_followed_and_gaps_interpolated_in_time() -> None:
     (track,) = find_tracks(detections, [0, 10, 20, 30])
     np.testing.assert_allclose(track.boxes[:, 0], [0.0, 10.0, 20.0, 20.0])
     np.testing.assert_allclose(track.scores, [0.99, 0.0, 0.99, 0.0])
-    np.testing.assert_allclose(track.points[1, 0], [40.0, 80.0])  # landmarks interpolated with the box
+    np.testing.assert_allclose(
+        track.points[1, 0], [40.0, 80.0]
+    )  # landmarks interpolated with the box
     assert track.detected_fraction == 0.5
 
 
@@ -53,7 +55,9 @@ def test_a_rare_false_detection_is_not_a_track() -> None:
 
 def test_duplicate_detections_of_one_face_do_not_start_a_second_track() -> None:
     near_copy = [2.0, 52.0, 61.0, 111.0, 0.95]
-    tracks = find_tracks([faces(big(0.0), near_copy), faces(big(0.0), near_copy)], [0, 1], max_tracks=4)
+    tracks = find_tracks(
+        [faces(big(0.0), near_copy), faces(big(0.0), near_copy)], [0, 1], max_tracks=4
+    )
     assert len(tracks) == 1
 
 
@@ -61,8 +65,16 @@ def test_unsearched_frames_are_interpolated_and_do_not_count_as_misses() -> None
     positions = searched_frames(7, 3)
     assert positions.tolist() == [0, 3, 6]
     assert searched_frames(5, 3).tolist() == [0, 3, 4]
-    detections = [faces(big(0.0)) if i == 0 else faces(big(30.0)) if i == 3 else faces(big(60.0)) if i == 6
-                  else None for i in range(7)]
+    detections = [
+        faces(big(0.0))
+        if i == 0
+        else faces(big(30.0))
+        if i == 3
+        else faces(big(60.0))
+        if i == 6
+        else None
+        for i in range(7)
+    ]
     (track,) = find_tracks(detections, range(7), min_detected_fraction=1.0)
     np.testing.assert_allclose(track.boxes[:, 0], [0, 10, 20, 30, 40, 50, 60])
     assert track.detected_fraction == 1.0 and track.detected.sum() == 3
@@ -73,7 +85,17 @@ def test_smoothing_averages_jitter_and_coverage_bridges_short_gaps() -> None:
     (raw,) = find_tracks(detections, range(5))
     (smooth,) = find_tracks(detections, range(5), smooth_window=3)
     assert np.ptp(smooth.boxes[1:4, 0]) < np.ptp(raw.boxes[1:4, 0])
-    gappy = [faces(big(0.0)), faces(), faces(), faces(big(0.0)), faces(), faces(), faces(), faces(), faces()]
+    gappy = [
+        faces(big(0.0)),
+        faces(),
+        faces(),
+        faces(big(0.0)),
+        faces(),
+        faces(),
+        faces(),
+        faces(),
+        faces(),
+    ]
     (track,) = find_tracks(gappy, range(9))
     assert track.covered(3, range(9)).tolist() == [True] * 5 + [False] * 4
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import evals
 from PIL import Image
 from sklearn import metrics as skm
 
 from dfd.eval.metrics import pr_points, roc_points
 from dfd.report import figures
+from helpers import evals
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -32,16 +32,16 @@ def assert_sensible_png(path: Path) -> None:
 
 
 def test_dashboard_writes_every_figure(case: evals.EvalCase, tmp_path: Path) -> None:
-    written = figures.write_dashboard(tmp_path / "dash", case.videos, case.clips, case.frames,
-                                      case.metrics, case.history)
+    written = figures.write_dashboard(
+        tmp_path / "dash", case.videos, case.clips, case.frames, case.metrics, case.history
+    )
     assert list(written) == list(figures.FIGURE_FILES)
     for name, path in written.items():
         assert path == tmp_path / "dash" / figures.FIGURE_FILES[name]
         assert_sensible_png(path)
 
 
-def test_training_curves_skipped_without_history(case: evals.EvalCase,
-                                                 tmp_path: Path) -> None:
+def test_training_curves_skipped_without_history(case: evals.EvalCase, tmp_path: Path) -> None:
     for history in (None, pd.DataFrame(), pd.DataFrame({"epoch": [0, 1], "lr-AdamW": [1, 2]})):
         assert figures.plot_training_curves(tmp_path / "curves.png", history) is None
     assert not (tmp_path / "curves.png").exists()
@@ -69,18 +69,21 @@ def test_error_grids_show_the_worst_errors(case: evals.EvalCase, tmp_path: Path)
 
 def test_error_grid_without_errors_or_crops(case: evals.EvalCase, tmp_path: Path) -> None:
     perfect = case.videos.assign(prediction=case.videos["label"])
-    assert_sensible_png(figures.plot_error_grid(tmp_path / "none.png", perfect, case.clips,
-                                                case.metrics, "fn"))
+    assert_sensible_png(
+        figures.plot_error_grid(tmp_path / "none.png", perfect, case.clips, case.metrics, "fn")
+    )
     lost = case.clips.assign(frames="/nonexistent/a.jpg;/nonexistent/b.jpg")
-    assert_sensible_png(figures.plot_error_grid(tmp_path / "lost.png", case.videos, lost,
-                                                case.metrics, "fp"))
+    assert_sensible_png(
+        figures.plot_error_grid(tmp_path / "lost.png", case.videos, lost, case.metrics, "fp")
+    )
     with pytest.raises(ValueError):
         figures.plot_error_grid(tmp_path / "x.png", case.videos, case.clips, case.metrics, "tp")
 
 
 def test_score_over_time_falls_back_to_clips(case: evals.EvalCase, tmp_path: Path) -> None:
-    path = figures.plot_score_over_time(tmp_path / "t.png", case.videos, case.clips, None,
-                                        case.metrics)
+    path = figures.plot_score_over_time(
+        tmp_path / "t.png", case.videos, case.clips, None, case.metrics
+    )
     assert_sensible_png(path)
     picked = case.videos.set_index("video_id").loc[figures.pick_timeline_videos(case.videos)]
     assert len(picked) == 6
@@ -88,8 +91,7 @@ def test_score_over_time_falls_back_to_clips(case: evals.EvalCase, tmp_path: Pat
     assert set(picked["label"] == picked["prediction"]) == {True, False}
 
 
-def test_single_class_tables_still_give_figures(case: evals.EvalCase,
-                                                tmp_path: Path) -> None:
+def test_single_class_tables_still_give_figures(case: evals.EvalCase, tmp_path: Path) -> None:
     real = case.videos[case.videos["label"] == 0]
     real_clips = case.clips[case.clips["label"] == 0]
     written = figures.write_dashboard(tmp_path, real, real_clips, None, {"video": {}}, None)

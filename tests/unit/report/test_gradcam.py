@@ -10,15 +10,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers.runs import compose_train
 from hydra.utils import instantiate
 from PIL import Image
 from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.scoring import score_dataset
-from dfd.report.gradcam import explain_clip, find_target_layer, gradcam_maps, pick_misclassified_clips, pick_sample_clips, write_gradcam_panels
+from dfd.report.gradcam import (
+    explain_clip,
+    find_target_layer,
+    gradcam_maps,
+    pick_misclassified_clips,
+    pick_sample_clips,
+    write_gradcam_panels,
+)
 from dfd.report.tables import clip_table
+from helpers.runs import compose_train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -59,36 +66,55 @@ def maps_of_either_sign(detector: nn.Module, clip: torch.Tensor) -> np.ndarray:
 
 
 def hook_counts(model: nn.Module) -> list[int]:
-    return [len(hooks) for module in model.modules()
-            for hooks in (module._forward_hooks, module._forward_pre_hooks,
-                          module._backward_hooks, module._backward_pre_hooks)]
+    return [
+        len(hooks)
+        for module in model.modules()
+        for hooks in (
+            module._forward_hooks,
+            module._forward_pre_hooks,
+            module._backward_hooks,
+            module._backward_pre_hooks,
+        )
+    ]
 
 
-@pytest.mark.parametrize("model,overrides,expected", [
-    ("mobilenet_v2", (), "backbone.model.features"),  # torchvision, conf default
-    ("resnet18", (), "backbone.model.layer4"),  # timm
-    ("torchvision", ("model.backbone.name=efficientnet_b0",), "backbone.model.features"),
-    ("lstm", ("model.backbone.name=resnet18",), "backbone.model.layer4"),
-    ("transformer", (), "backbone.model.bn2"),  # timm efficientnet_b0: conv_head, then bn2 + act
-    ("r3d_18", (), "backbone.layer4"),
-    ("r2plus1d_18", (), "backbone.layer4"),
-    ("s3d", (), "backbone.features"),
-    ("swin3d_t", (), "backbone.norm"),
-    ("mvit_v2_s", (), "backbone.blocks.15.norm1"),
-])
-def test_target_layer_found(config_dir: Path, model: str, overrides: tuple[str, ...],
-                            expected: str) -> None:
+@pytest.mark.parametrize(
+    "model,overrides,expected",
+    [
+        ("mobilenet_v2", (), "backbone.model.features"),  # torchvision, conf default
+        ("resnet18", (), "backbone.model.layer4"),  # timm
+        ("torchvision", ("model.backbone.name=efficientnet_b0",), "backbone.model.features"),
+        ("lstm", ("model.backbone.name=resnet18",), "backbone.model.layer4"),
+        (
+            "transformer",
+            (),
+            "backbone.model.bn2",
+        ),  # timm efficientnet_b0: conv_head, then bn2 + act
+        ("r3d_18", (), "backbone.layer4"),
+        ("r2plus1d_18", (), "backbone.layer4"),
+        ("s3d", (), "backbone.features"),
+        ("swin3d_t", (), "backbone.norm"),
+        ("mvit_v2_s", (), "backbone.blocks.15.norm1"),
+    ],
+)
+def test_target_layer_found(
+    config_dir: Path, model: str, overrides: tuple[str, ...], expected: str
+) -> None:
     detector = build(config_dir, model, *overrides)
     assert find_target_layer(detector) is detector.get_submodule(expected)
 
 
-@pytest.mark.parametrize("model,overrides", [
-    ("mobilenet_v2", ()),
-    ("lstm", ("model.backbone.name=resnet18",)),
-    ("transformer", ("model.backbone.name=resnet18",)),
-])
-def test_frame_models_give_each_frame_its_map(config_dir: Path, datamodule: FaceClipDataModule,
-                                              model: str, overrides: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "model,overrides",
+    [
+        ("mobilenet_v2", ()),
+        ("lstm", ("model.backbone.name=resnet18",)),
+        ("transformer", ("model.backbone.name=resnet18",)),
+    ],
+)
+def test_frame_models_give_each_frame_its_map(
+    config_dir: Path, datamodule: FaceClipDataModule, model: str, overrides: tuple[str, ...]
+) -> None:
     detector = build(config_dir, model, *overrides)
     clip, raw = clip_of(datamodule)
     maps = maps_of_either_sign(detector, clip)
@@ -100,13 +126,19 @@ def test_frame_models_give_each_frame_its_map(config_dir: Path, datamodule: Face
     assert overlays.shape == (4, 64, 64, 3) and overlays.dtype == np.uint8
 
 
-@pytest.mark.parametrize("model,frames,size", [
-    ("r3d_18", 16, 64), ("r2plus1d_18", 16, 64), ("swin3d_t", 16, 64),
-    pytest.param("s3d", 13, 209, marks=pytest.mark.slow),  # its final pool needs 13 x 209
-    pytest.param("mvit_v2_s", 16, 224, marks=pytest.mark.slow),  # exactly 16 x 224
-])
-def test_video_models_maps_upsampled_in_time(config_dir: Path, datamodule: FaceClipDataModule,
-                                             model: str, frames: int, size: int) -> None:
+@pytest.mark.parametrize(
+    "model,frames,size",
+    [
+        ("r3d_18", 16, 64),
+        ("r2plus1d_18", 16, 64),
+        ("swin3d_t", 16, 64),
+        pytest.param("s3d", 13, 209, marks=pytest.mark.slow),  # its final pool needs 13 x 209
+        pytest.param("mvit_v2_s", 16, 224, marks=pytest.mark.slow),  # exactly 16 x 224
+    ],
+)
+def test_video_models_maps_upsampled_in_time(
+    config_dir: Path, datamodule: FaceClipDataModule, model: str, frames: int, size: int
+) -> None:
     detector = build(config_dir, model)
     # four different test clips end to end: a clip whose frames all differ
     clip = torch.cat([clip_of(datamodule, index)[0] for index in range(4)])[:frames]
@@ -117,10 +149,12 @@ def test_video_models_maps_upsampled_in_time(config_dir: Path, datamodule: FaceC
     assert np.abs(maps[0] - maps[-1]).mean() > 1e-3
 
 
-@pytest.mark.parametrize("model,overrides", [("lstm", ("model.backbone.name=resnet18",)),
-                                             ("r3d_18", ())])
-def test_detector_left_exactly_as_it_was(config_dir: Path, datamodule: FaceClipDataModule,
-                                         model: str, overrides: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "model,overrides", [("lstm", ("model.backbone.name=resnet18",)), ("r3d_18", ())]
+)
+def test_detector_left_exactly_as_it_was(
+    config_dir: Path, datamodule: FaceClipDataModule, model: str, overrides: tuple[str, ...]
+) -> None:
     detector = build(config_dir, model, *overrides).train()
     detector.backbone.eval()  # mixed modes, as with frozen batch norms
     first = next(detector.backbone.parameters())
@@ -167,36 +201,56 @@ def test_vision_transformer_backbone_unsupported(config_dir: Path) -> None:
 
 
 def test_sample_and_misclassified_picks() -> None:
-    clips = pd.DataFrame({
-        "video_id": ["f1", "f1", "f2", "f3", "r1", "r1", "r2"],
-        "label": [1, 1, 1, 1, 0, 0, 0],
-        "score": [0.6, 0.95, 0.9, 0.7, 0.3, 0.05, 0.2],
-        "clip_idx": range(7),
-    })
+    clips = pd.DataFrame(
+        {
+            "video_id": ["f1", "f1", "f2", "f3", "r1", "r1", "r2"],
+            "label": [1, 1, 1, 1, 0, 0, 0],
+            "score": [0.6, 0.95, 0.9, 0.7, 0.3, 0.05, 0.2],
+            "clip_idx": range(7),
+        }
+    )
     picked = pick_sample_clips(clips, 4)
     assert picked["video_id"].tolist() == ["f1", "r1", "f2", "r2"]
     assert picked["clip_idx"].tolist() == [1, 5, 2, 6]  # each video's surest clip
     assert pick_sample_clips(clips, 10)["video_id"].tolist() == ["f1", "r1", "f2", "r2", "f3"]
     assert pick_sample_clips(clips, 0).empty
-    wrong = pd.DataFrame({"video_id": ["r1", "f1", "gone"], "label": [0, 1, 1],
-                          "score": [0.6, 0.4, 0.1], "prediction": [1, 0, 0]})
+    wrong = pd.DataFrame(
+        {
+            "video_id": ["r1", "f1", "gone"],
+            "label": [0, 1, 1],
+            "score": [0.6, 0.4, 0.1],
+            "prediction": [1, 0, 0],
+        }
+    )
     picked = pick_misclassified_clips(clips, wrong)
     assert picked["clip_idx"].tolist() == [4, 0]  # real: its highest clip; fake: its lowest
     assert picked["kind"].tolist() == ["false positive", "false negative"]
 
 
-def test_panels_written(config_dir: Path, datamodule: FaceClipDataModule, tmp_path: Path,
-                        caplog: pytest.LogCaptureFixture) -> None:
+def test_panels_written(
+    config_dir: Path,
+    datamodule: FaceClipDataModule,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     detector = build(config_dir, "mobilenet_v2")
     dataset = datamodule.dataset("test")
     clips = clip_table(dataset, score_dataset(detector, dataset, datamodule.normalize))
-    videos = clips.groupby("video_id", as_index=False).agg(label=("label", "first"),
-                                                           score=("score", "mean"))
+    videos = clips.groupby("video_id", as_index=False).agg(
+        label=("label", "first"), score=("score", "mean")
+    )
     # one real and one fake video said to be misclassified: a false positive and a negative
     wrong = pd.concat([videos[videos["label"] == label].head(1) for label in (0, 1)])
     wrong = wrong.assign(prediction=1 - wrong["label"])
-    paths = write_gradcam_panels(detector, dataset, datamodule.normalize, clips, tmp_path / "cam",
-                                 count=2, misclassified=wrong)
+    paths = write_gradcam_panels(
+        detector,
+        dataset,
+        datamodule.normalize,
+        clips,
+        tmp_path / "cam",
+        count=2,
+        misclassified=wrong,
+    )
     assert len(paths) == 4 and len(set(paths)) == 4
     assert [p.name.split("_")[0] for p in paths] == ["sample"] * 2 + ["misclassified"] * 2
     for path in paths:
@@ -205,7 +259,14 @@ def test_panels_written(config_dir: Path, datamodule: FaceClipDataModule, tmp_pa
             image.verify()
             assert image.size[0] > 400 and image.size[1] > 300
     with caplog.at_level(logging.WARNING, logger="dfd.report.gradcam"):
-        skipped = write_gradcam_panels(detector, dataset, datamodule.normalize, clips,
-                                       tmp_path / "bad", count=2, target_layer="backbone.nope")
+        skipped = write_gradcam_panels(
+            detector,
+            dataset,
+            datamodule.normalize,
+            clips,
+            tmp_path / "bad",
+            count=2,
+            target_layer="backbone.nope",
+        )
     assert skipped == [] and "Grad-CAM panels skipped" in caplog.text
     assert not (tmp_path / "bad").exists()

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import evals
 
 from dfd.report import figures
 from dfd.report.html import data_uri, write_html_report
+from helpers import evals
 
 CONFIG = """experiment_name: demo <b>
 data:
@@ -28,8 +28,9 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory):
     hostile = "<script>alert(1)</script>"
     case.clips.loc[case.clips["video_id"] == case.videos.loc[0, "video_id"], "video_id"] = hostile
     case.videos.loc[0, "video_id"] = hostile
-    written = figures.write_dashboard(root / "figures", case.videos, case.clips, case.frames,
-                                      case.metrics, case.history)
+    written = figures.write_dashboard(
+        root / "figures", case.videos, case.clips, case.frames, case.metrics, case.history
+    )
     return case, written, root
 
 
@@ -37,11 +38,19 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory):
 def report(dashboard) -> str:
     case, written, root = dashboard
     gradcam = [written["false_positives"], written["false_negatives"]]
-    path = write_html_report(root / "out" / "report.html", "Run <one> & two", case.metrics,
-                             written, CONFIG,
-                             extra_images={"gradcam": gradcam, "robustness": written["roc"],
-                                           "missing": [root / "nope.png"]},
-                             videos=case.videos)
+    path = write_html_report(
+        root / "out" / "report.html",
+        "Run <one> & two",
+        case.metrics,
+        written,
+        CONFIG,
+        extra_images={
+            "gradcam": gradcam,
+            "robustness": written["roc"],
+            "missing": [root / "nope.png"],
+        },
+        videos=case.videos,
+    )
     assert path == root / "out" / "report.html"
     return path.read_text(encoding="utf-8")
 
@@ -63,10 +72,17 @@ def test_no_external_requests(report: str) -> None:
 
 
 def test_figures_in_dashboard_order_with_captions(report: str) -> None:
-    assert report.index("ROC curve at video") < report.index("Precision-recall curve") \
-        < report.index("Video confusion matrix") < report.index("Loss and validation AUROC")
-    assert report.index("<h2>Grad-CAM</h2>") < report.index("<h2>Robustness</h2>") \
+    assert (
+        report.index("ROC curve at video")
+        < report.index("Precision-recall curve")
+        < report.index("Video confusion matrix")
+        < report.index("Loss and validation AUROC")
+    )
+    assert (
+        report.index("<h2>Grad-CAM</h2>")
+        < report.index("<h2>Robustness</h2>")
         < report.index("<h2>Misclassified videos</h2>")
+    )
     assert "missing" not in re.findall(r"<h2>([^<]*)</h2>", report)
 
 
@@ -102,7 +118,8 @@ def test_config_is_collapsible_and_escaped(report: str) -> None:
 
 
 def test_minimal_report(tmp_path: Path) -> None:
-    path = write_html_report(tmp_path / "r.html", "t", {"video": {"auroc": float("nan")}}, {},
-                             "not: [valid yaml")
+    path = write_html_report(
+        tmp_path / "r.html", "t", {"video": {"auroc": float("nan")}}, {}, "not: [valid yaml"
+    )
     text = path.read_text()
     assert "<td>n/a</td>" in text and "Misclassified" not in text and "<img" not in text

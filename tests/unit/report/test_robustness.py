@@ -35,18 +35,28 @@ def small_detector() -> torch.nn.Module:
 
 
 def test_scores_clean_and_perturbed_then_writes_csv_and_plot(
-        datamodule: FaceClipDataModule, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    datamodule: FaceClipDataModule, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     detector, dataset = small_detector(), datamodule.dataset("test")
     with caplog.at_level(logging.INFO, logger=robustness.__name__):
-        table = run_robustness(detector, dataset, datamodule.normalize, SETTINGS, tmp_path,
-                               batch_size=4)
+        table = run_robustness(
+            detector, dataset, datamodule.normalize, SETTINGS, tmp_path, batch_size=4
+        )
     assert list(table.columns) == list(COLUMNS)
     assert table[["perturbation", "level"]].values.tolist() == [
-        ["jpeg", 0], ["jpeg", 1], ["jpeg", 2], ["blur", 0], ["blur", 1], ["blur", 2]]
+        ["jpeg", 0],
+        ["jpeg", 1],
+        ["jpeg", 2],
+        ["blur", 0],
+        ["blur", 1],
+        ["blur", 2],
+    ]
     assert table["severity"].tolist()[1:3] == [70, 30] and table["severity"].tolist()[4:] == [1, 3]
     clean = table[table["level"] == 0]
     assert clean["severity"].isna().all() and clean["video_auroc"].nunique() == 1
-    videos = video_table(clip_table(dataset, score_dataset(detector, dataset, datamodule.normalize)))
+    videos = video_table(
+        clip_table(dataset, score_dataset(detector, dataset, datamodule.normalize))
+    )
     expected = binary_metrics(videos["score"].to_numpy(), videos["label"].to_numpy())
     assert clean["video_auroc"].iloc[0] == pytest.approx(expected["auroc"])
     assert (table["num_videos"] == len(dataset.video_ids)).all() and (table["seconds"] > 0).all()
@@ -58,7 +68,8 @@ def test_scores_clean_and_perturbed_then_writes_csv_and_plot(
 
 
 def test_perturbed_copy_serves_changed_clips_of_the_same_windows(
-        datamodule: FaceClipDataModule) -> None:
+    datamodule: FaceClipDataModule,
+) -> None:
     dataset = datamodule.dataset("test")
     blurred = perturbed_dataset(dataset, Perturbation("blur", 3))
     assert len(blurred) == len(dataset) and blurred.perturb is not None
@@ -69,22 +80,39 @@ def test_perturbed_copy_serves_changed_clips_of_the_same_windows(
         assert torch.equal(changed[key], clean[key])
 
 
-@pytest.mark.parametrize("settings,message", [({"jpeg": [50], "sharpen": [1]}, "sharpen"),
-                                              ({"blur": [2], "h264": [60]}, "h264")])
+@pytest.mark.parametrize(
+    "settings,message",
+    [({"jpeg": [50], "sharpen": [1]}, "sharpen"), ({"blur": [2], "h264": [60]}, "h264")],
+)
 def test_bad_settings_refused_before_any_scoring(
-        datamodule: FaceClipDataModule, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        settings: dict[str, list[float]], message: str) -> None:
+    datamodule: FaceClipDataModule,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, list[float]],
+    message: str,
+) -> None:
     def no_scoring(*args: object, **kwargs: object) -> None:
         raise AssertionError("scored before the settings were checked")
 
     monkeypatch.setattr(robustness, "score_dataset", no_scoring)
     with pytest.raises(ValueError, match=message):
-        run_robustness(torch.nn.Identity(), datamodule.dataset("test"), datamodule.normalize,
-                       settings, tmp_path / "out")
+        run_robustness(
+            torch.nn.Identity(),
+            datamodule.dataset("test"),
+            datamodule.normalize,
+            settings,
+            tmp_path / "out",
+        )
     assert not (tmp_path / "out").exists()
 
 
 def test_plot_draws_a_table_without_a_defined_auroc(tmp_path: Path) -> None:
-    table = pd.DataFrame({"perturbation": ["noise"] * 3, "level": [0, 1, 2],
-                          "severity": [np.nan, 5, 10], "video_auroc": [np.nan] * 3})
+    table = pd.DataFrame(
+        {
+            "perturbation": ["noise"] * 3,
+            "level": [0, 1, 2],
+            "severity": [np.nan, 5, 10],
+            "video_auroc": [np.nan] * 3,
+        }
+    )
     assert plot_robustness(table, tmp_path / "plot.png").stat().st_size > 5_000

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import wandb
-from helpers import evals
 
 from dfd.report.figures import plot_confusion, plot_roc, representative_frame
 from dfd.report.wandb_report import log_evaluation_to_wandb, summary_values, video_table
+from helpers import evals
 
 
 @pytest.fixture
@@ -48,17 +48,20 @@ def test_video_table_has_a_face_thumbnail_per_video(case: evals.EvalCase) -> Non
     assert [row[0] for row in table.data] == list(case.videos["video_id"])
     for row in table.data:
         assert isinstance(row[-1], wandb.Image)
-        assert Path(row[-1]._path).read_bytes() == \
-            representative_frame(case.clips, row[0]).read_bytes()
+        assert (
+            Path(row[-1]._path).read_bytes()
+            == representative_frame(case.clips, row[0]).read_bytes()
+        )
 
 
-def test_offline_run_holds_figures_summary_and_table(case: evals.EvalCase,
-                                                     offline_dirs: Path) -> None:
+def test_offline_run_holds_figures_summary_and_table(
+    case: evals.EvalCase, offline_dirs: Path
+) -> None:
     figures = {
-        "roc": plot_roc(offline_dirs / "figs" / "roc.png", case.videos, case.clips,
-                        case.metrics),
-        "confusion": plot_confusion(offline_dirs / "figs" / "confusion.png", case.videos,
-                                    case.metrics),
+        "roc": plot_roc(offline_dirs / "figs" / "roc.png", case.videos, case.clips, case.metrics),
+        "confusion": plot_confusion(
+            offline_dirs / "figs" / "confusion.png", case.videos, case.metrics
+        ),
     }
     run = wandb.init(dir=offline_dirs, mode="offline", project="dfd-test")
     try:
@@ -79,12 +82,20 @@ def test_offline_run_holds_figures_summary_and_table(case: evals.EvalCase,
     rows = {row[0]: row for row in table["data"]}
     assert set(rows) == set(case.videos["video_id"])
     for video in case.videos.itertuples():
-        assert rows[video.video_id][1:4] == [video.label, pytest.approx(video.score),
-                                             video.prediction]
-    keys = [key.encode() for key in ("test/video_auroc_ci_low", "test/video_ap_ci_high", "test/clip_ece")]
+        assert rows[video.video_id][1:4] == [
+            video.label,
+            pytest.approx(video.score),
+            video.prediction,
+        ]
+    keys = [
+        key.encode()
+        for key in ("test/video_auroc_ci_low", "test/video_ap_ci_high", "test/clip_ece")
+    ]
     transaction_log = next(run_dir.glob("run-*.wandb"))
     deadline = time.monotonic() + 30  # wandb's service may still be flushing after finish()
-    while not all(key in transaction_log.read_bytes() for key in keys) and time.monotonic() < deadline:
+    while (
+        not all(key in transaction_log.read_bytes() for key in keys) and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     for key in keys:
         assert key in transaction_log.read_bytes()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from helpers.servers import API, free_port, stop_process
 
 MAX_UPLOAD_MB, MAX_DURATION_S = 1, 2.0
@@ -22,12 +23,32 @@ def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     uploads = tmp_path_factory.mktemp("serve") / "uploads"
     log = uploads.parent / "server.log"
     port = free_port()
-    command = [sys.executable, "-m", "dfd.cli.main", "serve", str(tiny_run), "--port", str(port),
-               "--device", "cpu", "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-duration",
-               str(MAX_DURATION_S), "--max-in-flight", "1", "--upload-dir", str(uploads)]
+    command = [
+        sys.executable,
+        "-m",
+        "dfd.cli.main",
+        "serve",
+        str(tiny_run),
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--max-upload-mb",
+        str(MAX_UPLOAD_MB),
+        "--max-duration",
+        str(MAX_DURATION_S),
+        "--max-in-flight",
+        "1",
+        "--upload-dir",
+        str(uploads),
+    ]
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     try:
@@ -49,5 +70,7 @@ def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 @pytest.fixture(scope="module")
 def demo_videos(tiny_raw: Path) -> list[Path]:
     """One real and one fake demo video, both with a face."""
-    return [tiny_raw / "real" / sorted(p.name for p in (tiny_raw / "real").glob("man*.mp4"))[0],
-            sorted((tiny_raw / "fake").glob("*.mp4"))[0]]
+    return [
+        tiny_raw / "real" / sorted(p.name for p in (tiny_raw / "real").glob("man*.mp4"))[0],
+        sorted((tiny_raw / "fake").glob("*.mp4"))[0],
+    ]

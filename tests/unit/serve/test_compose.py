@@ -19,12 +19,12 @@ import httpx
 import pytest
 import redis
 import yaml
-from helpers.runs import REPO
-from helpers.servers import free_port, stop_process
 from sqlalchemy.engine import make_url
 
 from dfd.serve.__main__ import parser as serve_parser
 from dfd.serve.worker import parser as worker_parser
+from helpers.runs import REPO
+from helpers.servers import free_port, stop_process
 
 API = "/api/v1"
 MODEL_MOUNT = "/model"
@@ -59,6 +59,7 @@ def mounts(service: dict) -> dict[str, tuple[str, str | None]]:
 
 # ------------------------------------------------------------------------ fast: the wiring
 
+
 def test_api_and_worker_are_dfd_commands_wired_to_the_services() -> None:
     services = compose()["services"]
     assert set(services) == {"api", "worker", "redis", "postgres"}
@@ -77,7 +78,10 @@ def test_api_and_worker_are_dfd_commands_wired_to_the_services() -> None:
     postgres = services["postgres"]["environment"]
     assert (database.host, database.port) == ("postgres", POSTGRES_PORT)
     assert (database.username, database.password, database.database) == (
-        postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], postgres["POSTGRES_DB"])
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+        postgres["POSTGRES_DB"],
+    )
     assert database.drivername == "postgresql+psycopg"
 
     for name in ("api", "worker"):
@@ -96,27 +100,42 @@ def test_dockerfile_builds_from_the_repository() -> None:
     torch pins it installs first from TORCH_INDEX are in pyproject.toml."""
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "ARG BASE=python:3.11-slim" in dockerfile and "ARG TORCH_INDEX=" in dockerfile
-    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
-    copied = [word for line in dockerfile.splitlines() if line.startswith("COPY ")
-              for word in line.split()[1:-1]]
+    ignored = {
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    copied = [
+        word
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ")
+        for word in line.split()[1:-1]
+    ]
     assert copied
     for source in copied:
         assert (REPO / source).exists(), source
         assert source not in ignored, source
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert sorted(d.split("==")[0] for d in dependencies
-                  if d.startswith(("torch==", "torchvision=="))) == ["torch", "torchvision"]
+    assert sorted(
+        d.split("==")[0] for d in dependencies if d.startswith(("torch==", "torchvision=="))
+    ) == ["torch", "torchvision"]
 
 
 # ------------------------------------------------------------------------ slow: the commands run
 
-def localized(command: list[str], model: Path, queue: str, database: str, uploads: Path,
-              port: int) -> list[str]:
+
+def localized(
+    command: list[str], model: Path, queue: str, database: str, uploads: Path, port: int
+) -> list[str]:
     """A compose command as this machine runs it: `dfd` through this Python, and the model,
     broker, database, upload folder and address replaced by the test's (127.0.0.1 only)."""
-    values = {"--queue": queue, "--database": database, "--upload-dir": str(uploads),
-              "--host": "127.0.0.1", "--port": str(port)}
+    values = {
+        "--queue": queue,
+        "--database": database,
+        "--upload-dir": str(uploads),
+        "--host": "127.0.0.1",
+        "--port": str(port),
+    }
     assert command[0] == "dfd"
     argv, words = [sys.executable, "-m", "dfd.cli.main"], iter(command[1:])
     for word in words:
@@ -129,27 +148,39 @@ def localized(command: list[str], model: Path, queue: str, database: str, upload
 
 
 @pytest.fixture
-def deployment(tiny_run: Path, redis_url: str, postgres_url: str,
-               tmp_path: Path) -> Iterator[dict]:
+def deployment(tiny_run: Path, redis_url: str, postgres_url: str, tmp_path: Path) -> Iterator[dict]:
     """compose.yaml's api and worker, started from its commands."""
     queue = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
     redis.Redis.from_url(queue).flushdb()
     port = free_port()
     processes = []
     for name in ("api", "worker"):
-        argv = localized(service_command(name), tiny_run, queue, postgres_url,
-                         tmp_path / "uploads", port)
+        argv = localized(
+            service_command(name), tiny_run, queue, postgres_url, tmp_path / "uploads", port
+        )
         log = (tmp_path / f"{name}.log").open("w")
-        processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                          env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+        processes.append(
+            subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        )
 
     def logs() -> str:
-        return "\n".join(f"--- {name}\n{(tmp_path / f'{name}.log').read_text()[-3000:]}"
-                         for name in ("api", "worker"))
+        return "\n".join(
+            f"--- {name}\n{(tmp_path / f'{name}.log').read_text()[-3000:]}"
+            for name in ("api", "worker")
+        )
 
     try:
-        yield {"url": f"http://127.0.0.1:{port}", "processes": processes, "logs": logs,
-               "queue": queue}
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "processes": processes,
+            "logs": logs,
+            "queue": queue,
+        }
     finally:
         for process in reversed(processes):
             stop_process(process)
@@ -170,21 +201,36 @@ def wait_until(check, what: str, deployment: dict, timeout: float) -> object:
 
 
 @pytest.mark.slow
-def test_compose_commands_take_a_job_through_redis_into_postgres(deployment: dict,
-                                                                  tiny_raw: Path) -> None:
+def test_compose_commands_take_a_job_through_redis_into_postgres(
+    deployment: dict, tiny_raw: Path
+) -> None:
     url = deployment["url"]
-    health = wait_until(lambda: (r := httpx.get(f"{url}{API}/health", timeout=2)).status_code
-                        == 200 and r.json(), "the API did not come up", deployment, 180)
+    health = wait_until(
+        lambda: (r := httpx.get(f"{url}{API}/health", timeout=2)).status_code == 200 and r.json(),
+        "the API did not come up",
+        deployment,
+        180,
+    )
     assert (health["mode"], health["queue"]) == ("queue", deployment["queue"])
     assert health["database"].startswith("postgresql")
     video = sorted((tiny_raw / "real").glob("man*.mp4"))[0]
-    submitted = httpx.post(f"{url}{API}/analyze-video", timeout=60,
-                           files={"file": (video.name, video.read_bytes(), "video/mp4")})
+    submitted = httpx.post(
+        f"{url}{API}/analyze-video",
+        timeout=60,
+        files={"file": (video.name, video.read_bytes(), "video/mp4")},
+    )
     assert submitted.status_code == 202, submitted.text
     job_id = submitted.json()["job_id"]
-    record = wait_until(lambda: (r := httpx.get(f"{url}{API}/jobs/{job_id}", timeout=10).json())
-                        ["status"] in ("done", "failed") and r, "the job did not finish",
-                        deployment, JOB_TIMEOUT_S)
+    record = wait_until(
+        lambda: (
+            (r := httpx.get(f"{url}{API}/jobs/{job_id}", timeout=10).json())["status"]
+            in ("done", "failed")
+            and r
+        ),
+        "the job did not finish",
+        deployment,
+        JOB_TIMEOUT_S,
+    )
     assert record["status"] == "done", record
     result = record["result"]
     assert result["prediction"] in ("REAL", "FAKE") and 0.0 <= result["fake_probability"] <= 1.0

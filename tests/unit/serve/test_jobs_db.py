@@ -18,14 +18,22 @@ from sqlalchemy import create_engine, text
 from dfd.serve.database import ClaimedJob, SqlJobStore, sqlite_url
 from dfd.serve.jobs import DONE, FAILED, QUEUED, RUNNING, job_record
 
-RESULT = {"video_id": "v", "prediction": "FAKE", "fake_probability": 0.8125,
-          "frames": [{"frame": 0, "score": 0.5}], "notes": ["é ünïcode"]}
+RESULT = {
+    "video_id": "v",
+    "prediction": "FAKE",
+    "fake_probability": 0.8125,
+    "frames": [{"frame": 0, "score": 0.5}],
+    "notes": ["é ünïcode"],
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJobStore]:
-    url = (sqlite_url(tmp_path) if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
+    url = (
+        sqlite_url(tmp_path)
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     jobs = SqlJobStore(url)
     yield jobs
     jobs.close()
@@ -46,8 +54,9 @@ def test_a_queued_job_is_claimed_then_done(store: SqlJobStore) -> None:
     assert datetime.fromisoformat(queued["created_at"]).utcoffset().total_seconds() == 0
 
     claimed = store.claim(job_id, max_attempts=3)
-    assert claimed == ClaimedJob(job_id, f"{job_id}/upload.video",
-                                 {"enable_gradcam": True, "duration_s": 0.6}, 1)
+    assert claimed == ClaimedJob(
+        job_id, f"{job_id}/upload.video", {"enable_gradcam": True, "duration_s": 0.6}, 1
+    )
     running = store.get(job_id)
     assert running["status"] == RUNNING and running["updated_at"] > running["created_at"]
 
@@ -66,7 +75,10 @@ def test_a_failed_job_records_why(store: SqlJobStore) -> None:
     assert store.fail(job_id, "no_face", "no face was found in any sampled frame")
     failed = store.get(job_id)
     assert failed["status"] == FAILED and failed["result"] is None
-    assert failed["error"] == {"code": "no_face", "message": "no face was found in any sampled frame"}
+    assert failed["error"] == {
+        "code": "no_face",
+        "message": "no face was found in any sampled frame",
+    }
     assert not store.finish(job_id, RESULT) and store.get(job_id)["status"] == FAILED
 
 
@@ -87,9 +99,20 @@ def test_inline_results_and_unknown_jobs(store: SqlJobStore) -> None:
     store.put(job_id, job_record(job_id, DONE, result=RESULT))
     record = store.get(job_id)
     assert (record["status"], record["attempts"], record["result"], record["error"]) == (
-        DONE, 1, RESULT, None)
-    assert set(record) == {"job_id", "status", "created_at", "updated_at", "attempts",
-                           "result", "error"}
+        DONE,
+        1,
+        RESULT,
+        None,
+    )
+    assert set(record) == {
+        "job_id",
+        "status",
+        "created_at",
+        "updated_at",
+        "attempts",
+        "result",
+        "error",
+    }
 
 
 def test_a_job_whose_message_never_went_out_is_found_until_sent(store: SqlJobStore) -> None:
@@ -125,20 +148,28 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path, backend: str)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_table_made_by_an_older_dfd_gets_the_new_column(request: pytest.FixtureRequest,
-                                                            tmp_path: Path, backend: str) -> None:
+def test_a_table_made_by_an_older_dfd_gets_the_new_column(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
     """A job table from before `sent_at` existed: opening it adds the column, old jobs stay
     readable, and a queued one counts as never sent."""
     url = empty_database(request, tmp_path, backend)
     old = create_engine(url)
     with old.begin() as db:
-        db.execute(text(
-            "CREATE TABLE dfd_jobs (id VARCHAR(64) PRIMARY KEY, status VARCHAR(16) NOT NULL, "
-            "created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, attempts INTEGER "
-            "NOT NULL, upload TEXT, options JSON NOT NULL, result JSON, error_code VARCHAR(64), "
-            "error_message TEXT)"))
-        db.execute(text("INSERT INTO dfd_jobs VALUES ('old', 'queued', '2026-01-02 03:04:05', "
-                        "'2026-01-02 03:04:05', 0, 'old/upload.video', '{}', NULL, NULL, NULL)"))
+        db.execute(
+            text(
+                "CREATE TABLE dfd_jobs (id VARCHAR(64) PRIMARY KEY, status VARCHAR(16) NOT NULL, "
+                "created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, attempts INTEGER "
+                "NOT NULL, upload TEXT, options JSON NOT NULL, result JSON, error_code VARCHAR(64), "
+                "error_message TEXT)"
+            )
+        )
+        db.execute(
+            text(
+                "INSERT INTO dfd_jobs VALUES ('old', 'queued', '2026-01-02 03:04:05', "
+                "'2026-01-02 03:04:05', 0, 'old/upload.video', '{}', NULL, NULL, NULL)"
+            )
+        )
     old.dispose()
     stores = [SqlJobStore(url), SqlJobStore(url)]  # the second finds the column there
     assert stores[0].get("old")["status"] == QUEUED
@@ -149,8 +180,9 @@ def test_a_table_made_by_an_older_dfd_gets_the_new_column(request: pytest.Fixtur
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_processes_starting_together_all_get_the_table(request: pytest.FixtureRequest,
-                                                        tmp_path: Path, backend: str) -> None:
+def test_processes_starting_together_all_get_the_table(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
     """An API and its workers open a new database at the same moment: each may try to create
     the table, and none fails for it."""
     url = empty_database(request, tmp_path, backend)
@@ -180,8 +212,9 @@ def test_a_new_sqlite_file_switches_to_wal_while_another_process_writes(tmp_path
     while another connection holds the write lock (the race of processes opening a new file
     together, seen in CI): opening the store waits for the writer instead of failing."""
     url = sqlite_url(tmp_path)
-    writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None,
-                             check_same_thread=False)
+    writer = sqlite3.connect(
+        url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
     writer.execute("CREATE TABLE other (value INTEGER)")
     writer.execute("BEGIN IMMEDIATE")
     threading.Timer(0.3, writer.execute, args=("COMMIT",)).start()

@@ -13,15 +13,22 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from helpers.servers import API, Stack, analyze, deployed, redis_database
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from dfd.demo.encode import write_video
 from dfd.serve.app import create_app
+from helpers.servers import API, Stack, analyze, deployed, redis_database
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 ANALYSIS_MS = 300_000
 WATCH_STATUS = """() => {  // every text the status line shows, in window.statuses
@@ -37,6 +44,7 @@ CHART_FITS = """() => {  // the chart is redrawn at the page's width, not scaled
 
 
 # ------------------------------------------------------------------------ fast: the files
+
 
 def test_the_page_and_its_files_are_served_from_the_app() -> None:
     """No model is loaded (no lifespan): only the static side is asked for."""
@@ -58,6 +66,7 @@ def test_the_page_and_its_files_are_served_from_the_app() -> None:
 
 # ------------------------------------------------------------------------ slow: a real browser
 
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     """Headless Chromium from the system packages, with a fresh profile."""
@@ -66,8 +75,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
     profile = tmp_path_factory.mktemp("chromium_profile")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-            viewport=DESKTOP)
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS, viewport=DESKTOP
+        )
         yield context
         context.close()
 
@@ -145,9 +154,11 @@ def shown_as(text: str, probability: float) -> bool:
 
 # the inline server (dfd serve): the answer comes with the upload's response
 
+
 @pytest.mark.slow
 def test_a_demo_video_uploaded_in_chromium_shows_the_apis_verdict(
-        page: Page, server: dict, demo_videos: list[Path], tmp_path: Path) -> None:  # noqa: F811
+    page: Page, server: dict, demo_videos: list[Path], tmp_path: Path
+) -> None:
     video = demo_videos[1]
     expected = analyze(server, video.read_bytes(), enable_gradcam="true").json()
     open_page(page, server["url"])
@@ -160,16 +171,20 @@ def test_a_demo_video_uploaded_in_chromium_shows_the_apis_verdict(
 
 @pytest.mark.slow
 def test_a_dropped_file_that_is_no_video_shows_the_apis_error(
-        page: Page, server: dict, tmp_path: Path) -> None:  # noqa: F811
+    page: Page, server: dict, tmp_path: Path
+) -> None:
     content = "not a video at all\n"
     expected = analyze(server, content.encode()).json()
     open_page(page, server["url"])
-    page.evaluate("""content => {
+    page.evaluate(
+        """content => {
         const files = new DataTransfer();
         files.items.add(new File([content], "notes.txt", {type: "text/plain"}));
         const drop = document.getElementById("drop");
         drop.dispatchEvent(new DragEvent("drop", {dataTransfer: files, bubbles: true}));
-    }""", content)
+    }""",
+        content,
+    )
     assert "notes.txt" in page.inner_text("#file-name")
     page.click("#analyse")
     page.wait_for_selector("#error", state="visible", timeout=ANALYSIS_MS)
@@ -183,19 +198,23 @@ def test_a_dropped_file_that_is_no_video_shows_the_apis_error(
 
 # the queue (dfd serve --queue + dfd worker): 202 with a job, which the page polls
 
+
 @pytest.fixture(scope="module")
-def queued(tiny_run: Path, redis_url: str,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def queued(
+    tiny_run: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """The API in queue mode and one worker, jobs in SQLite."""
     folder = tmp_path_factory.mktemp("page_queue")
-    with deployed(tiny_run, folder, redis_database(redis_url, 3),
-                  f"sqlite:///{folder / 'jobs.sqlite3'}") as deployment:
+    with deployed(
+        tiny_run, folder, redis_database(redis_url, 3), f"sqlite:///{folder / 'jobs.sqlite3'}"
+    ) as deployment:
         yield deployment
 
 
 @pytest.mark.slow
 def test_a_queued_job_is_followed_until_the_worker_has_scored_it(
-        page: Page, queued: Stack, demo_videos: list[Path]) -> None:
+    page: Page, queued: Stack, demo_videos: list[Path]
+) -> None:
     open_page(page, queued.url)
     upload(page, demo_videos[0], gradcam=True)
     page.wait_for_selector("#result", state="visible", timeout=ANALYSIS_MS)

@@ -15,19 +15,20 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from helpers.servers import API, analyze
 
 from dfd.demo.encode import write_video
 from dfd.serve.__main__ import parser
 from dfd.serve.jobs import MemoryJobStore
 from dfd.serve.limits import InFlight
 from dfd.serve.settings import MIB
+from helpers.servers import API, analyze
 
 MAX_UPLOAD_MB, MAX_DURATION_S = 1, 2.0
 PROBABILITY_AGREEMENT = 1e-6
 
 
 # ------------------------------------------------------------------------ fast: no model needed
+
 
 def test_job_store_keeps_the_newest() -> None:
     store = MemoryJobStore(capacity=2)
@@ -44,34 +45,57 @@ def test_in_flight_refuses_beyond_the_limit() -> None:
 
 
 def test_serve_options() -> None:
-    args = parser().parse_args(["run", "--port", "9000", "--max-upload-mb", "3",
-                                "--max-in-flight", "2", "--device", "cpu"])
-    assert (args.port, args.max_upload_mb, args.max_in_flight, args.host) == (9000, 3, 2, "127.0.0.1")
+    args = parser().parse_args(
+        ["run", "--port", "9000", "--max-upload-mb", "3", "--max-in-flight", "2", "--device", "cpu"]
+    )
+    assert (args.port, args.max_upload_mb, args.max_in_flight, args.host) == (
+        9000,
+        3,
+        2,
+        "127.0.0.1",
+    )
     with pytest.raises(SystemExit):
         parser().parse_args(["run", "--max-in-flight", "0"])
 
 
 # ------------------------------------------------------------------------ slow: a real server
 
+
 def leftovers(server: dict) -> list[Path]:
     return list(server["uploads"].iterdir())
 
 
 @pytest.fixture(scope="module")
-def predicted(tiny_run: Path, demo_videos: list[Path],
-              tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def predicted(
+    tiny_run: Path, demo_videos: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict]:
     """`dfd predict` on the same videos: the reference the API must match."""
     out = tmp_path_factory.mktemp("serve_predict") / "out.json"
-    result = subprocess.run([sys.executable, "-m", "dfd.cli.predict", str(tiny_run),
-                             *map(str, demo_videos), "--json", str(out), "--frames",
-                             "--device", "cpu"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dfd.cli.predict",
+            str(tiny_run),
+            *map(str, demo_videos),
+            "--json",
+            str(out),
+            "--frames",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return {Path(v["video"]).name: v for v in json.loads(out.read_text())["videos"]}
 
 
 @pytest.mark.slow
-def test_analyze_gives_what_predict_gives(server: dict, demo_videos: list[Path],
-                                          predicted: dict[str, dict]) -> None:
+def test_analyze_gives_what_predict_gives(
+    server: dict, demo_videos: list[Path], predicted: dict[str, dict]
+) -> None:
     for video in demo_videos:
         response = analyze(server, video.read_bytes(), enable_gradcam="false")
         assert response.status_code == 200, response.text
@@ -81,24 +105,33 @@ def test_analyze_gives_what_predict_gives(server: dict, demo_videos: list[Path],
         assert body["prediction"] == want["verdict"] and body["threshold"] == want["threshold"]
         assert body["faces"] == want["faces"] and body["gradcam"] == []
         assert [(f["face"], f["frame"], f["time"]) for f in body["frames"]] == [
-            (f["face"], f["frame"], f["time"]) for f in want["frame_scores"]]
-        assert np.allclose([f["score"] for f in body["frames"]],
-                           [f["score"] for f in want["frame_scores"]], atol=PROBABILITY_AGREEMENT)
+            (f["face"], f["frame"], f["time"]) for f in want["frame_scores"]
+        ]
+        assert np.allclose(
+            [f["score"] for f in body["frames"]],
+            [f["score"] for f in want["frame_scores"]],
+            atol=PROBABILITY_AGREEMENT,
+        )
         assert body["model_version"]["name"].endswith(".ckpt")
         assert len(body["model_version"]["sha256"]) == 64 and body["processing_time_s"] > 0
-        print(f"{video.name}: {body['prediction']} {body['fake_probability']:.6f}, "
-              f"{body['processing_time_s']:.2f} s")
+        print(
+            f"{video.name}: {body['prediction']} {body['fake_probability']:.6f}, "
+            f"{body['processing_time_s']:.2f} s"
+        )
         job = httpx.get(f"{server['url']}{API}/jobs/{body['video_id']}").json()
         assert {key: job[key] for key in ("job_id", "status", "attempts", "result", "error")} == {
-            "job_id": body["video_id"], "status": "done", "attempts": 1, "result": body,
-            "error": None}
+            "job_id": body["video_id"],
+            "status": "done",
+            "attempts": 1,
+            "result": body,
+            "error": None,
+        }
     assert leftovers(server) == []
 
 
 @pytest.mark.slow
 def test_gradcam_frames_come_inline(server: dict, demo_videos: list[Path]) -> None:
-    response = analyze(server, demo_videos[1].read_bytes(), enable_gradcam="true",
-                       num_frames="4")
+    response = analyze(server, demo_videos[1].read_bytes(), enable_gradcam="true", num_frames="4")
     assert response.status_code == 200, response.text
     (cam,) = response.json()["gradcam"]
     assert base64.b64decode(cam["png_base64"]).startswith(b"\x89PNG")
@@ -125,19 +158,33 @@ def bad_uploads(tmp_path_factory: pytest.TempPathFactory, tiny_raw: Path) -> dic
     real = sorted((tiny_raw / "real").glob("man*.mp4"))[0].read_bytes()
     long_clip = write_video(folder / "long.mp4", np.full((75, 48, 64, 3), 90, np.uint8))  # 3 s
     flat = write_video(folder / "flat.mp4", np.full((12, 96, 128, 3), (40, 120, 40), np.uint8))
-    return {"empty": b"", "text": b"not a video at all\n", "truncated": real[: len(real) // 3],
-            "long": long_clip.read_bytes(), "no_face": flat.read_bytes(),
-            "just_over": b"\0" * (MAX_UPLOAD_MB * MIB + 1),
-            "far_over": b"\0" * (3 * MAX_UPLOAD_MB * MIB)}
+    return {
+        "empty": b"",
+        "text": b"not a video at all\n",
+        "truncated": real[: len(real) // 3],
+        "long": long_clip.read_bytes(),
+        "no_face": flat.read_bytes(),
+        "just_over": b"\0" * (MAX_UPLOAD_MB * MIB + 1),
+        "far_over": b"\0" * (3 * MAX_UPLOAD_MB * MIB),
+    }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "status", "code"), [
-    ("empty", 400, "empty_upload"), ("text", 415, "not_a_video"),
-    ("truncated", 415, "not_a_video"), ("long", 422, "too_long"), ("no_face", 422, "no_face"),
-    ("just_over", 413, "too_large"), ("far_over", 413, "too_large")])
-def test_bad_uploads_get_a_json_error_and_leave_nothing(server: dict, bad_uploads: dict[str, bytes],
-                                                       name: str, status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("empty", 400, "empty_upload"),
+        ("text", 415, "not_a_video"),
+        ("truncated", 415, "not_a_video"),
+        ("long", 422, "too_long"),
+        ("no_face", 422, "no_face"),
+        ("just_over", 413, "too_large"),
+        ("far_over", 413, "too_large"),
+    ],
+)
+def test_bad_uploads_get_a_json_error_and_leave_nothing(
+    server: dict, bad_uploads: dict[str, bytes], name: str, status: int, code: str
+) -> None:
     response = analyze(server, bad_uploads[name])
     assert response.status_code == status, response.text
     assert response.json()["error"] == code and response.json()["detail"]
@@ -177,8 +224,10 @@ def test_beyond_the_in_flight_bound_is_503_at_once(server: dict, demo_videos: li
 def test_a_chunked_upload_is_stopped_at_the_limit(server: dict) -> None:
     """No Content-Length to trust: the server counts the bytes as they arrive."""
     boundary = "dfdboundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.mp4\"\r\n"
-            f"Content-Type: video/mp4\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.mp4"\r\n'
+        f"Content-Type: video/mp4\r\n\r\n"
+    ).encode()
 
     def body() -> Iterator[bytes]:
         yield head
@@ -186,7 +235,11 @@ def test_a_chunked_upload_is_stopped_at_the_limit(server: dict) -> None:
             yield b"\0" * MIB
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    response = httpx.post(f"{server['url']}{API}/analyze-video", content=body(), timeout=60,
-                          headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    response = httpx.post(
+        f"{server['url']}{API}/analyze-video",
+        content=body(),
+        timeout=60,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert response.status_code == 413 and response.json()["error"] == "too_large"
     assert leftovers(server) == []

@@ -15,7 +15,6 @@ import httpx
 import numpy as np
 import pytest
 import redis
-from helpers.servers import API, Stack, deployed, free_port, redis_database
 
 from dfd.demo.encode import write_video
 from dfd.serve.__main__ import parser as serve_parser
@@ -26,6 +25,7 @@ from dfd.serve.queue import QUEUE, JobQueue
 from dfd.serve.settings import ServeSettings
 from dfd.serve.worker import JobRunner, resend_unsent
 from dfd.serve.worker import parser as worker_parser
+from helpers.servers import API, Stack, deployed, free_port, redis_database
 
 PROBABILITY_AGREEMENT = 1e-6
 KILL_VISIBILITY_TIMEOUT_S = 3
@@ -33,14 +33,35 @@ KILL_VISIBILITY_TIMEOUT_S = 3
 
 # ------------------------------------------------------------------------ fast: options
 
+
 def test_worker_and_queue_options() -> None:
-    args = worker_parser().parse_args(["m.ckpt", "--queue", "redis://h:6379/0", "--upload-dir",
-                                       "up", "--visibility-timeout", "60", "--max-attempts", "2"])
+    args = worker_parser().parse_args(
+        [
+            "m.ckpt",
+            "--queue",
+            "redis://h:6379/0",
+            "--upload-dir",
+            "up",
+            "--visibility-timeout",
+            "60",
+            "--max-attempts",
+            "2",
+        ]
+    )
     assert (args.visibility_timeout, args.max_attempts, args.database) == (60, 2, None)
     with pytest.raises(SystemExit):
         worker_parser().parse_args(["m.ckpt", "--upload-dir", "up"])  # no queue
-    served = serve_parser().parse_args(["m.ckpt", "--queue", "redis://h:6379/0", "--database",
-                                        "sqlite:///jobs.db", "--upload-dir", "up"])
+    served = serve_parser().parse_args(
+        [
+            "m.ckpt",
+            "--queue",
+            "redis://h:6379/0",
+            "--database",
+            "sqlite:///jobs.db",
+            "--upload-dir",
+            "up",
+        ]
+    )
     assert (served.queue, served.database) == ("redis://h:6379/0", "sqlite:///jobs.db")
 
 
@@ -54,6 +75,7 @@ def test_a_queue_needs_an_upload_folder(capsys: pytest.CaptureFixture[str]) -> N
 
 # ------------------------------------------------------------------------ slow: real processes
 
+
 @pytest.fixture(scope="module")
 def analyzer(tiny_run: Path) -> Analyzer:
     """The inline API's Analyzer, in this process."""
@@ -61,8 +83,9 @@ def analyzer(tiny_run: Path) -> Analyzer:
 
 
 @pytest.fixture(scope="module")
-def inline_probability(analyzer: Analyzer,
-                       tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], float]:
+def inline_probability(
+    analyzer: Analyzer, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Path], float]:
     """What the inline API answers for a file."""
     workdir = tmp_path_factory.mktemp("inline")
     cache: dict[Path, float] = {}
@@ -77,12 +100,19 @@ def inline_probability(analyzer: Analyzer,
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stack(request: pytest.FixtureRequest, tiny_run: Path, redis_url: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest,
+    tiny_run: Path,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
     """API + one worker, jobs in a SQLite file or in PostgreSQL."""
     folder = tmp_path_factory.mktemp(f"queue_{request.param}")
-    database = (f"sqlite:///{folder / 'jobs.sqlite3'}" if request.param == "sqlite"
-                else request.getfixturevalue("postgres_url"))
+    database = (
+        f"sqlite:///{folder / 'jobs.sqlite3'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     queue = redis_database(redis_url, {"sqlite": 1, "postgresql": 2}[request.param])
     with deployed(tiny_run, folder, queue, database) as deployment:
         yield deployment
@@ -105,7 +135,7 @@ def test_jobs_recorded_but_never_sent_are_sent_once(redis_url: str, tmp_path: Pa
     late = uuid.uuid4().hex
     store.enqueue(late, f"{late}/upload.video", {})
     time.sleep(0.01)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 (kombu's connection errors have no common base)
         resend_unsent(store, JobQueue(f"redis://127.0.0.1:{free_port()}/0"), older_than_s=0)
     assert store.unsent(older_than_s=0) == [late], "tried again at the next round"
     store.close()
@@ -113,7 +143,8 @@ def test_jobs_recorded_but_never_sent_are_sent_once(redis_url: str, tmp_path: Pa
 
 @pytest.mark.slow
 def test_jobs_go_through_the_worker_into_the_database(
-        stack: Stack, demo_videos: list[Path], inline_probability: Callable[[Path], float]) -> None:
+    stack: Stack, demo_videos: list[Path], inline_probability: Callable[[Path], float]
+) -> None:
     health = httpx.get(f"{stack.url}{API}/health").json()
     assert (health["mode"], health["queue"]) == ("queue", stack.queue)
     assert health["database"].split(":")[0] == stack.database.split(":")[0]
@@ -127,14 +158,17 @@ def test_jobs_go_through_the_worker_into_the_database(
         assert result["video_id"] == job_id and result["prediction"] in ("REAL", "FAKE")
         assert abs(result["fake_probability"] - inline_probability(video)) <= PROBABILITY_AGREEMENT
         assert result["frames"] and result["duration_s"] > 0 and result["processing_time_s"] > 0
-        print(f"{video.name}: {result['prediction']} {result['fake_probability']:.6f}, "
-              f"{result['processing_time_s']:.2f} s in the worker")
+        print(
+            f"{video.name}: {result['prediction']} {result['fake_probability']:.6f}, "
+            f"{result['processing_time_s']:.2f} s in the worker"
+        )
     assert stack.job_folders() == [], "the worker removes each upload"
 
 
 @pytest.mark.slow
 def test_a_job_the_api_recorded_but_never_sent_is_sent_by_the_worker(
-        stack: Stack, demo_videos: list[Path]) -> None:
+    stack: Stack, demo_videos: list[Path]
+) -> None:
     """The API stopped between recording a job and sending it (here: the job written straight
     into the database, the upload into its folder): the worker sends it and scores it."""
     job_id = uuid.uuid4().hex
@@ -160,21 +194,32 @@ def test_a_video_without_a_face_fails_with_its_reason(stack: Stack, tmp_path: Pa
 
 @pytest.mark.slow
 def test_bad_uploads_are_refused_before_the_queue(stack: Stack) -> None:
-    for content, status, code in ((b"", 400, "empty_upload"), (b"not a video\n", 415, "not_a_video")):
-        response = httpx.post(f"{stack.url}{API}/analyze-video", timeout=60,
-                              files={"file": ("clip.mp4", content, "video/mp4")})
+    for content, status, code in (
+        (b"", 400, "empty_upload"),
+        (b"not a video\n", 415, "not_a_video"),
+    ):
+        response = httpx.post(
+            f"{stack.url}{API}/analyze-video",
+            timeout=60,
+            files={"file": ("clip.mp4", content, "video/mp4")},
+        )
         assert response.status_code == status and response.json()["error"] == code
     assert stack.job_folders() == []
 
 
 @pytest.mark.slow
 def test_a_job_of_a_killed_worker_is_finished_by_another(
-        tiny_run: Path, redis_url: str, tmp_path: Path, demo_videos: list[Path],
-        inline_probability: Callable[[Path], float]) -> None:
+    tiny_run: Path,
+    redis_url: str,
+    tmp_path: Path,
+    demo_videos: list[Path],
+    inline_probability: Callable[[Path], float],
+) -> None:
     """SIGKILL leaves the job's message unacknowledged in Redis; after the visibility timeout
     the next worker takes it again and the database counts a second attempt."""
-    deployment = Stack(tiny_run, tmp_path, redis_database(redis_url, 3),
-                       f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    deployment = Stack(
+        tiny_run, tmp_path, redis_database(redis_url, 3), f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    )
     timeout = ("--visibility-timeout", str(KILL_VISIBILITY_TIMEOUT_S))
     try:
         first = deployment.start_worker("first", *timeout)
@@ -184,24 +229,27 @@ def test_a_job_of_a_killed_worker_is_finished_by_another(
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         killed = deployment.job(job_id)
-        assert (killed["status"], killed["attempts"]) == ("running", 1), \
+        assert (killed["status"], killed["attempts"]) == ("running", 1), (
             "the job must still be running when its worker is killed"
+        )
         assert deployment.job_folders(), "the upload stays for the next attempt"
 
         deployment.start_worker("second", *timeout)
         record = deployment.finished(job_id)
         assert (record["status"], record["attempts"]) == ("done", 2), record
-        assert abs(record["result"]["fake_probability"]
-                   - inline_probability(demo_videos[1])) <= PROBABILITY_AGREEMENT
+        assert (
+            abs(record["result"]["fake_probability"] - inline_probability(demo_videos[1]))
+            <= PROBABILITY_AGREEMENT
+        )
         assert deployment.job_folders() == []
     finally:
         deployment.processes.stop_all()
 
 
-
 @pytest.mark.slow
-def test_the_runner_records_why_a_job_cannot_run(analyzer: Analyzer, tmp_path: Path,
-                                                 demo_videos: list[Path]) -> None:
+def test_the_runner_records_why_a_job_cannot_run(
+    analyzer: Analyzer, tmp_path: Path, demo_videos: list[Path]
+) -> None:
     """The worker's job runner in this process: uploads that are missing or outside the upload
     folder fail with the reason, unknown jobs are left alone, finished ones are not run again."""
     store = SqlJobStore(sqlite_url(tmp_path))

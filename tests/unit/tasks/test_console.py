@@ -11,21 +11,33 @@ from dfd.tasks.console import closing_line, quiet_library_noise
 
 
 def test_closing_line_names_the_folder_and_the_headline_metrics() -> None:
-    line = closing_line(Path("logs/train/runs/x"), {"test/video_auroc": 0.8581,
-                                                    "test/clip_auroc": 0.8519,
-                                                    "test/num_videos": 36.0},
-                        ("val/video_auroc", 1.0))
-    assert line == ("dfd: logs/train/runs/x | best val/video_auroc 1.000 | test: 36 videos, "
-                    "video-level AUC 0.858 (clip 0.852)")
+    line = closing_line(
+        Path("logs/train/runs/x"),
+        {"test/video_auroc": 0.8581, "test/clip_auroc": 0.8519, "test/num_videos": 36.0},
+        ("val/video_auroc", 1.0),
+    )
+    assert line == (
+        "dfd: logs/train/runs/x | best val/video_auroc 1.000 | test: 36 videos, "
+        "video-level AUC 0.858 (clip 0.852)"
+    )
     assert "\n" not in line
     assert closing_line(Path("run"), {}) == "dfd: run"
-    with_interval = closing_line(Path("run"), {"test/video_auroc": 0.8581, "test/clip_auroc": 0.85,
-                                               "test/num_videos": 36.0, "test/video_auroc_ci_low": 0.71,
-                                               "test/video_auroc_ci_high": 0.962})
+    with_interval = closing_line(
+        Path("run"),
+        {
+            "test/video_auroc": 0.8581,
+            "test/clip_auroc": 0.85,
+            "test/num_videos": 36.0,
+            "test/video_auroc_ci_low": 0.71,
+            "test/video_auroc_ci_high": 0.962,
+        },
+    )
     assert "video-level AUC 0.858 [95% CI 0.710-0.962] (clip 0.850)" in with_interval
 
 
-def test_lightning_tips_are_dropped_and_other_messages_kept(caplog: pytest.LogCaptureFixture) -> None:
+def test_lightning_tips_are_dropped_and_other_messages_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from lightning.pytorch.utilities import rank_zero_info
 
     quiet_library_noise()
