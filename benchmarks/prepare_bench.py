@@ -23,6 +23,10 @@ streaming writer. Each video starts at a different point of its source.
   and on a 4K video with 32 sampled frames, held in one read and read in chunks
   (``prepare.frame_memory_mb``).
 
+The throughput and memory tables are printed and written to results/prepare_throughput.csv and
+results/prepare_memory.csv (with what they ran on in the .note.md beside each), which the docs'
+benchmarks page includes.
+
 Targets from the issue: at least 3x the naive baseline with 2 workers on 2 CPU cores; box IoU
 >= 0.9 on >= 95% of frames; peak RSS that does not grow with video length.
 """
@@ -51,6 +55,7 @@ import numpy as np
 import pandas as pd
 import torch
 from omegaconf import OmegaConf
+from results_table import write_table
 
 from dfd.datasets.manifest import face_boxes, frame_indices, ok_rows, read_manifest
 from dfd.demo.encode import CODEC, CRF, PIX_FMT, PRESET, x264_params
@@ -736,18 +741,29 @@ def main() -> None:
             args.rebuild,
         )
         budget = budget_runs(uhd[0], args.root / "memory")
-        print_table(
-            ("video", "sampling", "frames", "peak RSS MiB"),
-            [
-                (run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}")
-                for run in [*memory, *budget]
-            ],
+        memory_header = ("video", "sampling", "frames", "peak RSS MiB")
+        memory_rows = [
+            (run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}")
+            for run in [*memory, *budget]
+        ]
+        print_table(memory_header, memory_rows)
+        write_table(
+            "prepare_memory",
+            memory_header,
+            memory_rows,
+            f"Peak RSS of `python -m dfd.prepare`, 1 worker, one video per run; {machine}.",
         )
 
     speedup = naive_s / headline.seconds
     print(f"\n== summary\n{machine}")
-    print_table(
-        ("run", "wall s", "videos/min", "frames/s", "speed-up"), throughput_rows(runs, len(videos))
+    throughput_header = ("run", "wall s", "videos/min", "frames/s", "speed-up")
+    print_table(throughput_header, throughput_rows(runs, len(videos)))
+    write_table(
+        "prepare_throughput",
+        throughput_header,
+        throughput_rows(runs, len(videos)),
+        f"{len(videos)} videos, {WIDTH}x{HEIGHT}, {FPS} fps, {mode.seconds:g} s, "
+        f"{settings.num_frames} frames sampled from each; {machine}.",
     )
     print(
         "(wall clock after the imports, in a fresh process for each dfd run; with workers it includes the "

@@ -3,7 +3,7 @@ training. Every number is a video-level AUROC of the checkpoint chosen on valida
 
     python benchmarks/quality_bench.py [--data demo] [--out DIR] [--parts logo,cross,real_only]
                                        [--image-size 112] [--clip-len 4] [--epochs 4]
-                                       [--max-folds N] [--recipes a,b] [--readme]
+                                       [--max-folds N] [--recipes a,b]
                                        [extra train.py overrides ...]
 
 * logo: leave-one-group-out cross-validation (`data.cv.folds=groups data.cv.by=group`; the
@@ -17,8 +17,9 @@ training. Every number is a video-level AUROC of the checkpoint chosen on valida
 
 Every run goes through `train.py` (one Hydra multirun per recipe), so the runs land in
 `--out` like any others and `dfd compare <out>` reads them again. `--image-size`, `--clip-len`
-and `--epochs` shrink the runs to fit 2 CPU cores; the table says what they were. `--readme`
-writes the table into README.md between the quality-bench markers.
+and `--epochs` shrink the runs to fit 2 CPU cores; the table says what they were. The table is
+printed and written to results/quality.csv (its settings to results/quality.note.md), which the
+docs' benchmarks page includes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from readme_block import write_readme_block
+from results_table import write_table
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -184,19 +185,34 @@ def single_runs(args: argparse.Namespace, part: str, settings: dict[str, list[st
     return rows
 
 
-def table(rows: list[Row], args: argparse.Namespace) -> str:
-    lines = [
+HEADER = ("protocol", "recipe", "video AUROC [95% CI]", "details", "minutes")
+
+
+def note(args: argparse.Namespace) -> str:
+    """What the runs were: the data and the shortened settings."""
+    return (
         f"Demo data, video AUROC with 95% bootstrap CI; {args.image_size} px, "
-        f"{args.clip_len}-frame clips, {args.epochs} epochs per run, 2 CPU cores.",
-        "",
-        "| protocol | recipe | video AUROC [95% CI] | details | minutes |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r.part} | {r.setting} | {r.auroc:.3f} [{r.low:.3f}, {r.high:.3f}] | {r.detail} | "
-        f"{r.minutes:.1f} |"
+        f"{args.clip_len}-frame clips, {args.epochs} epochs per run, 2 CPU cores."
+    )
+
+
+def cells(rows: list[Row]) -> list[tuple[str, ...]]:
+    """The table's rows as text, in the order of HEADER."""
+    return [
+        (
+            r.part,
+            r.setting,
+            f"{r.auroc:.3f} [{r.low:.3f}, {r.high:.3f}]",
+            r.detail,
+            f"{r.minutes:.1f}",
+        )
         for r in rows
     ]
+
+
+def table(rows: list[Row], args: argparse.Namespace) -> str:
+    lines = [note(args), "", "| " + " | ".join(HEADER) + " |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells(rows)]
     return "\n".join(lines)
 
 
@@ -215,7 +231,6 @@ def main() -> None:
         default=",".join(RECIPES),
         help="leave-one-group-out recipes, in order (names of RECIPES)",
     )
-    parser.add_argument("--readme", action="store_true")
     parser.add_argument("overrides", nargs="*", help="more train.py overrides for every run")
     args = parser.parse_args()
     args.out = args.out / time.strftime("%Y-%m-%d_%H-%M-%S")
@@ -229,8 +244,7 @@ def main() -> None:
         rows += single_runs(args, "real-only", REAL_ONLY)
     text = table(rows, args)
     print("\n" + text + f"\n\nruns: {args.out}")
-    if args.readme:
-        write_readme_block("quality-bench", text)
+    write_table("quality", HEADER, cells(rows), note(args))
 
 
 if __name__ == "__main__":

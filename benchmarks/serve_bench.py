@@ -3,7 +3,7 @@
     python benchmarks/serve_bench.py [--model RUN|CKPT|EXPORT] [--videos FILES/FOLDERS/GLOBS ...]
                                      [--max-videos 12] [--repeats 3] [--max-in-flight 1]
                                      [--beyond 2] [--requests 20] [--duration 120]
-                                     [--device cpu] [--threads N] [--readme]
+                                     [--device cpu] [--threads N]
 
 * model: `--model` (a checkpoint, a train run folder or an exported model); by default the newest
   run under logs/train/runs trained on the demo data. Videos: `--videos`, by default the demo's
@@ -26,7 +26,8 @@
   else, and at least one 503). Reported: requests/s (answers of any status per second), p50, p95
   and max latency of the 200s, and the status counts. The server is stopped after each run.
 
-Prints one markdown table; `--readme` writes it into README.md between the serve-bench markers.
+Prints one markdown table and writes it to results/serve.csv (what it ran on to
+results/serve.note.md), which the docs' benchmarks page includes.
 Exits 1 when a target is missed (errors at the default concurrency, anything but 503 beyond
 the bound, ratio over 1.3). Every timing shares the machine's cores with whatever else runs;
 `--threads N` sets torch's threads here and in the server (OMP_NUM_THREADS), which keeps the
@@ -58,7 +59,7 @@ import numpy as np
 import pandas as pd
 import torch
 from omegaconf import OmegaConf
-from readme_block import write_readme_block
+from results_table import write_table
 
 from dfd.data.dataset import clip_windows
 from dfd.data.transforms import apply_to_clip, normalize_clips
@@ -408,8 +409,11 @@ def floor_row(timings: Timings, videos: int, repeats: int) -> tuple[list[str], b
     ], passed
 
 
+HEADER = ("measurement", "result", "target", "status")
+
+
 def table(rows: list[list[str]], header: str) -> str:
-    lines = [header, "", "| measurement | result | target | |", "|---|---|---|---|"]
+    lines = [header, "", "| " + " | ".join(HEADER) + " |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -479,7 +483,6 @@ def parse_args() -> argparse.Namespace:
         help="torch threads here and in the server (0: torch's default)",
     )
     parser.add_argument("--skip-load", action="store_true", help="only predict vs floor")
-    parser.add_argument("--readme", action="store_true")
     return parser.parse_args()
 
 
@@ -536,8 +539,7 @@ def main() -> None:
     )
     text = table(rows, header)
     print("\n" + text)
-    if args.readme:
-        write_readme_block("serve-bench", text)
+    write_table("serve", HEADER, rows, header)
     sys.exit(0 if all(checks) else 1)
 
 

@@ -38,6 +38,9 @@ Hydra config (``train.yaml``): ``model=resnet18`` (timm, from scratch), 4-frame 
   batches compile, 20-50 s, and are left out as warm-up). A forward hook on the first
   convolution reports the dtype and memory layout it really ran in.
 
+Each part's table is printed and written to results/train_overhead.csv, train_loader.csv and
+train_precision.csv, which the docs' benchmarks page includes.
+
 Targets from the issue: Lightning within 10% of the bare loop; the datamodule (augmentation
 and self-blending on) at least 0.7x the plain decoder.
 """
@@ -68,6 +71,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
+from results_table import write_table
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -449,7 +453,8 @@ def part_overhead(
         ),
     ]
     overhead = paired(ours, base) - 1
-    lines = markdown(
+    lines = markdown_and_csv(
+        "train_overhead",
         (
             "loop",
             "optimizer steps",
@@ -588,7 +593,8 @@ def part_data(
     ]
     ratio = 1 / paired(result[headline], plain)
     cpu_ratio = plain_cpu / statistics.median(cpu_ms[headline])
-    lines = markdown(
+    lines = markdown_and_csv(
+        "train_loader",
         (
             "loader (batch 8, 2 persistent workers)",
             "clips / run",
@@ -686,7 +692,8 @@ def part_precision(
         )
         for s in result.values()
     ]
-    return markdown(
+    return markdown_and_csv(
+        "train_precision",
         (
             "Lightning, " + args.device,
             "first conv ran in",
@@ -712,6 +719,14 @@ def markdown(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[st
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
+
+
+def markdown_and_csv(
+    name: str, header: Sequence[str], rows: Sequence[Sequence[object]]
+) -> list[str]:
+    """The table as markdown lines, also written to results/<name>.csv for the docs."""
+    write_table(name, header, rows)
+    return markdown(header, rows)
 
 
 def machine(device: str) -> str:
