@@ -1,6 +1,7 @@
 # Two commands on a fresh Linux machine with Python 3.11:
 #   make demo   build the demo dataset, prepare it, train on it, print the test AUC
 #   make test   run the whole test suite (what CI runs)
+# make docs builds the documentation site (mkdocs, --strict) into site/.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo demo-data lint test test-fast clean-demo
+.PHONY: demo demo-data docs lint test test-fast clean-demo
 
 $(VENV)/installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ demo-data: $(VENV)/installed
 
 demo: demo-data
 	$(PY) train.py evaluation.robustness.enabled=true
+
+docs: $(VENV)/installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 lint: $(VENV)/installed
 	$(VENV)/bin/ruff check .

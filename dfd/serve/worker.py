@@ -1,4 +1,4 @@
-"""dfd worker MODEL --queue redis://HOST:PORT/N --upload-dir DIR [--database URL] [--device D]
+"""`dfd worker MODEL --queue redis://HOST:PORT/N --upload-dir DIR [--database URL] [--device D]`
 
 Takes the jobs `dfd serve --queue` enqueues, scores each upload with the same Analyzer as the
 API's inline mode (the model is loaded once, at start), writes the result or the reason it
