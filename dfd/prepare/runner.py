@@ -37,6 +37,7 @@ from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.shards import in_shard, manifest_name
 
 log = logging.getLogger(__name__)
+NAMED_REJECTS = 5  # rejected label rows the summary names
 
 
 def prepare_dataset(
@@ -88,9 +89,7 @@ def prepare_dataset(
     if show_progress:
         seconds = time.perf_counter() - started
         Console().print(
-            summary_table(
-                manifest, prepared_dir, len(labels.rejected), reused, len(pending), seconds
-            )
+            summary_table(manifest, prepared_dir, labels.rejected, reused, len(pending), seconds)
         )
     return manifest
 
@@ -135,13 +134,14 @@ def reusable_clips(
 def summary_table(
     manifest: pd.DataFrame,
     prepared_dir: Path,
-    rejected: int,
+    rejected: list[tuple[str, str]],
     reused: int,
     prepared: int,
     seconds: float,
 ) -> Table:
     """What the run produced: videos (``reused`` from records, ``prepared`` in ``seconds`` now), clips,
-    faces found, skips per reason, rejected label rows."""
+    faces found, skips per reason, and the label rows ``rejected`` as (row, reason), the first
+    few named so that they can be fixed."""
     table = Table(title=f"prepare summary ({prepared_dir})")
     table.add_column("item")
     table.add_column("count", justify="right")
@@ -167,7 +167,11 @@ def summary_table(
     )
     for code, count in sorted(Counter(skipped).items()):
         table.add_row(f"skipped: {code}", str(count))
-    table.add_row("rejected label rows", str(rejected))
+    table.add_row("rejected label rows", str(len(rejected)))
+    for row, reason in rejected[:NAMED_REJECTS]:
+        table.add_row(f"  {row}: {reason}", "")
+    if len(rejected) > NAMED_REJECTS:
+        table.add_row(f"  ... and {len(rejected) - NAMED_REJECTS} more (logged above)", "")
     return table
 
 

@@ -229,7 +229,7 @@ def test_preparation_records_every_case(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
     console.print(
         summary_table(
-            manifest.reset_index(), tmp_path, rejected=0, reused=0, prepared=10, seconds=4.0
+            manifest.reset_index(), tmp_path, rejected=[], reused=0, prepared=10, seconds=4.0
         )
     )
     summary = " ".join(console.export_text().split())
