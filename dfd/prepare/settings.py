@@ -22,6 +22,7 @@ OUTPUT_FIELDS = (
     "faces",
     "max_faces",
     "min_track_fraction",
+    "min_face_frames",
 )
 
 
@@ -42,6 +43,7 @@ class PrepareSettings:
     faces: str = "largest"
     max_faces: int = 4
     min_track_fraction: float = 0.5
+    min_face_frames: int = 2
     detect_batch: int = 16
     decoder: str = "pyav"
     frame_memory_mb: int = 1024
@@ -69,6 +71,7 @@ class PrepareSettings:
             "detect_every",
             "smooth_window",
             "max_faces",
+            "min_face_frames",
             "detect_batch",
             "frame_memory_mb",
             "workers",
