@@ -28,7 +28,10 @@ OUTPUT_FIELDS = (
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    """How videos become face clips (see conf/prepare.yaml for each field's meaning)."""
+    """How videos become face clips (see conf/prepare.yaml for each field's meaning).
+
+    The defaults are conf/prepare.yaml's, repeated here for library callers and tests;
+    tests/unit/test_settings_defaults.py keeps them equal."""
 
     num_frames: int = 8
     fps: float | None = None
