@@ -20,7 +20,7 @@ from dfd.prepare.faces import Detections, FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.tracking import FaceTrack, find_tracks
-from dfd.prepare.video import Video, VideoInfo, VideoReadError, open_video
+from dfd.prepare.video import UNREADABLE, Video, VideoInfo, VideoReadError, open_video
 
 log = logging.getLogger(__name__)
 FACES_DIR = "faces"
@@ -106,10 +106,14 @@ def _extract(
     frames = None  # more than fit in memory: read twice, in chunks
     if len(indices) <= per_chunk:
         frames, indices = video.read_decodable(indices)
+    detections, decoded = _detect(video, indices, frames, per_chunk, settings, detector())
+    if not decoded:
+        raise SkipVideo(UNREADABLE, "no sampled frame decodes")
+    indices = [indices[position] for position in decoded]
+    tracks = _tracks([detections[position] for position in decoded], indices, settings)
     notes = []
     if len(indices) < sampled:
         notes.append(f"{sampled - len(indices)} of {sampled} sampled frames did not decode")
-    tracks = _tracks(video, indices, frames, per_chunk, settings, detector())
     faces_in = [f"{int(t.detected.sum())} of {int(t.searched.sum())} frames" for t in tracks]
     if len(tracks) == 1 and tracks[0].detected_fraction < settings.min_track_fraction:
         keep = tracks[0].showing_face()  # a face in part of the video: only where it shows
@@ -155,29 +159,43 @@ def frames_per_chunk(info: VideoInfo, memory_mb: int) -> int:
     return max(1, memory_mb * 2**20 // max(1, info.width * info.height * 3))
 
 
-def _tracks(
+def _detect(
     video: Video,
     indices: list[int],
     frames: np.ndarray | None,
     per_chunk: int,
     settings: PrepareSettings,
     detector: FaceDetector,
-) -> list[FaceTrack]:
-    """Face tracks over the sampled frames, detected on every ``detect_every``-th of them; without
-    ``frames`` in memory, the searched ones are read ``per_chunk`` at a time. When no track is
-    seen in ``min_track_fraction`` of the searched frames, the strongest one seen in at least
-    ``min_face_frames`` of them is returned alone (a face in part of the video)."""
+) -> tuple[list[Detections | None], list[int]]:
+    """Faces in every ``detect_every``-th sampled frame (None for the others), and the positions
+    of the frames that decode. Without ``frames`` in memory, the searched ones are read
+    ``per_chunk`` at a time, and those that do not decode are left out (a frame not searched is
+    read only for its crop, where a decoding failure refuses the video)."""
     detections: list[Detections | None] = [None] * len(indices)
+    lost: set[int] = set()
     searched = searched_frames(len(indices), settings.detect_every)
     for start in range(0, len(searched), per_chunk):
-        positions = searched[start : start + per_chunk]
-        pixels = (
-            [frames[p] for p in positions]
-            if frames is not None  # views, no copy
-            else video.read([indices[p] for p in positions])
-        )
+        positions = [int(p) for p in searched[start : start + per_chunk]]
+        if frames is not None:
+            pixels: np.ndarray | list[np.ndarray] = [frames[p] for p in positions]  # views
+        else:
+            try:
+                pixels, kept = video.read_decodable([indices[p] for p in positions])
+            except VideoReadError:
+                pixels, kept = [], []
+            lost.update(p for p in positions if indices[p] not in kept)
+            positions = [p for p in positions if indices[p] in kept]
         for position, found in zip(positions, detector.detect(pixels)):
             detections[position] = found
+    return detections, [p for p in range(len(indices)) if p not in lost]
+
+
+def _tracks(
+    detections: list[Detections | None], indices: list[int], settings: PrepareSettings
+) -> list[FaceTrack]:
+    """Face tracks through the detections of the sampled frames. When no track is seen in
+    ``min_track_fraction`` of the searched frames, the strongest one seen in at least
+    ``min_face_frames`` of them is returned alone (a face in part of the video)."""
     tracks = find_tracks(
         detections,
         indices,

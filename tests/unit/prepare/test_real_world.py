@@ -3,11 +3,12 @@ frames that have what is needed, and the clip says what it lacks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from dfd.prepare.extract import prepare_video
+from dfd.prepare.extract import frames_per_chunk, prepare_video
 from dfd.prepare.pool import LazyDetector
 from dfd.prepare.records import read_record, record_path
 from dfd.prepare.settings import PrepareSettings
@@ -73,3 +74,20 @@ def test_a_damaged_middle_is_prepared_on_the_frames_that_decode(
     assert clip["frame_indices"] == "2;7;12;27;32;37"
     assert clip["faces_in"] == "6 of 6 frames"
     assert clip["notes"] == "2 of 8 sampled frames did not decode"
+
+
+def test_a_damaged_middle_read_in_chunks_gives_the_same_clip(
+    tmp_path: Path, detector: LazyDetector
+) -> None:
+    """Beyond the memory budget the frames are read a few at a time: the damaged ones are left
+    out there too, and the crops are those of one read."""
+    path = media.broken_middle_video(tmp_path)
+    chunked = replace(SETTINGS, frame_memory_mb=1)
+    assert frames_per_chunk(open_video(path).info, 1) < SETTINGS.num_frames
+    (whole,) = prepare_video(path, "broken", tmp_path / "whole", SETTINGS, detector)
+    (clip,) = prepare_video(path, "broken", tmp_path / "chunked", chunked, detector)
+    assert clip == whole and clip["notes"] == "2 of 8 sampled frames did not decode"
+    for name in clip["frame_paths"].split(";"):
+        assert (tmp_path / "chunked" / name).read_bytes() == (
+            tmp_path / "whole" / name
+        ).read_bytes()
