@@ -1,4 +1,4 @@
-"""Validate a prepared dataset: frames on disk, readable images, class balance, group leakage.
+"""Validate a prepared dataset: frames on disk, readable images, both classes, group leakage.
 
     python -m dfd.datasets.check data=demo          (or: dfd check data=demo)
 
@@ -38,10 +38,30 @@ class CheckReport:
     unreadable: list[tuple[str, str, str]] = field(default_factory=list)  # (clip_id, path, error)
     frame_count_mismatch: list[str] = field(default_factory=list)  # clip_ids
     leaking: dict[str, list[str]] = field(default_factory=dict)
+    classes: str | None = None  # why the ok clips cannot train a detector (none, one class)
 
     @property
     def passed(self) -> bool:
-        return not (self.missing or self.unreadable or self.frame_count_mismatch or self.leaking)
+        return not (
+            self.missing
+            or self.unreadable
+            or self.frame_count_mismatch
+            or self.leaking
+            or self.classes
+        )
+
+
+def class_problem(manifest: pd.DataFrame) -> str | None:
+    """Why a manifest's ok clips cannot train a detector (no clip, or one class only), or None.
+
+    A detector learns real against fake: a set without a clip of each is no dataset."""
+    ok = manifest[manifest["status"] == STATUS_OK]
+    real, fake = int((ok["label"] == 0).sum()), int((ok["label"] == 1).sum())
+    if real and fake:
+        return None
+    what = "no usable clip" if not (real or fake) else "one class only"
+    videos = manifest["video_id"].nunique()
+    return f"{what}: {real} real and {fake} fake ok clips from {videos} videos"
 
 
 def _unreadable(path: Path) -> str | None:
@@ -75,6 +95,7 @@ def check_prepared(
         skipped=skipped["reason"].str.split(":").str[0].value_counts().to_dict(),
         balance=balance,
         leaking=leaking_groups(ok),
+        classes=class_problem(manifest),
     )
     for _, row in tqdm(
         ok.iterrows(), total=len(ok), desc="check", unit="clip", disable=not show_progress
@@ -120,6 +141,8 @@ def print_report(report: CheckReport, console: Console | None = None) -> None:
             f"{counts['fake'] / total:.0%}" if total else "-",
         )
     console.print(balance)
+    if report.classes:
+        console.print(f"[red]classes[/red]: {report.classes}")
     for title, items in (
         ("missing", report.missing),
         ("unreadable", report.unreadable),

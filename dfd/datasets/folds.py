@@ -38,7 +38,8 @@ _SHOWN_UNITS = 8
 class CvSettings:
     """The ``data.cv`` block: ``folds`` (None: keep the manifest's splits; k >= 2; or "groups"),
     ``fold`` (0..k-1), ``by`` (identity | group | None: identity when the rows have any),
-    ``seed`` (the order equal-sized units are dealt in) and ``val_fraction``."""
+    ``seed`` (the order equal-sized units are dealt in) and ``val_fraction``. The defaults are
+    conf/data/cv/default.yaml's (tests/unit/test_settings_defaults.py keeps them equal)."""
 
     folds: int | str | None = None
     fold: int = 0

@@ -24,6 +24,7 @@ from dfd.inference.inputs import VideoInput
 from dfd.inference.loading import LoadedDetector
 from dfd.inference.preparation import for_this_machine
 from dfd.inference.results import STATUS_OK, VideoResult, failed, verdict
+from dfd.prepare.extract import NOTE_SEP
 from dfd.prepare.pool import LazyDetector, run_videos
 from dfd.report.tables import clip_table, frame_table
 
@@ -111,6 +112,7 @@ class Predictor:
         faces = face_table(clips, aggregation.strategy, **aggregation.options)
         score = float(faces["score"].max())
         threshold = self.spec.threshold.value
+        faces_in = {int(row["face"]): str(row.get("faces_in") or "") for row in rows}
         result = VideoResult(
             video=str(path),
             status=STATUS_OK,
@@ -121,9 +123,15 @@ class Predictor:
             frames_used=int(tracks["num_frames"].max()),
             clips=len(clips),
             face_scores=[
-                {"face": int(f.face), "score": float(f.score), "clips": int(f.num_clips)}
+                {
+                    "face": int(f.face),
+                    "score": float(f.score),
+                    "clips": int(f.num_clips),
+                    "faces_in": faces_in.get(int(f.face), ""),
+                }
                 for f in faces.itertuples()
             ],
+            notes=preparation_notes(rows),
         )
         if details:
             result.clip_scores = clip_rows(clips, dataset)
@@ -179,6 +187,13 @@ class Predictor:
             )
         except ValueError as error:
             result.notes.append(f"no Grad-CAM: {error}")
+
+
+def preparation_notes(rows: list[dict]) -> list[str]:
+    """What preparation says a video's clips lack (a face in part of it only, frames that did
+    not decode), each once: the verdict rests on fewer frames than asked for."""
+    notes = (str(row.get("notes") or "").split(NOTE_SEP) for row in rows)
+    return list(dict.fromkeys(note for parts in notes for note in parts if note))
 
 
 def clip_rows(clips: pd.DataFrame, dataset: FaceClipDataset) -> list[dict]:

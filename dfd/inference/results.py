@@ -26,6 +26,7 @@ CSV_COLUMNS = (
     "frames_used",
     "clips",
     "seconds",
+    "notes",
 )
 
 
@@ -157,7 +158,7 @@ def write_csv(path: Path, results: list[VideoResult], details: bool) -> list[Pat
     """One row per video; with `details` also `<stem>.clips.csv` and `<stem>.frames.csv`.
     Returns the files written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{column: getattr(result, column) for column in CSV_COLUMNS} for result in results]
+    rows = [{column: _cell(getattr(r, column)) for column in CSV_COLUMNS} for r in results]
     pd.DataFrame(rows, columns=list(CSV_COLUMNS)).to_csv(path, index=False)
     written = [path]
     if details:

@@ -1,13 +1,23 @@
-"""Hydra entry point: ``python -m dfd.prepare data=demo`` (see conf/prepare.yaml)."""
+"""Hydra entry point: ``python -m dfd.prepare data=demo`` (see conf/prepare.yaml).
+
+Exit status: 0 when the run (or the merge) gives clips of both classes; 1 when it gives no
+usable clip or one class only (a shard of several is not judged alone: its merge is); 2 when
+the labels cannot be read at all. Each failure is one line on stderr.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import hydra
+import pandas as pd
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
+from dfd.datasets.check import class_problem
+from dfd.datasets.manifest import MANIFEST_NAME
 from dfd.prepare.shards import merge_shards
 from dfd.prepare.workers import start_worker_server
 
@@ -23,6 +33,7 @@ def main(cfg: DictConfig) -> None:
         print(
             f"merged {cfg.prepare.num_shards} shards: {len(merged)} rows -> {cfg.data.prepared_dir}/manifest.csv"
         )
+        fail_unless_usable(merged, Path(cfg.data.prepared_dir) / MANIFEST_NAME)
         return
     if cfg.prepare.workers > 1:
         start_worker_server()  # it imports torch in the background while this process imports the runner
@@ -30,7 +41,26 @@ def main(cfg: DictConfig) -> None:
         prepare_from_config,  # torch: imported only now, beside the server
     )
 
-    prepare_from_config(cfg)
+    try:
+        manifest = prepare_from_config(cfg)
+    except InstantiationException as error:  # the label source refused its files or columns
+        cause = error.__cause__ or error
+        print(f"dfd prepare: cannot read the labels: {cause}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if cfg.prepare.num_shards == 1:
+        fail_unless_usable(manifest, Path(cfg.data.prepared_dir) / MANIFEST_NAME)
+
+
+def fail_unless_usable(manifest: pd.DataFrame, path: Path) -> None:
+    """Exit 1 with one line when the manifest has no ok clip of one of the classes."""
+    problem = class_problem(manifest)
+    if problem:
+        print(
+            f"dfd prepare: {problem}; every skipped video and its reason is in {path} "
+            "(status, reason columns), rejected label rows in the summary above",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ from dfd.prepare.faces import Detections, FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.tracking import FaceTrack, find_tracks
-from dfd.prepare.video import Video, VideoInfo, VideoReadError, open_video
+from dfd.prepare.video import UNREADABLE, Video, VideoInfo, VideoReadError, open_video
 
 log = logging.getLogger(__name__)
 FACES_DIR = "faces"
 PARTIAL_SUFFIX = ".partial"
+NOTE_SEP = "; "  # between the notes of a clip (what it lacks: frames that did not decode, ...)
 
 
 class SkipVideo(Exception):
@@ -100,11 +101,26 @@ def _extract(
     indices = video.sample(settings.num_frames, settings.fps, settings.max_frames)
     if not indices:
         raise SkipVideo("no_frames")
+    sampled = len(indices)
     per_chunk = frames_per_chunk(video.info, settings.frame_memory_mb)
-    frames = (
-        video.read(indices) if len(indices) <= per_chunk else None
-    )  # else: read twice, in chunks
-    tracks = _tracks(video, indices, frames, per_chunk, settings, detector())
+    frames = None  # more than fit in memory: read twice, in chunks
+    if len(indices) <= per_chunk:
+        frames, indices = video.read_decodable(indices)
+    detections, decoded = _detect(video, indices, frames, per_chunk, settings, detector())
+    if not decoded:
+        raise SkipVideo(UNREADABLE, "no sampled frame decodes")
+    indices = [indices[position] for position in decoded]
+    tracks = _tracks([detections[position] for position in decoded], indices, settings)
+    notes = []
+    if len(indices) < sampled:
+        notes.append(f"{sampled - len(indices)} of {sampled} sampled frames did not decode")
+    faces_in = [f"{int(t.detected.sum())} of {int(t.searched.sum())} frames" for t in tracks]
+    if len(tracks) == 1 and tracks[0].detected_fraction < settings.min_track_fraction:
+        keep = tracks[0].showing_face()  # a face in part of the video: only where it shows
+        indices = [index for index, kept in zip(indices, keep) if kept]
+        frames = frames[keep] if frames is not None else None
+        tracks = [tracks[0].only(keep)]
+        notes.append(f"a face in {faces_in[0]}: only the {len(indices)} showing it are used")
     faces_dir = prepared_dir / FACES_DIR
     _remove_clip_dirs(faces_dir, video_id)
     names = [f"{index:06d}.jpg" for index in indices]
@@ -131,6 +147,8 @@ def _extract(
             "det_scores": join_list(f"{s:.4f}" for s in track.scores),
             "boxes": join_list(" ".join(f"{value:.1f}" for value in box) for box in track.boxes),
             **_video_facts(video.info),
+            "faces_in": faces_in[face],
+            "notes": NOTE_SEP.join(notes),
         }
         for face, (clip_id, track) in enumerate(zip(clip_ids, tracks))
     ]
@@ -141,27 +159,43 @@ def frames_per_chunk(info: VideoInfo, memory_mb: int) -> int:
     return max(1, memory_mb * 2**20 // max(1, info.width * info.height * 3))
 
 
-def _tracks(
+def _detect(
     video: Video,
     indices: list[int],
     frames: np.ndarray | None,
     per_chunk: int,
     settings: PrepareSettings,
     detector: FaceDetector,
-) -> list[FaceTrack]:
-    """Face tracks over the sampled frames, detected on every ``detect_every``-th of them; without
-    ``frames`` in memory, the searched ones are read ``per_chunk`` at a time."""
+) -> tuple[list[Detections | None], list[int]]:
+    """Faces in every ``detect_every``-th sampled frame (None for the others), and the positions
+    of the frames that decode. Without ``frames`` in memory, the searched ones are read
+    ``per_chunk`` at a time, and those that do not decode are left out (a frame not searched is
+    read only for its crop, where a decoding failure refuses the video)."""
     detections: list[Detections | None] = [None] * len(indices)
+    lost: set[int] = set()
     searched = searched_frames(len(indices), settings.detect_every)
     for start in range(0, len(searched), per_chunk):
-        positions = searched[start : start + per_chunk]
-        pixels = (
-            [frames[p] for p in positions]
-            if frames is not None  # views, no copy
-            else video.read([indices[p] for p in positions])
-        )
+        positions = [int(p) for p in searched[start : start + per_chunk]]
+        if frames is not None:
+            pixels: np.ndarray | list[np.ndarray] = [frames[p] for p in positions]  # views
+        else:
+            try:
+                pixels, kept = video.read_decodable([indices[p] for p in positions])
+            except VideoReadError:
+                pixels, kept = [], []
+            lost.update(p for p in positions if indices[p] not in kept)
+            positions = [p for p in positions if indices[p] in kept]
         for position, found in zip(positions, detector.detect(pixels)):
             detections[position] = found
+    return detections, [p for p in range(len(indices)) if p not in lost]
+
+
+def _tracks(
+    detections: list[Detections | None], indices: list[int], settings: PrepareSettings
+) -> list[FaceTrack]:
+    """Face tracks through the detections of the sampled frames. When no track is seen in
+    ``min_track_fraction`` of the searched frames, the strongest one seen in at least
+    ``min_face_frames`` of them is returned alone (a face in part of the video)."""
     tracks = find_tracks(
         detections,
         indices,
@@ -169,13 +203,16 @@ def _tracks(
         min_detected_fraction=settings.min_track_fraction,
         smooth_window=settings.smooth_window,
     )
-    if not tracks:
-        hits = sum(1 for found in detections if found is not None and len(found))
-        searched_count = sum(1 for found in detections if found is not None)
-        raise SkipVideo(
-            "no_face", f"a face in {hits} of {searched_count} searched frames" if hits else ""
-        )
-    return tracks[:1] if settings.faces == "largest" else tracks
+    if tracks:
+        return tracks[:1] if settings.faces == "largest" else tracks
+    partial = find_tracks(detections, indices, smooth_window=settings.smooth_window)
+    if partial and partial[0].detected.sum() >= settings.min_face_frames:
+        return partial  # the strongest face, seen in part of the video only
+    hits = sum(1 for found in detections if found is not None and len(found))
+    searched_count = sum(1 for found in detections if found is not None)
+    raise SkipVideo(
+        "no_face", f"a face in {hits} of {searched_count} searched frames" if hits else ""
+    )
 
 
 def _chunks(
@@ -243,6 +280,8 @@ def _skipped(video_id: str, reason: str, info: VideoInfo | None) -> dict[str, ob
         "det_scores": "",
         "boxes": "",
         **_video_facts(info),
+        "faces_in": "",
+        "notes": "",
     }
 
 

@@ -32,11 +32,12 @@ from dfd.datasets.manifest import (
 )
 from dfd.datasets.splits import assign_splits
 from dfd.prepare.pool import run_videos
-from dfd.prepare.records import read_record, record_path, source_stamp
+from dfd.prepare.records import RECORDS_DIR, read_record, record_path, source_stamp
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.shards import in_shard, manifest_name
 
 log = logging.getLogger(__name__)
+NAMED_REJECTS = 5  # rejected label rows the summary names
 
 
 def prepare_dataset(
@@ -89,7 +90,13 @@ def prepare_dataset(
         seconds = time.perf_counter() - started
         Console().print(
             summary_table(
-                manifest, prepared_dir, len(labels.rejected), reused, len(pending), seconds
+                manifest,
+                prepared_dir,
+                labels.rejected,
+                reused,
+                len(pending),
+                seconds,
+                noted=sum(bool(clip.get("notes")) for clips in results.values() for clip in clips),
             )
         )
     return manifest
@@ -135,13 +142,16 @@ def reusable_clips(
 def summary_table(
     manifest: pd.DataFrame,
     prepared_dir: Path,
-    rejected: int,
+    rejected: list[tuple[str, str]],
     reused: int,
     prepared: int,
     seconds: float,
+    noted: int = 0,
 ) -> Table:
     """What the run produced: videos (``reused`` from records, ``prepared`` in ``seconds`` now), clips,
-    faces found, skips per reason, rejected label rows."""
+    faces found, clips ``noted`` as made of part of the sampled frames (a face in part of the
+    video, frames that did not decode: the note is in the video's record), skips per reason,
+    and the label rows ``rejected`` as (row, reason), the first few named so they can be fixed."""
     table = Table(title=f"prepare summary ({prepared_dir})")
     table.add_column("item")
     table.add_column("count", justify="right")
@@ -154,6 +164,7 @@ def summary_table(
     rate = f", {60 * prepared / seconds:.1f} videos/min" if prepared and seconds > 0 else ""
     table.add_row("  prepared in this run", f"{prepared} in {seconds:.1f} s{rate}")
     table.add_row("face clips", str(len(ok)))
+    table.add_row(f"  of part of the frames (notes in {RECORDS_DIR}/)", str(noted))
     for split, count in ok["split"].value_counts().sort_index().items():
         table.add_row(f"  in {split}", str(count))
     scores = [score for cell in ok.to_dict("records") for score in det_scores(cell)]
@@ -167,7 +178,11 @@ def summary_table(
     )
     for code, count in sorted(Counter(skipped).items()):
         table.add_row(f"skipped: {code}", str(count))
-    table.add_row("rejected label rows", str(rejected))
+    table.add_row("rejected label rows", str(len(rejected)))
+    for row, reason in rejected[:NAMED_REJECTS]:
+        table.add_row(f"  {row}: {reason}", "")
+    if len(rejected) > NAMED_REJECTS:
+        table.add_row(f"  ... and {len(rejected) - NAMED_REJECTS} more (logged above)", "")
     return table
 
 

@@ -22,12 +22,16 @@ OUTPUT_FIELDS = (
     "faces",
     "max_faces",
     "min_track_fraction",
+    "min_face_frames",
 )
 
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    """How videos become face clips (see conf/prepare.yaml for each field's meaning)."""
+    """How videos become face clips (see conf/prepare.yaml for each field's meaning).
+
+    The defaults are conf/prepare.yaml's, repeated here for library callers and tests;
+    tests/unit/test_settings_defaults.py keeps them equal."""
 
     num_frames: int = 8
     fps: float | None = None
@@ -42,6 +46,7 @@ class PrepareSettings:
     faces: str = "largest"
     max_faces: int = 4
     min_track_fraction: float = 0.5
+    min_face_frames: int = 2
     detect_batch: int = 16
     decoder: str = "pyav"
     frame_memory_mb: int = 1024
@@ -69,6 +74,7 @@ class PrepareSettings:
             "detect_every",
             "smooth_window",
             "max_faces",
+            "min_face_frames",
             "detect_batch",
             "frame_memory_mb",
             "workers",

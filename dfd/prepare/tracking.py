@@ -47,6 +47,21 @@ class FaceTrack:
         boxes = self.boxes[self.detected]
         return float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
 
+    def showing_face(self) -> np.ndarray:
+        """Frames that show the tracked face: detected ones, and those not searched that lie
+        between two detections (a searched frame without a match is left out)."""
+        hits = np.flatnonzero(self.detected)
+        span = np.zeros(len(self.scores), bool)
+        if len(hits):
+            span[hits[0] : hits[-1] + 1] = True
+        return self.detected | (span & ~self.searched)
+
+    def only(self, keep: np.ndarray) -> FaceTrack:
+        """The track on the frames where ``keep`` is True."""
+        return FaceTrack(
+            self.boxes[keep], self.points[keep], self.scores[keep], self.searched[keep]
+        )
+
     def covered(self, max_gap: float, times: Sequence[float]) -> np.ndarray:
         """Frames at most ``max_gap`` (in ``times`` units) from a detection on each side they have one."""
         times = np.asarray(times, dtype=float)

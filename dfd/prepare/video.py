@@ -90,6 +90,28 @@ class Video:
                 UNREADABLE, f"decoding frames failed: {_describe(error)}"
             ) from error
 
+    def read_decodable(self, indices: list[int]) -> tuple[np.ndarray, list[int]]:
+        """(frames, their indices): the given frames that decode, as :meth:`read` gives them.
+
+        A video whose middle is damaged still gives the frames before and after it: when the
+        frames cannot be read together, each is read on its own (from its keyframe) and those
+        that fail are left out. It raises the first failure when no frame decodes.
+        """
+        try:
+            return self.read(indices), list(indices)
+        except VideoReadError as error:
+            failure = error
+        frames, kept = [], []
+        for index in indices:
+            try:
+                frames.append(self.read([index])[0])
+            except VideoReadError:
+                continue
+            kept.append(index)
+        if not kept:
+            raise failure
+        return np.stack(frames), kept
+
 
 def open_video(path: str | Path, threads: int = 0, decoder: str = "pyav") -> Video:
     """Open a video on the CPU, or raise :class:`VideoReadError` with the reason it cannot be read.

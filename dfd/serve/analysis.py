@@ -30,13 +30,19 @@ def file_sha256(path: Path) -> str | None:
 
 def model_version(detector: LoadedDetector) -> dict[str, Any]:
     """Which weights answer: file name, kind, its SHA-256 and what the checkpoint or sidecar
-    records about them (config hash, dfd version, source checkpoint ...)."""
+    records about them (config hash, dfd version, source checkpoint ...). Recorded paths are
+    cut to their file names: clients learn which files, never where the server keeps them."""
     return {
         "name": detector.source.name,
         "kind": detector.kind,
         "sha256": file_sha256(detector.source),
-        **detector.spec.provenance,
+        **{key: _file_name(value) for key, value in detector.spec.provenance.items()},
     }
+
+
+def _file_name(value: Any) -> Any:
+    """An absolute path's last part; any other value as it is."""
+    return Path(value).name if isinstance(value, str) and Path(value).is_absolute() else value
 
 
 class Analyzer:

@@ -186,7 +186,8 @@ def create_app(
 
     @app.get(f"{API}/health")
     async def health(request: Request) -> dict[str, Any]:
-        """Whether the model is loaded, which one, on which device, and the load."""
+        """Whether the model is loaded, which one, on which device, and the load; no file path
+        (the database by its kind only: a SQLite URL is one)."""
         analyzer: Analyzer = request.app.state.analyzer
         return {
             "status": "ok",
@@ -199,7 +200,7 @@ def create_app(
             "max_in_flight": gate.limit,
             "mode": "inline" if queue is None else "queue",
             "queue": None if queue is None else queue.describe(),
-            "database": store.describe(),
+            "database": store.describe().split(":", 1)[0],
         }
 
     @app.get(f"{API}/jobs/{{job_id}}")

@@ -13,7 +13,10 @@ class ServeSettings:
     """Server limits and where jobs go. `upload_dir` holds each request's upload and crops while
     it is analysed (None: a temporary folder made at startup and removed at shutdown).
     `queue_url` (a Redis broker) makes the API enqueue uploads for `dfd worker` instead of
-    scoring them; `database_url` (SQLAlchemy) keeps the jobs, in memory when None."""
+    scoring them; `database_url` (SQLAlchemy) keeps the jobs, in memory when None.
+
+    Serving has no Hydra config: these defaults are the only ones, and the command lines of
+    `dfd serve` and `dfd worker` take theirs from here."""
 
     device: str = "auto"
     batch_size: int = 16

@@ -161,7 +161,11 @@ def parser() -> argparse.ArgumentParser:
         help="SQLAlchemy URL of the job database (default: sqlite:///DIR/jobs.sqlite3, "
         "as the API's default)",
     )
-    cli.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: auto)")
+    cli.add_argument(
+        "--device",
+        default=ServeSettings().device,
+        help=f"cpu, cuda, cuda:1 ... (default: {ServeSettings().device})",
+    )
     cli.add_argument(
         "--batch-size",
         type=positive_int,

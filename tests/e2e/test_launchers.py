@@ -83,3 +83,38 @@ def test_an_optuna_trial_under_ddp_has_one_set_of_parameters(
         assert shared.optuna.trial_number == trial.number
         for name, value in trial.params.items():
             assert OmegaConf.select(shared, name) == pytest.approx(value)
+
+
+def launcher_of(config: str, *overrides: str) -> dict:
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(config, return_hydra_config=True, overrides=list(overrides))
+    return OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+
+
+def test_preparation_shards_compose_with_dfds_slurm_launcher() -> None:
+    """prepare.yaml documents `hydra/launcher=slurm`; without a trainer it asks for one GPU."""
+    assert "hydra/launcher=slurm " in (CONF / "prepare.yaml").read_text()
+    launcher = launcher_of("prepare", "hydra/launcher=slurm", "hydra.launcher.partition=gpu")
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (1, 1, 1)
+    assert launcher["partition"] == "gpu" and launcher["signal_delay_s"] == 120
+
+
+def test_slurm_is_the_plugins_launcher_with_dfds_cluster_defaults() -> None:
+    """`hydra/launcher=slurm` is `submitit_slurm` plus dfd's settings, nothing else changed."""
+    ours = launcher_of("train", "hydra/launcher=slurm", "trainer.devices=2", "hydra.sweep.dir=s")
+    plugin = launcher_of("train", "hydra/launcher=submitit_slurm", "hydra.sweep.dir=s")
+    assert ours["_target_"] == plugin["_target_"] and set(ours) == set(plugin)
+    changed = {key for key in ours if ours[key] != plugin[key]}
+    assert changed == {
+        "timeout_min",
+        "tasks_per_node",
+        "gpus_per_node",
+        "cpus_per_task",
+        "mem_gb",
+        "max_num_timeout",
+        "array_parallelism",
+    }
+    assert (
+        "hydra/launcher=slurm` is the documented way"
+        in (CONF / "hydra" / "launcher" / "slurm.yaml").read_text()
+    )

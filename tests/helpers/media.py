@@ -196,6 +196,40 @@ def grayscale_video(folder: Path) -> Path:
     return write_h264(folder / "grayscale.mp4", grey, pix_fmt="gray")
 
 
+PARTIAL_FACE_FRAMES = 15  # of 40: the face leaves after these; 3 of 8 evenly sampled frames show it
+BROKEN_FRAMES = range(15, 25)  # of 40, zeroed: 2 of 8 evenly sampled frames do not decode
+KEYFRAME_EVERY = 5
+
+
+def partial_face_video(folder: Path, until: int = PARTIAL_FACE_FRAMES) -> Path:
+    """40 frames: the face photo in the first ``until``, then the empty green canvas (the person
+    left)."""
+    frames = face_frames(40)
+    frames[until:, MARKER:] = (40, 120, 40)
+    frames[until:, :, MARKER:] = (40, 120, 40)
+    return write_h264(folder / f"partial_face_{until}.mp4", frames)
+
+
+def broken_middle_video(folder: Path) -> Path:
+    """A 40-frame face video (a keyframe every 5) whose frames 15 to 24 are zeroed on disk, as a
+    damaged copy has them: the index is whole, the frames before and after decode, these do not."""
+    whole = write_h264(
+        folder / "broken_middle.whole.mp4",
+        face_frames(40),
+        x264={"preset": "ultrafast", "x264-params": f"keyint={KEYFRAME_EVERY}:scenecut=0"},
+    )
+    with av.open(str(whole)) as container:
+        stream = container.streams.video[0]
+        packets = [(p.pos, p.size) for p in container.demux(stream) if p.size]
+    data = bytearray(whole.read_bytes())
+    whole.unlink()
+    for position, size in (packets[number] for number in BROKEN_FRAMES):
+        data[position : position + size] = bytes(size)
+    path = folder / "broken_middle.mp4"
+    path.write_bytes(bytes(data))
+    return path
+
+
 # name -> (maker, expected manifest status, expected reason code or "" for ok)
 CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "empty": (empty_file, "skipped", "empty_file"),
@@ -208,6 +242,8 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "rotated": (rotated_video, "ok", ""),
     "vfr": (vfr_video, "ok", ""),
     "grayscale": (grayscale_video, "ok", ""),
+    "partial_face": (partial_face_video, "ok", ""),
+    "broken_middle": (broken_middle_video, "ok", ""),
 }
 
 

@@ -69,3 +69,22 @@ def test_command_exits_nonzero_on_a_broken_dataset(prepared_copy: Path, tmp_path
     first_ok_frames(prepared_copy)[1][0].unlink()
     broken = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert broken.returncode == 1 and "FAILED" in broken.stdout
+
+
+@pytest.mark.parametrize(
+    ("keep", "problem"),
+    [
+        ("none", "no usable clip: 0 real and 0 fake ok clips"),
+        ("real", "one class only: "),
+    ],
+)
+def test_an_empty_or_one_class_set_fails(prepared_copy: Path, keep: str, problem: str) -> None:
+    manifest = read_manifest(prepared_copy)
+    dropped = manifest["label"] == 1 if keep == "real" else manifest["status"] == "ok"
+    manifest.loc[dropped, "status"] = "skipped"
+    manifest.loc[dropped, "reason"] = "no_face"
+    write_manifest(manifest, prepared_copy)
+    report = check_prepared(prepared_copy, show_progress=False)
+    assert not report.passed
+    assert report.classes is not None and report.classes.startswith(problem)
+    assert " 0 fake ok clips" in report.classes

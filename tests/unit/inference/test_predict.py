@@ -18,6 +18,7 @@ from dfd.datasets.manifest import read_manifest
 from dfd.demo.encode import write_video
 from dfd.inference.inputs import expand_inputs
 from dfd.inference.preparation import config_defaults, training_preparation
+from helpers import media
 
 # how close predict's video scores come to the run's own evaluation of the same videos
 EVAL_AGREEMENT = 1e-5
@@ -293,3 +294,18 @@ def test_an_export_without_its_sidecar_is_refused(
     shutil.copy(exported["torchscript"], lonely)
     result = predict_cli(str(lonely), str(tiny_raw / "real"))
     assert result.returncode == 2 and "no sidecar" in one_line(result.stdout)
+
+
+@pytest.mark.slow
+def test_a_damaged_middle_is_scored_on_the_frames_that_decode(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    video = media.broken_middle_video(tmp_path)  # the run samples 4 frames: frame 15 is damaged
+    result = predict_cli(
+        str(tiny_run), str(video), "--json", str(tmp_path / "out.json"), "--device", "cpu"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (row,) = json.loads((tmp_path / "out.json").read_text())["videos"]
+    assert row["status"] == "ok" and row["frames_used"] == 3
+    assert row["notes"] == ["1 of 4 sampled frames did not decode"]
+    assert row["face_scores"][0]["faces_in"] == "3 of 3 frames"

@@ -202,7 +202,7 @@ def test_video_sample_picks_the_mode(folder: Path) -> None:
 
 
 @pytest.mark.slow
-def test_preparation_records_every_case(tmp_path: Path) -> None:
+def test_preparation_records_every_case(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Every case gets a manifest row (ok, or skipped with its reason code) and a line in the summary."""
     from rich.console import Console
 
@@ -218,9 +218,10 @@ def test_preparation_records_every_case(tmp_path: Path) -> None:
         labels,
         raw,
         tmp_path / "prepared",
-        PrepareSettings(num_frames=4, face_size=64),
-        show_progress=False,
+        PrepareSettings(num_frames=8, face_size=64),
     ).set_index("source")
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "of part of the frames (notes in records/) │ 2" in printed, printed
     for name, (_, status, code) in cases.CASES.items():
         row = manifest.loc[paths[name].name]
         assert row["status"] == status, (name, row["reason"])
@@ -229,7 +230,7 @@ def test_preparation_records_every_case(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
     console.print(
         summary_table(
-            manifest.reset_index(), tmp_path, rejected=0, reused=0, prepared=10, seconds=4.0
+            manifest.reset_index(), tmp_path, rejected=[], reused=0, prepared=10, seconds=4.0
         )
     )
     summary = " ".join(console.export_text().split())

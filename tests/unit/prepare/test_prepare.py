@@ -157,9 +157,8 @@ def test_second_run_reuses_clips_and_force_redoes_them(
     assert not list((prepared / "faces" / "people").glob("*.partial"))
 
 
-@pytest.mark.slow
-def test_hydra_entry_point_writes_the_manifest(tmp_path: Path, media: dict[str, Path]) -> None:
-    raw = make_raw_dir(tmp_path, media, ["people/man.mp4,FAKE", "missing.mp4,REAL"])
+def run_prepare(tmp_path: Path, raw: Path) -> subprocess.CompletedProcess:
+    """``python -m dfd.prepare`` over the labels of ``raw``, as a user runs it."""
     command = [
         sys.executable,
         "-m",
@@ -170,8 +169,9 @@ def test_hydra_entry_point_writes_the_manifest(tmp_path: Path, media: dict[str, 
         f"hydra.run.dir={tmp_path / 'run'}",
         "prepare.num_frames=2",
         "prepare.face_size=64",
+        "prepare.workers=1",
     ]
-    result = subprocess.run(
+    return subprocess.run(
         command,
         cwd=REPO_ROOT,
         env={**os.environ, **SUBPROCESS_ENV},
@@ -179,17 +179,67 @@ def test_hydra_entry_point_writes_the_manifest(tmp_path: Path, media: dict[str, 
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.slow
+def test_hydra_entry_point_writes_the_manifest(tmp_path: Path, media: dict[str, Path]) -> None:
+    raw = make_raw_dir(
+        tmp_path,
+        media,
+        [
+            "people/man.mp4,FAKE",
+            "people/man_too.mp4,REAL",
+            "missing.mp4,REAL",
+            "odd.mp4,PERHAPS",
+            ",REAL",
+        ],
+    )
+    shutil.copy(raw / "people" / "man.mp4", raw / "people" / "man_too.mp4")
+    result = run_prepare(tmp_path, raw)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = read_manifest(tmp_path / "data" / "csv" / "prepared" / "manifest.csv")
-    assert manifest["status"].tolist() == ["ok", "skipped"]
+    assert manifest["status"].tolist() == ["ok", "ok", "skipped"]
     assert manifest.loc[0, "num_frames"] == 2 and manifest.loc[0, "label"] == 1
     assert "prepare summary" in result.stdout
     summary = " ".join(result.stdout.split())
     for line in (
-        "videos │ 2",
-        "with a face │ 1 (50.0%)",
-        "face clips │ 1",
+        "videos │ 3",
+        "with a face │ 2 (66.7%)",
+        "face clips │ 2",
         "skipped: missing_file │ 1",
-        "clip frames with a detected face │ 2 of 2 (100.0%)",
+        "clip frames with a detected face │ 4 of 4 (100.0%)",
+        "rejected label rows │ 2",
+        "labels.csv:5 odd.mp4,PERHAPS: unknown label 'PERHAPS'",
+        "labels.csv:6 ,REAL: empty file",
     ):
         assert line in summary, result.stdout
+
+
+@pytest.mark.slow
+def test_a_run_with_one_class_only_exits_1_and_says_why(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
+    raw = make_raw_dir(tmp_path, media, ["people/man.mp4,REAL", "cartoon.mp4,FAKE"])
+    result = run_prepare(tmp_path, raw)
+    assert result.returncode == 1, result.stderr[-3000:]
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("dfd prepare:")]
+    assert "one class only: 1 real and 0 fake ok clips from 2 videos" in line
+    assert str(tmp_path / "data" / "csv" / "prepared" / "manifest.csv") in line
+    assert "Traceback" not in result.stderr
+
+
+def test_a_run_without_a_usable_clip_exits_1_and_bad_labels_exit_2(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
+    raw = make_raw_dir(tmp_path / "none", media, ["missing.mp4,REAL", "gone.mp4,FAKE"])
+    empty = run_prepare(tmp_path / "none", raw)
+    assert empty.returncode == 1, empty.stderr[-3000:]
+    assert "no usable clip: 0 real and 0 fake ok clips from 2 videos" in empty.stderr
+    assert "prepare summary" in empty.stdout and "Traceback" not in empty.stderr
+    (raw / "labels.csv").write_text("video,label\nmissing.mp4,REAL\n")
+    unreadable = run_prepare(tmp_path / "none", raw)
+    assert unreadable.returncode == 2, unreadable.stderr[-3000:]
+    assert "cannot read the labels" in unreadable.stderr and "missing column(s) ['file']" in (
+        unreadable.stderr
+    )
+    assert "Traceback" not in unreadable.stderr

@@ -21,6 +21,7 @@ from dfd.serve.__main__ import parser
 from dfd.serve.jobs import MemoryJobStore
 from dfd.serve.limits import InFlight
 from dfd.serve.settings import MIB
+from helpers import media
 from helpers.servers import API, analyze
 
 MAX_UPLOAD_MB, MAX_DURATION_S = 1, 2.0
@@ -130,6 +131,19 @@ def test_analyze_gives_what_predict_gives(
 
 
 @pytest.mark.slow
+def test_a_damaged_middle_is_scored_on_the_frames_that_decode_and_says_so(
+    server: dict, tmp_path: Path
+) -> None:
+    video = media.broken_middle_video(tmp_path)  # the model samples 4: frame 15 is damaged
+    response = analyze(server, video.read_bytes())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["notes"] == ["1 of 4 sampled frames did not decode"]
+    assert body["frames_used"] == 3 and [f["frame"] for f in body["frames"]] == [5, 25, 35]
+    assert body["face_scores"][0]["faces_in"] == "3 of 3 frames"
+
+
+@pytest.mark.slow
 def test_gradcam_frames_come_inline(server: dict, demo_videos: list[Path]) -> None:
     response = analyze(server, demo_videos[1].read_bytes(), enable_gradcam="true", num_frames="4")
     assert response.status_code == 200, response.text
@@ -139,8 +153,12 @@ def test_gradcam_frames_come_inline(server: dict, demo_videos: list[Path]) -> No
 
 
 @pytest.mark.slow
-def test_health_docs_and_unknown_jobs(server: dict) -> None:
+def test_health_docs_and_unknown_jobs(server: dict, tiny_run: Path) -> None:
     health = httpx.get(f"{server['url']}{API}/health").json()
+    text = json.dumps(health)
+    for folder in (tiny_run.resolve(), server["uploads"].resolve(), Path.cwd()):
+        assert str(folder) not in text, f"/health shows {folder}: {text}"
+    assert health["model_version"]["source_checkpoint"].endswith(".ckpt")
     assert health["model_loaded"] is True and health["device"] == "cpu"
     assert health["num_frames"] == 4 and health["model_version"]["kind"] == "checkpoint"
     assert (health["mode"], health["queue"], health["database"]) == ("inline", None, "memory")
