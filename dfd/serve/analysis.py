@@ -42,7 +42,7 @@ def model_version(detector: LoadedDetector) -> dict[str, Any]:
 class Analyzer:
     """Scores one video at a time with a loaded detector (thread-safe for scoring)."""
 
-    def __init__(self, detector: LoadedDetector, device: str, batch_size: int) -> None:
+    def __init__(self, detector: LoadedDetector, device: str, batch_size: int | None) -> None:
         self.detector = detector
         self.device = device
         self.predictor = Predictor(detector, device=device, batch_size=batch_size, workers=1)
