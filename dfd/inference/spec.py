@@ -31,7 +31,8 @@ class DetectorSpec:
     """Clip settings, threshold, scoring settings and preparation of one trained detector.
 
     `scoring` is how the run's evaluation scored (test-time views, precision, batch size,
-    aggregation), the settings its threshold was chosen with; `frame_scores` says whether the detector also scores every frame alone (frame backbones).
+    aggregation), the settings its threshold was chosen with; `frame_scores` says whether the
+    detector also scores every frame alone (frame backbones).
     `provenance` holds facts about the weights (source checkpoint, config hash, dfd version);
     `notes` are warnings worth printing (a fallback taken, say).
     """
