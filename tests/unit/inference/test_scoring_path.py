@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.transforms import normalize_clips
 from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.eval.scoring import ScoringSettings, detector_logits
-from dfd.inference.loading import LoadedDetector
+from dfd.inference.loading import LoadedDetector, load_detector
 from dfd.inference.predictor import Predictor
 from dfd.inference.preparation import config_defaults
 from dfd.inference.runtimes import EagerRuntime
@@ -159,3 +160,14 @@ def test_predict_with_flip_tta_gives_the_runs_evaluation_scores(
     assert len(differences) == len(evaluated) > 0
     assert max(differences) <= EVAL_AGREEMENT, differences
     print(f"largest |predict - evaluation| with flip TTA: {max(differences):.2e}")
+    loaded = load_detector(tta_run, CPU)
+    assert loaded.spec.scoring.tta == ("hflip",)
+    without = replace(loaded, spec=replace(loaded.spec, scoring=ScoringSettings()))
+    test = FaceClipDataModule(
+        str(tiny_prepared), clip_len=CLIP_LEN, image_size=IMAGE_SIZE, num_workers=0
+    ).dataset("test")
+    change = np.abs(
+        Predictor(loaded, workers=1).score_clips(test).scores
+        - Predictor(without, workers=1).score_clips(test).scores
+    ).max()
+    assert change > 10 * EVAL_AGREEMENT, f"the views change no score ({change:.1e}): a void test"
