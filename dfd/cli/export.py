@@ -3,10 +3,11 @@
 MODEL is a checkpoint or a train run folder (its best checkpoint). Writes the detector
 (normalized float clips (B, T, 3, H, W) in, dynamic batch; logits (B,) out, plus frame
 logits (B, T) for frame models) and a JSON sidecar `<file>.json` with everything `dfd predict`
-needs: clip length, image size, normalization, crop margin, threshold, aggregation,
-preparation settings, dfd version, training config hash and source checkpoint. The exported
-model is then checked against the checkpoint on real face clips; when they differ by more
-than the tolerance, the export is removed and the command fails.
+needs: clip length, image size, normalization, crop margin, threshold, scoring settings
+(test-time views, precision, batch size, aggregation), preparation settings, dfd version,
+training config hash and source checkpoint. The exported model is then checked against the
+checkpoint on real face clips, its logits and the scores made with those scoring settings;
+when they differ by more than the tolerance, the export is removed and the command fails.
 Exit status: 0 exported and checked, 1 parity check failed, 2 usage error.
 """
 
@@ -119,7 +120,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     outputs = export_detector(loaded.detector, clips[:2], args.fmt, out)
     cpu = torch.device("cpu")
     differences = max_differences(
-        EagerRuntime(loaded.detector, cpu), EXPORTED_RUNTIMES[args.fmt](out, cpu), clips
+        EagerRuntime(loaded.detector, cpu),
+        EXPORTED_RUNTIMES[args.fmt](out, cpu),
+        clips,
+        spec.scoring,
     )
     parity = parity_record(differences, description, len(clips), args.tolerance)
     shown = ", ".join(f"{name} {value:.2e}" for name, value in differences.items())

@@ -74,9 +74,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--batch-size",
         type=positive_int,
-        default=16,
         metavar="N",
-        help="clips per model call (default 16)",
+        help="clips per model call (default: the run's evaluation batch size)",
     )
     cli.add_argument(
         "--workers",
@@ -95,9 +94,9 @@ def make_console() -> Console:
 
 
 def describe_model(console: Console, detector: LoadedDetector) -> None:
-    """Where the threshold, aggregation and preparation settings come from, and any warning."""
+    """Where the threshold, scoring and preparation settings come from, and any warning."""
     spec = detector.spec
-    threshold, aggregation = spec.threshold, spec.aggregation
+    threshold, scoring = spec.threshold, spec.scoring
     console.print(
         f"model: {detector.source} ({detector.kind}); clips of {spec.clip_len} x "
         f"{spec.image_size} px"
@@ -108,10 +107,11 @@ def describe_model(console: Console, detector: LoadedDetector) -> None:
         else f"{threshold.rule}, chosen on {threshold.chosen_on}; from {threshold.source}"
     )
     console.print(f"threshold: {threshold.value:.4f} ({origin})")
-    options = f" {aggregation.options}" if aggregation.options else ""
+    options = f" {scoring.aggregation_options}" if scoring.aggregation_options else ""
+    views = f"test-time views {', '.join(scoring.tta)}" if scoring.tta else "no test-time views"
     console.print(
-        f"aggregation: {aggregation.strategy}{options} per face, max over faces "
-        f"(from {aggregation.source})"
+        f"scoring: {views}, precision {scoring.precision or '32-true'}; aggregation "
+        f"{scoring.aggregation}{options} per face, max over faces (from {spec.scoring_source})"
     )
     console.print(
         f"preparation: {spec.prepare.num_frames} frames"

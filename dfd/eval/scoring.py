@@ -1,24 +1,30 @@
-"""Score every clip of a dataset with a detector: the one inference loop behind evaluation
-reports, robustness tests and explanations (no trainer needed, any device).
+"""Score clips with a detector: the one scoring path behind evaluation, robustness tests,
+`dfd predict`, the API, the worker and export parity (no trainer needed, any device).
 
-Test-time augmentation (`tta`, names of `TTA_VIEWS`) scores each clip again as each view
-(`hflip`: mirrored left-right); a clip's and each frame's score is then the mean fake
-probability over the original and its views (averaged in probability space, not logits).
+`ScoringSettings` is the one record of how: test-time views, precision, batch size and the
+clip -> face -> video aggregation. Clips are the dataset's non-overlapping windows of the
+detector's clip length (`dfd.data.dataset.clip_windows`). Test-time augmentation (`tta`, names
+of `TTA_VIEWS`) scores each clip again as each view (`hflip`: mirrored left-right); a clip's and
+each frame's score is then the mean fake probability over the original and its views (averaged
+in probability space, not logits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from dfd.data.dataset import collate_clips
 from dfd.data.workers import single_threaded_opencv, single_threaded_worker
+from dfd.eval.aggregate import bind_strategy, face_table, video_table
 
 AUTOCAST_DTYPES = {
     "bf16-mixed": torch.bfloat16,
@@ -26,6 +32,8 @@ AUTOCAST_DTYPES = {
     "16-mixed": torch.float16,
     "16-true": torch.float16,
 }
+# (clip logits (B,), frame logits (B, T) or None) of normalized clips: a detector or a runtime
+Forward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,67 @@ def check_tta(tta: Sequence[str]) -> tuple[str, ...]:
     return tuple(tta)
 
 
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How a detector's clips are scored and reduced to video scores, the same wherever it
+    scores: `tta` views averaged with each clip, the Lightning `precision` it runs in
+    (None: float32), clips per model call, and the `aggregation` strategy (with its `options`)
+    that reduces a face track's clips to one score (faces -> video by max). Bad names fail
+    here, before anything is scored."""
+
+    tta: tuple[str, ...] = ()
+    precision: str | None = None
+    batch_size: int = 16
+    aggregation: str = "mean"
+    aggregation_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tta", check_tta(self.tta))
+        if self.precision is not None:
+            object.__setattr__(self, "precision", str(self.precision))
+        object.__setattr__(self, "aggregation_options", dict(self.aggregation_options))
+        if self.batch_size < 1:
+            raise ValueError(f"the scoring batch size must be at least 1, got {self.batch_size}")
+        bind_strategy(self.aggregation, **self.aggregation_options)
+
+    @classmethod
+    def from_evaluation(
+        cls, evaluation: Mapping[str, Any], precision: str | int | None, batch_size: int
+    ) -> ScoringSettings:
+        """The settings of an `evaluation` config block (conf/evaluation), the run's precision
+        and its datamodule's batch size (used when `evaluation.batch_size` is null)."""
+        return cls(
+            tta=tuple(evaluation.get("tta") or ()),
+            precision=None if precision is None else str(precision),
+            batch_size=int(evaluation.get("batch_size") or batch_size),
+            aggregation=str(evaluation.get("aggregation") or "mean"),
+            aggregation_options=dict(evaluation.get("aggregation_options") or {}),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain values (a sidecar keeps them)."""
+        return {**asdict(self), "tta": list(self.tta)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScoringSettings:
+        """The settings `to_json` wrote."""
+        return cls(
+            tta=tuple(data.get("tta") or ()),
+            precision=data.get("precision"),
+            batch_size=int(data.get("batch_size") or cls.batch_size),
+            aggregation=str(data["aggregation"]),
+            aggregation_options=dict(data.get("aggregation_options") or {}),
+        )
+
+    def faces(self, clips: pd.DataFrame) -> pd.DataFrame:
+        """One row per face track of a clips table (`dfd.eval.aggregate.face_table`)."""
+        return face_table(clips, self.aggregation, **self.aggregation_options)
+
+    def videos(self, clips: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+        """One row per video of a clips table (`dfd.eval.aggregate.video_table`)."""
+        return video_table(clips, self.aggregation, threshold, **self.aggregation_options)
+
+
 def detector_logits(
     detector: nn.Module, clips: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -78,13 +147,13 @@ def autocast_for(precision: str | int | None, device: torch.device):
 
 
 def view_probabilities(
-    detector: nn.Module, clips: torch.Tensor, tta: Sequence[str] = ()
+    forward: Forward, clips: torch.Tensor, tta: Sequence[str] = ()
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fake probabilities of clips (B,) and of frames (B, T) or None, each the mean over the
     clips as given and their `tta` views."""
     clip_probs, frame_probs = [], []
     for view in [clips, *(TTA_VIEWS[name](clips) for name in tta)]:
-        clip_logits, frame_logits = detector_logits(detector, view)
+        clip_logits, frame_logits = forward(view)
         clip_probs.append(torch.sigmoid(clip_logits.float()))
         if frame_logits is not None:
             frame_probs.append(torch.sigmoid(frame_logits.float()))
@@ -92,6 +161,21 @@ def view_probabilities(
         torch.stack(clip_probs).mean(0),
         torch.stack(frame_probs).mean(0) if frame_probs else None,
     )
+
+
+@torch.inference_mode()
+def score_clips(
+    forward: Forward,
+    clips: torch.Tensor,
+    settings: ScoringSettings,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Fake probabilities of one batch of normalized clips (B,) and of their frames (B, T) or
+    None, in the settings' precision and averaged over their test-time views. `forward` is a
+    detector's (`detector_logits`) or an exported model's (a runtime; ONNX runs float32
+    whatever the precision)."""
+    with autocast_for(settings.precision, torch.device(device)):
+        return view_probabilities(forward, clips, settings.tta)
 
 
 @contextmanager
@@ -107,40 +191,57 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
             sub.training = training
 
 
-@torch.inference_mode()
 def score_dataset(
-    detector: nn.Module,
+    detector: nn.Module | Forward,
     dataset: Dataset,
     normalize: Callable[[torch.Tensor], torch.Tensor],
-    batch_size: int = 16,
-    num_workers: int = 0,
+    settings: ScoringSettings | None = None,
     device: str | torch.device = "cpu",
-    precision: str | int | None = None,
-    tta: Sequence[str] = (),
+    num_workers: int = 0,
 ) -> ClipScores:
-    """Score every clip of `dataset` (samples with uint8 `clip` and `clip_idx`) in eval mode,
-    averaged over the `tta` views."""
-    device, tta = torch.device(device), check_tta(tta)
+    """Score every clip of `dataset` (samples with uint8 `clip` and `clip_idx`) by
+    `score_clips` (default settings: no views, float32, batches of 16). A detector module is moved to `device` and scored in eval mode; any other
+    `forward` (an exported model's runtime) is called as it is."""
+    device, settings = torch.device(device), settings or ScoringSettings()
+    if not isinstance(detector, nn.Module):
+        return _score_loader(detector, dataset, normalize, settings, device, num_workers)
+    with eval_mode(detector.to(device)):
+        return _score_loader(
+            lambda clips: detector_logits(detector, clips),
+            dataset,
+            normalize,
+            settings,
+            device,
+            num_workers,
+        )
+
+
+def _score_loader(
+    forward: Forward,
+    dataset: Dataset,
+    normalize: Callable[[torch.Tensor], torch.Tensor],
+    settings: ScoringSettings,
+    device: torch.device,
+    num_workers: int,
+) -> ClipScores:
     if num_workers > 0:
         single_threaded_opencv()  # before the workers fork (see dfd.data.workers)
     loader = DataLoader(
         dataset,
-        batch_size=batch_size,
+        batch_size=settings.batch_size,
         num_workers=num_workers,
         shuffle=False,
         collate_fn=collate_clips,
         worker_init_fn=single_threaded_worker,
     )
     indices, scores, frames = [], [], []
-    with eval_mode(detector.to(device)):
-        for batch in loader:
-            clips = normalize(batch["clip"].to(device, non_blocking=True))
-            with autocast_for(precision, device):
-                clip_probs, frame_probs = view_probabilities(detector, clips, tta)
-            indices.append(batch["clip_idx"].numpy())
-            scores.append(clip_probs.cpu().numpy())
-            if frame_probs is not None:
-                frames.append(frame_probs.cpu().numpy())
+    for batch in loader:
+        clips = normalize(batch["clip"].to(device, non_blocking=True))
+        clip_probs, frame_probs = score_clips(forward, clips, settings, device)
+        indices.append(batch["clip_idx"].numpy())
+        scores.append(clip_probs.cpu().numpy())
+        if frame_probs is not None:
+            frames.append(frame_probs.cpu().numpy())
     return ClipScores(
         clip_idx=np.concatenate(indices) if indices else np.zeros(0, np.int64),
         scores=np.concatenate(scores) if scores else np.zeros(0, np.float32),

@@ -1,5 +1,5 @@
 """A trained checkpoint and what its run folder says about it: the threshold chosen on
-validation, the aggregation it was chosen with, the training config and its hash."""
+validation, the scoring settings it was chosen with, the training config and its hash."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
+from dfd.eval.scoring import ScoringSettings
 from dfd.inference.preparation import training_preparation
-from dfd.inference.spec import Aggregation, DetectorSpec, Threshold
+from dfd.inference.spec import DetectorSpec, Threshold
 from dfd.module import DeepfakeDetectionModule
 from dfd.tasks.evaluate import find_checkpoint
 
@@ -121,18 +122,25 @@ def training_config(run: Path | None) -> Path | None:
     return None
 
 
-def read_aggregation(config: Path | None, module: DeepfakeDetectionModule) -> Aggregation:
-    """The evaluation's aggregation of the run (what its threshold was chosen with), else the
-    module's own (its validation metric's)."""
+def read_scoring(
+    config: Path | None, module: DeepfakeDetectionModule, data: dict[str, Any]
+) -> tuple[ScoringSettings, str]:
+    """(scoring settings, source): the run's evaluation settings and training precision (how
+    its threshold was chosen), else the module's aggregation, float32 and no views."""
     if config is not None:
-        evaluation = OmegaConf.load(config).get("evaluation")
+        run = OmegaConf.load(config)
+        evaluation = run.get("evaluation")
         if evaluation is not None and "aggregation" in evaluation:
-            options = evaluation.get("aggregation_options")
-            options = {} if options is None else OmegaConf.to_container(options, resolve=True)
-            return Aggregation(
-                str(evaluation.aggregation), options, f"evaluation config ({config})"
+            settings = ScoringSettings.from_evaluation(
+                OmegaConf.to_container(evaluation, resolve=True),
+                OmegaConf.select(run, "trainer.precision"),
+                data["batch_size"],
             )
-    return Aggregation(str(module.hparams.aggregation), {}, "checkpoint hyperparameters")
+            return settings, f"evaluation config ({config})"
+    settings = ScoringSettings(
+        batch_size=data["batch_size"], aggregation=str(module.hparams.aggregation)
+    )
+    return settings, "checkpoint hyperparameters"
 
 
 def sha256_of(path: Path) -> str:
@@ -152,6 +160,7 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     run = run_folder(checkpoint)
     threshold, notes = read_threshold(run, checkpoint)
     config = training_config(run)
+    scoring, scoring_source = read_scoring(config, module, data)
     prepare, prepare_source, prepare_notes = training_preparation(
         data.get("manifest_path") or "", data["crop_margin"]
     )
@@ -162,7 +171,8 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         std=tuple(data["std"]),
         crop_margin=float(data["crop_margin"]),
         threshold=threshold,
-        aggregation=read_aggregation(config, module),
+        scoring=scoring,
+        scoring_source=scoring_source,
         prepare=prepare,
         prepare_source=prepare_source,
         frame_scores=hasattr(module.detector, "forward_with_frames"),

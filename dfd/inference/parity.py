@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import torch
 from dfd.data.dataset import FaceClipDataset
 from dfd.data.transforms import build_clip_transform, normalize_clips
 from dfd.datasets.manifest import ok_rows, read_manifest
+from dfd.eval.scoring import ScoringSettings, score_clips
 from dfd.inference.runtimes import Runtime
 from dfd.inference.spec import DetectorSpec
 
@@ -76,11 +78,30 @@ def parity_clips(
     return normalize_clips(clips, spec.mean, spec.std), description, warning
 
 
-def max_differences(reference: Runtime, exported: Runtime, clips: torch.Tensor) -> dict[str, float]:
-    """The largest absolute difference of each output (clip logits, frame logits)."""
-    expected, got = reference(clips), exported(clips)
+def max_differences(
+    reference: Runtime,
+    exported: Runtime,
+    clips: torch.Tensor,
+    settings: ScoringSettings | None = None,
+) -> dict[str, float]:
+    """The largest absolute difference of each output (clip logits, frame logits) and, with
+    `settings`, of the scores `dfd predict` makes of them (`score_clips`: the test-time views
+    averaged; in float32, the precision an exported file runs in)."""
+    differences = _differences(("logits", "frame_logits"), reference(clips), exported(clips))
+    if settings is not None:
+        float32 = replace(settings, precision=None)
+        expected, got = (score_clips(model, clips, float32) for model in (reference, exported))
+        differences |= _differences(("scores", "frame_scores"), expected, got)
+    return differences
+
+
+def _differences(
+    names: tuple[str, str],
+    expected: tuple[torch.Tensor, torch.Tensor | None],
+    got: tuple[torch.Tensor, torch.Tensor | None],
+) -> dict[str, float]:
     differences = {}
-    for name, want, have in zip(("logits", "frame_logits"), expected, got):
+    for name, want, have in zip(names, expected, got):
         if (want is None) != (have is None):
             raise ValueError(f"the exported model {'lacks' if have is None else 'adds'} {name}")
         if want is not None:

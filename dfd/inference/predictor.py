@@ -1,24 +1,23 @@
 """Videos in, verdicts out: each video is prepared by `dfd.prepare`'s own code (the settings
-the detector's training crops were made with), cut into clips as the dataset cuts them,
-scored, and aggregated per face track and per video as evaluation does."""
+the detector's training crops were made with), cut into clips as the dataset cuts them, and
+scored and aggregated by evaluation's own function with the run's scoring settings."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 
 from dfd.data.dataset import FaceClipDataset
 from dfd.data.transforms import build_clip_transform, normalize_clips
 from dfd.datasets.manifest import STATUS_OK as PREPARED_OK
 from dfd.datasets.manifest import det_scores, face_boxes, frame_indices
-from dfd.eval.aggregate import face_table
-from dfd.eval.scoring import ClipScores
+from dfd.eval.scoring import ClipScores, score_dataset
 from dfd.inference.explain import overlay_name, write_overlay
 from dfd.inference.inputs import VideoInput
 from dfd.inference.loading import LoadedDetector
@@ -32,20 +31,26 @@ log = logging.getLogger(__name__)
 
 
 class Predictor:
-    """Scores videos with one loaded detector. `device` also runs face detection; `workers`
-    prepares that many videos at once in worker processes (None: the preparation settings').
-    The face detector of this process is built once, on first use, and kept across calls."""
+    """Scores videos with one loaded detector, by the scoring settings of its spec (its run's
+    evaluation: test-time views, precision, aggregation); `batch_size` replaces the spec's
+    (None: keep it). `device` also runs face detection; `workers` prepares that many videos at
+    once in worker processes (None: the preparation settings'). The face detector of this
+    process is built once, on first use, and kept across calls."""
 
     def __init__(
         self,
         detector: LoadedDetector,
         device: str = "cpu",
-        batch_size: int = 16,
+        batch_size: int | None = None,
         workers: int | None = None,
     ) -> None:
         self.detector = detector
         self.spec = detector.spec
-        self.batch_size = batch_size
+        self.scoring = (
+            self.spec.scoring
+            if batch_size is None
+            else replace(self.spec.scoring, batch_size=batch_size)
+        )
         self.settings = for_this_machine(self.spec.prepare, device, workers)
         self.faces = LazyDetector(self.settings)
         self.transform = build_clip_transform(self.spec.image_size)
@@ -108,8 +113,7 @@ class Predictor:
         )
         scored = self.score_clips(dataset)
         clips = clip_table(dataset, scored)
-        aggregation = self.spec.aggregation
-        faces = face_table(clips, aggregation.strategy, **aggregation.options)
+        faces = self.scoring.faces(clips)
         score = float(faces["score"].max())
         threshold = self.spec.threshold.value
         faces_in = {int(row["face"]): str(row.get("faces_in") or "") for row in rows}
@@ -142,22 +146,9 @@ class Predictor:
 
     def score_clips(self, dataset: FaceClipDataset) -> ClipScores:
         """Fake probabilities of every clip (and frame, for frame models) of a dataset."""
-        spec, device = self.spec, self.detector.runtime.device
-        logits, frames = [], []
-        for start in range(0, len(dataset), self.batch_size):
-            stop = min(len(dataset), start + self.batch_size)
-            batch = torch.stack([dataset[index]["clip"] for index in range(start, stop)])
-            clip_logits, frame_logits = self.detector.runtime(
-                normalize_clips(batch.to(device), spec.mean, spec.std)
-            )
-            logits.append(clip_logits)
-            if frame_logits is not None:
-                frames.append(frame_logits)
-        return ClipScores(
-            clip_idx=np.arange(len(dataset)),
-            scores=torch.sigmoid(torch.cat(logits)).numpy(),
-            frames=torch.sigmoid(torch.cat(frames)).numpy() if frames else None,
-        )
+        runtime = self.detector.runtime
+        normalize = partial(normalize_clips, mean=self.spec.mean, std=self.spec.std)
+        return score_dataset(runtime, dataset, normalize, self.scoring, runtime.device)
 
     def _explain(
         self,

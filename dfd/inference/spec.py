@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from dfd.eval.scoring import ScoringSettings
 from dfd.prepare.settings import PrepareSettings
 
 # preparation fields that describe one machine or one run, not how crops are made
@@ -26,19 +27,12 @@ class Threshold:
 
 
 @dataclass(frozen=True)
-class Aggregation:
-    """How clip scores become a face-track score (faces -> video by max)."""
-
-    strategy: str
-    options: dict[str, Any]
-    source: str
-
-
-@dataclass(frozen=True)
 class DetectorSpec:
-    """Clip settings, threshold, aggregation and preparation of one trained detector.
+    """Clip settings, threshold, scoring settings and preparation of one trained detector.
 
-    `frame_scores` says whether the detector also scores every frame alone (frame backbones).
+    `scoring` is how the run's evaluation scored (test-time views, precision, batch size,
+    aggregation), the settings its threshold was chosen with; `frame_scores` says whether the
+    detector also scores every frame alone (frame backbones).
     `provenance` holds facts about the weights (source checkpoint, config hash, dfd version);
     `notes` are warnings worth printing (a fallback taken, say).
     """
@@ -49,7 +43,8 @@ class DetectorSpec:
     std: tuple[float, ...]
     crop_margin: float
     threshold: Threshold
-    aggregation: Aggregation
+    scoring: ScoringSettings
+    scoring_source: str
     prepare: PrepareSettings
     prepare_source: str
     frame_scores: bool
@@ -65,7 +60,7 @@ class DetectorSpec:
             "std": list(self.std),
             "crop_margin": self.crop_margin,
             "threshold": asdict(self.threshold),
-            "aggregation": asdict(self.aggregation),
+            "scoring": {"settings": self.scoring.to_json(), "source": self.scoring_source},
             "prepare": {"settings": portable_prepare(self.prepare), "source": self.prepare_source},
             "frame_scores": self.frame_scores,
             **self.provenance,
@@ -77,7 +72,8 @@ class DetectorSpec:
         known = {f.name for f in fields(PrepareSettings)} - set(MACHINE_FIELDS)
         stored = {k: v for k, v in data["prepare"]["settings"].items() if k in known}
         prepare = PrepareSettings(**{**asdict(base), **stored})
-        provenance_keys = set(data) - {f.name for f in fields(cls)}
+        provenance_keys = set(data) - {f.name for f in fields(cls)} - {"aggregation"}
+        scoring, scoring_source = stored_scoring(data)
         return cls(
             clip_len=int(data["clip_len"]),
             image_size=int(data["image_size"]),
@@ -85,7 +81,8 @@ class DetectorSpec:
             std=tuple(data["std"]),
             crop_margin=float(data["crop_margin"]),
             threshold=Threshold(**data["threshold"]),
-            aggregation=Aggregation(**data["aggregation"]),
+            scoring=scoring,
+            scoring_source=f"{source}: {scoring_source}",
             prepare=prepare,
             prepare_source=f"{source}: {data['prepare']['source']}",
             frame_scores=bool(data["frame_scores"]),
@@ -96,3 +93,15 @@ class DetectorSpec:
 def portable_prepare(settings: PrepareSettings) -> dict[str, Any]:
     """Preparation settings without the machine-specific fields (device, workers, shards)."""
     return {k: v for k, v in asdict(settings).items() if k not in MACHINE_FIELDS}
+
+
+def stored_scoring(data: dict[str, Any]) -> tuple[ScoringSettings, str]:
+    """(scoring settings, where they came from) of a sidecar; one written before sidecars kept
+    them has only its aggregation (scored without test-time views, in float32)."""
+    if "scoring" in data:
+        return ScoringSettings.from_json(data["scoring"]["settings"]), data["scoring"]["source"]
+    old = data["aggregation"]
+    return (
+        ScoringSettings(aggregation=old["strategy"], aggregation_options=old["options"]),
+        f"{old['source']} (an older sidecar: aggregation only)",
+    )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,10 +20,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from dfd.data.dataset import FaceClipDataset
-from dfd.eval.aggregate import bind_strategy, video_table
 from dfd.eval.metrics import binary_metrics
 from dfd.eval.perturbations import SEVERITY_NAMES, Perturbation, check_perturbations
-from dfd.eval.scoring import ClipScores, score_dataset
+from dfd.eval.scoring import ClipScores, ScoringSettings, score_dataset
 from dfd.report.figures import DPI
 from dfd.report.tables import clip_table
 
@@ -69,13 +68,12 @@ def perturbed_dataset(
 def video_metrics(
     dataset: FaceClipDataset,
     scorer: Callable[[FaceClipDataset], ClipScores],
-    strategy: str,
+    settings: ScoringSettings,
     threshold: float,
-    options: Mapping[str, Any],
 ) -> dict[str, float]:
     """Score `dataset` with `scorer` and return video AUROC, AP, accuracy, count and seconds."""
     start = time.perf_counter()
-    videos = video_table(clip_table(dataset, scorer(dataset)), strategy, threshold, **options)
+    videos = settings.videos(clip_table(dataset, scorer(dataset)), threshold)
     metrics = binary_metrics(videos["score"].to_numpy(), videos["label"].to_numpy(), threshold)
     return {
         "video_auroc": metrics["auroc"],
@@ -92,31 +90,30 @@ def run_robustness(
     normalize: Callable[[torch.Tensor], torch.Tensor],
     perturbations: Mapping[str, Sequence[float]],
     out_dir: Path,
-    strategy: str = "mean",
+    settings: ScoringSettings | None = None,
     threshold: float = 0.5,
-    batch_size: int = 16,
     num_workers: int = 0,
     device: str | torch.device = "cpu",
-    precision: str | int | None = None,
-    aggregation_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Score `dataset` clean once and under every (perturbation, severity); write the table.
+
+    Scored by the evaluation's `settings` (precision, batch size, aggregation) without its
+    test-time views: the curves measure the detector, not the views.
 
     One row per setting, in the given order, with the columns of `COLUMNS`: `level` is 0 for
     the clean row repeated under each perturbation (its severity is NaN) and 1, 2, ... for the
     severities as listed (list them mild to strong). Writes `robustness.csv` and
-    `robustness.png` to `out_dir`. Unknown names, invalid severities or an unknown aggregation
-    raise ValueError before anything is scored.
+    `robustness.png` to `out_dir`. Unknown names or invalid severities raise ValueError before
+    anything is scored.
     """
     check_perturbations(perturbations)
-    options = dict(aggregation_options or {})
-    bind_strategy(strategy, **options)
+    settings = replace(settings or ScoringSettings(), tta=())
 
     def scorer(data: FaceClipDataset) -> ClipScores:
-        return score_dataset(detector, data, normalize, batch_size, num_workers, device, precision)
+        return score_dataset(detector, data, normalize, settings, device, num_workers)
 
     total = 1 + sum(len(severities) for severities in perturbations.values())
-    clean = video_metrics(dataset, scorer, strategy, threshold, options)
+    clean = video_metrics(dataset, scorer, settings, threshold)
     log.info(
         "robustness 1/%d clean: video AUROC %.4f (%.1f s)",
         total,
@@ -129,9 +126,7 @@ def run_robustness(
         for level, severity in enumerate(severities, start=1):
             done += 1
             perturb = Perturbation(name, float(severity))
-            result = video_metrics(
-                perturbed_dataset(dataset, perturb), scorer, strategy, threshold, options
-            )
+            result = video_metrics(perturbed_dataset(dataset, perturb), scorer, settings, threshold)
             log.info(
                 "robustness %d/%d %s %g: video AUROC %.4f (%.1f s)",
                 done,

@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=defaults.batch_size,
         metavar="N",
-        help=f"clips per model call (default {defaults.batch_size})",
+        help="clips per model call (default: the run's evaluation batch size)",
     )
     cli.add_argument(
         "--upload-dir",

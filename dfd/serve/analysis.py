@@ -48,7 +48,7 @@ def _file_name(value: Any) -> Any:
 class Analyzer:
     """Scores one video at a time with a loaded detector (thread-safe for scoring)."""
 
-    def __init__(self, detector: LoadedDetector, device: str, batch_size: int) -> None:
+    def __init__(self, detector: LoadedDetector, device: str, batch_size: int | None) -> None:
         self.detector = detector
         self.device = device
         self.predictor = Predictor(detector, device=device, batch_size=batch_size, workers=1)

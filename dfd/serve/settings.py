@@ -14,12 +14,13 @@ class ServeSettings:
     it is analysed (None: a temporary folder made at startup and removed at shutdown).
     `queue_url` (a Redis broker) makes the API enqueue uploads for `dfd worker` instead of
     scoring them; `database_url` (SQLAlchemy) keeps the jobs, in memory when None.
+    `batch_size` clips per model call (None: the model's scoring settings).
 
     Serving has no Hydra config: these defaults are the only ones, and the command lines of
     `dfd serve` and `dfd worker` take theirs from here."""
 
     device: str = "auto"
-    batch_size: int = 16
+    batch_size: int | None = None
     max_upload_mb: int = 200
     max_duration_s: float = 600.0
     max_in_flight: int = 1

@@ -171,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=ServeSettings().batch_size,
         metavar="N",
-        help="clips per model call",
+        help="clips per model call (default: the run's evaluation batch size)",
     )
     cli.add_argument(
         "--visibility-timeout",

@@ -23,10 +23,9 @@ import torch
 from torch import nn
 
 from dfd.data.dataset import FaceClipDataset
-from dfd.eval.aggregate import video_table
 from dfd.eval.bootstrap import bootstrap_ci
 from dfd.eval.metrics import binary_metrics
-from dfd.eval.scoring import score_dataset
+from dfd.eval.scoring import ScoringSettings, score_dataset
 from dfd.eval.thresholds import choose_threshold
 from dfd.report.figures import write_dashboard
 from dfd.report.gradcam import write_gradcam_panels
@@ -42,28 +41,19 @@ Normalize = Callable[[torch.Tensor], torch.Tensor]
 @dataclass(frozen=True)
 class Scorer:
     """What scoring needs besides the data: the detector, its input normalization, the device,
-    the precision it was trained in, the batch size and the test-time views (`tta`, names of
-    `dfd.eval.scoring.TTA_VIEWS`) whose scores are averaged with the clip's own."""
+    the scoring settings (test-time views, precision, batch size, aggregation) and the loader
+    workers."""
 
     detector: nn.Module
     normalize: Normalize
     device: torch.device | str = "cpu"
-    precision: str | int | None = None
-    batch_size: int = 16
+    settings: ScoringSettings = field(default_factory=ScoringSettings)
     num_workers: int = 0
-    tta: tuple[str, ...] = ()
 
     def clips(self, dataset: FaceClipDataset) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """(clips table, frames table or None) of every clip in `dataset`."""
         scored = score_dataset(
-            self.detector,
-            dataset,
-            self.normalize,
-            self.batch_size,
-            self.num_workers,
-            self.device,
-            self.precision,
-            self.tta,
+            self.detector, dataset, self.normalize, self.settings, self.device, self.num_workers
         )
         return clip_table(dataset, scored), frame_table(dataset, scored)
 
@@ -96,7 +86,7 @@ def operating_threshold(
         )
         return {"rule": "fixed", "value": value, "chosen_on": "config (no validation split)"}, None
     clips, _ = scorer.clips(val)
-    videos = video_table(clips, settings["aggregation"], **settings["aggregation_options"])
+    videos = scorer.settings.videos(clips)
     chosen = choose_threshold(videos["score"], videos["label"], rule)
     videos["prediction"] = (videos["score"] >= chosen).astype(int)
     return {
@@ -143,12 +133,11 @@ def summarize(
     frames: pd.DataFrame | None,
     threshold: Mapping[str, Any],
     settings: Mapping[str, Any],
+    scoring: ScoringSettings,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The per-video table and the metrics of one scored test set at the given threshold."""
     value = threshold["value"]
-    videos = video_table(
-        clips, settings["aggregation"], threshold=value, **settings["aggregation_options"]
-    )
+    videos = scoring.videos(clips, value)
     metrics: dict[str, Any] = {
         "dataset": name,
         "video": binary_metrics(videos["score"], videos["label"], value),
@@ -159,9 +148,10 @@ def summarize(
     metrics |= confidence_intervals(videos, settings)
     metrics |= {
         "threshold": dict(threshold),
-        "aggregation": settings["aggregation"],
-        "aggregation_options": dict(settings["aggregation_options"]),
-        "tta": list(settings.get("tta") or []),
+        "aggregation": scoring.aggregation,
+        "aggregation_options": dict(scoring.aggregation_options),
+        "tta": list(scoring.tta),
+        "precision": scoring.precision,
         "num_videos": len(videos),
         "num_clips": len(clips),
         "num_frames": None if frames is None else len(frames),
@@ -210,7 +200,7 @@ def evaluate_test_set(
     """Score one test set and write everything the settings ask for into `folder`."""
     started = time.perf_counter()
     clips, frames = scorer.clips(dataset)
-    videos, metrics = summarize(name, clips, frames, threshold, settings)
+    videos, metrics = summarize(name, clips, frames, threshold, settings, scorer.settings)
     metrics["checkpoint"] = settings.get("checkpoint")
     write_exports(folder, videos, clips, frames, metrics)
     result = TestResult(name, videos, clips, frames, metrics, folder)
@@ -264,12 +254,9 @@ def extra_sections(
             scorer.normalize,
             robust["perturbations"],
             result.folder,
-            strategy=settings["aggregation"],
+            scorer.settings,
             threshold=result.metrics["threshold"]["value"],
-            batch_size=scorer.batch_size,
             device=scorer.device,
-            precision=scorer.precision,
-            aggregation_options=settings["aggregation_options"],
         )
         extras["robustness"] = result.folder / "robustness.png"
     return extras

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
+from dfd.eval.scoring import ScoringSettings
 from dfd.module import DeepfakeDetectionModule
 from dfd.report.wandb_report import log_evaluation_to_wandb
 from dfd.tasks.evaluation import (
@@ -65,10 +66,8 @@ def report_checkpoint(
         module.detector,
         datamodule.normalize,
         device,
-        precision=precision,
-        batch_size=settings["batch_size"] or datamodule.hparams.batch_size,
+        ScoringSettings.from_evaluation(settings, precision, datamodule.hparams.batch_size),
         num_workers=datamodule.hparams.num_workers,
-        tta=tuple(settings.get("tta") or ()),
     )
     threshold, val_videos = operating_threshold(scorer, val, settings, threshold_source)
     out_root.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.eval.scoring import detector_logits, score_dataset
+from dfd.eval.scoring import ScoringSettings, detector_logits, score_dataset
 from dfd.report.tables import clip_table, frame_table
 from helpers.runs import compose_train
 
@@ -38,7 +38,9 @@ def test_every_clip_scored_once_and_traced_back(
 ) -> None:
     dm = FaceClipDataModule(str(tiny_prepared), clip_len=2, image_size=64, num_workers=0)
     dataset = dm.dataset("test")
-    scored = score_dataset(detector(tmp_path, model), dataset, dm.normalize, batch_size=3)
+    scored = score_dataset(
+        detector(tmp_path, model), dataset, dm.normalize, ScoringSettings(batch_size=3)
+    )
     assert sorted(scored.clip_idx.tolist()) == list(range(len(dataset)))
     assert ((scored.scores >= 0) & (scored.scores <= 1)).all()
     clips = clip_table(dataset, scored)
@@ -58,8 +60,8 @@ def test_every_clip_scored_once_and_traced_back(
 def test_scores_do_not_depend_on_batching(tiny_prepared: Path, tmp_path: Path) -> None:
     dm = FaceClipDataModule(str(tiny_prepared), clip_len=2, image_size=64, num_workers=0)
     model = detector(tmp_path, "resnet18")
-    one = score_dataset(model, dm.dataset("test"), dm.normalize, batch_size=1)
-    many = score_dataset(model, dm.dataset("test"), dm.normalize, batch_size=5)
+    one = score_dataset(model, dm.dataset("test"), dm.normalize, ScoringSettings(batch_size=1))
+    many = score_dataset(model, dm.dataset("test"), dm.normalize, ScoringSettings(batch_size=5))
     assert np.allclose(one.scores, many.scores, atol=1e-5)
     assert np.allclose(one.frames, many.frames, atol=1e-5)
 
@@ -71,6 +73,6 @@ def test_scoring_gives_every_submodule_its_own_mode_back(
     model = detector(tmp_path, "resnet18").train()
     model.backbone.eval()
     dm = FaceClipDataModule(str(tiny_prepared), clip_len=2, image_size=48, num_workers=0)
-    score_dataset(model, dm.dataset("test"), dm.normalize, batch_size=8)
+    score_dataset(model, dm.dataset("test"), dm.normalize, ScoringSettings(batch_size=8))
     assert model.training and model.classifier.training
     assert not any(module.training for module in model.backbone.modules())

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.eval.scoring import score_dataset
+from dfd.eval.scoring import ScoringSettings, score_dataset
 from dfd.models import FrameDetector
 from dfd.models.backbones import FrameEncoder
 from helpers.runs import compose_train
@@ -32,8 +32,10 @@ def data(tiny_prepared: Path) -> FaceClipDataModule:
 
 def test_flip_of_a_mirror_blind_detector_changes_nothing(data: FaceClipDataModule) -> None:
     detector, test = mirror_blind_detector(), data.dataset("test")
-    plain = score_dataset(detector, test, data.normalize, batch_size=4)
-    flipped = score_dataset(detector, test, data.normalize, batch_size=4, tta=["hflip"])
+    plain = score_dataset(detector, test, data.normalize, ScoringSettings(batch_size=4))
+    flipped = score_dataset(
+        detector, test, data.normalize, ScoringSettings(tta=("hflip",), batch_size=4)
+    )
     np.testing.assert_array_equal(flipped.clip_idx, plain.clip_idx)
     np.testing.assert_allclose(flipped.scores, plain.scores, atol=1e-6)
     np.testing.assert_allclose(flipped.frames, plain.frames, atol=1e-6)
@@ -44,7 +46,9 @@ def test_tta_score_is_the_mean_probability_of_the_two_views(
 ) -> None:
     detector = instantiate(compose_train(tmp_path, "model=resnet18").model).eval()
     test = data.dataset("test")
-    scored = score_dataset(detector, test, data.normalize, batch_size=3, tta=["hflip"])
+    scored = score_dataset(
+        detector, test, data.normalize, ScoringSettings(tta=("hflip",), batch_size=3)
+    )
     by_hand = {}
     with torch.no_grad():
         for index in range(len(test)):
@@ -61,6 +65,6 @@ def test_tta_score_is_the_mean_probability_of_the_two_views(
         np.testing.assert_allclose(scored.frames[row], frame_scores.numpy(), atol=1e-6)
 
 
-def test_unknown_view_is_a_clear_error(data: FaceClipDataModule) -> None:
+def test_unknown_view_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"unknown test-time augmentation \['vflip'\].*hflip"):
-        score_dataset(mirror_blind_detector(), data.dataset("test"), data.normalize, tta=["vflip"])
+        ScoringSettings(tta=("vflip",))

@@ -15,11 +15,12 @@ from hydra.utils import instantiate
 
 from dfd.cli.export import main as export_main
 from dfd.data.transforms import normalize_clips
+from dfd.eval.scoring import ScoringSettings
 from dfd.inference.exporting import export_detector
 from dfd.inference.parity import TOLERANCE, manifest_clips, max_differences
 from dfd.inference.preparation import config_defaults
 from dfd.inference.runtimes import EXPORTED_RUNTIMES, EagerRuntime
-from dfd.inference.spec import Aggregation, DetectorSpec, Threshold
+from dfd.inference.spec import DetectorSpec, Threshold
 from helpers.runs import compose_train
 
 CPU = torch.device("cpu")
@@ -52,7 +53,8 @@ def spec_for(clip_len: int = CLIP_LEN, image_size: int = IMAGE_SIZE) -> Detector
         (0.229, 0.224, 0.225),
         0.3,
         Threshold(0.5, "fixed", "test", "none"),
-        Aggregation("mean", {}, "test"),
+        ScoringSettings(tta=("hflip",)),
+        "test",
         config_defaults(),
         "test",
         True,
@@ -77,8 +79,11 @@ def test_export_matches_the_module_on_real_clips(
     outputs = export_detector(detector, real_clips[:2], fmt, path)  # traced on a batch of 2
     exported = EXPORTED_RUNTIMES[fmt](path, CPU)
     for batch in (real_clips, real_clips[:1]):  # other batch sizes: the batch axis is dynamic
-        differences = max_differences(EagerRuntime(detector, CPU), exported, batch)
+        differences = max_differences(
+            EagerRuntime(detector, CPU), exported, batch, spec_for().scoring
+        )
         assert max(differences.values()) <= TOLERANCE, differences
+        assert {"logits", "scores"} <= set(differences)
     frame_model = model != "r3d_18"
     assert outputs == (["logits", "frame_logits"] if frame_model else ["logits"])
     logits, frames = exported(real_clips)
@@ -123,7 +128,15 @@ def test_export_a_trained_run_with_its_sidecar(
     assert sidecar["outputs"] == {"logits": ["batch"], "frame_logits": ["batch", 2]}
     assert sidecar["threshold"]["value"] == threshold["value"]
     assert sidecar["threshold"]["chosen_on"] == "val"
-    assert sidecar["aggregation"]["strategy"] == "mean"
+    scoring = sidecar["scoring"]["settings"]
+    assert scoring == {
+        "tta": [],
+        "precision": "32-true",
+        "batch_size": 4,
+        "aggregation": "mean",
+        "aggregation_options": {},
+    }
+    assert sidecar["scoring"]["source"].startswith("evaluation config")
     settings = sidecar["prepare"]["settings"]
     assert (settings["num_frames"], settings["face_size"]) == (4, 64), "the fixture's preparation"
     assert "recorded with the training data" in sidecar["prepare"]["source"]
@@ -134,7 +147,7 @@ def test_export_a_trained_run_with_its_sidecar(
     parity = sidecar["parity"]
     assert parity["passed"] and parity["data"].startswith("4 face clips of")
     assert max(parity["max_abs_diff"].values()) <= TOLERANCE
-    assert set(parity["max_abs_diff"]) == {"logits", "frame_logits"}
+    assert set(parity["max_abs_diff"]) == {"logits", "frame_logits", "scores", "frame_scores"}
     print(f"{fmt} parity on the trained run: {parity['max_abs_diff']}")
 
 

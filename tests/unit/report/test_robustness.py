@@ -15,7 +15,7 @@ from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.aggregate import video_table
 from dfd.eval.metrics import binary_metrics
 from dfd.eval.perturbations import Perturbation
-from dfd.eval.scoring import score_dataset
+from dfd.eval.scoring import ScoringSettings, score_dataset
 from dfd.models.backbones import timm_encoder
 from dfd.models.detector import FrameDetector
 from dfd.report.robustness import COLUMNS, perturbed_dataset, plot_robustness, run_robustness
@@ -40,7 +40,12 @@ def test_scores_clean_and_perturbed_then_writes_csv_and_plot(
     detector, dataset = small_detector(), datamodule.dataset("test")
     with caplog.at_level(logging.INFO, logger=robustness.__name__):
         table = run_robustness(
-            detector, dataset, datamodule.normalize, SETTINGS, tmp_path, batch_size=4
+            detector,
+            dataset,
+            datamodule.normalize,
+            SETTINGS,
+            tmp_path,
+            ScoringSettings(tta=("hflip",), batch_size=4),
         )
     assert list(table.columns) == list(COLUMNS)
     assert table[["perturbation", "level"]].values.tolist() == [
