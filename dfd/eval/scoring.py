@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from dfd.data.dataset import collate_clips
 from dfd.data.workers import single_threaded_opencv, single_threaded_worker
+from dfd.models import Detector
 
 AUTOCAST_DTYPES = {
     "bf16-mixed": torch.bfloat16,
@@ -58,13 +59,10 @@ def check_tta(tta: Sequence[str]) -> tuple[str, ...]:
 
 
 def detector_logits(
-    detector: nn.Module, clips: torch.Tensor
+    detector: Detector, clips: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(clip logits (B,), frame logits (B, T) or None) of any dfd detector."""
-    with_frames = getattr(detector, "forward_with_frames", None)
-    if with_frames is not None:
-        return with_frames(clips)
-    return detector(clips), None
+    return detector.forward_with_frames(clips)
 
 
 def autocast_for(precision: str | int | None, device: torch.device):
@@ -78,7 +76,7 @@ def autocast_for(precision: str | int | None, device: torch.device):
 
 
 def view_probabilities(
-    detector: nn.Module, clips: torch.Tensor, tta: Sequence[str] = ()
+    detector: Detector, clips: torch.Tensor, tta: Sequence[str] = ()
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fake probabilities of clips (B,) and of frames (B, T) or None, each the mean over the
     clips as given and their `tta` views."""
@@ -109,7 +107,7 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 @torch.inference_mode()
 def score_dataset(
-    detector: nn.Module,
+    detector: Detector,
     dataset: Dataset,
     normalize: Callable[[torch.Tensor], torch.Tensor],
     batch_size: int = 16,
