@@ -86,12 +86,12 @@ class VideoDetector(Detector):
         setattr(self.backbone, attribute, nn.Identity())
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(num_features, 1)
-        self.requires = InputSpec(kind="clips", **(requires or {}))
+        self.spec = InputSpec(kind="clips", **(requires or {}))
         self.gradcam_layout = GRADCAM_LAYOUTS.get(name, "channels_first")
 
     @property
     def input_spec(self) -> InputSpec:
-        return self.requires
+        return self.spec
 
     def describe(self) -> str:
         return self.name
