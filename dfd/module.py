@@ -1,4 +1,5 @@
-"""The LightningModule: a detector (clip in, logit out) trained with BCE, MixUp and smoothing."""
+"""The LightningModule: a detector (clip in, logit out) trained with BCE, MixUp and smoothing,
+plus whatever auxiliary losses the detector returns."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from torch import nn
 
 from dfd.config import to_plain
 from dfd.eval.metrics import DetectionScores
+from dfd.models import Detector
 
 
 def smooth_targets(targets: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -31,7 +33,10 @@ def to_channels_last(model: nn.Module) -> None:
 
 
 class DeepfakeDetectionModule(L.LightningModule):
-    """Trains any detector config (`_target_` of a clip -> logit nn.Module).
+    """Trains any detector config (`_target_` of a `dfd.models.Detector`).
+
+    The training loss is BCE on the clip logits plus the detector's auxiliary losses
+    (`Detector.forward_train`), each also logged as `train/aux/<name>`.
 
     Args:
         detector: config of the detector, instantiated here so checkpoints are self-contained.
@@ -69,7 +74,18 @@ class DeepfakeDetectionModule(L.LightningModule):
             to_plain, (detector, optimizer, scheduler, mixup)
         )
         self.save_hyperparameters()
-        self.detector: nn.Module = instantiate(detector)
+        self.detector = instantiate(detector)
+        if not isinstance(self.detector, Detector):
+            raise ValueError(
+                f"model._target_ builds a {type(self.detector).__name__}, not a "
+                "dfd.models.Detector (see dfd/models/base.py)"
+            )
+        extra = ", ".join(sorted(self.detector.extra_targets))
+        if mixup and extra:
+            raise ValueError(
+                f"{self.detector.describe()} trains on {extra} besides the clips, which MixUp "
+                "would not mix along: set module.mixup=null"
+            )
         if freeze_backbone:  # Lightning keeps each submodule's mode: eval stays eval
             self.backbone.requires_grad_(False).eval()
         if channels_last:
@@ -88,8 +104,9 @@ class DeepfakeDetectionModule(L.LightningModule):
 
     @property
     def backbone(self) -> nn.Module:
-        """The frame encoder (what Lightning's BackboneFinetuning freezes and unfreezes)."""
-        return self.detector.backbone
+        """The detector's "backbone" group (what Lightning's BackboneFinetuning freezes and
+        unfreezes, and `freeze_backbone` keeps frozen)."""
+        return self.detector.parameter_groups()["backbone"]
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.detector(clip)
@@ -124,9 +141,20 @@ class DeepfakeDetectionModule(L.LightningModule):
         return mixed.reshape(b, t, c, h, w), soft[:, 1]
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        missing = self.detector.extra_targets - batch.keys()
+        if missing:
+            raise ValueError(
+                f"{self.detector.describe()} trains on {', '.join(sorted(missing))}, which the "
+                "datamodule's batches lack"
+            )
         clip, targets = self._targets_and_clips(batch)
-        logits = self(clip)
-        loss = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=self.pos_weight)
+        output = self.detector.forward_train({**batch, "clip": clip})
+        loss = F.binary_cross_entropy_with_logits(
+            output.logits, targets, pos_weight=self.pos_weight
+        )
+        for name, aux in output.aux_losses.items():
+            self.log(f"train/aux/{name}", aux, on_step=True, on_epoch=True, batch_size=len(clip))
+            loss = loss + aux
         self.log(
             "train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(clip)
         )

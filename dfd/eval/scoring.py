@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from dfd.data.dataset import collate_clips
 from dfd.data.workers import single_threaded_opencv, single_threaded_worker
 from dfd.eval.aggregate import bind_strategy, face_table, video_table
+from dfd.models import Detector
 
 AUTOCAST_DTYPES = {
     "bf16-mixed": torch.bfloat16,
@@ -127,13 +128,10 @@ class ScoringSettings:
 
 
 def detector_logits(
-    detector: nn.Module, clips: torch.Tensor
+    detector: Detector, clips: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(clip logits (B,), frame logits (B, T) or None) of any dfd detector."""
-    with_frames = getattr(detector, "forward_with_frames", None)
-    if with_frames is not None:
-        return with_frames(clips)
-    return detector(clips), None
+    return detector.forward_with_frames(clips)
 
 
 def autocast_for(precision: str | int | None, device: torch.device):
@@ -192,7 +190,7 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 
 def score_dataset(
-    detector: nn.Module | Forward,
+    detector: Detector | Forward,
     dataset: Dataset,
     normalize: Callable[[torch.Tensor], torch.Tensor],
     settings: ScoringSettings | None = None,

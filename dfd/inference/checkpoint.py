@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 from omegaconf import OmegaConf
-from torch import nn
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.scoring import ScoringSettings
 from dfd.inference.preparation import training_preparation
 from dfd.inference.spec import DetectorSpec, Threshold
+from dfd.models import Detector
 from dfd.module import DeepfakeDetectionModule
 from dfd.tasks.evaluate import find_checkpoint
 
@@ -53,7 +53,7 @@ class LoadedCheckpoint:
     """A checkpoint's detector (eval mode, CPU), its spec and its datamodule hyperparameters."""
 
     path: Path
-    detector: nn.Module
+    detector: Detector
     spec: DetectorSpec
     data: dict[str, Any]
 
@@ -175,7 +175,7 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         scoring_source=scoring_source,
         prepare=prepare,
         prepare_source=prepare_source,
-        frame_scores=hasattr(module.detector, "forward_with_frames"),
+        frame_scores=module.detector.frame_scores,
         provenance={
             "source_checkpoint": str(checkpoint),
             "dfd_version": dfd_version(),

@@ -11,6 +11,7 @@ from torch import nn
 
 from dfd.eval.scoring import detector_logits
 from dfd.inference.runtimes import INPUT_NAME, OUTPUT_NAMES
+from dfd.models import Detector
 
 FORMATS = ("torchscript", "onnx")
 ONNX_OPSET = 17
@@ -19,7 +20,7 @@ ONNX_OPSET = 17
 class ExportedDetector(nn.Module):
     """The detector as it is exported: a tuple of its outputs (clip logits, frame logits)."""
 
-    def __init__(self, detector: nn.Module) -> None:
+    def __init__(self, detector: Detector) -> None:
         super().__init__()
         self.detector = detector
 
@@ -28,12 +29,12 @@ class ExportedDetector(nn.Module):
         return (logits,) if frames is None else (logits, frames)
 
 
-def output_names(detector: nn.Module) -> list[str]:
+def output_names(detector: Detector) -> list[str]:
     """The outputs an export of this detector has."""
-    return list(OUTPUT_NAMES if hasattr(detector, "forward_with_frames") else OUTPUT_NAMES[:1])
+    return list(OUTPUT_NAMES if detector.frame_scores else OUTPUT_NAMES[:1])
 
 
-def export_detector(detector: nn.Module, example: torch.Tensor, fmt: str, path: Path) -> list[str]:
+def export_detector(detector: Detector, example: torch.Tensor, fmt: str, path: Path) -> list[str]:
     """Trace `detector` (eval mode, CPU) on `example` clips and write it in `fmt` to `path`.
     Returns the output names.
 

@@ -1,4 +1,4 @@
-"""The one detector interface: a clip (B, T, C, H, W) in, one fake logit per clip (B,) out."""
+"""Frame detectors: an image backbone on every frame, a temporal head over the frames."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ import torch
 from torch import nn
 
 from dfd.models.backbones import FrameEncoder
+from dfd.models.base import Detector
+from dfd.models.feature_maps import last_feature_map
 from dfd.models.inputs import InputSpec
 from dfd.models.temporal import MeanPool, TemporalHead
 
 
-class FrameDetector(nn.Module):
+class FrameDetector(Detector):
     """Encode every frame with an image backbone, pool over time, classify real/fake.
 
     `temporal` builds the head from the backbone's feature size (a head class or a partial
     config, `_partial_: true`); the classifier is sized by the head's `out_features`.
+    Every frame is also scored alone (`frame_scores`).
     """
+
+    frame_scores = True
 
     def __init__(
         self,
@@ -34,12 +39,18 @@ class FrameDetector(nn.Module):
     @property
     def input_spec(self) -> InputSpec:
         """The clips this detector accepts (any, up to the head's `max_clip_len`)."""
-        return InputSpec(max_clip_len=self.temporal.max_clip_len)
+        return InputSpec(kind="frames", max_clip_len=self.temporal.max_clip_len)
 
-    def check_input(self, clip_len: int, image_size: int) -> None:
-        """Raise ValueError if clips of `clip_len` frames of `image_size` px do not fit."""
-        name = f"FrameDetector with {type(self.temporal).__name__}"
-        self.input_spec.check(name, clip_len, image_size)
+    def describe(self) -> str:
+        return f"FrameDetector with {type(self.temporal).__name__}"
+
+    def parameter_groups(self) -> dict[str, nn.Module]:
+        """The frame encoder, and the temporal head with the classifier."""
+        return {"backbone": self.backbone, "head": nn.ModuleList([self.temporal, self.classifier])}
+
+    def gradcam_target_layers(self) -> list[str]:
+        """The backbone's last convolutional feature map (found by a dry run)."""
+        return ["backbone." + last_feature_map(self.backbone)]
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.forward_with_frames(clip)[0]

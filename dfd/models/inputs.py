@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """Accepted clip length T and image size (exact values, or bounds; None = any)."""
+    """What a detector takes: frames (each frame seen by an image backbone) or whole clips (a
+    video network), `channels` per frame, and the accepted clip length T and image size
+    (exact values, or bounds; None = any)."""
 
+    kind: Literal["frames", "clips"] = "frames"
+    channels: int = 3
     clip_len: int | None = None
     image_size: int | None = None
     min_clip_len: int = 1
@@ -53,8 +58,13 @@ class InputSpec:
         )
         return clip_len, size
 
-    def check(self, model: str, clip_len: int, image_size: int) -> None:
+    def check(self, model: str, clip_len: int, image_size: int, channels: int = 3) -> None:
         """Raise ValueError naming `model`, its needs and a fitting setting, if the clip misfits."""
+        if channels != self.channels:
+            raise ValueError(
+                f"{model} takes {self.channels}-channel frames; the datamodule gives {channels} "
+                "(RGB: 3). Pick another model."
+            )
         if self.accepts(clip_len, image_size):
             return
         fit_len, fit_size = self.nearest(clip_len, image_size)

@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.models import video
 
 from dfd.models.backbones import hub_error
+from dfd.models.base import Detector, GradCamLayout
 from dfd.models.inputs import InputSpec
 from dfd.models.weights import load_weights
 
@@ -27,6 +28,19 @@ CLASSIFIERS = {
     "mvit_v2_s": "head",
     "swin3d_t": "head",
 }
+# Grad-CAM's layer of each model: the last 3D conv stage, or the last block's output
+GRADCAM_LAYERS = {
+    "r3d_18": "backbone.layer4",
+    "mc3_18": "backbone.layer4",
+    "r2plus1d_18": "backbone.layer4",
+    "s3d": "backbone.features",
+    "swin3d_t": "backbone.norm",
+    # MViT reads out its class token only: its final norm gets no gradient at the
+    # other tokens, the last block's first norm (before its attention) does
+    "mvit_v2_s": "backbone.blocks.15.norm1",
+}
+# how those layers lay out their outputs (the rest: (B, C, T', h, w))
+GRADCAM_LAYOUTS: dict[str, GradCamLayout] = {"swin3d_t": "channels_last", "mvit_v2_s": "tokens"}
 
 
 def _build(name: str, pretrained: bool, weights: str | None) -> nn.Module:
@@ -48,7 +62,7 @@ def _feature_size(classifier: nn.Module) -> int:
     return last.in_features if isinstance(last, nn.Linear) else last.in_channels
 
 
-class VideoDetector(nn.Module):
+class VideoDetector(Detector):
     """A torchvision video model by name, classifier replaced by dropout + one logit.
 
     `backbone` is the network with its classifier removed (features (B, F)), what staged
@@ -72,11 +86,27 @@ class VideoDetector(nn.Module):
         setattr(self.backbone, attribute, nn.Identity())
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(num_features, 1)
-        self.input_spec = InputSpec(**(requires or {}))
+        self.spec = InputSpec(kind="clips", **(requires or {}))
+        self.gradcam_layout = GRADCAM_LAYOUTS.get(name, "channels_first")
 
-    def check_input(self, clip_len: int, image_size: int) -> None:
-        """Raise ValueError if clips of `clip_len` frames of `image_size` px do not fit."""
-        self.input_spec.check(self.name, clip_len, image_size)
+    @property
+    def input_spec(self) -> InputSpec:
+        return self.spec
+
+    def describe(self) -> str:
+        return self.name
+
+    def parameter_groups(self) -> dict[str, nn.Module]:
+        """The video network without its classifier, and the new classifier."""
+        return {"backbone": self.backbone, "head": self.classifier}
+
+    def gradcam_target_layers(self) -> list[str]:
+        return [GRADCAM_LAYERS[self.name]]
+
+    def gradcam_token_frames(self, clip_len: int) -> int:
+        """MViT's token frames: its patch embedding's output length in time."""
+        conv = self.backbone.conv_proj
+        return (clip_len + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         features = self.backbone(clip.transpose(1, 2))

@@ -1,15 +1,15 @@
 """Grad-CAM explanations: where in the face crops a detector's fake logit comes from.
 
 pytorch-grad-cam computes the maps. Every detector is shown to it as a model of whole clips
-with one feature volume (B, C, T', h, w) at the target layer:
+with one feature volume (B, C, T', h, w) at the target layer, whatever the detector's
+`gradcam_layout` (see `dfd.models.Detector`; its `gradcam_target_layers` give the default layer):
 
-- frame backbones (`FrameDetector`, any temporal head) run all frames of a clip as one image
-  batch, so the layer puts out (B*T, C, h, w); that batch is unfolded to (B, C, T, h, w) and
-  every frame keeps its own map;
-- 3D CNNs (r3d_18, mc3_18, r2plus1d_18, s3d) put out (B, C, T', h, w); the maps are
-  interpolated from T' up to the clip's T frames;
-- Video Swin (swin3d_t) puts out channels-last (B, T', h, w, C) and MViT (mvit_v2_s) a class
-  token plus T'*h*w tokens; both are reshaped into the same volume.
+- "frames": frame backbones run all frames of a clip as one image batch, so the layer puts out
+  (B*T, C, h, w); that batch is unfolded to (B, C, T, h, w) and every frame keeps its own map;
+- "channels_first": 3D CNNs (r3d_18, mc3_18, r2plus1d_18, s3d) put out (B, C, T', h, w); the
+  maps are interpolated from T' up to the clip's T frames;
+- "channels_last" (Video Swin: (B, T', h, w, C)) and "tokens" (MViT: a class token plus
+  T'*h*w tokens) are reshaped into the same volume.
 
 The channel weights are the fake logit's gradients averaged over the whole volume, and one
 min-max scale is shared by all frames of a clip, so the overlays of a clip compare with one
@@ -37,24 +37,11 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from torch import nn
 from torch.utils.data import Dataset
 
-from dfd.models.detector import FrameDetector
-from dfd.models.video import VideoDetector
+from dfd.models import Detector
 from dfd.report.figures import CLASS_COLOURS, CLASS_NAMES, DPI
 
 log = logging.getLogger(__name__)
 
-# the last 3D conv stage, or the last block's output, of each torchvision video model
-VIDEO_LAYERS = {
-    "r3d_18": "backbone.layer4",
-    "mc3_18": "backbone.layer4",
-    "r2plus1d_18": "backbone.layer4",
-    "s3d": "backbone.features",
-    "swin3d_t": "backbone.norm",
-    # MViT reads out its class token only: its final norm gets no gradient at the
-    # other tokens, the last block's first norm (before its attention) does
-    "mvit_v2_s": "backbone.blocks.15.norm1",
-}
-PROBE_SIZE = 224  # image size of the dry run that finds a frame backbone's last feature map
 MAX_COLUMNS = 8  # frames shown per panel (evenly spaced over longer clips)
 CELL_INCHES = 1.6  # size of one frame in a panel
 HOW_TO_SET = "set evaluation.gradcam.target_layer to a dotted module path inside the detector"
@@ -76,20 +63,21 @@ class FakeLogitTarget:
 # ----------------------------------------------------------------------------- target layers
 
 
-def find_target_layer(detector: nn.Module, override: str | None = None) -> nn.Module:
+def find_target_layer(detector: Detector, override: str | None = None) -> nn.Module:
     """The layer Grad-CAM explains: `override` (a dotted module path inside the detector, e.g.
-    "backbone.model.layer4"), else the last convolutional feature map of a frame backbone, or
-    the last 3D stage / block of a torchvision video model (`VIDEO_LAYERS`)."""
+    "backbone.model.layer4"), else the detector's first `gradcam_target_layers`."""
     if override:
         return _submodule(detector, override)
-    if isinstance(detector, VideoDetector):
-        return detector.get_submodule(VIDEO_LAYERS[detector.name])
-    if isinstance(detector, FrameDetector):
-        return detector.get_submodule("backbone." + _last_feature_map(detector.backbone))
-    raise ValueError(f"no Grad-CAM layer is known for {type(detector).__name__}: {HOW_TO_SET}")
+    try:
+        layers = detector.gradcam_target_layers()
+    except ValueError as error:
+        raise ValueError(f"{error}; {HOW_TO_SET}") from error
+    if not layers:
+        raise ValueError(f"no Grad-CAM layer is known for {detector.describe()}: {HOW_TO_SET}")
+    return _submodule(detector, layers[0])
 
 
-def _submodule(detector: nn.Module, path: str) -> nn.Module:
+def _submodule(detector: Detector, path: str) -> nn.Module:
     """`detector.get_submodule(path)`, or a ValueError naming what the path could continue with."""
     try:
         return detector.get_submodule(path)
@@ -108,61 +96,7 @@ def _submodule(detector: nn.Module, path: str) -> nn.Module:
         ) from error
 
 
-def _last_feature_map(encoder: nn.Module) -> str:
-    """Path inside `encoder` of the last module putting out a channels-first feature map
-    (N, C, h, w), h, w > 1, found by a dry run on one PROBE_SIZE image. C must be the channel
-    count of a conv or batch norm inside the module (which rules out channels-last outputs), and
-    no token sequence (N, L, C) may come after it (which rules out a transformer's conv stem)."""
-    spatial: list[tuple[str, bool]] = []  # (path, is a feature map) of maps and token outputs
-
-    def record(name: str, module: nn.Module, inputs: object, output: object) -> None:
-        if isinstance(output, torch.Tensor) and output.ndim == 3:
-            spatial.append((name, False))
-        elif (
-            isinstance(output, torch.Tensor)
-            and output.ndim == 4
-            and min(output.shape[2:]) > 1
-            and output.shape[1] in _channel_counts(module)
-        ):
-            spatial.append((name, True))
-
-    parameter = next(encoder.parameters())
-    probe = torch.zeros(
-        1, 3, PROBE_SIZE, PROBE_SIZE, device=parameter.device, dtype=parameter.dtype
-    )
-    handles = [
-        module.register_forward_hook(partial(record, name))
-        for name, module in encoder.named_modules()
-        if name
-    ]
-    try:
-        with _restored(encoder), torch.no_grad():
-            encoder.eval()
-            encoder(probe)
-    except (RuntimeError, AssertionError) as error:
-        raise ValueError(
-            f"could not run the backbone on a {PROBE_SIZE} px image to find its "
-            f"last feature map ({error}): {HOW_TO_SET}"
-        ) from error
-    finally:
-        for handle in handles:
-            handle.remove()
-    if not spatial or not spatial[-1][1]:
-        raise ValueError(
-            f"{type(getattr(encoder, 'model', encoder)).__name__} does not end in a "
-            f"convolutional feature map (a vision transformer?): Grad-CAM needs "
-            f"one; {HOW_TO_SET}"
-        )
-    return spatial[-1][0]
-
-
-def _channel_counts(module: nn.Module) -> set[int]:
-    """Output channels of the 2D convs and batch norms in `module` (itself included)."""
-    counts = {m.out_channels for m in module.modules() if isinstance(m, nn.Conv2d)}
-    return counts | {m.num_features for m in module.modules() if isinstance(m, nn.BatchNorm2d)}
-
-
-def _module_name(detector: nn.Module, layer: nn.Module) -> str:
+def _module_name(detector: Detector, layer: nn.Module) -> str:
     return next((name for name, module in detector.named_modules() if module is layer), "?")
 
 
@@ -173,7 +107,7 @@ class _ChannelsFirst(nn.Module):
     """The detector as a model of (B, C, T, H, W) clips, the layout pytorch-grad-cam sizes
     volume maps by (it reads T, H, W from the input's last three dimensions)."""
 
-    def __init__(self, detector: nn.Module) -> None:
+    def __init__(self, detector: Detector) -> None:
         super().__init__()
         self.detector = detector
 
@@ -182,7 +116,7 @@ class _ChannelsFirst(nn.Module):
 
 
 def gradcam_maps(
-    detector: nn.Module, clip: torch.Tensor, target_layer: nn.Module | str | None = None
+    detector: Detector, clip: torch.Tensor, target_layer: nn.Module | str | None = None
 ) -> np.ndarray:
     """Grad-CAM maps (T, H, W) in [0, 1] of the fake logit for one normalized clip (T, 3, H, W),
     one scale for the whole clip. `target_layer`: a module, a dotted path or None (found)."""
@@ -215,40 +149,39 @@ def gradcam_maps(
     return maps[0]
 
 
-def _to_volume(detector: nn.Module, name: str, clip_len: int, output: object) -> torch.Tensor:
+# the dimensions of each layout's output, and how it is described in errors
+LAYOUT_DIMS = {"frames": 4, "channels_first": 5, "channels_last": 5, "tokens": 3}
+LAYOUT_WORDS = {
+    "frames": "(B*T, C, h, w) frame feature maps",
+    "channels_first": "(B, C, T, h, w) feature maps",
+    "channels_last": "(B, T, h, w, C) maps",
+    "tokens": "(B, tokens, C) tokens",
+}
+
+
+def _to_volume(detector: Detector, name: str, clip_len: int, output: object) -> torch.Tensor:
     """The target layer's output (activations or their gradients) as (B, C, T', h, w)."""
-    video = detector.name if isinstance(detector, VideoDetector) else None
+    layout = detector.gradcam_layout
     ndim = output.ndim if isinstance(output, torch.Tensor) else None
-    if video is None and ndim == 4:  # (B*T, C, h, w) -> (B, T, C, h, w) -> (B, C, T, h, w)
-        return output.reshape(-1, clip_len, *output.shape[1:]).transpose(1, 2)
-    if video == "swin3d_t" and ndim == 5:  # channels last
-        return output.permute(0, 4, 1, 2, 3)
-    if video == "mvit_v2_s" and ndim == 3:
-        return _token_volume(output, _mvit_frames(detector, clip_len), name)
-    if video is not None and ndim == 5:
+    if ndim == LAYOUT_DIMS[layout]:
+        if layout == "frames":  # (B*T, C, h, w) -> (B, T, C, h, w) -> (B, C, T, h, w)
+            return output.reshape(-1, clip_len, *output.shape[1:]).transpose(1, 2)
+        if layout == "channels_last":
+            return output.permute(0, 4, 1, 2, 3)
+        if layout == "tokens":
+            return _token_volume(output, detector.gradcam_token_frames(clip_len), name)
         return output
     shape = tuple(output.shape) if ndim is not None else type(output).__name__
-    wanted = {
-        None: "(B*T, C, h, w) frame feature maps",
-        "swin3d_t": "(B, T, h, w, C) maps",
-        "mvit_v2_s": "(B, tokens, C) tokens",
-    }.get(video, "(B, C, T, h, w) feature maps")
     raise ValueError(
-        f"Grad-CAM target layer '{name}' puts out {shape}, not {wanted}: "
+        f"Grad-CAM target layer '{name}' puts out {shape}, not {LAYOUT_WORDS[layout]}: "
         f"{HOW_TO_SET} (e.g. {_example_layer(detector)})"
     )
 
 
-def _example_layer(detector: nn.Module) -> str:
-    if isinstance(detector, VideoDetector):
-        return VIDEO_LAYERS[detector.name]
+def _example_layer(detector: Detector) -> str:
+    if detector.gradcam_layout != "frames":
+        return ", ".join(detector.gradcam_target_layers()) or "a layer of its backbone"
     return "backbone.model.layer4 for a ResNet, backbone.model.features for a MobileNet"
-
-
-def _mvit_frames(detector: VideoDetector, clip_len: int) -> int:
-    """Token frames of MViT: its patch embedding's output length in time (no later pooling)."""
-    conv = detector.backbone.conv_proj
-    return (clip_len + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1
 
 
 def _token_volume(tokens: torch.Tensor, frames: int, name: str) -> torch.Tensor:
@@ -281,7 +214,7 @@ def _restored(model: nn.Module) -> Iterator[None]:
 
 
 def explain_clip(
-    detector: nn.Module,
+    detector: Detector,
     clip: torch.Tensor,
     raw_frames: np.ndarray,
     target_layer: nn.Module | str | None = None,
@@ -339,7 +272,7 @@ def pick_misclassified_clips(clips: pd.DataFrame, videos: pd.DataFrame) -> pd.Da
 
 
 def write_gradcam_panels(
-    detector: nn.Module,
+    detector: Detector,
     dataset: Dataset,
     normalize: Normalize,
     clips_table: pd.DataFrame,

@@ -215,6 +215,8 @@ import numpy as np
 import torch
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.scoring import score_dataset
+from dfd.models import FrameDetector
+from dfd.models.backbones import FrameEncoder
 
 image = np.zeros((2000, 2000, 3), np.uint8)
 for _ in range(3):
@@ -223,8 +225,8 @@ dm = FaceClipDataModule(sys.argv[1], clip_len=2, image_size=48, batch_size=4, nu
 dm.setup("fit")
 print("train", sum(len(batch["clip"]) for batch in dm.train_dataloader()), flush=True)
 cv2.GaussianBlur(image, (0, 0), 3)
-scored = score_dataset(torch.nn.Sequential(torch.nn.Flatten(2), torch.nn.LazyLinear(1)),
-                       dm.dataset("test"), dm.normalize, num_workers=2)
+detector = FrameDetector(FrameEncoder(torch.nn.Flatten(1), 3 * 48 * 48))
+scored = score_dataset(detector, dm.dataset("test"), dm.normalize, num_workers=2)
 print("scored", len(scored.scores), flush=True)
 """
 

@@ -1,0 +1,95 @@
+"""The interface every detector implements; the LightningModule, Grad-CAM, export and checkpoint
+loading use nothing else, so a new kind of detector needs no change there.
+
+A detector takes normalized clips (B, T, C, H, W) and returns one fake logit per clip (B,).
+It declares:
+
+- `input_spec`: what clips it accepts (frames or whole clips, channels, clip length and image
+  size); `check_input` holds a datamodule to it at start-up, with one line naming the option;
+- `forward_train(batch)`: the training pass. The default is `forward` with no auxiliary loss.
+  A detector that learns from more than the label (a reconstruction, a consistency term, a
+  blending-boundary mask) overrides it and returns its extra losses in
+  `DetectorOutput.aux_losses` (the module adds them to the BCE loss and logs each by name), and
+  names the batch entries it needs besides "clip" and "label" in `extra_targets` (e.g.
+  {"mask", "second_view"}): the datamodule must provide them, and the module refuses MixUp
+  for it (MixUp mixes clips, not their masks or second views);
+- `frame_scores` and `forward_with_frames`: whether, and how, it also scores every frame alone;
+- `parameter_groups()`: named module groups, "backbone" among them, for staged unfreezing
+  and linear probing;
+- `gradcam_target_layers()` and `gradcam_layout`: where Grad-CAM reads its feature maps and
+  how their outputs are laid out.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+from dfd.models.inputs import InputSpec
+
+# How a Grad-CAM layer's output is laid out: "frames" (B*T, C, h, w), a frame backbone's maps;
+# "channels_first" (B, C, T', h, w); "channels_last" (B, T', h, w, C); "tokens"
+# (B, 1 + T'*h*w, C), a class token then T' square frames of tokens.
+GradCamLayout = Literal["frames", "channels_first", "channels_last", "tokens"]
+
+
+@dataclass
+class DetectorOutput:
+    """What a training pass returns: clip logits (B,), auxiliary losses by name (scalars, added
+    to the training loss as they are: weight them inside the detector), frame logits (B, T)."""
+
+    logits: torch.Tensor
+    aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    frame_logits: torch.Tensor | None = None
+
+
+class Detector(nn.Module, ABC):
+    """Base of every detector: clips (B, T, C, H, W) in, fake logits (B,) out."""
+
+    extra_targets: ClassVar[frozenset[str]] = frozenset()
+    frame_scores: ClassVar[bool] = False
+    gradcam_layout: GradCamLayout = "frames"
+
+    @property
+    @abstractmethod
+    def input_spec(self) -> InputSpec:
+        """The clips this detector accepts."""
+
+    @abstractmethod
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """Fake logits (B,) of normalized clips (B, T, C, H, W)."""
+
+    @abstractmethod
+    def parameter_groups(self) -> dict[str, nn.Module]:
+        """Named groups of modules covering every parameter once; "backbone" is the group
+        staged unfreezing holds frozen at first and a linear probe keeps frozen."""
+
+    def describe(self) -> str:
+        """The detector's name in messages."""
+        return type(self).__name__
+
+    def check_input(self, clip_len: int, image_size: int, channels: int = 3) -> None:
+        """Raise one ValueError naming the setting to change if such clips do not fit."""
+        self.input_spec.check(self.describe(), clip_len, image_size, channels)
+
+    def forward_train(self, batch: Mapping[str, torch.Tensor]) -> DetectorOutput:
+        """The training pass on a batch ("clip", "label" and the `extra_targets`)."""
+        return DetectorOutput(self(batch["clip"]))
+
+    def forward_with_frames(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Clip logits (B,) and frame logits (B, T), or None unless `frame_scores`."""
+        return self(clips), None
+
+    def gradcam_target_layers(self) -> list[str]:
+        """Dotted module paths Grad-CAM can explain, the default first (none: no default; a
+        ValueError says why when there is a reason to give)."""
+        return []
+
+    def gradcam_token_frames(self, clip_len: int) -> int:
+        """For the "tokens" layout: the frames T' of token grids a clip of T frames gives."""
+        return clip_len
