@@ -52,7 +52,8 @@ RUNS_DIR, MULTIRUNS_DIR, DEBUG_DIR = "runs", "multiruns", "debug"
 
 @dataclass(frozen=True)
 class EvalDir:
-    """`<run>/eval/<dataset>/`: what evaluating one test set wrote."""
+    """`<run>/eval/<dataset>/`: what evaluating one test set wrote (the report's figure files
+    are named by dfd.report)."""
 
     path: Path
 
@@ -83,6 +84,10 @@ class EvalDir:
     @property
     def gradcam(self) -> Path:
         return self.path / "gradcam"
+
+    @property
+    def robustness_table(self) -> Path:
+        return self.path / "robustness.csv"
 
     @property
     def robustness_plot(self) -> Path:
