@@ -100,10 +100,12 @@ def with_run_data(cfg: DictConfig, run: RunDir | None) -> DictConfig:
     own = run.read_config().get("data") if run else None
     if not isinstance(own, dict) or any(key in ("data", "datasets") for key in keys):
         return cfg
-    given = [o.lstrip("+") for o in command_overrides() if o.lstrip("+").startswith("data.")]
+    data = OmegaConf.create(own)
+    for key in (key for key in keys if key.startswith("data.")):  # as this command set them
+        OmegaConf.update(data, key.removeprefix("data."), OmegaConf.select(cfg, key))
     cfg = cfg.copy()
     with open_dict(cfg):
-        cfg.data = OmegaConf.merge(own, OmegaConf.from_dotlist(given).get("data", {}))
+        cfg.data = data
     log.info("testing on the run's own data: %s", cfg.data.get("name"))
     return cfg
 
