@@ -55,11 +55,11 @@ def parser() -> argparse.ArgumentParser:
 
 def default_output(checkpoint: Path, fmt: str) -> Path:
     """`<run>/export/<checkpoint stem><suffix>`, or beside a checkpoint outside a run folder."""
-    from dfd.inference.checkpoint import run_folder
     from dfd.inference.loading import FORMAT_SUFFIXES
+    from dfd.runs import RunDir
 
-    run = run_folder(checkpoint)
-    folder = run / "export" if run else checkpoint.parent
+    run = RunDir.of_checkpoint(checkpoint)
+    folder = run.export_dir if run else checkpoint.parent
     return folder / f"{checkpoint.stem}{FORMAT_SUFFIXES[fmt]}"
 
 
@@ -102,12 +102,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from dfd.inference.loading import sidecar_path
     from dfd.inference.parity import max_differences, parity_clips, parity_record
     from dfd.inference.runtimes import EXPORTED_RUNTIMES, EagerRuntime
+    from dfd.tasks.checkpoints import CheckpointError
     from dfd.tasks.console import quiet_library_noise
 
     quiet_library_noise()
     try:
         loaded = load_checkpoint(args.model)
-    except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
+    except (CheckpointError, RuntimeError, ValueError, KeyError) as error:
         console.print(f"[red]error:[/] cannot use the checkpoint {args.model}: {error}")
         return EXIT_USAGE
     spec = loaded.spec

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from dfd.compare.runs import HYDRA_DIR
+from dfd.runs import EvalDir, RunDir
 
 POOLED_FILES = {"csv": "pooled_folds.csv", "markdown": "pooled_folds.md"}
 SET_KEYS = ["dataset", "overrides", "seed"]
@@ -34,16 +33,14 @@ def fold_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _bootstrap_settings(run_dir: Path) -> dict[str, Any]:
     """The run's `evaluation.bootstrap` settings, or the defaults."""
-    path = run_dir / HYDRA_DIR / "config.yaml"
-    config = yaml.safe_load(path.read_text()) if path.is_file() else None
-    found = ((config or {}).get("evaluation") or {}).get("bootstrap")
+    found = (RunDir(run_dir).read_config().get("evaluation") or {}).get("bootstrap")
     return {**DEFAULT_BOOTSTRAP, **found} if isinstance(found, Mapping) else dict(DEFAULT_BOOTSTRAP)
 
 
 def pooled_videos(fold_set: pd.DataFrame, root: Path) -> pd.DataFrame:
     """The `videos.csv` of every fold of one set, concatenated, with a `fold` column."""
     tables = [
-        pd.read_csv(root / eval_dir / "videos.csv", dtype={"video_id": str}).assign(fold=int(fold))
+        pd.read_csv(EvalDir(root / eval_dir).videos, dtype={"video_id": str}).assign(fold=int(fold))
         for eval_dir, fold in zip(fold_set["eval_dir"], fold_set["fold"])
     ]
     return pd.concat(tables, ignore_index=True)

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from dfd.compare.table import format_value, metric_label, setting_text
 from dfd.eval.metrics import roc_points
 from dfd.report.figures import DPI
+from dfd.runs import EvalDir
 
 GRID = np.linspace(0.0, 1.0, 201)
 PANELS_PER_ROW = 3
@@ -86,7 +87,7 @@ def _legend_lines(groups: pd.DataFrame, top: int) -> int:
 
 
 def _draw_group(ax: Axes, group: pd.Series, root: Path, style: Style, band_alpha: float) -> bool:
-    curves = [c for d in group["eval_dirs"] if (c := run_roc(root / d / "videos.csv")) is not None]
+    curves = [c for d in group["eval_dirs"] if (c := run_roc(EvalDir(root / d).videos)) is not None]
     colour, line_style = style
     if len(curves) == 1:
         ax.plot(*curves[0], color=colour, ls=line_style, lw=1.8, label=_legend(group, 1))

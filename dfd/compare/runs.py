@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-HYDRA_DIR = ".hydra"
+from dfd.runs import CHECKPOINTS_DIR, EvalDir, RunDir
+
 LEVELS = ("video", "clip", "frame")
 SEED_KEY = "seed"
 # cross-validation: runs that differ only by the fold are one setting, pooled by dfd.compare.folds
@@ -61,16 +61,9 @@ class Collection:
     skipped: list[Skipped]
 
 
-def _read_yaml(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return None
-
-
 def is_run_folder(path: Path) -> bool:
     """A folder Hydra ran a job in (it holds `.hydra/config.yaml`)."""
-    return (path / HYDRA_DIR / "config.yaml").is_file()
+    return RunDir(path).is_run()
 
 
 def find_run_folders(roots: Iterable[Path]) -> list[Path]:
@@ -123,7 +116,7 @@ def setting(run: Run, key: str) -> str:
 def _seed(config: Mapping, run_dir: Path) -> int | None:
     seed = config.get(SEED_KEY)
     if seed is None:
-        info = _read_json(run_dir / "run_info.json")
+        info = _read_json(RunDir(run_dir).run_info)
         seed = info.get(SEED_KEY) if isinstance(info, Mapping) else None
     return int(seed) if isinstance(seed, (int, float)) else None
 
@@ -137,20 +130,17 @@ def _read_json(path: Path) -> object:
 
 def read_run(run_dir: Path) -> Run:
     """The seed, overrides, config and config-group choices a run folder's `.hydra/` recorded."""
-    hydra_dir = run_dir / HYDRA_DIR
-    config = _read_yaml(hydra_dir / "config.yaml")
-    config = config if isinstance(config, dict) else {}
-    lines = _read_yaml(hydra_dir / "overrides.yaml")
-    overrides = parse_overrides(lines if isinstance(lines, list) else [])
+    folder = RunDir(run_dir)
+    config = folder.read_config()
+    overrides = parse_overrides(folder.read_overrides())
     if config.get("task_name") == "train":
         overrides.pop(CKPT_KEY, None)  # resuming a run does not change what it trained
-    choices = _lookup(_read_yaml(hydra_dir / "hydra.yaml") or {}, "hydra.runtime.choices")
     return Run(
         path=run_dir,
         seed=_seed(config, run_dir),
         overrides=overrides,
         config=config,
-        choices=choices if isinstance(choices, dict) else {},
+        choices=folder.choices(),
     )
 
 
@@ -167,7 +157,7 @@ def training_folder(run: Run) -> Path | None:
     """The train run an evaluate.py run's `ckpt_path` names: the run folder itself, or the one
     holding `checkpoints/<file>.ckpt`."""
     path = _existing(run.path, run.overrides[CKPT_KEY]) if CKPT_KEY in run.overrides else None
-    if path is not None and path.is_file() and path.parent.name == "checkpoints":
+    if path is not None and path.is_file() and path.parent.name == CHECKPOINTS_DIR:
         path = path.parent.parent
     return path if path is not None and is_run_folder(path) and path != run.path else None
 
@@ -240,12 +230,12 @@ def result_row(metrics: Mapping) -> dict[str, object]:
     return row
 
 
-def read_result(eval_dir: Path) -> dict[str, object] | str:
+def read_result(eval_dir: EvalDir) -> dict[str, object] | str:
     """The row of one `eval/<dataset>/` folder, or the reason it has none."""
-    name = f"eval/{eval_dir.name}/metrics.json"
-    if not (eval_dir / "metrics.json").is_file():
+    name = eval_dir.metrics.relative_to(eval_dir.path.parent.parent).as_posix()
+    if not eval_dir.metrics.is_file():
         return f"no {name}"
-    metrics = _read_json(eval_dir / "metrics.json")
+    metrics = _read_json(eval_dir.metrics)
     if not isinstance(metrics, Mapping):
         return f"{name} is not a valid JSON object"
     if not isinstance(metrics.get("video"), Mapping) or not metrics["video"]:
@@ -266,22 +256,21 @@ def _no_results_reason(run: Run) -> str:
 
 
 def _run_rows(run: Run, root: Path) -> tuple[list[dict], list[Skipped]]:
-    eval_root = run.path / "eval"
-    datasets = sorted(p for p in eval_root.iterdir() if p.is_dir()) if eval_root.is_dir() else []
+    datasets = RunDir(run.path).evaluations()
     if not datasets:
         return [], [Skipped(run.path.relative_to(root), _no_results_reason(run))]
     rows, skipped = [], []
     for eval_dir in datasets:
         result = read_result(eval_dir)
         if isinstance(result, str):
-            skipped.append(Skipped(eval_dir.relative_to(root), result))
+            skipped.append(Skipped(eval_dir.path.relative_to(root), result))
             continue
         rows.append(
             {
                 "run": run.path.relative_to(root).as_posix(),
                 "dataset": eval_dir.name,
                 "seed": run.seed,
-                "eval_dir": eval_dir.relative_to(root).as_posix(),
+                "eval_dir": eval_dir.path.relative_to(root).as_posix(),
                 **cv_fold(run),
                 **result,
             }

@@ -4,48 +4,23 @@ validation, the scoring settings it was chosen with, the training config and its
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import OmegaConf
 
-from dfd.data.datamodule import FaceClipDataModule
 from dfd.eval.scoring import ScoringSettings
 from dfd.inference.preparation import training_preparation
 from dfd.inference.spec import DetectorSpec, Threshold
 from dfd.models import Detector
 from dfd.module import DeepfakeDetectionModule
-from dfd.tasks.evaluate import find_checkpoint
+from dfd.runs import RunDir
+from dfd.tasks.checkpoints import load_trained
 
 DEFAULT_THRESHOLD = 0.5
-CONFIG_FILES = (".hydra/resolved_config.yaml", ".hydra/config.yaml")
-
-
-def run_folder(checkpoint: Path) -> Path | None:
-    """The train run folder of a checkpoint saved in its `checkpoints/`, else None."""
-    checkpoint = checkpoint.resolve()
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
-
-
-def without_start_weights(config: Any) -> Any:
-    """A detector config that builds its network without fetching pretrained weights (the
-    checkpoint's state dict replaces them anyway, and this works offline)."""
-    if isinstance(config, Mapping):
-        cleared = {key: without_start_weights(value) for key, value in config.items()}
-        if "_target_" in cleared:
-            cleared.update(
-                {k: v for k, v in (("pretrained", False), ("weights", None)) if k in cleared}
-            )
-        return cleared
-    if isinstance(config, list):
-        return [without_start_weights(item) for item in config]
-    return config
 
 
 @dataclass(frozen=True)
@@ -66,25 +41,9 @@ def dfd_version() -> str | None:
         return None
 
 
-def module_and_data(checkpoint: Path) -> tuple[DeepfakeDetectionModule, dict[str, Any]]:
-    """The LightningModule of a checkpoint (eager, not compiled) and its datamodule's
-    hyperparameters, missing ones at FaceClipDataModule's defaults."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    hparams = dict(saved["hyper_parameters"])
-    hparams.update(detector=without_start_weights(hparams["detector"]), compile=False)
-    module = DeepfakeDetectionModule(**hparams)
-    module.load_state_dict(saved["state_dict"])
-    defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(FaceClipDataModule).parameters.items()
-        if parameter.default is not inspect.Parameter.empty
-    }
-    return module, {**defaults, **dict(saved.get("datamodule_hyper_parameters") or {})}
-
-
-def read_threshold(run: Path | None, checkpoint: Path) -> tuple[Threshold, list[str]]:
+def read_threshold(run: RunDir | None, checkpoint: Path) -> tuple[Threshold, list[str]]:
     """The threshold of `<run>/eval/threshold.json`, or 0.5 with a note saying so."""
-    path = run / "eval" / "threshold.json" if run else None
+    path = run.threshold if run else None
     if path is None or not path.is_file():
         where = path or "no run folder around the checkpoint"
         return (
@@ -104,21 +63,23 @@ def read_threshold(run: Path | None, checkpoint: Path) -> tuple[Threshold, list[
     return threshold, notes
 
 
-def _evaluated_checkpoints(run: Path) -> set[str]:
+def _evaluated_checkpoints(run: RunDir) -> set[str]:
     """The checkpoints the run's own evaluation scored (from its metrics.json files)."""
     found = set()
-    for metrics in run.glob("eval/*/metrics.json"):
-        checkpoint = json.loads(metrics.read_text()).get("checkpoint")
+    for evaluation in run.evaluations():
+        if not evaluation.metrics.is_file():
+            continue
+        checkpoint = json.loads(evaluation.metrics.read_text()).get("checkpoint")
         if checkpoint:
             found.add(str(Path(checkpoint).resolve()))
     return found
 
 
-def training_config(run: Path | None) -> Path | None:
+def training_config(run: RunDir | None) -> Path | None:
     """The run's resolved config (or its composed one) when there is one."""
-    for name in CONFIG_FILES if run else ():
-        if (run / name).is_file():
-            return run / name
+    for path in (run.resolved_config, run.config) if run else ():
+        if path.is_file():
+            return path
     return None
 
 
@@ -154,10 +115,9 @@ def sha256_of(path: Path) -> str:
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     """A checkpoint file, or a run folder's best checkpoint, with its spec."""
-    checkpoint = Path(find_checkpoint(path)).resolve()
-    module, data = module_and_data(checkpoint)
+    trained = load_trained(path)
+    checkpoint, module, data, run = trained.path, trained.module, trained.data, trained.run
     module.detector.check_input(data["clip_len"], data["image_size"])
-    run = run_folder(checkpoint)
     threshold, notes = read_threshold(run, checkpoint)
     config = training_config(run)
     scoring, scoring_source = read_scoring(config, module, data)

@@ -14,6 +14,7 @@ from dfd.inference.checkpoint import load_checkpoint
 from dfd.inference.preparation import config_defaults
 from dfd.inference.runtimes import EXPORTED_RUNTIMES, EagerRuntime, Runtime
 from dfd.inference.spec import DetectorSpec
+from dfd.tasks.checkpoints import CheckpointError
 
 FORMAT_SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx"}
 
@@ -66,7 +67,7 @@ def load_detector(path: str | Path, device: torch.device) -> LoadedDetector:
         return load_exported(path, device)
     try:
         loaded = load_checkpoint(path)
-    except FileNotFoundError as error:
+    except CheckpointError as error:
         raise ModelLoadError(str(error)) from error
     return LoadedDetector(
         loaded.path,

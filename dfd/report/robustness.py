@@ -25,6 +25,7 @@ from dfd.eval.perturbations import SEVERITY_NAMES, Perturbation, check_perturbat
 from dfd.eval.scoring import ClipScores, ScoringSettings, score_dataset
 from dfd.report.figures import DPI
 from dfd.report.tables import clip_table
+from dfd.runs import EvalDir
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,8 @@ def run_robustness(
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "robustness.csv", index=False)
-    plot_robustness(table, out_dir / "robustness.png")
+    table.to_csv(EvalDir(out_dir).robustness_table, index=False)
+    plot_robustness(table, EvalDir(out_dir).robustness_plot)
     log.info("robustness table and plot written to %s", out_dir)
     return table
 

@@ -1,4 +1,5 @@
-"""Tags that tie a sweep's jobs together in W&B: the sweep's name and each job's overrides."""
+"""What ties a sweep's jobs together in W&B and tells them apart: the sweep's name (tag and
+group) and each job's overrides (tags and run name)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,26 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 TAG_LIMIT = 64  # W&B refuses longer tags
+NAME_LIMIT = 128  # W&B shows no more
 HIDDEN_KEYS = ("optuna.", "++optuna.", "paths.", "data.prepared_dir", "data.raw_dir")
+# bookkeeping left out of run names: where the run writes and what it resumes from
+UNNAMED_KEYS = (*HIDDEN_KEYS, "hydra.", "logger", "tags", "ckpt_path", "trainer.enable_progress")
+
+
+def run_name(experiment_name: str, overrides: list[str]) -> str:
+    """`sbi seed=2 model=resnet18`: the experiment and the overrides that say what the run does."""
+    shown = [o.lstrip("+") for o in overrides if not o.lstrip("+~").startswith(UNNAMED_KEYS)]
+    shown = [o for o in shown if o != f"experiment={experiment_name}"]
+    return " ".join([experiment_name, *shown])[:NAME_LIMIT]
+
+
+def sweep_name(cfg: DictConfig) -> str | None:
+    """The name of the sweep this job belongs to (Optuna study or the multirun's folder), or None
+    outside a multirun."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return cfg.get("optuna", {}).get("study_name") or Path(hydra_cfg.sweep.dir).name
 
 
 def sweep_tags(sweep_name: str, overrides: list[str]) -> list[str]:
@@ -20,10 +40,10 @@ def sweep_tags(sweep_name: str, overrides: list[str]) -> list[str]:
 
 def tag_sweep_job(cfg: DictConfig) -> DictConfig:
     """In a multirun job, add the sweep tags to `cfg.tags` (what the W&B logger is given)."""
-    hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN:
+    name = sweep_name(cfg)
+    if name is None:
         return cfg
-    name = cfg.get("optuna", {}).get("study_name") or Path(hydra_cfg.sweep.dir).name
+    overrides = list(HydraConfig.get().overrides.task)
     with open_dict(cfg):
-        cfg.tags = [*cfg.get("tags", []), *sweep_tags(name, list(hydra_cfg.overrides.task))]
+        cfg.tags = [*cfg.get("tags", []), *sweep_tags(name, overrides)]
     return cfg

@@ -21,13 +21,14 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
+from dfd.runs import RunDir
+
 JOB_CONFIG_ENV = "DFD_DDP_JOB_CONFIG"
-RESOLVED_CONFIG = "resolved_config.yaml"
 
 
 def share_job_config(cfg: DictConfig, output_dir: Path) -> Path:
     """Write the job's fully resolved config to its folder and point child ranks at it."""
-    path = output_dir / ".hydra" / RESOLVED_CONFIG
+    path = RunDir(output_dir).resolved_config
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     os.environ[JOB_CONFIG_ENV] = str(path)

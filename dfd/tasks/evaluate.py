@@ -6,15 +6,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
-from dfd.module import DeepfakeDetectionModule
+from dfd.runs import RunDir
+from dfd.tasks.checkpoints import load_trained
 from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.tasks.evaluation import flat_metrics
 from dfd.tasks.evaluation_report import report_checkpoint
-from dfd.tasks.train import HISTORY_FILE, finish_wandb, instantiate_each, record_run
+from dfd.tasks.train import finish_wandb, instantiate_each, record_run
+from dfd.tasks.wandb_run import identify_wandb_run
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +31,14 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     dataset's results go to `<output_dir>/eval/<dataset>/`, a summary across them beside.
     """
     quiet_library_noise()
-    ckpt_path = find_checkpoint(cfg.ckpt_path)
-    module = DeepfakeDetectionModule.load_from_checkpoint(ckpt_path, map_location="cpu")
+    trained = load_trained(cfg.ckpt_path)
+    run = trained.run
+    cfg = with_run_data(cfg, run)
+    if HydraConfig.initialized():
+        cfg = identify_wandb_run(cfg)
+    module = trained.module
     overrides = OmegaConf.to_container(cfg.get("data_overrides") or {}, resolve=True)
-    trained_on = FaceClipDataModule.load_from_checkpoint(ckpt_path, **overrides)
+    trained_on = FaceClipDataModule(**{**trained.data, **overrides})
     module.detector.check_input(trained_on.hparams.clip_len, trained_on.hparams.image_size)
     test_sets, first = {}, None
     for name, manifest in dataset_manifests(cfg).items():
@@ -40,14 +47,13 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             **own_rows_only(trained_on, manifest),
             "manifest_path": str(manifest),
         }
-        datamodule = FaceClipDataModule.load_from_checkpoint(ckpt_path, **settings)
+        datamodule = FaceClipDataModule(**{**trained.data, **settings})
         datamodule.setup()
         if "test" not in datamodule.datasets:
             raise ValueError(f"dataset '{name}' has no usable test clips in {manifest}")
         test_sets[name] = datamodule.datasets["test"]
         first = first or datamodule
     val, source = threshold_split(trained_on, first)
-    run = Path(ckpt_path).resolve().parent.parent
     loggers = instantiate_each(cfg.get("logger"))
     record_run(cfg, loggers)
     try:
@@ -57,14 +63,14 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             trained_on,
             val,
             test_sets,
-            Path(cfg.paths.output_dir) / "eval",
-            ckpt_path,
+            RunDir(Path(cfg.paths.output_dir)),
+            str(trained.path),
             cfg.device,
             precision=cfg.precision,
-            history_path=run / HISTORY_FILE,
+            history_path=run.history if run else None,
             config_yaml=training_config(run) or OmegaConf.to_yaml(cfg, resolve=True),
             loggers=loggers,
-            own_data=trained_data_name(run),
+            own_data=run.data_name() if run else None,
             threshold_source=source,
         )
         for result in results.values():
@@ -82,20 +88,26 @@ def own_rows_only(trained_on: FaceClipDataModule, manifest: Path) -> dict[str, A
     return {"cv": None, "protocol": None}
 
 
-def find_checkpoint(path: str | Path) -> str:
-    """A checkpoint file, or the best checkpoint of a run folder (the one not named last)."""
-    path = Path(path)
-    if path.is_dir():
-        found = sorted(
-            (c for c in path.glob("checkpoints/*.ckpt") if c.stem != "last"),
-            key=lambda c: c.stat().st_mtime,
-        )
-        if not found:
-            raise FileNotFoundError(f"no best checkpoint in {path / 'checkpoints'}")
-        path = found[-1]
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    return str(path)
+def command_overrides() -> list[str]:
+    """The overrides of this command line ([] outside a Hydra job)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def with_run_data(cfg: DictConfig, run: RunDir | None) -> DictConfig:
+    """A run knows its data: without `data=` or `datasets=` on the command line, the test set is
+    the run's own dataset as it trained on it (its `data` config; `data.<key>=` still applies)."""
+    keys = [override.lstrip("+~").partition("=")[0] for override in command_overrides()]
+    own = run.read_config().get("data") if run else None
+    if not isinstance(own, dict) or any(key in ("data", "datasets") for key in keys):
+        return cfg
+    data = OmegaConf.create(own)
+    for key in (key for key in keys if key.startswith("data.")):  # as this command set them
+        OmegaConf.update(data, key.removeprefix("data."), OmegaConf.select(cfg, key))
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.data = data
+    log.info("testing on the run's own data: %s", cfg.data.get("name"))
+    return cfg
 
 
 def dataset_manifests(cfg: DictConfig) -> dict[str, Path]:
@@ -138,13 +150,6 @@ def threshold_split(
         return first.datasets.get("val"), f"val of {first.hparams.manifest_path}"
 
 
-def training_config(run: Path) -> str | None:
+def training_config(run: RunDir | None) -> str | None:
     """The training run's composed config, when the checkpoint sits in its run folder."""
-    path = run / ".hydra" / "config.yaml"
-    return path.read_text() if path.is_file() else None
-
-
-def trained_data_name(run: Path) -> str | None:
-    """The name of the dataset the checkpoint's run trained on, when its config is there."""
-    text = training_config(run)
-    return None if text is None else OmegaConf.create(text).get("data", {}).get("name")
+    return run.config.read_text() if run and run.config.is_file() else None

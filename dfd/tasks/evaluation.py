@@ -3,7 +3,7 @@ to every test set; metrics at frame, clip and video level with bootstrap interva
 per-clip and per-frame exports; the dashboard, Grad-CAM panels, robustness curves and one
 HTML report per test set, plus a summary across test sets.
 
-Results of a test set go to `<out_root>/<dataset>/`: videos.csv, clips.csv, frames.csv (frame
+Results of a test set go to the run's `eval/<dataset>/` (`dfd.runs.EvalDir`): videos.csv, clips.csv, frames.csv (frame
 models), metrics.json, figures/*.png, gradcam/*.png, robustness.csv/png and report.html.
 """
 
@@ -32,6 +32,7 @@ from dfd.report.gradcam import write_gradcam_panels
 from dfd.report.html import write_html_report
 from dfd.report.robustness import run_robustness
 from dfd.report.tables import clip_table, frame_table
+from dfd.runs import EvalDir, RunDir
 
 log = logging.getLogger(__name__)
 
@@ -161,19 +162,19 @@ def summarize(
 
 
 def write_exports(
-    folder: Path,
+    folder: EvalDir,
     videos: pd.DataFrame,
     clips: pd.DataFrame,
     frames: pd.DataFrame | None,
     metrics: Mapping[str, Any],
 ) -> None:
     """videos.csv, clips.csv, frames.csv (when there are frame scores) and metrics.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    videos.to_csv(folder / "videos.csv", index=False)
-    clips.to_csv(folder / "clips.csv", index=False)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    videos.to_csv(folder.videos, index=False)
+    clips.to_csv(folder.clips, index=False)
     if frames is not None:
-        frames.to_csv(folder / "frames.csv", index=False)
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_plain))
+        frames.to_csv(folder.frames, index=False)
+    folder.metrics.write_text(json.dumps(metrics, indent=2, default=_plain))
 
 
 def _plain(value: object) -> object:
@@ -193,7 +194,7 @@ def evaluate_test_set(
     dataset: FaceClipDataset,
     threshold: Mapping[str, Any],
     settings: Mapping[str, Any],
-    folder: Path,
+    folder: EvalDir,
     config_yaml: str = "",
     history: pd.DataFrame | None = None,
 ) -> TestResult:
@@ -203,14 +204,12 @@ def evaluate_test_set(
     videos, metrics = summarize(name, clips, frames, threshold, settings, scorer.settings)
     metrics["checkpoint"] = settings.get("checkpoint")
     write_exports(folder, videos, clips, frames, metrics)
-    result = TestResult(name, videos, clips, frames, metrics, folder)
+    result = TestResult(name, videos, clips, frames, metrics, folder.path)
     if settings["report"]:
-        result.figures = write_dashboard(
-            folder / "figures", videos, clips, frames, metrics, history
-        )
+        result.figures = write_dashboard(folder.figures, videos, clips, frames, metrics, history)
         extras = extra_sections(scorer, dataset, result, settings)
         write_html_report(
-            folder / "report.html",
+            folder.report,
             f"dfd evaluation: {name}",
             metrics,
             result.figures,
@@ -223,7 +222,7 @@ def evaluate_test_set(
         name,
         len(videos),
         time.perf_counter() - started,
-        folder,
+        folder.path,
     )
     return result
 
@@ -241,7 +240,7 @@ def extra_sections(
             dataset,
             scorer.normalize,
             result.clips,
-            result.folder / "gradcam",
+            EvalDir(result.folder).gradcam,
             count=cam["samples"],
             misclassified=wrong.head(cam["misclassified"]),
             target_layer=cam["target_layer"],
@@ -258,7 +257,7 @@ def extra_sections(
             threshold=result.metrics["threshold"]["value"],
             device=scorer.device,
         )
-        extras["robustness"] = result.folder / "robustness.png"
+        extras["robustness"] = EvalDir(result.folder).robustness_plot
     return extras
 
 
@@ -285,17 +284,17 @@ def summary_table(results: Mapping[str, TestResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_summary(out_root: Path, results: Mapping[str, TestResult]) -> pd.DataFrame:
+def write_summary(run: RunDir, results: Mapping[str, TestResult]) -> pd.DataFrame:
     """summary.csv and summary.md across test sets (the cross-dataset table)."""
     table = summary_table(results)
-    out_root.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_root / "summary.csv", index=False)
+    run.eval_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(run.summary_csv, index=False)
     header = "| " + " | ".join(table.columns) + " |"
     lines = [header, "|" + "---|" * len(table.columns)]
     lines += [
         "| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)
     ]
-    (out_root / "summary.md").write_text("\n".join(lines) + "\n")
+    run.summary_md.write_text("\n".join(lines) + "\n")
     return table
 
 

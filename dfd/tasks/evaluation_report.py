@@ -21,6 +21,7 @@ from dfd.data.dataset import FaceClipDataset
 from dfd.eval.scoring import ScoringSettings
 from dfd.module import DeepfakeDetectionModule
 from dfd.report.wandb_report import log_evaluation_to_wandb
+from dfd.runs import RunDir
 from dfd.tasks.evaluation import (
     Scorer,
     TestResult,
@@ -45,7 +46,7 @@ def report_checkpoint(
     datamodule: FaceClipDataModule,
     val: FaceClipDataset | None,
     test_sets: Mapping[str, FaceClipDataset],
-    out_root: Path,
+    run: RunDir,
     checkpoint: str | None,
     device: torch.device | str,
     precision: str | int | None = None,
@@ -56,7 +57,7 @@ def report_checkpoint(
     threshold_source: str = "val",
 ) -> dict[str, TestResult]:
     """Choose the threshold on `val` (`threshold.json`, `val_videos.csv`), then score, export
-    and report every test set (`<name>/`), and write the summary across them.
+    and report every test set (`eval/<name>/` of `run`), and write the summary across them.
 
     Metrics go to the loggers under `test/` for the run's own data (`own_data`) and
     `test_<name>/` for other datasets; W&B also gets the figures and a per-video table.
@@ -70,21 +71,21 @@ def report_checkpoint(
         num_workers=datamodule.hparams.num_workers,
     )
     threshold, val_videos = operating_threshold(scorer, val, settings, threshold_source)
-    out_root.mkdir(parents=True, exist_ok=True)
-    (out_root / "threshold.json").write_text(json.dumps(threshold, indent=2))
+    run.eval_dir.mkdir(parents=True, exist_ok=True)
+    run.threshold.write_text(json.dumps(threshold, indent=2))
     if val_videos is not None:  # what the threshold was chosen on, for anyone to check
-        val_videos.to_csv(out_root / "val_videos.csv", index=False)
+        val_videos.to_csv(run.val_videos, index=False)
     config_yaml = config_yaml if config_yaml is not None else OmegaConf.to_yaml(cfg, resolve=True)
     history = read_history(history_path)
     results = {}
     for name, dataset in test_sets.items():
         result = evaluate_test_set(
-            scorer, name, dataset, threshold, settings, out_root / name, config_yaml, history
+            scorer, name, dataset, threshold, settings, run.evaluation(name), config_yaml, history
         )
         results[name] = result
         prefix = "test" if name == own_data else f"test_{name}"
         log_results(loggers, prefix, result)
-    print_summary(write_summary(out_root, results), out_root)
+    print_summary(write_summary(run, results), run.eval_dir)
     return results
 
 

@@ -2,7 +2,8 @@
 
 The run is continued in its own folder, with the overrides it was started with (those of
 the resuming command win, so `trainer.max_epochs=30` can extend it), so its checkpoints,
-best score and logs stay together as one run.
+best score, logs and W&B run stay together as one run. `last` is the newest run of the same
+task on the same dataset; debug runs (`debug=...`) are never picked.
 """
 
 from __future__ import annotations
@@ -12,33 +13,44 @@ from pathlib import Path
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+
+from dfd.runs import CHECKPOINTS_DIR, LAST_CHECKPOINT, RunDir, task_runs
 
 LAST = "last"
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+LAST_IN_RUN = f"{CHECKPOINTS_DIR}/{LAST_CHECKPOINT}"
 
 
-def newest_run(runs_dir: Path, exclude: Path | None = None) -> Path:
-    """The most recently written run folder under `runs_dir` that has a last.ckpt."""
+def newest_run(task_dir: Path, data_name: str | None, exclude: Path | None = None) -> RunDir:
+    """The run under `task_dir` (`<log_dir>/<task>`) whose last.ckpt was written last, among
+    those on the dataset `data_name` (any when None), debug runs and `exclude` left out."""
     runs = [
-        ckpt.parent.parent
-        for ckpt in runs_dir.glob(f"*/{LAST_CHECKPOINT}")
-        if exclude is None or ckpt.parent.parent.resolve() != exclude.resolve()
+        run
+        for run in task_runs(task_dir)
+        if run.last_checkpoint.is_file()
+        and not run.is_debug()
+        and (data_name is None or run.data_name() == data_name)
+        and (exclude is None or run.path.resolve() != exclude.resolve())
     ]
     if not runs:
-        raise FileNotFoundError(f"ckpt_path=last: no run with {LAST_CHECKPOINT} under {runs_dir}")
-    return max(runs, key=lambda run: (run / LAST_CHECKPOINT).stat().st_mtime)
+        on = f" on data {data_name}" if data_name else ""
+        raise FileNotFoundError(f"ckpt_path=last: no run with {LAST_IN_RUN}{on} under {task_dir}")
+    return max(runs, key=lambda run: run.last_checkpoint.stat().st_mtime)
 
 
-def run_to_resume(ckpt_path: str, runs_dir: Path, current_dir: Path) -> Path | None:
+def run_to_resume(
+    ckpt_path: str, task_dir: Path, current_dir: Path, data_name: str | None = None
+) -> RunDir | None:
     """The run folder that `ckpt_path` asks to continue, or None when it names a checkpoint file."""
     if ckpt_path == LAST:
-        return newest_run(runs_dir, exclude=current_dir)
+        run = newest_run(task_dir, data_name, exclude=current_dir)
+        print(f"ckpt_path=last: resuming {run.path}")
+        return run
     path = Path(ckpt_path)
     if path.is_dir():
-        if not (path / LAST_CHECKPOINT).is_file():
-            raise FileNotFoundError(f"ckpt_path={path}: the run folder has no {LAST_CHECKPOINT}")
-        return path
+        if not RunDir(path).last_checkpoint.is_file():
+            raise FileNotFoundError(f"ckpt_path={path}: the run folder has no {LAST_IN_RUN}")
+        return RunDir(path)
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path={path}: no such checkpoint file or run folder")
     return None
@@ -66,12 +78,12 @@ def resume_config(cfg: DictConfig) -> DictConfig:
         return cfg
     hydra_cfg = HydraConfig.get()
     current = Path(hydra_cfg.runtime.output_dir)
-    run = run_to_resume(str(ckpt_path), Path(cfg.paths.log_dir) / cfg.task_name / "runs", current)
+    task_dir = Path(cfg.paths.log_dir) / cfg.task_name
+    run = run_to_resume(str(ckpt_path), task_dir, current, cfg.data.get("name"))
     if run is None:
         return cfg
-    run_overrides = list(OmegaConf.load(run / ".hydra" / "overrides.yaml"))
-    overrides = continued_overrides(run_overrides, list(hydra_cfg.overrides.task))
+    overrides = continued_overrides(run.read_overrides(), list(hydra_cfg.overrides.task))
     resumed = compose(hydra_cfg.job.config_name, overrides=overrides)
-    resumed.paths.output_dir = str(run.resolve())
-    resumed.ckpt_path = str((run / LAST_CHECKPOINT).resolve())
+    resumed.paths.output_dir = str(run.path.resolve())
+    resumed.ckpt_path = str(run.last_checkpoint.resolve())
     return resumed

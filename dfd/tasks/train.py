@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.datasets.identity_check import identity_message, identity_overlap
 from dfd.module import DeepfakeDetectionModule
-from dfd.runs import save_run_info
+from dfd.runs import RunDir, save_run_info
 from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
 from dfd.sweeps.tags import tag_sweep_job
 from dfd.tasks.callbacks import EpochHistory, RandomStateCheckpoint
@@ -27,9 +27,9 @@ from dfd.tasks.ddp import SameConfigOnEveryRank, config_digest, share_job_config
 from dfd.tasks.evaluation import flat_metrics
 from dfd.tasks.evaluation_report import report_checkpoint
 from dfd.tasks.resume import resume_config
+from dfd.tasks.wandb_run import identify_wandb_run
 
 log = logging.getLogger(__name__)
-HISTORY_FILE = "history.csv"
 
 
 def instantiate_each(configs: Mapping[str, Any] | None) -> list[Any]:
@@ -102,7 +102,7 @@ def test_best_checkpoint(
     if "test" not in datamodule.datasets:
         log.warning("no test split in %s: nothing to test", datamodule.hparams.manifest_path)
         return {}
-    out = Path(cfg.paths.output_dir)
+    run = RunDir(Path(cfg.paths.output_dir))
     name = str(cfg.data.get("name", "data"))
     results = report_checkpoint(
         cfg,
@@ -110,11 +110,11 @@ def test_best_checkpoint(
         datamodule,
         datamodule.datasets.get("val"),
         {name: datamodule.datasets["test"]},
-        out / "eval",
+        run,
         best or None,
         trainer.strategy.root_device,
         precision=cfg.trainer.get("precision"),
-        history_path=out / HISTORY_FILE,
+        history_path=run.history,
         loggers=loggers,
         own_data=name,
     )
@@ -128,7 +128,7 @@ def train(cfg: DictConfig) -> float | None:
     """
     quiet_library_noise()
     if HydraConfig.initialized():  # rank 0 of a job (a joined rank > 0 gets its config)
-        cfg = tag_sweep_job(resume_config(cfg))
+        cfg = identify_wandb_run(tag_sweep_job(resume_config(cfg)))
         share_job_config(cfg, Path(cfg.paths.output_dir))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -139,7 +139,7 @@ def train(cfg: DictConfig) -> float | None:
     callbacks += [
         RandomStateCheckpoint(),
         SameConfigOnEveryRank(config_digest(cfg)),
-        EpochHistory(Path(cfg.paths.output_dir) / HISTORY_FILE),
+        EpochHistory(RunDir(Path(cfg.paths.output_dir)).history),
     ]
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

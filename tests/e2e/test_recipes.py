@@ -145,7 +145,7 @@ def test_every_recipe_trains_and_tests_in_one_multirun(tiny_prepared: Path, tmp_
         *[f"{key}={value}" for key, value in SMOKE.items()],
         timeout=900,
     )
-    (sweep,) = (tmp_path / "train" / "multiruns").iterdir()
+    (sweep,) = (tmp_path / "train" / "debug" / "multiruns").iterdir()
     folders = [path for path in sweep.iterdir() if path.is_dir()]
     assert len(folders) == len(RECIPES)
     jobs = {}

@@ -1,0 +1,30 @@
+"""evaluate.py without `data=`: the run's own dataset, as the run configured it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from dfd.runs import RunDir
+from dfd.tasks.evaluate import dataset_manifests, with_run_data
+from helpers.runs import compose_train
+
+
+def test_a_run_is_tested_on_its_own_data(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.hydra_dir.mkdir(parents=True)
+    own = {"name": "celebdf", "prepared_dir": "${paths.data_dir}/celebdf/prepared"}
+    run.config.write_text(yaml.safe_dump({"data": own}))
+    cfg = compose_train(tmp_path, "ckpt_path=x", config="eval")
+    assert cfg.data.name == "demo", "eval.yaml's default data, which the run did not use"
+    tested = with_run_data(cfg, run)
+    assert dataset_manifests(tested) == {
+        "celebdf": Path(cfg.paths.data_dir) / "celebdf" / "prepared" / "manifest.csv"
+    }
+
+
+def test_without_a_run_folder_the_command_decides(tmp_path: Path) -> None:
+    cfg = compose_train(tmp_path, "ckpt_path=x", config="eval")
+    assert with_run_data(cfg, None) is cfg
+    assert with_run_data(cfg, RunDir(tmp_path / "not_a_run")) is cfg
