@@ -27,7 +27,7 @@ EXIT_OK, EXIT_PARITY, EXIT_USAGE = 0, 1, 2
 
 def parser() -> argparse.ArgumentParser:
     """The command-line options of `dfd export`."""
-    from dfd.inference.parity import TOLERANCE
+    from dfd.inference.spec import PARITY_TOLERANCE as TOLERANCE
 
     cli = argparse.ArgumentParser(
         prog="dfd export",
@@ -94,8 +94,12 @@ def sidecar(
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Export, check parity, write the sidecar; returns the exit status."""
+    if args.fmt == "onnx":  # the export extra, before any work (dfd.cli.errors names it)
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
     import torch
 
+    from dfd.errors import UsageError
     from dfd.inference.checkpoint import load_checkpoint
     from dfd.inference.exporting import export_detector
     from dfd.inference.loading import sidecar_path
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     quiet_library_noise()
     try:
         loaded = load_checkpoint(args.model)
-    except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
+    except (UsageError, RuntimeError, ValueError, KeyError) as error:
         console.print(f"[red]error:[/] cannot use the checkpoint {args.model}: {error}")
         return EXIT_USAGE
     spec = loaded.spec

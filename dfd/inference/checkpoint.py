@@ -20,7 +20,7 @@ from dfd.data.datamodule import FaceClipDataModule
 from dfd.inference.preparation import training_preparation
 from dfd.inference.spec import Aggregation, DetectorSpec, Threshold
 from dfd.module import DeepfakeDetectionModule
-from dfd.tasks.evaluate import find_checkpoint
+from dfd.tasks.evaluate import find_checkpoint, reading_checkpoint
 
 DEFAULT_THRESHOLD = 0.5
 CONFIG_FILES = (".hydra/resolved_config.yaml", ".hydra/config.yaml")
@@ -68,11 +68,12 @@ def dfd_version() -> str | None:
 def module_and_data(checkpoint: Path) -> tuple[DeepfakeDetectionModule, dict[str, Any]]:
     """The LightningModule of a checkpoint (eager, not compiled) and its datamodule's
     hyperparameters, missing ones at FaceClipDataModule's defaults."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    hparams = dict(saved["hyper_parameters"])
-    hparams.update(detector=without_start_weights(hparams["detector"]), compile=False)
-    module = DeepfakeDetectionModule(**hparams)
-    module.load_state_dict(saved["state_dict"])
+    with reading_checkpoint(checkpoint):
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        hparams = dict(saved["hyper_parameters"])
+        hparams.update(detector=without_start_weights(hparams["detector"]), compile=False)
+        module = DeepfakeDetectionModule(**hparams)
+        module.load_state_dict(saved["state_dict"])
     defaults = {
         name: parameter.default
         for name, parameter in inspect.signature(FaceClipDataModule).parameters.items()

@@ -1,23 +1,22 @@
-"""Hydra entry point: ``python -m dfd.prepare data=demo`` (see conf/prepare.yaml)."""
+"""Hydra entry point: ``dfd prepare data=demo`` or ``python -m dfd.prepare data=demo`` (see
+conf/prepare.yaml)."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from dfd.config import config_search_path, default_root_dir, require_values
 from dfd.prepare.shards import merge_shards
 from dfd.prepare.workers import start_worker_server
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-os.environ.setdefault("DFD_ROOT", str(REPO_ROOT))
+default_root_dir()
 
 
-@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="prepare")
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="prepare")
 def main(cfg: DictConfig) -> None:
     """Prepare the configured dataset (or merge its shards); the manifest lands in ``data.prepared_dir``."""
+    require_values(cfg)
     if cfg.merge:
         merged = merge_shards(cfg.data.prepared_dir, cfg.prepare.num_shards)
         print(

@@ -21,7 +21,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
-JOB_CONFIG_ENV = "DFD_DDP_JOB_CONFIG"
+from dfd.config import DDP_JOB_CONFIG_ENV as JOB_CONFIG_ENV
+
 RESOLVED_CONFIG = "resolved_config.yaml"
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from dfd.config import config_file
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
+from dfd.datasets.manifest import require_prepared
+from dfd.errors import MissingFile, UsageError
 from dfd.module import DeepfakeDetectionModule
 from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.tasks.evaluation import flat_metrics
@@ -29,12 +35,14 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     """
     quiet_library_noise()
     ckpt_path = find_checkpoint(cfg.ckpt_path)
-    module = DeepfakeDetectionModule.load_from_checkpoint(ckpt_path, map_location="cpu")
+    with reading_checkpoint(ckpt_path):
+        module = DeepfakeDetectionModule.load_from_checkpoint(ckpt_path, map_location="cpu")
     overrides = OmegaConf.to_container(cfg.get("data_overrides") or {}, resolve=True)
     trained_on = FaceClipDataModule.load_from_checkpoint(ckpt_path, **overrides)
     module.detector.check_input(trained_on.hparams.clip_len, trained_on.hparams.image_size)
     test_sets, first = {}, None
     for name, manifest in dataset_manifests(cfg).items():
+        require_prepared(manifest, name)
         settings = {
             **overrides,
             **own_rows_only(trained_on, manifest),
@@ -91,11 +99,23 @@ def find_checkpoint(path: str | Path) -> str:
             key=lambda c: c.stat().st_mtime,
         )
         if not found:
-            raise FileNotFoundError(f"no best checkpoint in {path / 'checkpoints'}")
+            raise MissingFile(f"no best checkpoint in {path / 'checkpoints'}")
         path = found[-1]
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise MissingFile(f"checkpoint not found: {path}")
     return str(path)
+
+
+@contextmanager
+def reading_checkpoint(path: str | Path) -> Iterator[None]:
+    """What torch and Lightning raise on a file that is not a dfd checkpoint (a video, a
+    truncated download, another library's weights), as one line the user can act on."""
+    try:
+        yield
+    except (EOFError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as error:
+        raise UsageError(
+            f"{path} is not a dfd checkpoint ({type(error).__name__}: {error})"
+        ) from error
 
 
 def dataset_manifests(cfg: DictConfig) -> dict[str, Path]:
@@ -110,11 +130,11 @@ def dataset_manifests(cfg: DictConfig) -> dict[str, Path]:
 
 def load_data_config(cfg: DictConfig, name: str) -> DictConfig:
     """conf/data/<name>.yaml resolved against this run's paths; a clear error for a bad name."""
-    folder = Path(cfg.paths.root_dir) / "conf" / "data"
+    folder = config_file("data")
     path = folder / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml"))
-        raise ValueError(f"unknown dataset config '{name}': choose from {known}")
+        raise UsageError(f"unknown dataset config '{name}': choose from {known}")
     merged = OmegaConf.merge(cfg, {"data": OmegaConf.load(path)})
     return merged.data
 
