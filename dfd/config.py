@@ -53,10 +53,22 @@ def default_root_dir() -> None:
         os.environ.setdefault("DFD_ROOT", str(root))
 
 
+def missing_values(config: Any, key: str = "") -> list[str]:
+    """The full keys of the `???` values of a config, none of its interpolations resolved
+    (an interpolation of a missing value is not itself missing: it names the value to set)."""
+    if isinstance(config, (DictConfig, ListConfig)):
+        config = OmegaConf.to_container(config, resolve=False)
+    if isinstance(config, dict):
+        return [m for k, v in config.items() for m in missing_values(v, f"{key}{k}.")]
+    if isinstance(config, list):
+        return [m for i, v in enumerate(config) for m in missing_values(v, f"{key}{i}.")]
+    return [key.rstrip(".")] if config == "???" else []
+
+
 def require_values(cfg: DictConfig) -> None:
     """Stop at the first `???` value the command line left unset, naming its option (before
     anything resolves it, so the message is about `data.raw_dir`, not what reads it)."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = missing_values(cfg)
     if missing:
         raise UsageError(f"{missing[0]} is not set: add {missing[0]}=... to the command")
 

@@ -6,6 +6,14 @@ anything else is a bug and keeps its traceback (with `--debug`).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from omegaconf.errors import MissingMandatoryValue
+
+R = TypeVar("R")
+
 
 class UsageError(Exception):
     """Something the user can fix; the message says what to do."""
@@ -13,3 +21,27 @@ class UsageError(Exception):
 
 class MissingFile(UsageError, FileNotFoundError):
     """A file or folder the command was pointed at is not there (still a FileNotFoundError)."""
+
+
+class PastHydra(BaseException):
+    """A user error on its way out of a Hydra job. Hydra's job runner prints a line of its own
+    for any Exception a job raises; a BaseException passes it by (to dfd.cli.errors)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def user_errors_past_hydra(job: Callable[[Any], R]) -> Callable[[Any], R]:
+    """Wrap a Hydra task function so that its user errors (UsageError, a `???` value left
+    unset) reach the `dfd` command as they are; other exceptions stay with Hydra (a sweeper
+    counts on them: a pruned Optuna trial, a failed job)."""
+
+    @functools.wraps(job)
+    def run(cfg: Any) -> R:
+        try:
+            return job(cfg)
+        except (UsageError, MissingMandatoryValue) as error:
+            raise PastHydra(error) from error
+
+    return run

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from dfd.errors import UsageError
+from dfd.errors import PastHydra, UsageError
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # the optional dependencies of `pip install "dfd[EXTRA]"`, by the module a command imports
@@ -66,7 +66,10 @@ def user_message(error: BaseException) -> str | None:
 def run_reporting_errors(command: Callable[[], int | None], debug: bool) -> int:
     """Run a command; returns its exit status, the error layer's for an exception."""
     try:
-        return command() or 0
+        try:
+            return command() or 0
+        except PastHydra as carried:
+            raise carried.error from None
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as error:

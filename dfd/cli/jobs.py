@@ -17,9 +17,11 @@ from omegaconf import DictConfig
 
 from dfd.config import config_search_path, is_joined_ddp_rank, require_values
 from dfd.datasets.manifest import require_prepared
+from dfd.errors import user_errors_past_hydra
 
 
 @hydra.main(version_base="1.3", config_path=config_search_path(), config_name="train")
+@user_errors_past_hydra
 def train_main(cfg: DictConfig) -> float | None:
     """Fit, choose the checkpoint on validation, test it (dfd.tasks.train.train)."""
     require_values(cfg)
@@ -33,6 +35,7 @@ def train_main(cfg: DictConfig) -> float | None:
 
 
 @hydra.main(version_base="1.3", config_path=config_search_path(), config_name="eval")
+@user_errors_past_hydra
 def evaluate_main(cfg: DictConfig) -> dict[str, Any]:
     """Score a checkpoint on the test split of one or several datasets (dfd.tasks.evaluate)."""
     require_values(cfg)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from dfd.config import config_search_path, default_root_dir
 from dfd.datasets.manifest import STATUS_OK, frame_paths, read_manifest, require_prepared
 from dfd.datasets.splits import leaking_groups
+from dfd.errors import user_errors_past_hydra
 
 
 @dataclass
@@ -130,6 +131,7 @@ def print_report(report: CheckReport, console: Console | None = None) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=config_search_path(), config_name="check")
+@user_errors_past_hydra
 def main(cfg: DictConfig) -> None:
     """Check `<data.prepared_dir>/manifest.csv`; exit 1 when a problem is found."""
     manifest = Path(cfg.data.prepared_dir) / "manifest.csv"

@@ -7,6 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dfd.config import config_search_path, default_root_dir, require_values
+from dfd.errors import user_errors_past_hydra
 from dfd.prepare.shards import merge_shards
 from dfd.prepare.workers import start_worker_server
 
@@ -14,6 +15,7 @@ default_root_dir()
 
 
 @hydra.main(version_base="1.3", config_path=config_search_path(), config_name="prepare")
+@user_errors_past_hydra
 def main(cfg: DictConfig) -> None:
     """Prepare the configured dataset (or merge its shards); the manifest lands in ``data.prepared_dir``."""
     require_values(cfg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,6 +111,8 @@ def find_checkpoint(path: str | Path) -> str:
 def reading_checkpoint(path: str | Path) -> Iterator[None]:
     """What torch and Lightning raise on a file that is not a dfd checkpoint (a video, a
     truncated download, another library's weights), as one line the user can act on."""
+    if Path(path).is_file() and not zipfile.is_zipfile(path):
+        raise UsageError(f"{path} is not a dfd checkpoint (not a file torch.save writes)")
     try:
         yield
     except (EOFError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as error:
