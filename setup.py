@@ -2,7 +2,7 @@
 
 conf/ stays at the top of the repository (the one copy); pyproject.toml maps it to the package
 `dfd.conf` (package-dir) with its YAML files (package-data), so an installed dfd composes its
-configs from any directory (Hydra's `pkg://dfd.conf`). Only the package list is here:
+configs from any directory (dfd.config.config_dir). Only the package list is here:
 pyproject.toml's `packages.find` cannot list packages whose folder is mapped elsewhere.
 """
 

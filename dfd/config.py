@@ -1,10 +1,9 @@
-"""Where dfd's configs are (a checkout's conf/ or the wheel's dfd.conf), and helpers for configs
+"""Where dfd's configs are (a checkout's conf/ or the wheel's dfd/conf), and helpers for configs
 passed into objects that save them (Lightning hyperparameters)."""
 
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dfd.errors import UsageError
 
-CONFIG_PACKAGE = "dfd.conf"
 CHECKOUT_CONF = Path(__file__).resolve().parents[1] / "conf"
+WHEEL_CONF = Path(__file__).resolve().parent / "conf"  # conf/ as the wheel installs it: dfd.conf
 # names the resolved config of a DDP job to its ranks > 0 (dfd.tasks.ddp)
 DDP_JOB_CONFIG_ENV = "DFD_DDP_JOB_CONFIG"
 
@@ -30,19 +29,20 @@ def checkout_root() -> Path | None:
     return CHECKOUT_CONF.parent if (CHECKOUT_CONF / "train.yaml").is_file() else None
 
 
+def config_dir() -> Path:
+    """conf/ of the checkout dfd runs from (edits count at once), else the copy the wheel
+    installs beside the package, so an installed dfd composes its configs from any folder."""
+    return CHECKOUT_CONF if checkout_root() else WHEEL_CONF
+
+
 def config_search_path() -> str:
-    """Hydra's config_path: a checkout's conf/ (edits count at once), else the copy the wheel
-    ships as the package dfd.conf, so an installed dfd composes its configs from any folder."""
-    root = checkout_root()
-    return str(root / "conf") if root else f"pkg://{CONFIG_PACKAGE}"
+    """Hydra's config_path: the absolute path of config_dir()."""
+    return str(config_dir())
 
 
 def config_file(name: str) -> Path:
     """A file or folder of conf/ (`prepare.yaml`, `data`), from the checkout or the wheel."""
-    root = checkout_root()
-    if root:
-        return root / "conf" / name
-    return Path(str(resources.files(CONFIG_PACKAGE).joinpath(name)))
+    return config_dir() / name
 
 
 def default_root_dir() -> None:
