@@ -32,16 +32,30 @@ class PastHydra(BaseException):
         self.error = error
 
 
+class _Carrier:
+    """Whether user errors leave Hydra jobs as PastHydra: only in the `dfd` command, which
+    reports them (`python -m dfd.prepare` keeps Hydra's own report)."""
+
+    active = False
+
+
+def carry_user_errors_past_hydra() -> None:
+    """Called by the `dfd` command before it runs a Hydra command."""
+    _Carrier.active = True
+
+
 def user_errors_past_hydra(job: Callable[[Any], R]) -> Callable[[Any], R]:
-    """Wrap a Hydra task function so that its user errors (UsageError, a `???` value left
-    unset) reach the `dfd` command as they are; other exceptions stay with Hydra (a sweeper
-    counts on them: a pruned Optuna trial, a failed job)."""
+    """Wrap a Hydra task function so that, under the `dfd` command, its user errors
+    (UsageError, a `???` value left unset) reach the command's error layer as they are; other
+    exceptions stay with Hydra (a sweeper counts on them: a pruned Optuna trial, a failed job)."""
 
     @functools.wraps(job)
     def run(cfg: Any) -> R:
         try:
             return job(cfg)
         except (UsageError, MissingMandatoryValue) as error:
+            if not _Carrier.active:
+                raise
             raise PastHydra(error) from error
 
     return run

@@ -137,8 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(config_help(name, command.config, command.summary))
             return 0
         from dfd.config import default_root_dir
+        from dfd.errors import carry_user_errors_past_hydra
 
         default_root_dir()
+        carry_user_errors_past_hydra()
         os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises, so the error layer reports
     return run_reporting_errors(runner(name, command, rest), debug)
 
