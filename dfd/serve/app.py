@@ -53,8 +53,9 @@ def create_app(
     jobs: JobStore | None = None,
 ) -> FastAPI:
     """The API for one model: a path is loaded when the server starts (lifespan), not here; an
-    Analyzer (what `dfd serve` loads first, so a bad model stops it with one line) is used. With `settings.queue_url`, uploads are enqueued: that needs a database and an upload folder
-    the workers share."""
+    Analyzer (what `dfd serve` loads first, so a bad model stops it with one line) is used.
+    With `settings.queue_url`, uploads are enqueued: that needs a database and an upload
+    folder the workers share."""
     settings = settings or ServeSettings()
     store = jobs if jobs is not None else open_store(settings)
     queue = JobQueue(settings.queue_url) if settings.queue_url else None
