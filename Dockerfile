@@ -31,21 +31,25 @@ RUN apt-get update \
 
 WORKDIR /app
 # Dependencies first (this layer is rebuilt only when pyproject.toml changes): torch and
-# torchvision from TORCH_INDEX, then the rest of pyproject.toml's pinned dependencies.
+# torchvision from TORCH_INDEX, then the rest of pyproject.toml's pinned dependencies and those
+# of the serve extra (`dfd serve`, `dfd worker`).
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['serve']))" > /tmp/requirements.txt \
     && pip install --upgrade pip \
     && pip install --index-url "${TORCH_INDEX}" $(grep -E '^(torch|torchvision)==' /tmp/requirements.txt) \
     && pip install -r /tmp/requirements.txt
 
-# dfd itself, editable: prediction reads conf/prepare.yaml beside the package, as in a checkout.
-COPY README.md train.py evaluate.py ./
+# dfd itself, as a wheel (with conf/ inside it, as dfd/conf) installed with the serve extra: the
+# image holds no checkout, and dfd composes its configs from any folder.
+COPY README.md setup.py ./
 COPY conf ./conf
 COPY hydra_plugins ./hydra_plugins
 COPY dfd ./dfd
-RUN pip install --no-deps -e . \
+RUN pip wheel --no-deps -w /tmp/wheels . \
+    && pip install "$(ls /tmp/wheels/dfd-*.whl)[serve]" \
+    && rm -rf /tmp/wheels /app/* \
     && useradd --create-home --uid 1000 dfd \
-    && mkdir -p /data/uploads && chown dfd:dfd /data/uploads
+    && mkdir -p /data/uploads && chown dfd:dfd /data/uploads /app
 
 USER dfd
 EXPOSE 8000

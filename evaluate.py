@@ -1,20 +1,9 @@
-"""Hydra entry point: `python evaluate.py [overrides]` (see conf/eval.yaml). Logic lives in dfd.tasks.evaluate."""
+"""Hydra entry point: `python evaluate.py [overrides]`, the same as `dfd evaluate [overrides]`
+(see conf/eval.yaml and dfd.cli.jobs); the job itself is dfd.tasks.evaluate."""
 
-import os
-from pathlib import Path
+import sys
 
-os.environ.setdefault("DFD_ROOT", str(Path(__file__).resolve().parent))
-
-import hydra
-from omegaconf import DictConfig
-
-from dfd.tasks.evaluate import evaluate
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
-def main(cfg: DictConfig):
-    return evaluate(cfg)
-
+from dfd.cli.main import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["evaluate", *sys.argv[1:]]))

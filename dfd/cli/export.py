@@ -28,7 +28,7 @@ EXIT_OK, EXIT_PARITY, EXIT_USAGE = 0, 1, 2
 
 def parser() -> argparse.ArgumentParser:
     """The command-line options of `dfd export`."""
-    from dfd.inference.parity import TOLERANCE
+    from dfd.inference.spec import PARITY_TOLERANCE as TOLERANCE
 
     cli = argparse.ArgumentParser(
         prog="dfd export",
@@ -95,20 +95,23 @@ def sidecar(
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Export, check parity, write the sidecar; returns the exit status."""
+    if args.fmt == "onnx":  # the export extra, before any work (dfd.cli.errors names it)
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
     import torch
 
+    from dfd.errors import UsageError
     from dfd.inference.checkpoint import load_checkpoint
     from dfd.inference.exporting import export_detector
     from dfd.inference.loading import sidecar_path
     from dfd.inference.parity import max_differences, parity_clips, parity_record
     from dfd.inference.runtimes import EXPORTED_RUNTIMES, EagerRuntime
-    from dfd.tasks.checkpoints import CheckpointError
     from dfd.tasks.console import quiet_library_noise
 
     quiet_library_noise()
     try:
         loaded = load_checkpoint(args.model)
-    except (CheckpointError, RuntimeError, ValueError, KeyError) as error:
+    except (UsageError, RuntimeError, ValueError, KeyError) as error:
         console.print(f"[red]error:[/] cannot use the checkpoint {args.model}: {error}")
         return EXIT_USAGE
     spec = loaded.spec

@@ -125,8 +125,9 @@ def describe_model(console: Console, detector: LoadedDetector) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Predict on every input; returns the exit status."""
+    from dfd.errors import UsageError
     from dfd.inference.inputs import expand_inputs
-    from dfd.inference.loading import ModelLoadError, load_detector
+    from dfd.inference.loading import load_detector
     from dfd.inference.predictor import Predictor
     from dfd.inference.results import results_table, write_csv, write_json
     from dfd.prepare.faces import resolve_device
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         device = resolve_device(args.device)
         detector = load_detector(args.model, device)
-    except (ModelLoadError, RuntimeError, ValueError) as error:
+    except (UsageError, RuntimeError, ValueError) as error:
         console.print(f"[red]error:[/] cannot use the model {args.model}: {error}")
         return EXIT_USAGE
     if args.gradcam is not None and detector.module is None:

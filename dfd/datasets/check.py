@@ -7,7 +7,6 @@ Prints a report and exits with status 1 when a problem is found, so it can gate 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +18,10 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from dfd.datasets.manifest import STATUS_OK, frame_paths, read_manifest
+from dfd.config import config_search_path, default_root_dir
+from dfd.datasets.manifest import STATUS_OK, frame_paths, read_manifest, require_prepared
 from dfd.datasets.splits import leaking_groups
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from dfd.errors import user_errors_past_hydra
 
 
 @dataclass
@@ -154,15 +153,18 @@ def print_report(report: CheckReport, console: Console | None = None) -> None:
     console.print("[green]passed[/green]" if report.passed else "[red]FAILED[/red]")
 
 
-@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="check")
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="check")
+@user_errors_past_hydra
 def main(cfg: DictConfig) -> None:
     """Check `<data.prepared_dir>/manifest.csv`; exit 1 when a problem is found."""
-    report = check_prepared(Path(cfg.data.prepared_dir) / "manifest.csv", cfg.open_images)
+    manifest = Path(cfg.data.prepared_dir) / "manifest.csv"
+    require_prepared(manifest, str(cfg.data.name))
+    report = check_prepared(manifest, cfg.open_images)
     print_report(report)
     if not report.passed:
         raise SystemExit(1)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DFD_ROOT", str(REPO_ROOT))
+    default_root_dir()
     main()

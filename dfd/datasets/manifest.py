@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dfd.errors import MissingFile
+
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "clip_id",
@@ -60,6 +62,15 @@ def empty_manifest() -> pd.DataFrame:
     return pd.DataFrame(
         {column: pd.Series(dtype=_DTYPES.get(column, object)) for column in MANIFEST_COLUMNS}
     )
+
+
+def require_prepared(manifest: Path, data_name: str) -> None:
+    """Stop with what to run when a dataset has not been prepared yet."""
+    if not manifest.is_file():
+        raise MissingFile(
+            f"dataset '{data_name}' is not prepared (no {manifest}): "
+            f"run `dfd prepare data={data_name}` first"
+        )
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:

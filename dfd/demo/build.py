@@ -12,7 +12,6 @@ person's clip with the donor's face). ``method`` is real, sbi (self-blended) or 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
@@ -34,6 +33,7 @@ from dfd.data.selfblend.blend import self_blend_clip
 from dfd.demo.animate import animate_photo, sample_motion
 from dfd.demo.encode import FPS, even_size, write_video
 from dfd.demo.media import fetch_media, media_info
+from dfd.demo.options import parser
 from dfd.demo.swap import Donor, swap_clip
 from dfd.prepare.faces import Detections, FaceDetector
 from dfd.prepare.tracking import FaceTrack, find_tracks
@@ -366,13 +366,7 @@ def build_demo(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/demo/raw"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--clip-seconds", type=float, default=2.0)
-    parser.add_argument("--force", action="store_true", help="rebuild even if labels.csv exists")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     build_demo(
         args.out,
         seed=args.seed,

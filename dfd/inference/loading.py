@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dfd.datasets.layouts import VIDEO_SUFFIXES
+from dfd.errors import UsageError
 from dfd.inference.checkpoint import load_checkpoint
 from dfd.inference.preparation import config_defaults
 from dfd.inference.runtimes import EXPORTED_RUNTIMES, EagerRuntime, Runtime
@@ -19,8 +21,8 @@ from dfd.tasks.checkpoints import CheckpointError
 FORMAT_SUFFIXES = {"torchscript": ".pt", "onnx": ".onnx"}
 
 
-class ModelLoadError(ValueError):
-    """The given model cannot be used (missing, or an export without its sidecar)."""
+class ModelLoadError(UsageError, ValueError):
+    """The given model cannot be used (missing, a video, or an export without its sidecar)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ def load_detector(path: str | Path, device: torch.device) -> LoadedDetector:
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"model not found: {path}")
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        raise ModelLoadError(
+            f"{path} is a video, not a model: give the model (checkpoint, run folder or "
+            "exported .pt/.onnx) first, then the videos"
+        )
     if path.is_file() and exported_format(path):
         return load_exported(path, device)
     try:

@@ -14,10 +14,10 @@ from dfd.data.transforms import build_clip_transform, normalize_clips
 from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.eval.scoring import ScoringSettings, score_clips
 from dfd.inference.runtimes import Runtime
+from dfd.inference.spec import PARITY_TOLERANCE as TOLERANCE
 from dfd.inference.spec import DetectorSpec
 
 log = logging.getLogger(__name__)
-TOLERANCE = 1e-4
 PARITY_CLIPS = 4
 SPLIT_ORDER = ("test", "val", "train")
 

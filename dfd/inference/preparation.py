@@ -14,11 +14,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from dfd.config import config_file
 from dfd.datasets.manifest import STATUS_OK, read_manifest
 from dfd.prepare.records import read_record, record_path
 from dfd.prepare.settings import PrepareSettings
 
-PREPARE_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "prepare.yaml"
+PREPARE_CONFIG = config_file("prepare.yaml")
 
 
 def config_defaults() -> PrepareSettings:

@@ -1,13 +1,13 @@
-"""Hydra entry point: ``python -m dfd.prepare data=demo`` (see conf/prepare.yaml).
+"""Hydra entry point: ``dfd prepare data=demo`` or ``python -m dfd.prepare data=demo`` (see
+conf/prepare.yaml).
 
 Exit status: 0 when the run (or the merge) gives clips of both classes; 1 when it gives no
 usable clip or one class only (a shard of several is not judged alone: its merge is); 2 when
-the labels cannot be read at all. Each failure is one line on stderr.
+the labels cannot be read at all or a setting is missing. Each failure is one line on stderr.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,18 +16,21 @@ import pandas as pd
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
+from dfd.config import config_search_path, default_root_dir, require_values
 from dfd.datasets.check import class_problem
 from dfd.datasets.manifest import MANIFEST_NAME
+from dfd.errors import user_errors_past_hydra
 from dfd.prepare.shards import merge_shards
 from dfd.prepare.workers import start_worker_server
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-os.environ.setdefault("DFD_ROOT", str(REPO_ROOT))
+default_root_dir()
 
 
-@hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="prepare")
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="prepare")
+@user_errors_past_hydra
 def main(cfg: DictConfig) -> None:
     """Prepare the configured dataset (or merge its shards); the manifest lands in ``data.prepared_dir``."""
+    require_values(cfg)
     if cfg.merge:
         merged = merge_shards(cfg.data.prepared_dir, cfg.prepare.num_shards)
         print(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dfd.cli.args import positive_int
-from dfd.serve.database import sqlite_url
 from dfd.serve.settings import ServeSettings
 
 
@@ -97,15 +96,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Parse the command line and run uvicorn until interrupted."""
-    import uvicorn
-
-    from dfd.serve.app import create_app
-
+    """Parse the command line, load the model, run uvicorn until interrupted."""
     cli = parser()
     args = cli.parse_args(argv)
     if args.queue and args.upload_dir is None:
         cli.error("--queue needs --upload-dir: the folder the workers read the uploads from")
+    import uvicorn  # the serve extra and the model's libraries: once the arguments are right
+
+    from dfd.serve.app import create_app, load_analyzer
+    from dfd.serve.database import sqlite_url
+
     database = args.database or (sqlite_url(args.upload_dir) if args.queue else None)
     settings = ServeSettings(
         device=args.device,
@@ -117,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         database_url=database,
         queue_url=args.queue,
     )
-    uvicorn.run(create_app(args.model, settings), host=args.host, port=args.port)
+    app = create_app(load_analyzer(args.model, settings), settings)
+    uvicorn.run(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

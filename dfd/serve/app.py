@@ -48,11 +48,14 @@ def open_store(settings: ServeSettings) -> JobStore:
 
 
 def create_app(
-    model_path: str | Path, settings: ServeSettings | None = None, jobs: JobStore | None = None
+    model: str | Path | Analyzer,
+    settings: ServeSettings | None = None,
+    jobs: JobStore | None = None,
 ) -> FastAPI:
-    """The API for one model; it is loaded when the server starts (lifespan), not here.
-    With `settings.queue_url`, uploads are enqueued: that needs a database and an upload folder
-    the workers share."""
+    """The API for one model: a path is loaded when the server starts (lifespan), not here; an
+    Analyzer (what `dfd serve` loads first, so a bad model stops it with one line) is used.
+    With `settings.queue_url`, uploads are enqueued: that needs a database and an upload
+    folder the workers share."""
     settings = settings or ServeSettings()
     store = jobs if jobs is not None else open_store(settings)
     queue = JobQueue(settings.queue_url) if settings.queue_url else None
@@ -62,7 +65,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.analyzer = await run_in_threadpool(load_analyzer, Path(model_path), settings)
+        app.state.analyzer = (
+            model
+            if isinstance(model, Analyzer)
+            else await run_in_threadpool(load_analyzer, Path(model), settings)
+        )
         if settings.upload_dir is not None:
             settings.upload_dir.mkdir(parents=True, exist_ok=True)
             app.state.upload_root = settings.upload_dir

@@ -15,8 +15,10 @@ is in the database. Nothing is lost when a worker dies mid-job:
 
 from __future__ import annotations
 
-from celery import Celery
-from kombu.utils.url import maybe_sanitize_url
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 TASK = "dfd.analyze_job"
 QUEUE = "dfd.jobs"
@@ -27,6 +29,8 @@ def celery_app(
     broker_url: str, visibility_timeout_s: float = DEFAULT_VISIBILITY_TIMEOUT_S
 ) -> Celery:
     """A Celery app for dfd's jobs on `broker_url` (redis://HOST:PORT/N)."""
+    from celery import Celery  # the serve extra: imported when a queue is used
+
     app = Celery("dfd", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
@@ -53,6 +57,8 @@ class JobQueue:
         self.app = celery_app(broker_url)
 
     def describe(self) -> str:
+        from kombu.utils.url import maybe_sanitize_url
+
         return maybe_sanitize_url(self.url)
 
     def send(self, job_id: str) -> None:

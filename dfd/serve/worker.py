@@ -20,13 +20,16 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dfd.cli.args import positive_int
-from dfd.serve.analysis import Analyzer
-from dfd.serve.database import SqlJobStore, sqlite_url
 from dfd.serve.errors import ApiError
 from dfd.serve.queue import DEFAULT_VISIBILITY_TIMEOUT_S, TASK, JobQueue, celery_app
 from dfd.serve.settings import ServeSettings
+
+if TYPE_CHECKING:  # the model and the serve extra are imported when the worker starts
+    from dfd.serve.analysis import Analyzer
+    from dfd.serve.database import SqlJobStore
 
 log = logging.getLogger("dfd.worker")
 DEFAULT_MAX_ATTEMPTS = 3
@@ -202,9 +205,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Load the model, then take jobs until SIGTERM / Ctrl-C (the job in hand is finished)."""
-    from dfd.serve.app import load_analyzer
-
     args = parser().parse_args(argv)
+    from dfd.serve.app import load_analyzer
+    from dfd.serve.database import SqlJobStore, sqlite_url
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     store = SqlJobStore(args.database or sqlite_url(args.upload_dir))
     analyzer = load_analyzer(

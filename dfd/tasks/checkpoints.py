@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +14,14 @@ from typing import Any
 import torch
 
 from dfd.data.datamodule import FaceClipDataModule
+from dfd.errors import UsageError
 from dfd.module import DeepfakeDetectionModule
 from dfd.runs import RunDir
 
 
-class CheckpointError(ValueError):
-    """The path names no usable checkpoint: missing, a run folder without one, or not one."""
+class CheckpointError(UsageError, ValueError):
+    """The path names no usable checkpoint: missing, a run folder without one, or not one
+    (a user error: the `dfd` command prints it as one line and exits 2)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ def without_start_weights(config: Any) -> Any:
 
 
 def _read(checkpoint: Path) -> dict[str, Any]:
+    if not zipfile.is_zipfile(checkpoint):  # a video, a truncated download, a text file
+        raise CheckpointError(
+            f"{checkpoint} is not a dfd checkpoint (not a file torch.save writes)"
+        )
     try:
         saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
@@ -79,8 +86,13 @@ def load_trained(path: str | Path) -> TrainedCheckpoint:
     saved = _read(checkpoint)
     hparams = dict(saved["hyper_parameters"])
     hparams.update(detector=without_start_weights(hparams["detector"]), compile=False)
-    module = DeepfakeDetectionModule(**hparams)
-    module.load_state_dict(saved["state_dict"])
+    try:
+        module = DeepfakeDetectionModule(**hparams)
+        module.load_state_dict(saved["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as error:  # another model's weights or settings
+        raise CheckpointError(
+            f"{checkpoint} is not a checkpoint this dfd can load ({type(error).__name__}: {error})"
+        ) from error
     defaults = {
         name: parameter.default
         for name, parameter in inspect.signature(FaceClipDataModule).parameters.items()

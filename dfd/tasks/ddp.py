@@ -21,9 +21,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, OmegaConf
 
+from dfd.config import DDP_JOB_CONFIG_ENV as JOB_CONFIG_ENV
 from dfd.runs import RunDir
-
-JOB_CONFIG_ENV = "DFD_DDP_JOB_CONFIG"
 
 
 def share_job_config(cfg: DictConfig, output_dir: Path) -> Path:

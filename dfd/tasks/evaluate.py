@@ -9,8 +9,11 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from dfd.config import config_file
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
+from dfd.datasets.manifest import require_prepared
+from dfd.errors import UsageError
 from dfd.runs import RunDir
 from dfd.tasks.checkpoints import load_trained
 from dfd.tasks.console import closing_line, quiet_library_noise
@@ -42,6 +45,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     module.detector.check_input(trained_on.hparams.clip_len, trained_on.hparams.image_size)
     test_sets, first = {}, None
     for name, manifest in dataset_manifests(cfg).items():
+        require_prepared(manifest, name)
         settings = {
             **overrides,
             **own_rows_only(trained_on, manifest),
@@ -122,11 +126,11 @@ def dataset_manifests(cfg: DictConfig) -> dict[str, Path]:
 
 def load_data_config(cfg: DictConfig, name: str) -> DictConfig:
     """conf/data/<name>.yaml resolved against this run's paths; a clear error for a bad name."""
-    folder = Path(cfg.paths.root_dir) / "conf" / "data"
+    folder = config_file("data")
     path = folder / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml"))
-        raise ValueError(f"unknown dataset config '{name}': choose from {known}")
+        raise UsageError(f"unknown dataset config '{name}': choose from {known}")
     merged = OmegaConf.merge(cfg, {"data": OmegaConf.load(path)})
     return merged.data
 

@@ -66,3 +66,17 @@ def run_entry_point(
             f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def run_dfd(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """`dfd ARGS` as a user runs it (through this Python), whatever its exit status."""
+    return subprocess.run(
+        [sys.executable, "-m", "dfd.cli.main", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -10,8 +10,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "dfd"
 
 # From the ground up; a unit may import units on lower floors only (and itself).
 FLOORS = [
-    {"moved"},
-    {"datasets", "models", "sweeps", "runs", "config"},
+    {"moved", "errors"},
+    {"config"},
+    {"datasets", "models", "sweeps", "runs"},
     {"data", "prepare"},
     {"eval"},
     {"report", "demo", "module"},

@@ -1,0 +1,60 @@
+"""`dfd train` and `dfd evaluate` (and the repository's train.py / evaluate.py): Hydra mains
+over conf/train.yaml and conf/eval.yaml that check the config, then run dfd.tasks' jobs.
+
+The checks run before torch is imported, so a missing setting or an unprepared dataset stops
+in a second with what to do. A DDP process of rank > 0, started by Lightning for a job, joins
+that job (dfd.tasks.ddp) instead of parsing the command line again, which under `-m` would
+launch the whole sweep again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from dfd.config import config_search_path, is_joined_ddp_rank, require_values
+from dfd.datasets.manifest import require_prepared
+from dfd.errors import user_errors_past_hydra
+
+
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="train")
+@user_errors_past_hydra
+def train_main(cfg: DictConfig) -> float | None:
+    """Fit, choose the checkpoint on validation, test it (dfd.tasks.train.train)."""
+    require_values(cfg)
+    if cfg.get("train", True) or cfg.get("test", True):
+        require_prepared(Path(cfg.datamodule.manifest_path), str(cfg.data.name))
+    from dfd.tasks.ddp import job_scope
+    from dfd.tasks.train import train
+
+    with job_scope():
+        return train(cfg)
+
+
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="eval")
+@user_errors_past_hydra
+def evaluate_main(cfg: DictConfig) -> dict[str, Any]:
+    """Score a checkpoint on the test split of one or several datasets (dfd.tasks.evaluate)."""
+    require_values(cfg)
+    from dfd.tasks.evaluate import evaluate
+
+    return evaluate(cfg)
+
+
+def train_command() -> None:
+    """`dfd train` / train.py: join the job of rank 0, or compose the config and train."""
+    if is_joined_ddp_rank():
+        from dfd.tasks.ddp import joined_job_config
+        from dfd.tasks.train import train
+
+        train(joined_job_config())
+    else:
+        train_main()
+
+
+def evaluate_command() -> None:
+    """`dfd evaluate` / evaluate.py."""
+    evaluate_main()
