@@ -5,24 +5,25 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+DFD := $(VENV)/bin/dfd
 export NO_ALBUMENTATIONS_UPDATE := 1
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 
 .PHONY: demo demo-data docs lint test test-fast clean-demo
 
-$(VENV)/installed: pyproject.toml
+$(VENV)/installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 demo-data: $(VENV)/installed
-	$(PY) -m dfd.demo.build --out data/demo/raw
-	$(PY) -m dfd.prepare data=demo
+	$(DFD) demo --out data/demo/raw
+	$(DFD) prepare data=demo
 
 demo: demo-data
-	$(PY) train.py evaluation.robustness.enabled=true
+	$(DFD) train evaluation.robustness.enabled=true
 
 docs: $(VENV)/installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site

@@ -28,7 +28,7 @@ EXIT_OK, EXIT_PARITY, EXIT_USAGE = 0, 1, 2
 
 def parser() -> argparse.ArgumentParser:
     """The command-line options of `dfd export`."""
-    from dfd.inference.spec import PARITY_TOLERANCE as TOLERANCE
+    from dfd.inference import PARITY_TOLERANCE as TOLERANCE
 
     cli = argparse.ArgumentParser(
         prog="dfd export",

@@ -13,8 +13,8 @@ from dfd.data.dataset import FaceClipDataset
 from dfd.data.transforms import build_clip_transform, normalize_clips
 from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.eval.scoring import ScoringSettings, score_clips
+from dfd.inference import PARITY_TOLERANCE as TOLERANCE
 from dfd.inference.runtimes import Runtime
-from dfd.inference.spec import PARITY_TOLERANCE as TOLERANCE
 from dfd.inference.spec import DetectorSpec
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,6 @@ from typing import Any
 from dfd.eval.scoring import ScoringSettings
 from dfd.prepare.settings import PrepareSettings
 
-# largest absolute logit difference between an export and its checkpoint (dfd.inference.parity;
-# here, where `dfd export --help` can read it without importing torch)
-PARITY_TOLERANCE = 1e-4
-
 # preparation fields that describe one machine or one run, not how crops are made
 MACHINE_FIELDS = ("device", "workers", "shard", "num_shards", "force")
 

@@ -46,7 +46,9 @@ def test_run_folder_without_a_best_checkpoint(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
     text = tmp_path / "notes.ckpt"
     text.write_text("not a checkpoint")
-    with pytest.raises(CheckpointError, match="is not a checkpoint"):
+    with pytest.raises(
+        CheckpointError, match="is not a dfd checkpoint .not a file torch.save writes"
+    ):
         load_trained(text)
 
 
