@@ -77,6 +77,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             own_data=run.data_name() if run else None,
             threshold_source=source,
         )
+        finish_wandb()  # before the closing lines: W&B prints as it ends
         for result in results.values():
             print(closing_line(result.folder, flat_metrics("test", result.metrics)))
         return {name: result.metrics for name, result in results.items()}

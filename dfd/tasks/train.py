@@ -42,10 +42,16 @@ def instantiate_each(configs: Mapping[str, Any] | None) -> list[Any]:
 
 
 def finish_wandb() -> None:
-    """End the W&B run, if any, so each (multirun) job is a separate run."""
+    """End the W&B run, if any, so each (multirun) job is a separate run. An offline run says
+    how to sync it, in one line: W&B's own summary is off (conf/logger/wandb.yaml: quiet), so
+    that nothing but what a user can act on follows dfd's closing line."""
     wandb = sys.modules.get("wandb")  # only loaded when a W&B logger was configured
-    if wandb is not None and wandb.run is not None:
-        wandb.finish()
+    if wandb is None or wandb.run is None:
+        return
+    run = wandb.run
+    wandb.finish()
+    if run.offline:
+        print(f"W&B run saved offline; to upload it: wandb sync {run.settings.sync_dir}")
 
 
 @rank_zero_only
@@ -156,6 +162,7 @@ def train(cfg: DictConfig) -> float | None:
         metrics: dict[str, float] = {}
         if cfg.get("test", True) and trainer.is_global_zero:
             metrics = test_best_checkpoint(cfg, trainer, module, datamodule, best, loggers)
+        finish_wandb()  # before the closing line: W&B prints as it ends
         if trainer.is_global_zero:
             score = checkpoint.best_model_score if checkpoint is not None else None
             print(

@@ -138,3 +138,14 @@ def test_ddp_inside_a_multirun_runs_each_job_once(tiny_prepared: Path, tmp_path:
         assert len(checkpoints) == 2 and "last.ckpt" in checkpoints, checkpoints
         assert len(list((sweep / job / "wandb").glob("offline-run-*"))) == 1
         assert (sweep / job / "eval" / "demo" / "metrics.json").exists()
+
+
+def test_the_closing_line_is_the_last_word_with_wandb(tiny_prepared: Path, tmp_path: Path) -> None:
+    """W&B's end-of-run summary is off; its offline run says how to sync it, before dfd's line."""
+    result = run_entry_point(
+        "train.py", *tiny_overrides(tiny_prepared, tmp_path), "trainer.max_epochs=1", "logger=wandb"
+    )
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[-1].startswith("dfd: ") and "video-level AUC" in lines[-1], lines[-3:]
+    assert lines[-2].startswith("W&B run saved offline; to upload it: wandb sync "), lines[-3:]
+    assert "Run summary" not in result.stdout + result.stderr
