@@ -25,7 +25,8 @@ from dfd.errors import user_errors_past_hydra
 def train_main(cfg: DictConfig) -> float | None:
     """Fit, choose the checkpoint on validation, test it (dfd.tasks.train.train)."""
     require_values(cfg)
-    if cfg.get("train", True) or cfg.get("test", True):
+    resuming = cfg.get("ckpt_path") == "last"  # the resumed run's own config names its data
+    if not resuming and (cfg.get("train", True) or cfg.get("test", True)):
         require_prepared(Path(cfg.datamodule.manifest_path), str(cfg.data.name))
     from dfd.tasks.ddp import job_scope
     from dfd.tasks.train import train
