@@ -16,8 +16,29 @@ def _not_a_tip(record: logging.LogRecord) -> bool:
     return _TIPS[1] not in record.getMessage()
 
 
+# loggers to which Lightning gives a console handler of its own when it is imported before
+# logging is configured (Hydra configures it only when the job starts)
+LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+
+
+def one_handler_for_lightning() -> None:
+    """Under a configured root logger (a Hydra job), Lightning's messages go through it alone:
+    once on the console in the job's format, and into the job's log file; not a second time
+    through the handler Lightning attached when it was imported first."""
+    if not logging.getLogger().handlers:
+        return
+    for name in LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        logger.propagate = True
+
+
 def quiet_library_noise() -> None:
-    """Drop Lightning's product tips and the LeafSpec deprecation it triggers in torch."""
+    """Drop Lightning's product tips and the LeafSpec deprecation it triggers in torch; one
+    console line per Lightning message."""
+    one_handler_for_lightning()
     logger = logging.getLogger(_TIPS[0])
     if _not_a_tip not in logger.filters:
         logger.addFilter(_not_a_tip)

@@ -159,16 +159,21 @@ def returned_metric(job: Path) -> float:
 
 @pytest.mark.slow
 def test_failed_trials_are_marked_failed_until_max_failures(tmp_path: Path) -> None:
+    """Every trial fails (a manifest without a manifest's columns): the sweep stops after
+    max_failures. (A dataset not prepared at all stops the sweep before its first trial.)"""
     storage = f"sqlite:///{tmp_path}/tiny.db"
+    broken = tmp_path / "broken" / "manifest.csv"
+    broken.parent.mkdir()
+    broken.write_text("not,a,manifest\n1,2,3\n")
     with pytest.raises(AssertionError, match=r"sweep stopped: 2 trials failed"):
         run_entry_point(
             "train.py",
-            *sweep_overrides(tmp_path / "none" / "manifest.csv", tmp_path, storage, 3),
+            *sweep_overrides(broken, tmp_path, storage, 3),
             "hydra.sweeper.max_failures=2",
         )
     trials = trials_of(storage)
     assert [t.state for t in trials] == [TrialState.FAIL] * 2
-    assert all("no manifest" in t.user_attrs["fail_reason"] for t in trials)
+    assert all("missing manifest column" in t.user_attrs["fail_reason"] for t in trials)
     results = OmegaConf.load(
         only_dir(tmp_path / "train" / "multiruns") / "optimization_results.yaml"
     )

@@ -45,3 +45,37 @@ def test_lightning_tips_are_dropped_and_other_messages_kept(
         rank_zero_info("💡 Tip: try a product")
         rank_zero_info("GPU available: False")
     assert [r.getMessage() for r in caplog.records] == ["GPU available: False"]
+
+
+def test_lightning_messages_appear_once_under_a_configured_root(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Lightning imported before Hydra configured logging keeps a console handler of its own;
+    once the job's root handler exists, its messages are printed by that one alone."""
+    import logging
+    import sys
+
+    from dfd.tasks.console import LIGHTNING_LOGGERS, quiet_library_noise
+
+    root, lightning = logging.getLogger(), logging.getLogger("lightning")
+    saved = {
+        name: (logging.getLogger(name).handlers[:], logging.getLogger(name).propagate)
+        for name in LIGHTNING_LOGGERS
+    }
+    saved_root = root.handlers[:]
+    job_handler = logging.StreamHandler(sys.stdout)
+    job_handler.setFormatter(logging.Formatter("[job] %(message)s"))
+    try:
+        lightning.addHandler(logging.StreamHandler(sys.stdout))  # what Lightning's import does
+        lightning.setLevel(logging.INFO)
+        root.handlers = [job_handler]
+        quiet_library_noise()
+        logging.getLogger("lightning.pytorch.utilities.rank_zero").info("config identical")
+        assert capsys.readouterr().out.count("config identical") == 1
+    finally:
+        root.handlers = saved_root
+        for name, (handlers, propagate) in saved.items():
+            logging.getLogger(name).handlers, logging.getLogger(name).propagate = (
+                handlers,
+                propagate,
+            )
