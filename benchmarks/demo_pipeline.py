@@ -23,6 +23,8 @@ from pathlib import Path
 
 from results_table import write_table
 
+from dfd.runs import RunDir
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -77,7 +79,7 @@ def main() -> None:
         ),
     }
     run = max((log_dir / "train" / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
-    metrics = json.loads((run / "eval" / "demo" / "metrics.json").read_text())
+    metrics = json.loads(RunDir(run).evaluation("demo").metrics.read_text())
     video, low_high = metrics["video"], metrics["ci"].get("video_auroc", [float("nan")] * 2)
     print(f"\n{'stage':<18}{'seconds':>9}")
     for stage, value in seconds.items():

@@ -35,6 +35,8 @@ from pathlib import Path
 import pandas as pd
 from results_table import write_table
 
+from dfd.runs import RunDir
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {
     "linear probe": ["experiment=linear_probe"],
@@ -169,7 +171,7 @@ def single_runs(args: argparse.Namespace, part: str, settings: dict[str, list[st
     for name, overrides in settings.items():
         folder = args.out / slug(part) / slug(name)
         minutes = train(args, folder, overrides, multirun=False)
-        metrics = json.loads((folder / "eval" / args.data / "metrics.json").read_text())
+        metrics = json.loads(RunDir(folder).evaluation(args.data).metrics.read_text())
         low, high = metrics["ci"].get("video_auroc", [float("nan")] * 2)
         rows.append(
             Row(

@@ -58,7 +58,6 @@ import httpx
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import OmegaConf
 from results_table import write_table
 
 from dfd.data.dataset import clip_windows
@@ -69,6 +68,7 @@ from dfd.inference.predictor import Predictor
 from dfd.prepare.crops import crop_square
 from dfd.prepare.faces import Detections, resolve_device
 from dfd.prepare.video import open_video
+from dfd.runs import RunDir
 from dfd.tasks.console import quiet_library_noise
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,12 +86,8 @@ def newest_demo_run(runs: Path = RUNS) -> Path:
     """The newest train run folder with checkpoints whose data was the demo set."""
     candidates = []
     for run in runs.glob("*") if runs.is_dir() else []:
-        config = run / ".hydra" / "config.yaml"
-        if (
-            (run / "checkpoints").is_dir()
-            and config.is_file()
-            and OmegaConf.load(config).get("data", {}).get("name") == "demo"
-        ):
+        folder = RunDir(run)
+        if folder.checkpoints_dir.is_dir() and folder.data_name() == "demo":
             candidates.append(run)
     if not candidates:
         raise SystemExit(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.runs import only, run_entry_point, tiny_overrides
+from helpers.runs import evaluate_overrides, only, run_entry_point, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -53,10 +53,7 @@ def test_train_then_evaluate(tiny_prepared: Path, tmp_path: Path) -> None:
 
     run_entry_point(
         "evaluate.py",
-        f"ckpt_path={run}",
-        f"data.prepared_dir={tiny_prepared.parent}",
-        f"paths.log_dir={tmp_path}",
-        "data_overrides.num_workers=0",
+        *evaluate_overrides(run, tiny_prepared, tmp_path),
         "evaluation.robustness.enabled=false",
     )
     evaluation = only(list((tmp_path / "eval" / "runs").iterdir())) / "eval" / "demo"

@@ -12,7 +12,7 @@ import torch
 
 from dfd.inference.checkpoint import load_checkpoint
 from dfd.models import FrameDetector
-from helpers.runs import run_entry_point
+from helpers.runs import evaluate_overrides, run_entry_point
 
 OLD_RUN = Path(__file__).resolve().parents[1] / "fixtures" / "run_before_house"
 
@@ -37,10 +37,7 @@ def test_an_old_run_folder_evaluates(tiny_prepared: Path, tmp_path: Path) -> Non
     run = shutil.copytree(OLD_RUN, tmp_path / "old_run")
     run_entry_point(
         "evaluate.py",
-        f"ckpt_path={run}",
-        f"data.prepared_dir={tiny_prepared.parent}",
-        f"paths.log_dir={tmp_path}",
-        "data_overrides.num_workers=0",
+        *evaluate_overrides(run, tiny_prepared, tmp_path),
         "evaluation.robustness.enabled=false",
     )
     (evaluation,) = (tmp_path / "eval" / "runs").iterdir()

@@ -42,6 +42,16 @@ def tiny_overrides(manifest: Path, log_dir: Path) -> list[str]:
     ]
 
 
+def evaluate_overrides(run: Path, manifest: Path, log_dir: Path) -> list[str]:
+    """evaluate.py on a tiny run: its checkpoint, the tiny data, no loader workers."""
+    return [
+        f"ckpt_path={run}",
+        f"data.prepared_dir={manifest.parent}",
+        f"paths.log_dir={log_dir}",
+        "data_overrides.num_workers=0",
+    ]
+
+
 def only(paths: list[Path]) -> Path:
     assert len(paths) == 1, paths
     return paths[0]

@@ -17,7 +17,14 @@ from dfd.datasets.folds import CvSettings, cross_validation_split
 from dfd.datasets.protocols import Protocol, protocol_summary, select_rows, video_methods
 from dfd.tasks.evaluate import own_rows_only
 from helpers.manifests import people_rows
-from helpers.runs import CONF, compose_train, only, run_entry_point, tiny_overrides
+from helpers.runs import (
+    CONF,
+    compose_train,
+    evaluate_overrides,
+    only,
+    run_entry_point,
+    tiny_overrides,
+)
 
 PROTOCOLS = sorted(path.stem for path in (CONF / "protocol").glob("*.yaml"))
 
@@ -184,10 +191,7 @@ def test_cross_manipulation_trains_and_evaluates_through_the_entry_points(
     assert set(videos["method"]) == {"real", "sbi"}, "tested on the method training never saw"
     run_entry_point(
         "evaluate.py",
-        f"ckpt_path={run}",
-        f"data.prepared_dir={tiny_prepared.parent}",
-        f"paths.log_dir={tmp_path}",
-        "data_overrides.num_workers=0",
+        *evaluate_overrides(run, tiny_prepared, tmp_path),
         "evaluation.report=false",
     )
     evaluated = only(list((tmp_path / "eval" / "runs").iterdir())) / "eval" / "demo" / "videos.csv"
