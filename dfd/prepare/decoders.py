@@ -18,6 +18,7 @@ keep only the sampled frames in memory.
 from __future__ import annotations
 
 import bisect
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -47,7 +48,8 @@ class DecordFrames:
     def __init__(self, path: Path, threads: int, rotation: int) -> None:
         import decord  # only when asked for: it loads a second FFmpeg build into the process
 
-        self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
+        self._open = partial(decord.VideoReader, str(path), ctx=decord.cpu(0), num_threads=threads)
+        self._reader = self._open()
         self.num_frames = len(self._reader)
         self.fps = float(self._reader.get_avg_fps())
 
@@ -58,7 +60,14 @@ class DecordFrames:
         return starts - starts[0]
 
     def read(self, indices: list[int]) -> np.ndarray:
-        batch = self._reader.get_batch(list(indices))
+        try:
+            batch = self._reader.get_batch(list(indices))
+        except Exception:
+            # After a read near a damaged frame, decord's background decoding can fail the next
+            # read of good frames too (about one read in twenty); a fresh reader does not, so
+            # the read is tried once more on one before it counts as failed.
+            self._reader = self._open()
+            batch = self._reader.get_batch(list(indices))
         frames = (
             batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
         )  # decord's torch bridge

@@ -34,6 +34,16 @@ def test_a_damaged_middle_gives_the_frames_that_decode(tmp_path: Path, decoder: 
     assert [media.read_marker(frame) for frame in frames] == [i % media.MARKER_PERIOD for i in kept]
 
 
+def test_decord_gives_the_same_frames_on_every_read_of_a_damaged_video(tmp_path: Path) -> None:
+    """decord decodes ahead in the background; a read after one near the damage once failed a
+    good frame about one time in twenty (CI saw frame 12 go missing)."""
+    path = media.broken_middle_video(tmp_path)
+    for _ in range(40):
+        video = open_video(path, decoder="decord")
+        indices = sample_indices(video.info.num_frames, 8)
+        assert video.read_decodable(indices)[1] == [2, 7, 12, 27, 32, 37]
+
+
 def test_a_video_that_never_decodes_still_fails(tmp_path: Path) -> None:
     video = open_video(media.broken_middle_video(tmp_path))
     with pytest.raises(VideoReadError, match="decoding frames failed"):
