@@ -63,3 +63,11 @@ def tiny_run(tiny_prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     run_entry_point("train.py", *tiny_overrides(tiny_prepared, log_dir))
     (run,) = (log_dir / "train" / "runs").iterdir()
     return run
+
+
+@pytest.fixture(scope="session")
+def learning_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The manifest of the task every detector must learn (see helpers/learning.py)."""
+    from helpers.learning import build_learning_manifest
+
+    return build_learning_manifest(tmp_path_factory.mktemp("learning"))

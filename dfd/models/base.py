@@ -51,6 +51,8 @@ class DetectorOutput:
 class Detector(nn.Module, ABC):
     """Base of every detector: clips (B, T, C, H, W) in, fake logits (B,) out."""
 
+    # the paper whose mechanism it implements: "Authors, Title, Venue Year" ("" for generic ones)
+    paper: ClassVar[str] = ""
     extra_targets: ClassVar[frozenset[str]] = frozenset()
     frame_scores: ClassVar[bool] = False
     gradcam_layout: GradCamLayout = "frames"

@@ -1,0 +1,156 @@
+"""The small real task every detector of the zoo must learn (issue 18, "verified to learn").
+
+Real face crops of some people against their own self-blends (SBI pairs, made afresh at every
+draw), checked on other people's real clips and their fixed self-blends: the blending boundary
+is the only cue, so a detector that passes has learned something a deepfake detector needs.
+It runs through the real datamodule, LightningModule and Trainer, as `train.py` would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from dfd.data.datamodule import FaceClipDataModule
+from dfd.data.selfblend.blend import BLEND_STYLES, self_blend_frames
+from dfd.data.selfblend.online import crop_landmarks
+from dfd.datasets.manifest import frame_indices, frame_paths, join_list, write_manifest
+from dfd.module import DeepfakeDetectionModule
+
+# people of the demo: these groups train (8 people), the others validate (5 people)
+TRAIN_GROUPS = ("pair00", "pair01", "pair02", "pair03")
+FACE_SIZE = 64
+CROP_MARGIN = 0.3  # prepare's default margin, which the online self-blend assumes
+
+
+def build_learning_manifest(folder: Path) -> Path:
+    """Build and prepare the task's clips under `folder`; returns the manifest it trains on
+    (train: real clips only; val: real clips and their self-blends; no test)."""
+    from dfd.datasets.labels import read_label_csv
+    from dfd.demo.build import build_demo
+    from dfd.prepare.runner import PrepareSettings, prepare_dataset
+
+    raw = folder / "raw"
+    build_demo(raw, seed=0, clip_seconds=0.8, clips_per_photo=4, max_clips_per_video=4)
+    manifest = prepare_dataset(
+        read_label_csv(raw / "labels.csv", raw),
+        raw,
+        folder / "prepared",
+        PrepareSettings(num_frames=8, face_size=FACE_SIZE),
+        seed=0,
+        show_progress=False,
+    )
+    real = manifest[(manifest["method"] == "real") & (manifest["group"] != "control")].copy()
+    real["split"] = np.where(real["group"].isin(TRAIN_GROUPS), "train", "val")
+    val_fakes = blend_crops(real[real["split"] == "val"], folder / "prepared")
+    task = folder / "prepared" / "learning.csv"
+    write_manifest(pd.concat([real, val_fakes], ignore_index=True), task)
+    return task
+
+
+def blend_crops(real: pd.DataFrame, prepared: Path, seed: int = 0) -> pd.DataFrame:
+    """Fixed self-blended twins of these real clips, made on their crops as training makes
+    them (rows of the fakes, their crops written beside the reals')."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _, row in real.iterrows():
+        frames = np.stack([np.asarray(Image.open(p)) for p in frame_paths(row, prepared)])
+        points = crop_landmarks(frames.shape[1], CROP_MARGIN)
+        blended = self_blend_frames(frames, points, BLEND_STYLES["demo"](rng))
+        names = []
+        for index, frame in zip(frame_indices(row), blended):
+            name = f"faces/{row['clip_id']}_blend/{index:06d}.png"
+            (prepared / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(frame).save(prepared / name)
+            names.append(name)
+        rows.append(
+            {
+                **row,
+                "clip_id": f"{row['clip_id']}_blend",
+                "video_id": f"{row['video_id']}_blend",
+                "label": 1,
+                "method": "sbi",
+                "frame_paths": join_list(names),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Learned:
+    """What a short training run showed: mean loss over its first and last tenth of steps,
+    and the validation video AUC after it."""
+
+    first_loss: float
+    last_loss: float
+    val_auc: float
+
+    def __str__(self) -> str:
+        return f"loss {self.first_loss:.3f} -> {self.last_loss:.3f}, val AUC {self.val_auc:.3f}"
+
+
+class _LossTrace(L.Callback):
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
+def learn(
+    detector: Mapping[str, Any],
+    manifest: Path,
+    steps: int,
+    lr: float = 1e-3,
+    clip_len: int = 1,
+    image_size: int = FACE_SIZE,
+    batch_size: int = 16,
+    seed: int = 0,
+    datamodule: Mapping[str, Any] | None = None,
+) -> Learned:
+    """Train `detector` (a config with `_target_`) for `steps` steps on the task; returns its
+    loss trend and validation AUC. `datamodule` adds datamodule settings (e.g. extra targets)."""
+    L.seed_everything(seed, workers=True)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    data = FaceClipDataModule(
+        str(manifest),
+        clip_len=clip_len,
+        image_size=image_size,
+        batch_size=batch_size,
+        num_workers=0,
+        seed=seed,
+        train_real_only=True,
+        pair_self_blend=True,
+        self_blend_style="demo",
+        **dict(datamodule or {}),
+    )
+    module = DeepfakeDetectionModule(
+        detector=dict(detector),
+        optimizer={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": lr},
+    )
+    trace = _LossTrace()
+    quiet = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    trainer = L.Trainer(max_steps=steps, limit_val_batches=0, callbacks=[trace], **quiet)
+    trainer.fit(module, datamodule=data)
+    (metrics,) = L.Trainer(**quiet).validate(module, datamodule=data, verbose=False)
+    tenth = max(1, len(trace.losses) // 10)
+    return Learned(
+        first_loss=float(np.mean(trace.losses[:tenth])),
+        last_loss=float(np.mean(trace.losses[-tenth:])),
+        val_auc=float(metrics["val/video_auroc"]),
+    )
