@@ -75,6 +75,11 @@ class Detector(nn.Module, ABC):
         """The detector's name in messages."""
         return type(self).__name__
 
+    def weights_source(self) -> str:
+        """Where pretrained weights come from for users online (e.g. "timm:legacy_xception",
+        "open_clip:ViT-B-16/openai", a file), or "none" for a detector trained from scratch."""
+        return "none"
+
     def check_input(self, clip_len: int, image_size: int, channels: int = 3) -> None:
         """Raise one ValueError naming the setting to change if such clips do not fit."""
         self.input_spec.check(self.describe(), clip_len, image_size, channels)
