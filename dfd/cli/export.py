@@ -23,6 +23,8 @@ from typing import Any
 
 from rich.console import Console
 
+from dfd.cli.predict import stderr_console
+
 EXIT_OK, EXIT_PARITY, EXIT_USAGE = 0, 1, 2
 
 
@@ -112,14 +114,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         loaded = load_checkpoint(args.model)
     except (UsageError, RuntimeError, ValueError, KeyError) as error:
-        console.print(f"[red]error:[/] cannot use the checkpoint {args.model}: {error}")
+        stderr_console().print(f"[red]error:[/] cannot use the checkpoint {args.model}: {error}")
         return EXIT_USAGE
     spec = loaded.spec
     for note in spec.notes:
-        console.print(f"[yellow]warning:[/] {note}")
+        stderr_console().print(f"[yellow]warning:[/] {note}")
     clips, description, warning = parity_clips(loaded.data.get("manifest_path"), spec)
     if warning:
-        console.print(f"[yellow]warning:[/] {warning}")
+        stderr_console().print(f"[yellow]warning:[/] {warning}")
     out = args.out or default_output(loaded.path, args.fmt)
     outputs = export_detector(loaded.detector, clips[:2], args.fmt, out)
     cpu = torch.device("cpu")
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     shown = ", ".join(f"{name} {value:.2e}" for name, value in differences.items())
     if not parity["passed"]:
         out.unlink(missing_ok=True)
-        console.print(
+        stderr_console().print(
             f"[red]parity check failed[/] on {description}: max |difference| {shown} "
             f"> {args.tolerance:g}; the export was removed"
         )

@@ -93,6 +93,11 @@ def make_console() -> Console:
     return console
 
 
+def stderr_console() -> Console:
+    """Errors and warnings go to stderr, so piped results stay clean and a failure is seen."""
+    return Console(stderr=True)
+
+
 def describe_model(console: Console, detector: LoadedDetector) -> None:
     """Where the threshold, scoring and preparation settings come from, and any warning."""
     spec = detector.spec
@@ -120,7 +125,7 @@ def describe_model(console: Console, detector: LoadedDetector) -> None:
         f"{spec.prepare.faces} (from {spec.prepare_source})"
     )
     for note in spec.notes:
-        console.print(f"[yellow]warning:[/] {note}")
+        stderr_console().print(f"[yellow]warning:[/] {note}")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -138,10 +143,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         device = resolve_device(args.device)
         detector = load_detector(args.model, device)
     except (UsageError, RuntimeError, ValueError) as error:
-        console.print(f"[red]error:[/] cannot use the model {args.model}: {error}")
+        stderr_console().print(f"[red]error:[/] cannot use the model {args.model}: {error}")
         return EXIT_USAGE
     if args.gradcam is not None and detector.module is None:
-        console.print(
+        stderr_console().print(
             "[red]error:[/] --gradcam needs a checkpoint or a run folder (an exported "
             "model has no gradients to explain)"
         )
@@ -181,7 +186,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"wrote {path}")
     failures = sum(not result.ok for result in results)
     if failures:
-        console.print(f"{failures} of {len(results)} videos could not be scored")
+        stderr_console().print(f"{failures} of {len(results)} videos could not be scored")
     return EXIT_FAILED if failures else EXIT_OK
 
 

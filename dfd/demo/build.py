@@ -50,7 +50,9 @@ PHOTO_IDENTITIES: dict[str, tuple[str, int]] = {
     "photo_f13": ("photo_f13", 0),
     "photo_f15": ("photo_f15", 0),
     "photo_m7": ("photo_m7", 0),
+    "grace_hopper": ("photo_grace_hopper", 0),
     **{f"multi_face_{i}": ("photo_multi_face", i) for i in range(5)},
+    **{f"poker_{i}": ("photo_poker_table", i) for i in range(6)},
 }
 TRACK_EVERY, TRACK_SMOOTH, TRACK_MAX_GAP = (
     3,
@@ -63,20 +65,27 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "pair00": ("woman_pexels", "photo_f15"),
     "pair01": ("man_webcam", "photo_single_face"),
     "pair02": ("carphone", "photo_m7"),
-    "pair03": ("photo_f1", "photo_f13"),
+    "pair03": ("photo_f1", "photo_f13", "grace_hopper"),  # a trio
     "pair04": ("multi_face_0", "multi_face_2"),  # the two men of the group photo
     "pair05": ("multi_face_1", "multi_face_3", "multi_face_4"),  # its three women (a trio)
+    "pair06": ("poker_0", "poker_1"),  # the poker table's six, left to right: two women,
+    "pair07": ("poker_2", "poker_3"),  # two men,
+    "pair08": ("poker_4", "poker_5"),  # a man and a woman
 }
 # The demo's official split, by group (like the split files of FaceForensics++): test holds
-# people training never saw; validation (which picks the checkpoint) holds a pair whose faces
-# are as large and sharp as the test ones, so the choice it makes means something.
+# people training never saw (7: a filmed man, four portraits, two of a group photo);
+# validation, which picks the checkpoint and the threshold, holds two pairs from group photos
+# whose faces are as large and sharp as the test ones, so the choice it makes means something.
 GROUP_SPLITS: dict[str, str] = {
     "pair00": "train",
     "pair02": "train",
     "pair05": "train",
+    "pair06": "train",
     "pair04": "val",
+    "pair07": "val",
     "pair01": "test",
     "pair03": "test",
+    "pair08": "test",
     "control": "train",
 }
 CONTROL = "cartoon_no_face"

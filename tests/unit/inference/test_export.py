@@ -157,7 +157,7 @@ def test_failed_parity_fails_the_command_and_leaves_no_export(
 ) -> None:
     out = tmp_path / "detector.onnx"
     result = export_cli(str(tiny_run), "--format", "onnx", "--out", str(out), "--tolerance", "-1")
-    assert result.returncode == 1 and "parity check failed" in result.stdout
+    assert result.returncode == 1 and "parity check failed" in result.stderr
     assert not out.exists() and not out.with_name(out.name + ".json").exists()
 
 

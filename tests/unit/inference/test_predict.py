@@ -180,6 +180,7 @@ def test_every_input_gets_a_row_and_failures_set_the_exit_code(
         result.stdout
     )
     assert "failed" in result.stdout and "no_face" in result.stdout
+    assert "could not be scored" in result.stderr and "could not be scored" not in result.stdout
 
 
 @pytest.mark.slow
@@ -283,7 +284,7 @@ def test_gradcam_needs_a_checkpoint(
     exported: dict[str, Path], tiny_raw: Path, tmp_path: Path
 ) -> None:
     result = predict_cli(str(exported["onnx"]), str(tiny_raw / "real"), "--gradcam", str(tmp_path))
-    assert result.returncode == 2 and "--gradcam needs a checkpoint" in one_line(result.stdout)
+    assert result.returncode == 2 and "--gradcam needs a checkpoint" in one_line(result.stderr)
 
 
 @pytest.mark.slow
@@ -293,7 +294,7 @@ def test_an_export_without_its_sidecar_is_refused(
     lonely = tmp_path / "detector.pt"
     shutil.copy(exported["torchscript"], lonely)
     result = predict_cli(str(lonely), str(tiny_raw / "real"))
-    assert result.returncode == 2 and "no sidecar" in one_line(result.stdout)
+    assert result.returncode == 2 and "no sidecar" in one_line(result.stderr)
 
 
 @pytest.mark.slow
