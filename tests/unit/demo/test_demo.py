@@ -24,6 +24,7 @@ from dfd.demo.animate import animate_photo, sample_motion
 from dfd.demo.build import (
     GROUP_SPLITS,
     GROUPS,
+    PHOTO_IDENTITIES,
     TRACK_MAX_GAP,
     build_demo,
     crop_photo_face,
@@ -138,6 +139,18 @@ def test_video_track_finds_the_face_everywhere(media):
     assert np.all((eyes > 0) & (eyes < (176, 144)))
 
 
+def test_every_photo_identity_has_its_face() -> None:
+    """Each person of the demo is found where PHOTO_IDENTITIES says (the n-th face from the
+    left), so no group silently loses a member."""
+    wanted = {source for source, _ in PHOTO_IDENTITIES.values()}
+    for source, path in fetch_media(sorted(wanted)).items():
+        faces = detect_photo_faces(np.asarray(Image.open(path).convert("RGB")))
+        needed = max(i for s, i in PHOTO_IDENTITIES.values() if s == source) + 1
+        assert len(faces.boxes) == needed, (source, len(faces.boxes))
+    members = [m for group in GROUPS.values() for m in group]
+    assert len(members) == len(set(members)) == 20 and set(GROUPS) <= set(GROUP_SPLITS)
+
+
 def test_small_build_layout_groups_and_provenance(tmp_path):
     out = tmp_path / "raw"
     labels = build_demo(
@@ -153,7 +166,7 @@ def test_small_build_layout_groups_and_provenance(tmp_path):
     for row in rows:
         assert (out / row["file"]).is_file()
     reals = [r for r in rows if r["label"] == "REAL" and r["group"] != "control"]
-    assert len(reals) == 4
+    assert len(reals) == 5  # pair02's two people and pair03's trio, one clip each
     assert any(r["file"] == "real/cartoon_no_face.mp4" and r["group"] == "control" for r in rows)
     provenance = json.loads((out / "provenance.json").read_text())
     assert all(r["split"] == GROUP_SPLITS[r["group"]] for r in rows), "the demo's split is by group"
