@@ -168,24 +168,29 @@ def _detect(
     detector: FaceDetector,
 ) -> tuple[list[Detections | None], list[int]]:
     """Faces in every ``detect_every``-th sampled frame (None for the others), and the positions
-    of the frames that decode. Without ``frames`` in memory, the searched ones are read
-    ``per_chunk`` at a time, and those that do not decode are left out (a frame not searched is
-    read only for its crop, where a decoding failure refuses the video)."""
+    of the frames that decode. Without ``frames`` in memory, every sampled frame is read
+    ``per_chunk`` at a time (the searched ones to find faces, the others to know they decode
+    before their crops are written) and those that do not decode are left out."""
     detections: list[Detections | None] = [None] * len(indices)
+    searched = {int(p) for p in searched_frames(len(indices), settings.detect_every)}
+    if frames is not None:
+        positions = sorted(searched)
+        for position, found in zip(positions, detector.detect([frames[p] for p in positions])):
+            detections[position] = found
+        return detections, list(range(len(indices)))
     lost: set[int] = set()
-    searched = searched_frames(len(indices), settings.detect_every)
-    for start in range(0, len(searched), per_chunk):
-        positions = [int(p) for p in searched[start : start + per_chunk]]
-        if frames is not None:
-            pixels: np.ndarray | list[np.ndarray] = [frames[p] for p in positions]  # views
-        else:
-            try:
-                pixels, kept = video.read_decodable([indices[p] for p in positions])
-            except VideoReadError:
-                pixels, kept = [], []
-            lost.update(p for p in positions if indices[p] not in kept)
-            positions = [p for p in positions if indices[p] in kept]
-        for position, found in zip(positions, detector.detect(pixels)):
+    for start in range(0, len(indices), per_chunk):
+        chunk = list(range(start, min(start + per_chunk, len(indices))))
+        try:
+            pixels, kept = video.read_decodable([indices[p] for p in chunk])
+        except VideoReadError:
+            pixels, kept = [], []
+        decoded = dict(zip(kept, pixels))
+        lost.update(p for p in chunk if indices[p] not in decoded)
+        positions = [p for p in chunk if p in searched and indices[p] in decoded]
+        for position, found in zip(
+            positions, detector.detect([decoded[indices[p]] for p in positions])
+        ):
             detections[position] = found
     return detections, [p for p in range(len(indices)) if p not in lost]
 

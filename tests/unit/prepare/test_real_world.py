@@ -86,15 +86,17 @@ def test_a_damaged_middle_is_prepared_on_the_frames_that_decode(
     assert clip["notes"] == "2 of 8 sampled frames did not decode"
 
 
+@pytest.mark.parametrize("detect_every", [1, 2])
 def test_a_damaged_middle_read_in_chunks_gives_the_same_clip(
-    tmp_path: Path, detector: LazyDetector
+    tmp_path: Path, detector: LazyDetector, detect_every: int
 ) -> None:
     """Beyond the memory budget the frames are read a few at a time: the damaged ones are left
-    out there too, and the crops are those of one read."""
+    out there too, searched for faces or not, and the crops are those of one read."""
     path = media.broken_middle_video(tmp_path)
-    chunked = replace(SETTINGS, frame_memory_mb=1)
+    settings = replace(SETTINGS, detect_every=detect_every)
+    chunked = replace(settings, frame_memory_mb=1)
     assert frames_per_chunk(open_video(path).info, 1) < SETTINGS.num_frames
-    (whole,) = prepare_video(path, "broken", tmp_path / "whole", SETTINGS, detector)
+    (whole,) = prepare_video(path, "broken", tmp_path / "whole", settings, detector)
     (clip,) = prepare_video(path, "broken", tmp_path / "chunked", chunked, detector)
     assert clip == whole and clip["notes"] == "2 of 8 sampled frames did not decode"
     for name in clip["frame_paths"].split(";"):
