@@ -60,10 +60,13 @@ def compose_train(name: str, config_dirs: Sequence[Path] = ()) -> DictConfig:
 
 
 def pretrained_off(config: DictConfig) -> None:
-    """Set every `pretrained` key of a model config to false (nothing is downloaded)."""
+    """Set every `pretrained` key of a model config to false and every `weights` file to null:
+    the architecture is measured, nothing is downloaded or read."""
     for key, value in config.items():
         if key == "pretrained":
             config[key] = False
+        elif key == "weights":
+            config[key] = None
         elif isinstance(value, DictConfig):
             pretrained_off(value)
 
