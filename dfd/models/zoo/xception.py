@@ -12,6 +12,8 @@ blocks of three separable convolutions, exit flow) whose ImageNet weights are th
 FaceForensics++ code loaded. A clip's logit is the mean of its frames' logits (mean pooling of
 frame features before a linear layer). One logit, trained with BCE, where FaceForensics++ and
 DeepfakeBench use two softmax outputs: the same model (the logit is their difference).
+DeepfakeBench's trained Xception checkpoints load as `detector_weights` with
+`key_map=deepfakebench_xception` (dfd.models.weights).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dfd.models.backbones import timm_encoder
 from dfd.models.detector import FrameDetector
 from dfd.models.inputs import InputSpec
 from dfd.models.temporal import MeanPool
+from dfd.models.weights import load_weights
 
 TIMM_NAME = "legacy_xception"
 PAPER_SIZE = 299  # FaceForensics++'s face crops
@@ -34,9 +37,19 @@ class Xception(FrameDetector):
     )
 
     def __init__(
-        self, pretrained: bool = False, weights: str | None = None, dropout: float = 0.0
+        self,
+        pretrained: bool = False,
+        weights: str | None = None,
+        dropout: float = 0.0,
+        detector_weights: str | None = None,
+        key_map: str | None = None,
     ) -> None:
+        """`pretrained`/`weights`: ImageNet weights for the backbone, from timm's hub or a
+        file; `detector_weights`: a trained detector's weights, in dfd's layout or renamed by
+        `key_map` (`deepfakebench_xception`: a DeepfakeBench Xception checkpoint)."""
         super().__init__(timm_encoder(TIMM_NAME, pretrained, weights), MeanPool, dropout)
+        if detector_weights:
+            load_weights(self, detector_weights, key_map, name=self.describe())
 
     @property
     def input_spec(self) -> InputSpec:
