@@ -71,8 +71,9 @@ def test_sizes_below_its_head_map_are_refused_naming_the_setting() -> None:
 def test_mesonet_learns_real_faces_against_their_self_blends(
     tmp_path: Path, learning_task: Path, option: str
 ) -> None:
+    # seen on 2 busy cores: meso4 0.715 -> 0.192, AUC 0.90; meso_inception4 0.696 -> 0.150, 0.78
     config = OmegaConf.to_container(compose_train(tmp_path, f"model={option}").model)
     learned = learn(config, learning_task, steps=300)
     print(option, learned)
-    assert learned.last_loss < 0.8 * learned.first_loss, learned
+    assert learned.last_loss < 0.5 * learned.first_loss, learned
     assert learned.val_auc >= 0.7, learned
