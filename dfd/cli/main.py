@@ -67,6 +67,9 @@ COMMANDS = {
         "build the demo dataset of real faces and their fakes",
         parser="dfd.demo.options:parser",
     ),
+    "models": Command(
+        "dfd.cli.models:main", "the detectors of the zoo: input, size, cost, weights, paper"
+    ),
 }
 HELP_FLAGS = ("-h", "--help")
 DEBUG_FLAG = "--debug"

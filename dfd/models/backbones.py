@@ -17,12 +17,14 @@ from dfd.models.weights import load_weights
 
 
 class FrameEncoder(nn.Module):
-    """Wraps a headless image model and records its feature size."""
+    """Wraps a headless image model and records its feature size and where its pretrained
+    weights come from online (`source`, e.g. "timm:resnet18"; "none" if nowhere)."""
 
-    def __init__(self, model: nn.Module, num_features: int) -> None:
+    def __init__(self, model: nn.Module, num_features: int, source: str = "none") -> None:
         super().__init__()
         self.model = model
         self.num_features = num_features
+        self.source = source
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
@@ -63,7 +65,8 @@ def timm_encoder(
     if weights:
         load_weights(model, weights, key_map, drop=classifier_names(model), name=f"timm '{name}'")
     # models with a pre-logits head (MobileNetV3: 576 -> 1024) put out head_hidden_size
-    return FrameEncoder(model, getattr(model, "head_hidden_size", None) or model.num_features)
+    features = getattr(model, "head_hidden_size", None) or model.num_features
+    return FrameEncoder(model, features, f"timm:{name}")
 
 
 def _strip_last_linear(model: nn.Module) -> int:
@@ -98,4 +101,4 @@ def torchvision_encoder(
         raise hub_error(name, error) from error
     if weights:
         load_weights(model, weights, key_map, name=f"torchvision '{name}'")
-    return FrameEncoder(model, _strip_last_linear(model))
+    return FrameEncoder(model, _strip_last_linear(model), f"torchvision:{name}")

@@ -44,6 +44,10 @@ class FrameDetector(Detector):
     def describe(self) -> str:
         return f"FrameDetector with {type(self.temporal).__name__}"
 
+    def weights_source(self) -> str:
+        """Where the frame encoder's pretrained weights come from (e.g. "timm:resnet18")."""
+        return self.backbone.source
+
     def parameter_groups(self) -> dict[str, nn.Module]:
         """The frame encoder, and the temporal head with the classifier."""
         return {"backbone": self.backbone, "head": nn.ModuleList([self.temporal, self.classifier])}

@@ -10,7 +10,8 @@ from typing import Literal
 class InputSpec:
     """What a detector takes: frames (each frame seen by an image backbone) or whole clips (a
     video network), `channels` per frame, and the accepted clip length T and image size
-    (exact values, or bounds; None = any)."""
+    (exact values, or bounds; None = any). `native_clip_len` and `native_image_size` are the
+    shape its paper used, where `dfd models` measures it (None: the datamodule's default)."""
 
     kind: Literal["frames", "clips"] = "frames"
     channels: int = 3
@@ -19,6 +20,8 @@ class InputSpec:
     min_clip_len: int = 1
     min_image_size: int = 1
     max_clip_len: int | None = None
+    native_clip_len: int | None = None
+    native_image_size: int | None = None
 
     def needs(self) -> list[str]:
         """The requirements in words, e.g. ['clip_len == 16', 'image_size == 224']."""

@@ -96,6 +96,9 @@ class VideoDetector(Detector):
     def describe(self) -> str:
         return self.name
 
+    def weights_source(self) -> str:
+        return f"torchvision:{self.name}"
+
     def parameter_groups(self) -> dict[str, nn.Module]:
         """The video network without its classifier, and the new classifier."""
         return {"backbone": self.backbone, "head": self.classifier}

@@ -92,8 +92,37 @@ def efficientnet_pytorch_to_timm(state: StateDict, model: nn.Module) -> StateDic
     return renamed
 
 
+def deepfakebench_xception_to_dfd(state: StateDict, model: nn.Module) -> StateDict:
+    """Rename a DeepfakeBench Xception detector checkpoint (`ckpt_best.pth` of its `xception`
+    detector: `backbone.block1.rep.0.conv1.weight`, ..., `backbone.last_linear.weight`) to
+    dfd's Xception (`backbone.model.block1.rep.0.conv1.weight`, ..., `classifier.weight`).
+
+    Its network has timm's legacy_xception layout under `backbone.`; its two softmax outputs
+    (real, fake) become one logit, their difference, so sigmoid(logit) is its fake
+    probability. Its unused `adjust_channel` layers and loss state are left out, a DDP
+    `module.` prefix is removed, and 2-D pointwise weights (an old export) regain their 1x1."""
+    renamed = {}
+    for key, tensor in state.items():
+        key = key.removeprefix("module.")
+        if key.startswith(("backbone.adjust_channel.", "loss_func.")):
+            continue
+        if not key.startswith("backbone."):
+            raise ValueError(f"'{key}' is not a DeepfakeBench Xception key")
+        name = key.removeprefix("backbone.")
+        if name.startswith("last_linear."):
+            if tensor.shape[0] == 2:  # (real, fake) -> one fake logit
+                tensor = tensor[1:] - tensor[:1]
+            renamed[f"classifier.{name.rsplit('.', 1)[1]}"] = tensor
+            continue
+        if name.endswith("pointwise.weight") and tensor.dim() == 2:
+            tensor = tensor[:, :, None, None]
+        renamed[f"backbone.model.{name}"] = tensor
+    return renamed
+
+
 KEY_MAPS: dict[str, Callable[[StateDict, nn.Module], StateDict]] = {
     "efficientnet_pytorch": efficientnet_pytorch_to_timm,
+    "deepfakebench_xception": deepfakebench_xception_to_dfd,
 }
 
 

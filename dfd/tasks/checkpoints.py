@@ -48,15 +48,17 @@ def find_checkpoint(path: str | Path) -> Path:
     return path.resolve()
 
 
+# the settings of a detector config that fetch or read the weights it starts from
+START_WEIGHTS = {"pretrained": False, "weights": None, "detector_weights": None}
+
+
 def without_start_weights(config: Any) -> Any:
     """A detector config that builds its network without fetching pretrained weights (the
     checkpoint's state dict replaces them anyway, and this works offline)."""
     if isinstance(config, Mapping):
         cleared = {key: without_start_weights(value) for key, value in config.items()}
         if "_target_" in cleared:
-            cleared.update(
-                {k: v for k, v in (("pretrained", False), ("weights", None)) if k in cleared}
-            )
+            cleared.update({k: v for k, v in START_WEIGHTS.items() if k in cleared})
         return cleared
     if isinstance(config, list):
         return [without_start_weights(item) for item in config]

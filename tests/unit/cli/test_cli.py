@@ -23,6 +23,7 @@ ISSUE_COMMANDS = [
     "worker",
     "compare",
     "demo",
+    "models",
 ]
 
 

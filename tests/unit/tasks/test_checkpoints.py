@@ -10,7 +10,7 @@ import torch
 
 from dfd.models import FrameDetector
 from dfd.runs import RunDir
-from dfd.tasks.checkpoints import CheckpointError, load_trained
+from dfd.tasks.checkpoints import CheckpointError, load_trained, without_start_weights
 
 OLD_RUN = Path(__file__).resolve().parents[2] / "fixtures" / "run_before_house"
 
@@ -57,3 +57,23 @@ def test_a_torch_file_that_is_not_a_dfd_checkpoint(tmp_path: Path) -> None:
     torch.save({"state_dict": {}}, weights)
     with pytest.raises(CheckpointError, match="not a dfd checkpoint"):
         load_trained(weights)
+
+
+def test_a_checkpoint_rebuilds_its_detector_without_its_start_weights() -> None:
+    """The files a detector started from (ImageNet weights, a DeepfakeBench checkpoint) need
+    not exist where its checkpoint is loaded: the checkpoint's own state dict replaces them."""
+    config = {
+        "_target_": "dfd.models.zoo.xception.Xception",
+        "pretrained": True,
+        "weights": "/gone/imagenet.pth",
+        "detector_weights": "/gone/ckpt_best.pth",
+        "key_map": "deepfakebench_xception",
+        "dropout": 0.0,
+    }
+    cleared = without_start_weights({"detector": config})["detector"]
+    assert cleared == {
+        **config,
+        "pretrained": False,
+        "weights": None,
+        "detector_weights": None,
+    }
