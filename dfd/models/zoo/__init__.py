@@ -1,0 +1,1 @@
+"""The field's detectors, one file per detector or family (issue 18)."""
