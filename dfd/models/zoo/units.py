@@ -1,4 +1,4 @@
-"""A timm CNN cut into units (stem, each block, tail) that a detector runs one at a time, so it
+"""A timm CNN cut into units (its stem, then each block) that a detector runs one at a time, so it
 can act between them: fuse two streams, apply attention, or stop early (a shallow network).
 
 The cut is read from the model itself: its top-level children that run in order in
