@@ -15,16 +15,23 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from dfd.config import to_plain
-from dfd.data.dataset import FaceClipDataset, collate_clips
+from dfd.data.dataset import TARGETS, FaceClipDataset, collate_clips
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.selfblend.online import OnlineSelfBlend
-from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_clip_transform, normalize_clips
+from dfd.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    build_clip_transform,
+    normalize_clips,
+    unit_masks,
+)
 from dfd.data.workers import single_threaded_opencv, single_threaded_worker
 from dfd.datasets.folds import CvSettings, cross_validation_split, fold_summary
 from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.datasets.protocols import Protocol, protocol_summary, select_rows
 from dfd.datasets.splits import assert_no_group_leakage
+from dfd.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,26 @@ def check_fake_sources(
         )
 
 
+class UnavailableTarget(UsageError, ValueError):
+    """A detector trains on a batch entry these data settings cannot give."""
+
+
+def check_targets(targets: Sequence[str], online_self_blend: float, pair_self_blend: bool) -> None:
+    """Refuse batch entries the training data cannot give, in one line each."""
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        raise UnavailableTarget(
+            f"the datamodule cannot give batch entries {', '.join(sorted(unknown))} "
+            f"(it gives: {', '.join(TARGETS)})"
+        )
+    if "mask" in targets and online_self_blend <= 0 and not pair_self_blend:
+        raise UnavailableTarget(
+            "the model learns from blend masks, which only self-blended fakes have here "
+            "(prepared fakes carry none): set datamodule.online_self_blend > 0 or "
+            "datamodule.pair_self_blend=true"
+        )
+
+
 @rank_zero_only
 def _log_rank_zero(message: str) -> None:
     log.info(message)
@@ -78,6 +105,11 @@ class FaceClipDataModule(L.LightningDataModule):
     cross-validation fold when its `folds` is set; `protocol` (see :mod:`dfd.datasets.protocols`)
     then keeps, per split, the real videos and the fakes of that split's methods. Both are
     logged when the data is set up.
+
+    `targets` names the batch entries the detector trains on besides "clip" and "label"
+    (`Detector.extra_targets`; the train task passes them, see `FaceClipDataset`): "mask"
+    (float in [0, 1] on the device, with "mask_valid") and "second_view" (normalized like the
+    clip). Only training batches carry them.
     """
 
     def __init__(
@@ -100,9 +132,12 @@ class FaceClipDataModule(L.LightningDataModule):
         pair_self_blend: bool = False,
         cv: Mapping[str, Any] | None = None,
         protocol: Mapping[str, Any] | None = None,
+        targets: Sequence[str] = (),
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
+        targets = sorted(to_plain(targets))
+        check_targets(targets, online_self_blend, pair_self_blend)
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
         cv, protocol = to_plain(cv), to_plain(protocol)
         CvSettings.from_config(cv)  # bad settings fail here, before any training
@@ -157,6 +192,7 @@ class FaceClipDataModule(L.LightningDataModule):
                 train_tf if training else eval_tf,
                 random_augment=training,
                 online_fake=online if training else None,
+                targets=hp.targets if training else (),
             )
         if hp.pair_self_blend and "train" in self.datasets:
             self.datasets["train"] = SelfBlendPairs(
@@ -233,8 +269,13 @@ class FaceClipDataModule(L.LightningDataModule):
     def on_after_batch_transfer(
         self, batch: dict[str, torch.Tensor], dataloader_idx: int
     ) -> dict[str, torch.Tensor]:
-        """Normalize on the device: workers ship uint8 clips, a quarter of the bytes."""
-        return {**batch, "clip": self.normalize(batch["clip"])}
+        """Normalize on the device: workers ship uint8 clips (and masks), a quarter of the bytes."""
+        batch = {**batch, "clip": self.normalize(batch["clip"])}
+        if "second_view" in batch:
+            batch["second_view"] = self.normalize(batch["second_view"])
+        if "mask" in batch:
+            batch["mask"] = unit_masks(batch["mask"])
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -13,10 +13,15 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from dfd.data.transforms import apply_to_clip
+from dfd.data.transforms import apply_to_clip, apply_to_clip_and_mask
 from dfd.datasets.manifest import frame_paths
 
 INDEX_KEYS = ("video_idx", "face_idx", "clip_idx")
+# batch entries a detector may ask for besides "clip" and "label" (`Detector.extra_targets`)
+TARGETS = ("mask", "second_view")
+
+# (frames, generator) -> blended frames and their blend mask, or None to leave the clip real
+OnlineFake = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray] | None]
 
 
 def collate_clips(samples: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -53,6 +58,11 @@ class ClipWindow:
     start: int
 
 
+def second_view_seed(seed: int) -> int:
+    """The augmentation seed of a clip's second view: a function of the first view's."""
+    return int(np.random.default_rng([seed, 1]).integers(2**31 - 1))
+
+
 def clip_windows(num_frames: int, clip_len: int) -> list[int]:
     """Start frames of the non-overlapping windows of `clip_len` frames (at least one window)."""
     if num_frames <= clip_len:
@@ -68,8 +78,17 @@ class FaceClipDataset(Dataset):
     names the video a clip came from, `face_idx` is its row (face track) and `clip_idx` its
     window, for face- and video-level aggregation and for tracing a score back to its frames.
     `online_fake`, for training, may turn a real clip into a fake: it gets the clip and a
-    generator and returns the fake frames, or None to leave the clip real. `perturb`, for
-    robustness tests, changes every clip's raw frames (T, H, W, 3) uint8 before the transform.
+    generator and returns the fake frames with their blend mask, or None to leave the clip
+    real. `perturb`, for robustness tests, changes every clip's raw frames (T, H, W, 3) uint8
+    before the transform.
+
+    `targets` (of `TARGETS`) adds entries for detectors that learn from more than the label:
+    "mask", the blend mask (T, 1, H, W) uint8 (0..255 for 0..1) through the clip's own
+    augmentation, with "mask_valid" (bool): a real clip's mask is zeros, a self-blended fake's
+    is its blend mask, and a fake as prepared (a face swap, say) has no mask: zeros and
+    mask_valid false, for losses to leave out; "second_view", the same frames through a second,
+    independent augmentation draw (equal to "clip" when the transform draws nothing). The
+    mask follows the first view only.
     """
 
     def __init__(
@@ -79,9 +98,16 @@ class FaceClipDataset(Dataset):
         clip_len: int,
         transform: A.Compose,
         random_augment: bool,
-        online_fake: Callable[[np.ndarray, np.random.Generator], np.ndarray | None] | None = None,
+        online_fake: OnlineFake | None = None,
         perturb: Callable[[np.ndarray], np.ndarray] | None = None,
+        targets: Sequence[str] = (),
     ) -> None:
+        unknown = set(targets) - set(TARGETS)
+        if unknown:
+            raise ValueError(
+                f"no batch entry {', '.join(sorted(unknown))} can be made (known: "
+                f"{', '.join(TARGETS)})"
+            )
         self.rows = rows.reset_index(drop=True)
         self.manifest_dir = Path(manifest_dir)
         self.clip_len = clip_len
@@ -89,6 +115,7 @@ class FaceClipDataset(Dataset):
         self.random_augment = random_augment
         self.online_fake = online_fake
         self.perturb = perturb
+        self.targets = frozenset(targets)
         self.row_labels = self.rows["label"].to_numpy(dtype=np.int64)
         self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
@@ -131,24 +158,43 @@ class FaceClipDataset(Dataset):
         return frames, float(self.row_labels[window.row])
 
     def sample(
-        self, index: int, frames: np.ndarray, label: float, seed: int
+        self,
+        index: int,
+        frames: np.ndarray,
+        label: float,
+        seed: int,
+        mask: np.ndarray | None = None,
     ) -> dict[str, torch.Tensor]:
-        """The training/evaluation sample of clip `index` made of `frames` with `label`."""
+        """The training/evaluation sample of clip `index` made of `frames` with `label`;
+        `mask` is the (H, W) blend mask of frames self-blended here (None: as prepared)."""
         row = self.windows[index].row
-        return {
-            "clip": apply_to_clip(self.transform, frames, seed),
+        sample = {
             "label": torch.tensor(label),
             "video_idx": torch.tensor(self.row_video_idx[row], dtype=torch.long),
             "face_idx": torch.tensor(row, dtype=torch.long),
             "clip_idx": torch.tensor(index, dtype=torch.long),
         }
+        if "mask" in self.targets:
+            known = mask is not None or label == 0.0
+            if mask is None:
+                mask = np.zeros(frames.shape[1:3], np.float32)
+            sample["clip"], sample["mask"] = apply_to_clip_and_mask(
+                self.transform, frames, mask, seed
+            )
+            sample["mask_valid"] = torch.tensor(known)
+        else:
+            sample["clip"] = apply_to_clip(self.transform, frames, seed)
+        if "second_view" in self.targets:
+            sample["second_view"] = apply_to_clip(self.transform, frames, second_view_seed(seed))
+        return sample
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         """A clip by index, or by `(index, augmentation seed)` as `SeededClipSampler` draws them."""
         index, seed = self.draw(item)
         frames, label = self.raw(index)
+        mask = None
         if self.online_fake is not None and label == 0.0:
             fake = self.online_fake(frames, np.random.default_rng(seed))
             if fake is not None:
-                frames, label = fake, 1.0
-        return self.sample(index, frames, label, seed)
+                (frames, mask), label = fake, 1.0
+        return self.sample(index, frames, label, seed, mask)

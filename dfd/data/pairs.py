@@ -19,7 +19,8 @@ from dfd.data.selfblend.online import OnlineSelfBlend
 
 
 class SelfBlendPairs(Dataset):
-    """Serves {clip: (2, T, 3, H, W), label: [0, 1], video_idx: (2,)}: a real clip, then its fake.
+    """Serves {clip: (2, T, 3, H, W), label: [0, 1], video_idx: (2,)}: a real clip, then its fake
+    (and the entries of `clips.targets`: the fake's blend mask, the real's zeros).
 
     `clips` must hold real clips only; `blend` must always blend (`prob` 1).
     """
@@ -42,10 +43,9 @@ class SelfBlendPairs(Dataset):
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = self.clips.draw(item)
         frames, _ = self.clips.raw(index)
-        fake = self.blend(frames, np.random.default_rng(seed))
-        real, fake = (
-            self.clips.sample(index, f, label, seed) for f, label in ((frames, 0.0), (fake, 1.0))
-        )
+        fake, mask = self.blend(frames, np.random.default_rng(seed))
+        real = self.clips.sample(index, frames, 0.0, seed)
+        fake = self.clips.sample(index, fake, 1.0, seed, mask)
         return {key: torch.stack([real[key], fake[key]]) for key in real}
 
 

@@ -43,6 +43,26 @@ def apply_to_clip(transform: A.Compose, frames: np.ndarray, seed: int | None) ->
     return torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
 
 
+def apply_to_clip_and_mask(
+    transform: A.Compose, frames: np.ndarray, mask: np.ndarray, seed: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`apply_to_clip`, with an (H, W) float mask in [0, 1] taken through the same draw: the
+    clip's spatial steps (resize, flip, affine) move it, pixel-only steps leave it. Returns the
+    (T, 3, H, W) clip and the (T, 1, H, W) mask, both uint8 (the mask scaled to 0..255: a
+    quarter of the bytes between processes; `unit_masks` turns it back on the device)."""
+    if seed is not None:
+        transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+    out = transform(images=frames, mask=mask[..., None])
+    clip = torch.from_numpy(np.ascontiguousarray(out["images"])).permute(0, 3, 1, 2)
+    moved = np.clip(np.rint(out["mask"][..., 0] * 255.0), 0, 255).astype(np.uint8)
+    return clip, torch.from_numpy(moved)[None, None].expand(len(clip), 1, *moved.shape)
+
+
+def unit_masks(masks: torch.Tensor) -> torch.Tensor:
+    """uint8 masks (..., 1, H, W) from the loaders -> float32 in [0, 1], on their device."""
+    return masks.float().div_(255.0)
+
+
 def normalize_clips(
     clips: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
 ) -> torch.Tensor:

@@ -101,4 +101,6 @@ def load_trained(path: str | Path) -> TrainedCheckpoint:
         if parameter.default is not inspect.Parameter.empty
     }
     data = {**defaults, **dict(saved.get("datamodule_hyper_parameters") or {})}
+    # the detector's extra training targets: scoring never needs them (nor the blends they need)
+    data["targets"] = ()
     return TrainedCheckpoint(checkpoint, module, data, RunDir.of_checkpoint(checkpoint))

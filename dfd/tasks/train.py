@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.data.datamodule import FaceClipDataModule
+from dfd.data.datamodule import FaceClipDataModule, check_targets
 from dfd.datasets.identity_check import identity_message, identity_overlap
 from dfd.module import DeepfakeDetectionModule
 from dfd.runs import RunDir, save_run_info
@@ -127,6 +127,19 @@ def test_best_checkpoint(
     return flat_metrics("test", results[name].metrics)
 
 
+def build_module_and_data(cfg: DictConfig) -> tuple[DeepfakeDetectionModule, FaceClipDataModule]:
+    """The module, then the datamodule asked for the batch entries its detector trains on
+    besides the label (`Detector.extra_targets`: blend masks, a second view), so no user sets
+    them; the detector's input checked against the clips."""
+    module: DeepfakeDetectionModule = instantiate(cfg.module)
+    targets = sorted(module.detector.extra_targets)
+    data = cfg.datamodule  # checked here, outside Hydra's instantiate, for a one-line error
+    check_targets(targets, data.online_self_blend, data.pair_self_blend)
+    datamodule: FaceClipDataModule = instantiate(cfg.datamodule, targets=targets)
+    module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
+    return module, datamodule
+
+
 def train(cfg: DictConfig) -> float | None:
     """Fit on train, choose the checkpoint on val, then score test with it.
 
@@ -138,9 +151,7 @@ def train(cfg: DictConfig) -> float | None:
         share_job_config(cfg, Path(cfg.paths.output_dir))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    datamodule: FaceClipDataModule = instantiate(cfg.datamodule)
-    module: DeepfakeDetectionModule = instantiate(cfg.module)
-    module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
+    module, datamodule = build_module_and_data(cfg)
     callbacks = instantiate_each(cfg.get("callbacks")) + trial_callbacks(cfg)
     callbacks += [
         RandomStateCheckpoint(),

@@ -117,9 +117,15 @@ def learn(
     datamodule: Mapping[str, Any] | None = None,
 ) -> Learned:
     """Train `detector` (a config with `_target_`) for `steps` steps on the task; returns its
-    loss trend and validation AUC. `datamodule` adds datamodule settings (e.g. extra targets)."""
+    loss trend and validation AUC. The datamodule gives the detector's `extra_targets`, as in
+    `train.py`; `datamodule` adds other datamodule settings."""
     L.seed_everything(seed, workers=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    module = DeepfakeDetectionModule(
+        detector=dict(detector),
+        optimizer={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": lr},
+    )
+    settings = {"targets": sorted(module.detector.extra_targets), **dict(datamodule or {})}
     data = FaceClipDataModule(
         str(manifest),
         clip_len=clip_len,
@@ -130,11 +136,7 @@ def learn(
         train_real_only=True,
         pair_self_blend=True,
         self_blend_style="demo",
-        **dict(datamodule or {}),
-    )
-    module = DeepfakeDetectionModule(
-        detector=dict(detector),
-        optimizer={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": lr},
+        **settings,
     )
     trace = _LossTrace()
     quiet = dict(

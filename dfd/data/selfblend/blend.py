@@ -145,9 +145,20 @@ def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParam
     face sits at the same `points` in every frame: the mask is drawn once for the whole stack.
     Pixels off the mask are untouched, unless `params.alter_target` alters the frame around
     the face instead (then the original face is what is blended in)."""
+    return self_blend_with_mask(frames, points, params)[0]
+
+
+def self_blend_with_mask(
+    frames: np.ndarray, points: np.ndarray, params: BlendParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """`self_blend_frames` and its blend mask M, (H, W) float32 in [0, 1]: each output pixel is
+    M * face + (1 - M) * frame (Face X-ray's blending mask; its peak is the blend ratio). The
+    face blended in is the altered one, or, with `params.alter_target`, the original face
+    into an altered frame: then the pixels that changed are those where M < 1."""
+    full = np.zeros(frames.shape[1:3], np.float32)
     mask, (x0, y0, x1, y1) = face_mask_region(frames.shape[1:], points, params.mask)
     if x1 <= x0 or y1 <= y0:
-        return frames.copy()
+        return frames.copy(), full
     ellipse = face_ellipse(points)
     margin = int(0.15 * ellipse.size) + 4
     height, width = frames.shape[1:3]
@@ -181,7 +192,8 @@ def self_blend_frames(frames: np.ndarray, points: np.ndarray, params: BlendParam
         target[y0:y1, x0:x1] = cv2.blendLinear(
             moved[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0], region, weight, 1.0 - weight
         )
-    return out
+    full[y0:y1, x0:x1] = weight
+    return out, full
 
 
 def self_blend(frame: np.ndarray, points: np.ndarray, params: BlendParams) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dfd.data.selfblend.blend import BLEND_STYLES, self_blend_frames
+from dfd.data.selfblend.blend import BLEND_STYLES, self_blend_with_mask
 
 # eyes, nose, mouth corners of an upright face, relative to its detection box
 BOX_LANDMARKS = np.array([[0.32, 0.40], [0.68, 0.40], [0.50, 0.58], [0.36, 0.76], [0.64, 0.76]])
@@ -39,11 +39,14 @@ class OnlineSelfBlend:
                 f"unknown self-blend style '{self.style}': choose from {sorted(BLEND_STYLES)}"
             )
 
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-        """Blended (T, H, W, 3) frames, or None when this draw leaves the clip real."""
+    def __call__(
+        self, frames: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Blended (T, H, W, 3) frames and their blend mask (H, W) in [0, 1] (see
+        `self_blend_with_mask`), or None when this draw leaves the clip real."""
         if rng.random() >= self.prob:
             return None
         size = frames.shape[1]
         points = crop_landmarks(size, self.margin) + rng.uniform(-1, 1, (5, 2)) * self.jitter * size
         params = BLEND_STYLES[self.style](rng)
-        return self_blend_frames(frames, points, params)
+        return self_blend_with_mask(frames, points, params)

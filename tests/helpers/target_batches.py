@@ -1,0 +1,34 @@
+"""Real training batches with a detector's extra targets, as the train task makes them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from dfd.data.datamodule import FaceClipDataModule
+
+
+def training_batch(
+    manifest: Path, targets: Sequence[str], clip_len: int = 2, image_size: int = 64, **settings
+) -> dict[str, torch.Tensor]:
+    """The first training batch of the tiny data as the module gets it (normalized, masks in
+    [0, 1]): real clips beside their self-blends (SBI pairs), 8 clips."""
+    dm = FaceClipDataModule(
+        str(manifest),
+        **{
+            "clip_len": clip_len,
+            "image_size": image_size,
+            "batch_size": 8,
+            "num_workers": 0,
+            "seed": 0,
+            "train_real_only": True,
+            "pair_self_blend": True,
+            "online_self_blend": 0.0,
+            "targets": list(targets),
+            **settings,
+        },
+    )
+    dm.setup("fit")
+    return dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
