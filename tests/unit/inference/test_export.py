@@ -102,7 +102,7 @@ def test_export_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert usage.value.code == 2
     assert export_main([str(tmp_path / "missing.ckpt"), "--format", "onnx"]) == 2
     assert export_main([str(tmp_path), "--format", "onnx"]) == 2
-    assert "no best checkpoint" in " ".join(capsys.readouterr().out.split())
+    assert "no best checkpoint" in " ".join(capsys.readouterr().err.split())
 
 
 def best_checkpoint(run: Path) -> Path:
@@ -170,8 +170,8 @@ def test_export_without_the_run_folder_or_its_data(tiny_run: Path, tmp_path: Pat
     torch.save(saved, alone)
     result = export_cli(str(alone), "--format", "torchscript")
     assert result.returncode == 0, result.stdout + result.stderr
-    output = " ".join(result.stdout.split())
-    assert "not reachable" in output and "random noise" in output and "using 0.5" in output
+    warnings = " ".join(result.stderr.split())  # warnings go to stderr, results to stdout
+    assert "not reachable" in warnings and "random noise" in warnings and "using 0.5" in warnings
     sidecar = json.loads((tmp_path / "alone.pt.json").read_text())
     assert sidecar["threshold"]["value"] == 0.5 and sidecar["threshold"]["rule"] == "fixed"
     assert sidecar["training_config_sha256"] is None

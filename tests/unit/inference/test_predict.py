@@ -76,7 +76,7 @@ def test_usage_errors_exit_with_2(tmp_path: Path, capsys: pytest.CaptureFixture)
         predict_main([str(tmp_path), "video.mp4", "--batch-size", "0"])
     assert bad_batch.value.code == 2
     assert predict_main([str(tmp_path / "missing.ckpt"), "video.mp4"]) == 2
-    assert "model not found" in one_line(capsys.readouterr().out)
+    assert "model not found" in one_line(capsys.readouterr().err)
 
 
 def test_preparation_settings_are_the_recorded_ones(tiny_prepared: Path, tmp_path: Path) -> None:
