@@ -77,7 +77,7 @@ def test_predict_with_video_and_model_swapped(tmp_path: Path) -> None:
     result = run_dfd("predict", str(video), str(run))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert "is a video, not a model: give the model" in " ".join(result.stdout.split())
+    assert "is a video, not a model: give the model" in " ".join(result.stderr.split())
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_predict_and_export_a_file_that_is_not_a_checkpoint(
     result = run_dfd(*args)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert f"{not_a_checkpoint} is not a dfd checkpoint" in " ".join(result.stdout.split())
+    assert f"{not_a_checkpoint} is not a dfd checkpoint" in " ".join(result.stderr.split())
 
 
 @pytest.mark.parametrize(
