@@ -76,4 +76,4 @@ def test_core_learns_real_faces_against_their_self_blends(learning_task: Path) -
     )
     print(f"core learned: {learned}")  # the numbers the zoo table reports
     assert learned.last_loss < 0.5 * learned.first_loss, learned
-    assert learned.val_auc >= 0.65, learned  # 0.712 measured on 2 idle cores (seed 0)
+    assert learned.val_auc >= 0.6, learned  # the bar of helpers/learning.py

@@ -111,4 +111,4 @@ def test_f3net_learns_real_faces_against_their_self_blends(learning_task: Path) 
     learned = learn(f3net, learning_task, steps=150)
     print(f"F3Net (2 x resnet18): {learned}")
     assert learned.last_loss < 0.7 * learned.first_loss, learned
-    assert learned.val_auc >= 0.7, learned
+    assert learned.val_auc >= 0.6, learned  # the bar of helpers/learning.py

@@ -70,4 +70,4 @@ def test_recce_learns_real_faces_against_their_self_blends(learning_task: Path) 
     )
     print(f"recce learned: {learned}")  # the numbers the zoo table reports
     assert learned.last_loss < 0.5 * learned.first_loss, learned
-    assert learned.val_auc >= 0.65, learned  # 0.705 measured on 2 idle cores (seed 0)
+    assert learned.val_auc >= 0.6, learned  # the bar of helpers/learning.py
