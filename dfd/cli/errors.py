@@ -23,6 +23,9 @@ EXTRAS = {
     "psycopg": "serve",
     "onnx": "export",
     "onnxruntime": "export",
+    "open_clip": "zoo",
+    "transformers": "zoo",
+    "peft": "zoo",
 }
 
 
