@@ -9,6 +9,20 @@ import torch
 
 from dfd.data.datamodule import FaceClipDataModule
 
+# per-pixel colour changes (contrast is not: it uses the image mean) and a flip, which keeps
+# the face centred: the real and fake of a pair get the same draw, and targets follow it
+FLIP_AND_COLOUR = [
+    {"_target_": "albumentations.HorizontalFlip", "p": 0.5},
+    {
+        "_target_": "albumentations.ColorJitter",
+        "brightness": 0.3,
+        "contrast": 0.0,
+        "saturation": 0.3,
+        "hue": 0.05,
+        "p": 1.0,
+    },
+]
+
 
 def training_batch(
     manifest: Path, targets: Sequence[str], clip_len: int = 2, image_size: int = 64, **settings

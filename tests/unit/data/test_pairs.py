@@ -9,20 +9,8 @@ import torch
 
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.pairs import SelfBlendPairs
+from helpers.target_batches import FLIP_AND_COLOUR
 
-# per-pixel colour changes (contrast is not: it uses the image mean) and a flip, which keeps
-# the face centred
-FLIP_AND_COLOUR = [
-    {"_target_": "albumentations.HorizontalFlip", "p": 0.5},
-    {
-        "_target_": "albumentations.ColorJitter",
-        "brightness": 0.3,
-        "contrast": 0.0,
-        "saturation": 0.3,
-        "hue": 0.05,
-        "p": 1.0,
-    },
-]
 SIZE = 64  # the crops' own size: no resampling spreads the blend
 # the face box of a 64 px crop with margin 0.3 is 12..52; the blend mask may reach 6 px beyond
 # it on the sides and top, and down over the chin to the crop's bottom

@@ -9,21 +9,10 @@ import pytest
 import torch
 
 from dfd.data.datamodule import FaceClipDataModule
+from helpers.target_batches import FLIP_AND_COLOUR
 
 SIZE = 64  # the crops' own size: no resampling spreads the blend
 FLIP = [{"_target_": "dfd.data.framewise.HorizontalFlip", "p": 1.0}]
-# pixel-wise colour changes and a flip: real and fake of a pair get the same draw
-FLIP_AND_COLOUR = [
-    {"_target_": "albumentations.HorizontalFlip", "p": 0.5},
-    {
-        "_target_": "albumentations.ColorJitter",
-        "brightness": 0.3,
-        "contrast": 0.0,
-        "saturation": 0.3,
-        "hue": 0.05,
-        "p": 1.0,
-    },
-]
 
 
 def datamodule(manifest: Path, targets: list[str], **kwargs) -> FaceClipDataModule:

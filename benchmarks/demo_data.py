@@ -1,0 +1,47 @@
+"""Build and prepare the demo once in a scratch folder, for benchmarks that train on it.
+
+Your data/ and logs/ are untouched: everything lands under the folder given.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "offline"}
+
+
+def run(command: list[str]) -> float:
+    """Run one stage from the repository root, failing loudly; the seconds it took."""
+    print(f"\n== {' '.join(command)}", flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, env=ENV)
+    return time.perf_counter() - started
+
+
+def prepared_demo(root: Path) -> list[str]:
+    """The demo built and prepared under `root` (kept between runs); the overrides that point
+    training at it."""
+    raw, prepared = root / "demo" / "raw", root / "demo" / "prepared"
+    if not (prepared / "manifest.csv").exists():
+        run([sys.executable, "-m", "dfd.demo.build", "--force", "--out", str(raw)])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "dfd.prepare",
+                "data=demo",
+                f"data.raw_dir={raw}",
+                f"data.prepared_dir={prepared}",
+            ]
+        )
+    return [f"data.raw_dir={raw}", f"data.prepared_dir={prepared}"]
+
+
+def newest_run(log_dir: Path) -> Path:
+    """The run folder training just wrote under `log_dir`."""
+    return max((log_dir / "train" / "runs").iterdir(), key=lambda path: path.stat().st_mtime)
