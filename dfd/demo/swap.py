@@ -1,5 +1,12 @@
-"""Face swap: a donor face aligned onto the target by a 5-point similarity transform,
-colour-matched in LAB inside the mask and pasted through a feathered mask."""
+"""Face swap: a donor face rendered at a generator's resolution, aligned onto the target by a
+5-point similarity transform, colour-matched in LAB inside the mask and pasted through a
+feathered mask.
+
+The rendering step stands for the generator of a real face swap: autoencoder deepfakes
+produce the face at a fixed small size (64 or 128 px in FaceForensics++'s DeepFakes) that is
+then scaled up into the frame, so the pasted face is softer than the frame around it. Without
+it the demo pasted a full-resolution photograph, a swap no generator makes.
+"""
 
 from __future__ import annotations
 
@@ -22,15 +29,41 @@ class Donor:
 
 @dataclass(frozen=True)
 class SwapParams:
-    """One face swap: the paste mask and the blend ratio at its peak."""
+    """One face swap: the paste mask, the blend ratio at its peak and the side in pixels at
+    which the donor face is rendered before it is scaled to the target."""
 
     ratio: float
     mask: MaskParams
+    render_size: float = 96.0
 
 
 def sample_swap_params(rng: np.random.Generator) -> SwapParams:
-    """A random mask shape and a strong blend ratio."""
-    return SwapParams(ratio=float(rng.uniform(0.85, 1.0)), mask=sample_mask_params(rng))
+    """A random mask shape, a strong blend ratio and a generator's face size (64 to 128 px)."""
+    return SwapParams(
+        ratio=float(rng.uniform(0.85, 1.0)),
+        mask=sample_mask_params(rng),
+        render_size=float(rng.uniform(64.0, 128.0)),
+    )
+
+
+def face_extent(points: np.ndarray) -> float:
+    """The face's side in pixels, about twice the spread of its 5 landmarks."""
+    return 2.0 * float(np.ptp(np.asarray(points, np.float32), axis=0).max())
+
+
+def render(donor: Donor, size: float) -> Donor:
+    """The donor as a generator would give it: its face `size` pixels across (never larger
+    than the photo has it)."""
+    factor = size / max(face_extent(donor.points), 1.0)
+    if factor >= 1.0:
+        return donor
+    height, width = donor.image.shape[:2]
+    small = cv2.resize(
+        donor.image,
+        (max(round(width * factor), 1), max(round(height * factor), 1)),
+        interpolation=cv2.INTER_AREA,
+    )
+    return Donor(donor.name, small, np.asarray(donor.points, np.float32) * factor)
 
 
 def similarity(source_points: np.ndarray, target_points: np.ndarray) -> np.ndarray:
@@ -102,8 +135,10 @@ def swap_face(
 def swap_clip(
     frames: np.ndarray, points: np.ndarray, donor: Donor, rng: np.random.Generator
 ) -> tuple[np.ndarray, SwapParams]:
-    """Swap the donor into every frame of a clip with one parameter draw."""
+    """Swap the donor, rendered at a generator's size, into every frame of a clip with one
+    parameter draw."""
     params = sample_swap_params(rng)
+    donor = render(donor, params.render_size)
     donor_mask = face_mask(donor.image.shape, donor.points, params.mask)
     return np.stack(
         [swap_face(f, p, donor, params, donor_mask) for f, p in zip(frames, points)]

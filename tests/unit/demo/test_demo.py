@@ -34,7 +34,7 @@ from dfd.demo.build import (
 )
 from dfd.demo.encode import write_video
 from dfd.demo.media import fetch_media
-from dfd.demo.swap import Donor, sample_swap_params, swap_face
+from dfd.demo.swap import Donor, face_extent, render, sample_swap_params, swap_face
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,19 @@ def test_swap_pastes_colour_matched_donor(face_a, face_b):
     ].mean(0)
     target_mean, out_mean = target[core].mean(0), out[core].mean(0)
     assert np.abs(out_mean - target_mean).sum() < np.abs(donor_mean - target_mean).sum()
+
+
+def test_a_swap_renders_the_donor_face_at_a_generator_s_size(face_b):
+    donor_image, donor_points = face_b
+    donor = Donor("f13", donor_image, donor_points)
+    rendered = render(donor, 64.0)
+    assert face_extent(rendered.points) == pytest.approx(64.0, rel=0.02)
+    assert rendered.image.shape[0] < donor_image.shape[0]
+    # the landmarks still sit on the face: the rendered eye region is the original, smaller
+    (ex, ey) = rendered.points[0].round().astype(int)
+    (ox, oy) = np.asarray(donor_points[0]).round().astype(int)
+    assert np.abs(rendered.image[ey, ex].astype(int) - donor_image[oy, ox]).max() < 60
+    assert render(donor, 10 * face_extent(donor_points)) is donor, "never scaled up"
 
 
 def test_encode_roundtrip_keeps_size_count_and_colour(tmp_path):
