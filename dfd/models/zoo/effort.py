@@ -23,7 +23,7 @@ these two losses commented out (training is cross-entropy alone) and write them 
 Frobenius norms of UUᵀ - I; dfd follows the paper and trains with them. Their model is ViT-L/14
 with a rank-1 residual (1023 of 1024 components frozen); dfd's default tower is ViT-B/16
 (`conf/model/effort.yaml` names ViT-L/14's settings), with `residual_rank` components trained.
-Both freeze the biases, as dfd does (buffers beside the frozen principal part).
+Both freeze the biases, as dfd does.
 
 With a random tower (offline, `pretrained: false`) the principal part is random, so what
 Effort preserves is only meaningful with CLIP's pretrained weights.
@@ -78,8 +78,8 @@ def smallest_singular(
 
 class SVDResidualLinear(nn.Module):
     """A square linear layer as W_r + U diag(S) Vᵀ: the principal part (its top singular
-    components) and the bias frozen as buffers, the `residual_rank` smallest components
-    trained as parameters `u` (n, k), `s` (k,), `v` (n, k)."""
+    components) and the bias frozen, the `residual_rank` smallest components trained as `u`
+    (n, k), `s` (k,), `v` (n, k); the original residual vectors and energy kept as buffers."""
 
     def __init__(self, linear: nn.Linear, residual_rank: int) -> None:
         super().__init__()
@@ -91,9 +91,10 @@ class SVDResidualLinear(nn.Module):
             raise ValueError(f"residual_rank must be 1..{n - 1}, not {residual_rank}")
         u, s, v = smallest_singular(weight, residual_rank)
         dtype = weight.dtype
-        self.register_buffer("principal", (weight.double() - (u * s) @ v.T).to(dtype))
+        principal = (weight.double() - (u * s) @ v.T).to(dtype)
         bias = linear.bias.detach().clone() if linear.bias is not None else torch.zeros(n)
-        self.register_buffer("bias", bias.to(dtype))
+        self.principal = nn.Parameter(principal, requires_grad=False)
+        self.bias = nn.Parameter(bias.to(dtype), requires_grad=False)
         self.register_buffer("original_u", u.to(dtype))
         self.register_buffer("original_v", v.to(dtype))
         self.register_buffer("original_energy", weight.double().pow(2).sum().to(dtype))
