@@ -75,26 +75,26 @@ class ParameterGroup(nn.Module):
 def clip_tower(
     name: str, pretrained: bool, weights: str | None, shape: Mapping[str, int]
 ) -> CLIPVisionModel:
-    """CLIP's vision tower: from `name` on the hub (`pretrained`), else built from `shape` (then
-    loaded from a `weights` file holding a `CLIPVisionModel` state dict, if given). A hub tower
-    whose shape differs from `shape` is refused, so the config always says what it builds."""
+    """CLIP's vision tower: from `name` on the hub (`pretrained`), else built at random from
+    `shape`; then loaded from a `weights` file holding a `CLIPVisionModel` state dict, if given.
+    A hub tower whose shape differs from `shape` is refused, so the config says what it builds."""
     unknown = set(shape) - set(TOWER_KEYS)
     if unknown:
         raise ValueError(f"unknown tower settings {sorted(unknown)} (known: {list(TOWER_KEYS)})")
     settings = {TOWER_KEYS[key]: value for key, value in {**VIT_B_16, **shape}.items()}
-    if not pretrained:
+    if pretrained:
+        tower = CLIPVisionModel.from_pretrained(name)
+        differs = {k: (getattr(tower.config, k), v) for k, v in settings.items()}
+        differs = {k: pair for k, pair in differs.items() if pair[0] != pair[1]}
+        if differs:
+            raise ValueError(
+                f"{name} is not the tower the config describes: {differs} (hub vs config); "
+                "set model.tower to the hub model's shape"
+            )
+    else:
         tower = CLIPVisionModel(CLIPVisionConfig(**settings))
-        if weights:
-            load_weights(tower, weights, name=f"CLIP tower {name}")
-        return tower
-    tower = CLIPVisionModel.from_pretrained(name)
-    differs = {k: (getattr(tower.config, k), v) for k, v in settings.items()}
-    differs = {k: pair for k, pair in differs.items() if pair[0] != pair[1]}
-    if differs:
-        raise ValueError(
-            f"{name} is not the tower the config describes: {differs} (hub vs config); set "
-            "model.tower to the hub model's shape"
-        )
+    if weights:
+        load_weights(tower, weights, name=f"CLIP tower {name}")
     return tower
 
 
@@ -185,8 +185,8 @@ class CLIPDetector(PerFrameDetector):
         return f"transformers:{self.name}"
 
     def parameter_groups(self) -> dict[str, nn.Module]:
-        """ "backbone": the tower's parameters that train by design; "frozen": the rest of the
-        tower (never unfrozen by staged unfreezing); "head": the linear layer."""
+        """Groups: "backbone", the tower's parameters that train by design; "frozen", the rest
+        of the tower (never unfrozen by staged unfreezing); "head", the linear layer."""
         if self.tune == "full":
             return {"backbone": self.tower, "head": self.head}
         if self.tune == "frozen":
