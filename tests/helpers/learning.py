@@ -12,7 +12,7 @@ resnet18 ranged 0.64 to 0.75; 0.6 still lies above what chance gives on that set
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,10 +119,11 @@ def learn(
     batch_size: int = 16,
     seed: int = 0,
     datamodule: Mapping[str, Any] | None = None,
+    callbacks: Sequence[L.Callback] = (),
 ) -> Learned:
     """Train `detector` (a config with `_target_`) for `steps` steps on the task; returns its
     loss trend and validation AUC. The datamodule gives the detector's `extra_targets`, as in
-    `train.py`; `datamodule` adds other datamodule settings."""
+    `train.py`; `datamodule` adds other datamodule settings; `callbacks` see the training."""
     L.seed_everything(seed, workers=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     module = DeepfakeDetectionModule(
@@ -151,7 +152,9 @@ def learn(
         enable_model_summary=False,
         enable_checkpointing=False,
     )
-    trainer = L.Trainer(max_steps=steps, limit_val_batches=0, callbacks=[trace], **quiet)
+    trainer = L.Trainer(
+        max_steps=steps, limit_val_batches=0, callbacks=[trace, *callbacks], **quiet
+    )
     trainer.fit(module, datamodule=data)
     (metrics,) = L.Trainer(**quiet).validate(module, datamodule=data, verbose=False)
     tenth = max(1, len(trace.losses) // 10)
