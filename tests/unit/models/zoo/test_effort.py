@@ -43,7 +43,7 @@ def linear(size: int = 48, seed: int = 0) -> nn.Linear:
 
 def paper_orthogonality(split: SVDResidualLinear, original: torch.Tensor, rank: int) -> float:
     """‖ÛᵀÛ - I‖² + ‖V̂ᵀV̂ - I‖² with Û = [U_r, U], V̂ = [V_r, V] written out from a full SVD."""
-    u, _, vh = torch.linalg.svd(original.double())
+    u, _, vh = torch.linalg.svd(original.detach().double())
     r = original.shape[0] - rank
     full_u = torch.cat([u[:, :r], split.u.detach().double()], dim=1)
     full_v = torch.cat([vh[:r].T, split.v.detach().double()], dim=1)
