@@ -101,6 +101,23 @@ class Learned:
         return f"loss {self.first_loss:.3f} -> {self.last_loss:.3f}, val AUC {self.val_auc:.3f}"
 
 
+class Snapshots(L.Callback):
+    """The detector's state dict (weights and buffers) before and after training, for tests of
+    what a detector keeps frozen."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, torch.Tensor]] = []
+
+    def _snapshot(self, module: L.LightningModule) -> None:
+        self.states.append({k: v.clone() for k, v in module.detector.state_dict().items()})
+
+    def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._snapshot(module)
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._snapshot(module)
+
+
 class _LossTrace(L.Callback):
     def __init__(self) -> None:
         self.losses: list[float] = []
