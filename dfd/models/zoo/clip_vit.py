@@ -8,10 +8,13 @@ linear layer detect fakes of generators never seen in training, where a network 
 fakes learns only their artefacts. `tune` picks what trains besides the head:
 
 - "frozen": nothing (Ojha et al.'s probe, `clip_linear`). A frozen tower means something only
-  with CLIP's pretrained weights: a frozen random tower is a fixed random projection;
-- "full": the whole tower (DeepfakeBench's `clip` detector, `clip_finetune`);
+  with CLIP's pretrained weights: a frozen random tower is a fixed random projection (offline,
+  its learning test shows the tower bit-identical and the head learning, not the AUC bar);
+- "full": the whole tower (DeepfakeBench's `clip` detector, `clip_finetune`); from random init
+  on CPU it fits its training faces but stays under the AUC bar on other people;
 - "lora": LoRA adapters on the attention projections (Hu et al., "LoRA: Low-Rank Adaptation of
-  Large Language Models", ICLR 2022) through `peft`, the tower itself frozen (`clip_lora`).
+  Large Language Models", ICLR 2022) through `peft`, the tower itself frozen (`clip_lora`); it
+  passes the learning bar on a small random tower.
 
 Groups: "backbone" is the part of the tower that trains by design (the tower, its adapters, or
 nothing) and "frozen" the part that never does. Staged unfreezing and `module.freeze_backbone`
