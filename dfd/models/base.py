@@ -34,8 +34,9 @@ from dfd.models.inputs import InputSpec
 
 # How a Grad-CAM layer's output is laid out: "frames" (B*T, C, h, w), a frame backbone's maps;
 # "channels_first" (B, C, T', h, w); "channels_last" (B, T', h, w, C); "tokens"
-# (B, 1 + T'*h*w, C), a class token then T' square frames of tokens.
-GradCamLayout = Literal["frames", "channels_first", "channels_last", "tokens"]
+# (B, 1 + T'*h*w, C), a class token then T' square frames of tokens; "frame_tokens"
+# (B*T, 1 + h*w, C), an image transformer's class token and square grid of tokens per frame.
+GradCamLayout = Literal["frames", "channels_first", "channels_last", "tokens", "frame_tokens"]
 
 
 @dataclass

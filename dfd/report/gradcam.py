@@ -8,8 +8,9 @@ with one feature volume (B, C, T', h, w) at the target layer, whatever the detec
   (B*T, C, h, w); that batch is unfolded to (B, C, T, h, w) and every frame keeps its own map;
 - "channels_first": 3D CNNs (r3d_18, mc3_18, r2plus1d_18, s3d) put out (B, C, T', h, w); the
   maps are interpolated from T' up to the clip's T frames;
-- "channels_last" (Video Swin: (B, T', h, w, C)) and "tokens" (MViT: a class token plus
-  T'*h*w tokens) are reshaped into the same volume.
+- "channels_last" (Video Swin: (B, T', h, w, C)), "tokens" (MViT: a class token plus
+  T'*h*w tokens) and "frame_tokens" (an image transformer on every frame, (B*T, 1 + h*w, C))
+  are reshaped into the same volume.
 
 The channel weights are the fake logit's gradients averaged over the whole volume, and one
 min-max scale is shared by all frames of a clip, so the overlays of a clip compare with one
@@ -150,12 +151,13 @@ def gradcam_maps(
 
 
 # the dimensions of each layout's output, and how it is described in errors
-LAYOUT_DIMS = {"frames": 4, "channels_first": 5, "channels_last": 5, "tokens": 3}
+LAYOUT_DIMS = {"frames": 4, "channels_first": 5, "channels_last": 5, "tokens": 3, "frame_tokens": 3}
 LAYOUT_WORDS = {
     "frames": "(B*T, C, h, w) frame feature maps",
     "channels_first": "(B, C, T, h, w) feature maps",
     "channels_last": "(B, T, h, w, C) maps",
     "tokens": "(B, tokens, C) tokens",
+    "frame_tokens": "(B*T, tokens, C) tokens of every frame",
 }
 
 
@@ -170,6 +172,9 @@ def _to_volume(detector: Detector, name: str, clip_len: int, output: object) -> 
             return output.permute(0, 4, 1, 2, 3)
         if layout == "tokens":
             return _token_volume(output, detector.gradcam_token_frames(clip_len), name)
+        if layout == "frame_tokens":  # (B*T, C, 1, h, w) -> (B, T, C, h, w) -> (B, C, T, h, w)
+            frames = _token_volume(output, 1, name).squeeze(2)
+            return frames.reshape(-1, clip_len, *frames.shape[1:]).transpose(1, 2)
         return output
     shape = tuple(output.shape) if ndim is not None else type(output).__name__
     raise ValueError(

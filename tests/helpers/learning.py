@@ -12,7 +12,7 @@ resnet18 ranged 0.64 to 0.75; 0.6 still lies above what chance gives on that set
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,23 @@ class Learned:
         return f"loss {self.first_loss:.3f} -> {self.last_loss:.3f}, val AUC {self.val_auc:.3f}"
 
 
+class Snapshots(L.Callback):
+    """The detector's state dict (weights and buffers) before and after training, for tests of
+    what a detector keeps frozen."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, torch.Tensor]] = []
+
+    def _snapshot(self, module: L.LightningModule) -> None:
+        self.states.append({k: v.clone() for k, v in module.detector.state_dict().items()})
+
+    def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._snapshot(module)
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._snapshot(module)
+
+
 class _LossTrace(L.Callback):
     def __init__(self) -> None:
         self.losses: list[float] = []
@@ -119,10 +136,11 @@ def learn(
     batch_size: int = 16,
     seed: int = 0,
     datamodule: Mapping[str, Any] | None = None,
+    callbacks: Sequence[L.Callback] = (),
 ) -> Learned:
     """Train `detector` (a config with `_target_`) for `steps` steps on the task; returns its
     loss trend and validation AUC. The datamodule gives the detector's `extra_targets`, as in
-    `train.py`; `datamodule` adds other datamodule settings."""
+    `train.py`; `datamodule` adds other datamodule settings; `callbacks` see the training."""
     L.seed_everything(seed, workers=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     module = DeepfakeDetectionModule(
@@ -151,7 +169,9 @@ def learn(
         enable_model_summary=False,
         enable_checkpointing=False,
     )
-    trainer = L.Trainer(max_steps=steps, limit_val_batches=0, callbacks=[trace], **quiet)
+    trainer = L.Trainer(
+        max_steps=steps, limit_val_batches=0, callbacks=[trace, *callbacks], **quiet
+    )
     trainer.fit(module, datamodule=data)
     (metrics,) = L.Trainer(**quiet).validate(module, datamodule=data, verbose=False)
     tenth = max(1, len(trace.losses) // 10)
