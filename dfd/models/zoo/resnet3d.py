@@ -104,25 +104,23 @@ class ResNet3d(nn.Module):
         return x
 
 
-def inflate_2d(model: ResNet3d, state: Mapping[str, torch.Tensor]) -> list[str]:
-    """Load a 2D ResNet's weights (torchvision names: layer1.0.conv1...) into the 3D one, each
+def inflate_2d(state: Mapping[str, torch.Tensor], model: ResNet3d) -> dict[str, torch.Tensor]:
+    """A 2D ResNet's state dict (torchvision names: layer1.0.conv1...) as the 3D one's, each
     kernel repeated over time and divided by its length (I3D's inflation: a still clip gives
-    the 2D network's activations). Returns the 3D parameter names left as they were."""
+    the 2D network's activations); its classifier (fc) is left out."""
     own = model.state_dict()
-    loaded = set()
+    inflated = {}
     for name, value in state.items():
-        target = name.replace("layer", "layers.", 1) if name.startswith("layer") else name
-        if name.startswith("layer"):  # layer1.0.conv1 -> layers.0.0.conv1
-            stage, rest = target.removeprefix("layers.").split(".", 1)
-            target = f"layers.{int(stage) - 1}.{rest}"
-        if target not in own:
+        if name.startswith("fc."):
             continue
-        if value.dim() == 4:
+        target = name
+        if name.startswith("layer"):  # layer1.0.conv1 -> layers.0.0.conv1
+            stage, rest = name.removeprefix("layer").split(".", 1)
+            target = f"layers.{int(stage) - 1}.{rest}"
+        if target in own and value.dim() == 4:
             kt, kh, kw = own[target].shape[2:]
             if (kh, kw) != tuple(value.shape[2:]):
-                raise ValueError(f"{name}: 2D kernel {tuple(value.shape[2:])} != 3D {(kh, kw)}")
+                raise ValueError(f"{name}: a {tuple(value.shape[2:])} kernel, not ({kh}, {kw})")
             value = value.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt
-        own[target] = value
-        loaded.add(target)
-    model.load_state_dict(own)
-    return sorted(set(own) - loaded)
+        inflated[target] = value
+    return inflated
