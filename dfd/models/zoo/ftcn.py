@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dfd.config import to_plain
 from dfd.models.base import Detector
 from dfd.models.inputs import InputSpec
 from dfd.models.weights import load_weights
@@ -86,7 +87,10 @@ class FTCN(Detector):
         3-4-6-3, 64); `head_*`: the temporal transformer; `max_clip_len`: its positions."""
         super().__init__()
         self.backbone = ResNet3d(
-            depths, width, spatial_kernel=1, temporal_kernels=I3D_TEMPORAL_KERNELS[: len(depths)]
+            to_plain(depths),
+            width,
+            spatial_kernel=1,
+            temporal_kernels=I3D_TEMPORAL_KERNELS[: len(depths)],
         )
         self.head = TemporalTransformer(
             self.backbone.num_features, head_dim, head_depth, head_heads, max_clip_len

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet50
 
+from dfd.config import to_plain
 from dfd.models.backbones import hub_error
 from dfd.models.base import Detector
 from dfd.models.inputs import InputSpec
@@ -53,7 +54,7 @@ class I3D(Detector):
         a local 2D ResNet state dict (torchvision names)."""
         super().__init__()
         self.backbone = ResNet3d(
-            depths, width, temporal_kernels=I3D_TEMPORAL_KERNELS[: len(depths)]
+            to_plain(depths), width, temporal_kernels=I3D_TEMPORAL_KERNELS[: len(depths)]
         )
         if weights:
             self.inflate(load_state_dict(weights), weights)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dfd.config import to_plain
 from dfd.models.backbones import timm_encoder
 from dfd.models.base import Detector
 from dfd.models.inputs import InputSpec
@@ -113,7 +114,11 @@ class TALL(Detector):
         self.mask_side = int(round(mask_fraction * self.cell))
         self.max_frame_stride = max_frame_stride
         self.backbone = timm_encoder(
-            backbone, pretrained, weights, img_size=thumbnail_size, **(backbone_kwargs or {})
+            backbone,
+            pretrained,
+            weights,
+            img_size=thumbnail_size,
+            **to_plain(backbone_kwargs or {}),
         )
         swin = self.backbone.model
         grid = swin.patch_embed.grid_size[0]
