@@ -40,6 +40,20 @@ def tile(clips: torch.Tensor, rows: int) -> torch.Tensor:
     return grid.reshape(b, c, rows * h, rows * w)
 
 
+def untile(maps: torch.Tensor, rows: int) -> torch.Tensor:
+    """Channels-last thumbnail maps (B, R, R, D) back to frames (B, T, R/rows, R/rows, D)."""
+    b, height, width, d = maps.shape
+    cells = maps.reshape(b, rows, height // rows, rows, width // rows, d).transpose(2, 3)
+    return cells.reshape(b, rows * rows, height // rows, width // rows, d)
+
+
+def retile(frames: torch.Tensor, rows: int) -> torch.Tensor:
+    """Frames (B, T, h, w, D) laid out again as one channels-last thumbnail (B, H, W, D)."""
+    b, _, h, w, d = frames.shape
+    grid = frames.reshape(b, rows, rows, h, w, d).transpose(2, 3)
+    return grid.reshape(b, rows * h, rows * w, d)
+
+
 def mask_square(clips: torch.Tensor, side: int, generator: torch.Generator | None = None):
     """Zero (the normalized mean) one side x side square per clip, at a random position shared
     by all of its frames."""
@@ -83,7 +97,7 @@ class TALL(Detector):
         "Xu, Liang, Jiang, Li, Xu, Chen, Guo, TALL: Thumbnail Layout for Deepfake Video "
         "Detection, ICCV 2023"
     )
-    gradcam_layout = "frames"
+    gradcam_layout = "channels_last"
 
     def __init__(
         self,
@@ -122,12 +136,14 @@ class TALL(Detector):
         )
         swin = self.backbone.model
         grid = swin.patch_embed.grid_size[0]
-        if grid % rows:
+        last_split = grid // 2 ** (len(swin.layers) - 2)  # the stage Grad-CAM reads, per side
+        if grid % rows or last_split % rows:
             raise ValueError(
-                f"TALL: {grid} patches per side do not split into {rows} cells; "
-                "pick a thumbnail_size that does"
+                f"TALL: {grid} patches per side do not split into {rows} cells at every stage "
+                "but the last; pick a thumbnail_size that does"
             )
         self.layout = FrameEmbedding(clip_len, rows, swin.embed_dim)
+        self.frame_maps = nn.Identity()  # the second-to-last stage's maps, cut back into frames
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.backbone.num_features, 1)
 
@@ -150,6 +166,11 @@ class TALL(Detector):
     def parameter_groups(self) -> dict[str, nn.Module]:
         return {"backbone": self.backbone, "layout": self.layout, "head": self.classifier}
 
+    def gradcam_target_layers(self) -> list[str]:
+        """The second-to-last Swin stage, per frame (the last one's grid may not split into
+        cells: 7 x 7 at 224 px)."""
+        return ["frame_maps"]
+
     def thumbnail(self, clips: torch.Tensor) -> torch.Tensor:
         """The clips as thumbnails (B, C, S, S), a square masked in every frame while training."""
         b, t, c, h, w = clips.shape
@@ -168,6 +189,7 @@ class TALL(Detector):
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         swin = self.backbone.model
-        tokens = self.layout(swin.patch_embed(self.thumbnail(clips)))
-        features = swin.forward_head(swin.norm(swin.layers(tokens)), pre_logits=True)
+        maps = swin.layers[:-1](self.layout(swin.patch_embed(self.thumbnail(clips))))
+        maps = retile(self.frame_maps(untile(maps, self.rows)), self.rows)
+        features = swin.forward_head(swin.norm(swin.layers[-1](maps)), pre_logits=True)
         return self.classifier(self.dropout(features)).squeeze(-1)

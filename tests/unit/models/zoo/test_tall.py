@@ -11,7 +11,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from dfd.models.zoo.tall import TALL, mask_square, tile
+from dfd.models.zoo.tall import TALL, mask_square, retile, tile, untile
 from helpers.face_clips import face_clips
 from helpers.learning import learn
 from helpers.runs import compose_train
@@ -31,6 +31,16 @@ def tiny(**settings) -> TALL:
 def test_frames_are_tiled_row_by_row() -> None:
     clips = torch.arange(4.0).view(1, 4, 1, 1, 1).expand(1, 4, 1, 2, 2)
     assert tile(clips, 2)[0, 0].tolist() == [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
+
+
+def test_grad_cam_s_frame_maps_cut_the_thumbnail_back_into_its_frames() -> None:
+    clips = torch.randn(2, 4, 3, 6, 6)
+    maps = tile(clips, 2).permute(0, 2, 3, 1)  # channels last, as Swin's stages give them
+    assert torch.equal(untile(maps, 2), clips.permute(0, 1, 3, 4, 2))
+    assert torch.equal(retile(untile(maps, 2), 2), maps)
+    detector = tiny()
+    assert detector.gradcam_target_layers() == ["frame_maps"]
+    assert detector.gradcam_layout == "channels_last"
 
 
 def test_the_mask_is_one_square_at_the_same_place_in_every_frame() -> None:
