@@ -16,6 +16,11 @@ video-level augmentations (clip-wise cutout and such) are not included.
 How dfd differs from DeepfakeBench: its clips are frames spread over the whole video; here
 they are consecutive (`max_frame_stride` 1, see conf/model/altfreezing.yaml). Kinetics-400
 weights for R(2+1)D-18 come from torchvision online (`pretrained: true`); none offline.
+
+At the zoo's learning scale on CPU, R(2+1)D-18 (31M parameters, from scratch) gets 40 steps
+of 8 clips (about 5 minutes on a shared 2-core machine): its loss falls (0.74 -> 0.60) but the
+validation AUC stays under the zoo's bar (0.57); its learning test asserts the falling loss,
+and a unit test that each phase moves only its own weights.
 """
 
 from __future__ import annotations
