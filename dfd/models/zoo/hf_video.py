@@ -70,9 +70,9 @@ class HFVideoDetector(Detector):
 
     label = ""
 
-    def __init__(self, hf_id: str, pretrained: bool, max_frame_stride: int | None) -> None:
+    def __init__(self, hf_id: str, max_frame_stride: int | None) -> None:
         super().__init__()
-        self.hf_id, self.pretrained = hf_id, pretrained
+        self.hf_id = hf_id
         self.max_frame_stride = max_frame_stride
 
     @abstractmethod
@@ -106,7 +106,7 @@ class HFVideoDetector(Detector):
 
 class TimeSformer(HFVideoDetector):
     """TimeSformer (divided space-time attention); its class token is classified. Grad-CAM
-    reads the per-frame patch embedding (its later patch tokens are ordered patch-major)."""
+    reads the per-frame patch embedding's (B*T, D, h, w) maps."""
 
     paper = (
         "Bertasius, Wang, Torresani, Is Space-Time Attention All You Need for Video "
@@ -125,7 +125,7 @@ class TimeSformer(HFVideoDetector):
     ) -> None:
         """`config`: TimesformerConfig settings (defaults: ViT-B, 8 frames of 224 px, patch
         16); `pretrained`: `hf_id`'s weights and config from the hub instead."""
-        super().__init__(hf_id, pretrained, max_frame_stride)
+        super().__init__(hf_id, max_frame_stride)
         self.backbone = (
             from_hub(TimesformerModel, hf_id)
             if pretrained
@@ -168,7 +168,7 @@ class VideoMAE(HFVideoDetector):
     ) -> None:
         """`config`: VideoMAEConfig settings (defaults: ViT-B, 16 frames of 224 px, tubelets
         of 2 frames); `pretrained`: `hf_id`'s self-supervised weights from the hub instead."""
-        super().__init__(hf_id, pretrained, max_frame_stride)
+        super().__init__(hf_id, max_frame_stride)
         settings = {"use_mean_pooling": True, **to_plain(config or {})}
         self.backbone = (
             from_hub(VideoMAEModel, hf_id)
@@ -203,7 +203,7 @@ class VideoMAE(HFVideoDetector):
 
 class XCLIP(HFVideoDetector):
     """X-CLIP's video encoder: per-frame CLIP with cross-frame messages, projection, MIT.
-    Grad-CAM reads the per-frame patch embedding (later tokens carry message tokens)."""
+    Grad-CAM reads the per-frame patch embedding's (B*T, D, h, w) maps."""
 
     paper = (
         "Ni, Peng, Chen, Zhang, Meng, Fu, Xiang, Ling, Expanding Language-Image Pretrained "
@@ -223,7 +223,7 @@ class XCLIP(HFVideoDetector):
     ) -> None:
         """`vision_config`: XCLIPVisionConfig settings (defaults: ViT-B/32, 8 frames of 224
         px, a 1-layer MIT); `pretrained`: `hf_id`'s weights from the hub instead."""
-        super().__init__(hf_id, pretrained, max_frame_stride)
+        super().__init__(hf_id, max_frame_stride)
         if pretrained:
             full = from_hub(XCLIPModel, hf_id)
         else:

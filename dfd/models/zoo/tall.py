@@ -5,9 +5,10 @@ ICCV 2023. The T consecutive frames of a clip are each resized to a cell and lai
 row in a sqrt(T) x sqrt(T) grid (4 frames, 2 x 2, in a 224 px thumbnail: the paper's default),
 so a 2D backbone sees spatial artefacts inside each cell and temporal changes across cells.
 At training time the paper masks a fixed-size square at the same random position in every
-frame of the clip before tiling, so the network cannot lean on one facial region; a learned
-embedding per frame position (added to each cell's patch tokens) tells the network which
-frame a token comes from. The backbone is a timm Swin (Swin-B at 224 for users; a tiny Swin
+frame of the clip before tiling, so the network cannot lean on one facial region. A learned
+embedding per frame position, added to each cell's patch tokens, tells the network which
+frame a token comes from (DeepfakeBench's TALL has one; dfd did not find it in the paper's
+text, so it is named here as an addition). The backbone is a timm Swin (Swin-B at 224 for users; a tiny Swin
 in the tests); one logit, trained with BCE (the paper's two-way softmax is the same model).
 
 How dfd differs from DeepfakeBench: DeepfakeBench's clips take 4 of 32 frames spread over the
