@@ -7,8 +7,8 @@ so a 2D backbone sees spatial artefacts inside each cell and temporal changes ac
 At training time the paper masks a fixed-size square at the same random position in every
 frame of the clip before tiling, so the network cannot lean on one facial region. A learned
 embedding per frame position, added to each cell's patch tokens, tells the network which
-frame a token comes from (DeepfakeBench's TALL has one; dfd did not find it in the paper's
-text, so it is named here as an addition). The backbone is a timm Swin (Swin-B at 224 for users; a tiny Swin
+frame a token comes from (as in DeepfakeBench's TALL; not checked against the paper's
+released code). The backbone is a timm Swin (Swin-B at 224 for users; a tiny Swin
 in the tests); one logit, trained with BCE (the paper's two-way softmax is the same model).
 
 How dfd differs from DeepfakeBench: DeepfakeBench's clips take 4 of 32 frames spread over the
