@@ -140,6 +140,17 @@ def frame_indices(row: Mapping[str, object] | pd.Series) -> list[int]:
     return [int(item) for item in split_list(row["frame_indices"])]
 
 
+def frame_stride(rows: pd.DataFrame) -> tuple[float, float]:
+    """(stride, fps): the median gap in source frames between consecutive kept frames of these
+    clips (0.0 with no clip of two frames) and their median source frame rate."""
+    gaps = [gap for _, row in rows.iterrows() for gap in np.diff(frame_indices(row))]
+    fps = rows["fps"][rows["fps"] > 0]
+    return (
+        float(np.median(gaps)) if gaps else 0.0,
+        float(fps.median()) if len(fps) else 0.0,
+    )
+
+
 def det_scores(row: Mapping[str, object] | pd.Series) -> list[float]:
     """Detection probability per crop (0.0 where the box was interpolated)."""
     return [float(item) for item in split_list(row["det_scores"])]

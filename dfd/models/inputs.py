@@ -11,7 +11,10 @@ class InputSpec:
     """What a detector takes: frames (each frame seen by an image backbone) or whole clips (a
     video network), `channels` per frame, and the accepted clip length T and image size
     (exact values, or bounds; None = any). `native_clip_len` and `native_image_size` are the
-    shape its paper used, where `dfd models` measures it (None: the datamodule's default)."""
+    shape its paper used, where `dfd models` measures it (None: the datamodule's default).
+    `max_frame_stride` is, for a video detector that models motion between consecutive frames,
+    the largest gap in source frames it accepts between a clip's frames (None: any, e.g. frames
+    spread over the whole video); training holds the prepared frames to it at start-up."""
 
     kind: Literal["frames", "clips"] = "frames"
     channels: int = 3
@@ -22,6 +25,7 @@ class InputSpec:
     max_clip_len: int | None = None
     native_clip_len: int | None = None
     native_image_size: int | None = None
+    max_frame_stride: int | None = None
 
     def needs(self) -> list[str]:
         """The requirements in words, e.g. ['clip_len == 16', 'image_size == 224']."""
@@ -75,4 +79,19 @@ class InputSpec:
             f"{model} needs {' and '.join(self.needs())}; got clip_len={clip_len}, "
             f"image_size={image_size}. Set datamodule.clip_len={fit_len} "
             f"datamodule.image_size={fit_size}, or pick another model."
+        )
+
+    def check_stride(
+        self, model: str, stride: float, source_fps: float, data: str = "<name>"
+    ) -> None:
+        """Raise ValueError naming the dense preparation to run if the prepared frames lie
+        `stride` source frames apart (median) and the detector wants them closer."""
+        if self.max_frame_stride is None or stride <= self.max_frame_stride:
+            return
+        fps = f"{source_fps / self.max_frame_stride:g}" if source_fps > 0 else "<video fps>"
+        raise ValueError(
+            f"{model} needs clips of frames at most {self.max_frame_stride} source frame(s) "
+            f"apart; the prepared frames are {stride:g} apart (spread over each video). "
+            f"Prepare densely: dfd prepare data={data} prepare.fps={fps} prepare.max_frames=64 "
+            "(into a new prepared_dir), or pick another model."
         )

@@ -17,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from dfd.data.datamodule import FaceClipDataModule, check_targets
 from dfd.datasets.identity_check import identity_message, identity_overlap
+from dfd.datasets.manifest import frame_stride, ok_rows, read_manifest
+from dfd.models.base import Detector
 from dfd.module import DeepfakeDetectionModule
 from dfd.runs import RunDir, save_run_info
 from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
@@ -137,7 +139,19 @@ def build_module_and_data(cfg: DictConfig) -> tuple[DeepfakeDetectionModule, Fac
     check_targets(targets, data.online_self_blend, data.pair_self_blend)
     datamodule: FaceClipDataModule = instantiate(cfg.datamodule, targets=targets)
     module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
+    check_frame_stride(
+        module.detector, Path(datamodule.hparams.manifest_path), cfg.data.get("name")
+    )
     return module, datamodule
+
+
+def check_frame_stride(detector: Detector, manifest: Path, data_name: str | None) -> None:
+    """A detector of motion between consecutive frames (`InputSpec.max_frame_stride`) refuses
+    frames prepared spread over each video, naming the dense preparation, before any training."""
+    if detector.input_spec.max_frame_stride is None or not manifest.is_file():
+        return  # no stated stride; a missing manifest is the datamodule's error to give
+    stride, fps = frame_stride(ok_rows(read_manifest(manifest)))
+    detector.input_spec.check_stride(detector.describe(), stride, fps, data_name or "<name>")
 
 
 def train(cfg: DictConfig) -> float | None:

@@ -23,7 +23,14 @@ from helpers.runs import compose_train, options
 
 # the tiny dataset's own shape: 4 frames of 64 px crops
 TINY_CLIP_LEN, TINY_SIZE = 4, 64
-HEAVY = {"mvit_v2_s", "s3d"}  # fixed large inputs: one clip per batch, backward only when slow
+HEAVY = {
+    "mvit_v2_s",
+    "s3d",
+    "tall",
+    "timesformer",
+    "videomae",
+    "xclip",
+}  # fixed large inputs: one clip per batch, backward only when slow
 
 
 def build(tmp_path: Path, option: str, *overrides: str) -> DeepfakeDetectionModule:
