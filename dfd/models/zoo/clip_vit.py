@@ -185,7 +185,7 @@ class CLIPDetector(PerFrameDetector):
         return f"{type(self).__name__} ({self.name}, {shape}, tune={self.tune})"
 
     def weights_source(self) -> str:
-        return f"transformers:{self.name}"
+        return f"huggingface:{self.name}"
 
     def parameter_groups(self) -> dict[str, nn.Module]:
         """Groups: "backbone", the tower's parameters that train by design; "frozen", the rest

@@ -67,7 +67,7 @@ def test_configs_name_vit_b16_and_where_its_weights_come_from(
     }
     assert cfg.tune == {"linear": "frozen", "finetune": "full", "lora": "lora"}[tune]
     detector = build(tmp_path, option)
-    assert detector.weights_source() == "transformers:openai/clip-vit-base-patch16"
+    assert detector.weights_source() == "huggingface:openai/clip-vit-base-patch16"
     assert "ICML 2021" in detector.paper and "CVPR 2023" in detector.paper
     assert detector.input_spec.native_image_size == 64  # the tiny tower's own size
 
