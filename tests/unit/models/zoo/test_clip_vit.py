@@ -14,10 +14,10 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import BackboneFinetuning
 from omegaconf import OmegaConf
-from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from dfd.models.zoo.clip_vit import CLIPDetector
 from dfd.report.gradcam import gradcam_maps
+from helpers.clip_towers import tiny_hf_tower
 from helpers.face_clips import face_clips
 from helpers.learning import Snapshots, learn
 from helpers.runs import compose_train
@@ -32,19 +32,6 @@ def build(tmp_path: Path, option: str, *overrides: str) -> CLIPDetector:
     detector = instantiate(cfg.model)
     assert isinstance(detector, CLIPDetector)
     return detector
-
-
-def tiny_hf_tower(seed: int = 0) -> CLIPVisionModel:
-    torch.manual_seed(seed)
-    config = CLIPVisionConfig(
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        patch_size=16,
-        image_size=64,
-    )
-    return CLIPVisionModel(config)
 
 
 def trainable(detector: CLIPDetector) -> set[str]:

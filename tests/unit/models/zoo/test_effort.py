@@ -14,10 +14,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
-from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from dfd.models.zoo.clip_vit import CLIPDetector
 from dfd.models.zoo.effort import Effort, SVDResidualLinear, smallest_singular
+from helpers.clip_towers import tiny_hf_tower
 from helpers.face_clips import face_clips
 from helpers.learning import Snapshots, learn
 from helpers.runs import compose_train
@@ -96,17 +96,7 @@ def test_losses_are_the_papers_near_zero_at_init_and_grow_off_the_residual() -> 
 
 
 def test_only_the_residuals_and_head_train_and_the_tower_is_unchanged(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    tower = CLIPVisionModel(
-        CLIPVisionConfig(
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=128,
-            patch_size=16,
-            image_size=64,
-        )
-    )
+    tower = tiny_hf_tower()
     torch.save(tower.state_dict(), tmp_path / "tower.pt")
     weights = f"model.weights={tmp_path / 'tower.pt'}"
     effort = build(tmp_path, weights, "model.residual_rank=3").eval()
