@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from dfd.datasets.manifest import MANIFEST_COLUMNS
+from dfd.datasets.media import is_media
 
 log = logging.getLogger(__name__)
 REAL, FAKE = 0, 1
@@ -277,8 +278,11 @@ def _kaggle_video(
     if path in seen:
         return None, f"duplicate file {file!r}"
     seen.add(path)
-    if not path.is_file():
-        return None, f"file not found: {path}"
+    if not is_media(path):
+        problem = (
+            "neither a video file nor a folder of frames" if path.exists() else "file not found"
+        )
+        return None, f"{problem}: {path}"
     video_id = video_id_for(path, video_root)
     original = _cell(row, columns.original) if label == FAKE else ""
     group = (

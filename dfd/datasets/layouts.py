@@ -23,17 +23,11 @@ from dfd.datasets.labels import (
     LabelTable,
     video_id_for,
 )
+from dfd.datasets.media import media_under
 from dfd.datasets.splits import LinkedIds
 
 log = logging.getLogger(__name__)
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 FF_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
-
-
-def _videos_under(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
-    )
 
 
 def _require_dir(folder: Path, what: str) -> None:
@@ -49,7 +43,7 @@ def read_folder_tree(root: str | Path) -> LabelTable:
     for name, label in (("real", REAL), ("fake", FAKE)):
         folder = root / name
         _require_dir(folder, f"'{name}/' folder")
-        for path in _videos_under(folder):
+        for path in media_under(folder):
             video_id = video_id_for(path, root)
             table.videos.append(LabeledVideo(path, video_id, label, group=video_id))
     return table
@@ -85,7 +79,7 @@ def read_faceforensics(
     originals_dir = root / "original_sequences" / "youtube" / compression / "videos"
     _require_dir(originals_dir, "FaceForensics++ originals folder")
     entries: list[tuple[Path, str, list[str]]] = [
-        (path, REAL_METHOD, [path.stem]) for path in _videos_under(originals_dir)
+        (path, REAL_METHOD, [path.stem]) for path in media_under(originals_dir)
     ]
     table = LabelTable()
     for method in methods:
@@ -95,7 +89,7 @@ def read_faceforensics(
                 (f"manipulated_sequences/{method}", f"folder missing: {method_dir}")
             )
             continue
-        for path in _videos_under(method_dir):
+        for path in media_under(method_dir):
             ids = path.stem.split("_")
             if len(ids) != 2:
                 table.rejected.append(
@@ -186,7 +180,7 @@ def _celebdf_videos(root: Path, table: LabelTable) -> list[_CelebVideo]:
     videos = []
     for folder in CELEBDF_FOLDERS:
         _require_dir(root / folder, f"Celeb-DF '{folder}/' folder")
-        for path in _videos_under(root / folder):
+        for path in media_under(root / folder):
             video, reason = _celebdf_video(path, folder, video_id_for(path, root))
             if video is None:
                 table.rejected.append((path.relative_to(root).as_posix(), reason))

@@ -1,7 +1,8 @@
 """The videos named on a command line: files, folders (searched recursively) and globs.
 
 A file named directly is always tried; folders and glob matches give the files with a video
-suffix. What names nothing becomes an input with a problem, so it still gets its row.
+suffix and the frame folders (:mod:`dfd.datasets.media`: a folder of images is one video).
+What names nothing becomes an input with a problem, so it still gets its row.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-from dfd.datasets.layouts import VIDEO_SUFFIXES
+from dfd.datasets.media import is_video_file, media_under
 
 GLOB_CHARACTERS = frozenset("*?[")
 
@@ -23,28 +24,22 @@ class VideoInput:
     problem: str = ""
 
 
-def _videos_in(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-    )
-
-
 def _expand(argument: str) -> list[VideoInput]:
     path = Path(argument).expanduser()
     if path.is_file():
         return [VideoInput(path)]
     if path.is_dir():
-        found = _videos_in(path)
+        found = media_under(path)
         return [VideoInput(p) for p in found] or [
-            VideoInput(path, "no_videos: the folder holds no video file")
+            VideoInput(path, "no_videos: the folder holds no video file and no frames")
         ]
     if GLOB_CHARACTERS & set(argument):
         matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True))]
         found = [
             p
             for m in matches
-            for p in (_videos_in(m) if m.is_dir() else [m])
-            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+            for p in (media_under(m) if m.is_dir() else [m])
+            if p.is_dir() or is_video_file(p)
         ]
         return [VideoInput(p) for p in found] or [
             VideoInput(path, "missing_file: nothing matches the pattern")

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dfd.datasets.layouts import VIDEO_SUFFIXES
+from dfd.datasets.media import VIDEO_SUFFIXES
 from dfd.errors import UsageError
 from dfd.inference.checkpoint import load_checkpoint
 from dfd.inference.preparation import config_defaults

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dfd.datasets.manifest import STATUS_OK, STATUS_SKIPPED, join_list
+from dfd.datasets.media import is_media
 from dfd.prepare.crops import crop_square, save_rgb_jpeg
 from dfd.prepare.faces import Detections, FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record
@@ -47,9 +48,14 @@ def prepare_video(
     """Prepare one video and record it; returns one result dict per clip (or one skip)."""
     info: VideoInfo | None = None
     try:
-        if not path.is_file():
+        if not is_media(path):
             raise SkipVideo("missing_file")
-        video = open_video(path, threads=decode_threads, decoder=settings.decoder)
+        video = open_video(
+            path,
+            threads=decode_threads,
+            decoder=settings.decoder,
+            folder_fps=settings.frame_folder_fps,
+        )
         info = video.info
         clips = _extract(video, video_id, prepared_dir, settings, detector)
     except VideoReadError as error:

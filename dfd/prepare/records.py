@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from dfd.datasets.media import frame_files
+
 RECORDS_DIR = "records"
 
 
@@ -20,8 +22,12 @@ def record_path(prepared_dir: Path, video_id: str) -> Path:
 
 
 def source_stamp(path: Path) -> list[int] | None:
-    """Size and modification time of a source video; None when it does not exist."""
+    """Size and modification time of a source video (of a frame folder: its frames' total size
+    and newest time); None when it does not exist."""
     try:
+        if path.is_dir():
+            stats = [frame.stat() for frame in frame_files(path)]
+            return [sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)]
         stat = path.stat()
     except OSError:
         return None

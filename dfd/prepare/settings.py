@@ -23,6 +23,7 @@ OUTPUT_FIELDS = (
     "max_faces",
     "min_track_fraction",
     "min_face_frames",
+    "frame_folder_fps",
 )
 
 
@@ -49,6 +50,7 @@ class PrepareSettings:
     min_face_frames: int = 2
     detect_batch: int = 16
     decoder: str = "pyav"
+    frame_folder_fps: float = 25.0
     frame_memory_mb: int = 1024
     device: str = "auto"
     workers: int = 1

@@ -20,6 +20,7 @@ import numpy as np
 from av.video.stream import VideoStream
 
 from dfd.prepare.decoders import DECODERS, FrameSource
+from dfd.prepare.frame_folder import FrameFolderFrames
 
 EMPTY_FILE = "empty_file"
 NO_VIDEO_STREAM = "no_video_stream"
@@ -113,15 +114,20 @@ class Video:
         return np.stack(frames), kept
 
 
-def open_video(path: str | Path, threads: int = 0, decoder: str = "pyav") -> Video:
+def open_video(
+    path: str | Path, threads: int = 0, decoder: str = "pyav", folder_fps: float = 25.0
+) -> Video:
     """Open a video on the CPU, or raise :class:`VideoReadError` with the reason it cannot be read.
 
     ``threads`` decoder threads (0: as many as there are cores); ``decoder`` one of
-    :data:`dfd.prepare.decoders.DECODERS`.
+    :data:`dfd.prepare.decoders.DECODERS`. A folder is read as its frames, played at
+    ``folder_fps`` (:mod:`dfd.prepare.frame_folder`).
     """
     if decoder not in DECODERS:
         raise ValueError(f"unknown decoder {decoder!r}; choose one of {sorted(DECODERS)}")
     path = Path(path)
+    if path.is_dir():
+        return _open_frame_folder(path, folder_fps)
     probe = _probe(path)
     try:
         frames: FrameSource = DECODERS[decoder](path, threads, probe.rotation)
@@ -138,6 +144,17 @@ def open_video(path: str | Path, threads: int = 0, decoder: str = "pyav") -> Vid
         rotation=probe.rotation,
     )
     return Video(frames, info)
+
+
+def _open_frame_folder(folder: Path, fps: float) -> Video:
+    frames = FrameFolderFrames(folder, fps)
+    if frames.num_frames == 0:
+        raise VideoReadError(NO_FRAMES, "the folder holds no image file")
+    try:
+        width, height = frames.first_size()
+    except (ValueError, OSError) as error:
+        raise VideoReadError(UNREADABLE, f"first frame: {_describe(error)}") from error
+    return Video(frames, VideoInfo(frames.num_frames, fps, width, height, rotation=0))
 
 
 def sample_indices(total: int, num_frames: int) -> list[int]:

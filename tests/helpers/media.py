@@ -103,6 +103,20 @@ def write_h264(
     return path
 
 
+def frame_folder(folder: Path, count: int = 12, suffix: str = ".png") -> Path:
+    """A video given as its frames: ``1.png`` ... ``<count>.png`` (numbered without padding, so
+    only a natural sort keeps them in order) of the face photo with markers; the last frame is
+    a quarter larger, as per-frame face crops can be."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = face_frames(count)
+    for index, frame in enumerate(frames):
+        image = Image.fromarray(frame)
+        if index == count - 1:
+            image = image.resize((frame.shape[1] * 5 // 4, frame.shape[0] * 5 // 4))
+        image.save(folder / f"{index + 1}{suffix}")
+    return folder
+
+
 def empty_file(folder: Path) -> Path:
     """A zero-byte ``.mp4``."""
     path = folder / "empty.mp4"

@@ -13,6 +13,7 @@ from dfd.datasets.layouts import read_celebdf, read_faceforensics, read_folder_t
 from dfd.datasets.splits import assert_no_group_leakage, assign_splits
 from dfd.demo.media import fetch_media
 from dfd.prepare.runner import PrepareSettings, prepare_dataset
+from helpers.media import frame_folder
 
 PAIRS = [("000", "003"), ("010", "011"), ("020", "021")]
 CELEB_REAL = ["id0_0000", "id0_0001", "id1_0000", "id2_0000", "id3_0000", "id4_0000"]
@@ -122,11 +123,13 @@ def test_folder_tree_labels_by_folder(tmp_path: Path, real_video: Path) -> None:
     place(real_video, tmp_path / "real/day2/b.mp4")
     place(real_video, tmp_path / "fake/c.mp4")
     (tmp_path / "fake/notes.txt").write_text("not a video")
+    frame_folder(tmp_path / "fake/d_frames", count=2)  # a video given as its frames
     table = read_folder_tree(tmp_path)
     assert {(v.video_id, v.label) for v in table.videos} == {
         ("real/a", 0),
         ("real/day2/b", 0),
         ("fake/c", 1),
+        ("fake/d_frames", 1),
     }
     place(real_video, tmp_path / "only_real/real/x.mp4")
     with pytest.raises(FileNotFoundError, match="'fake/' folder"):
@@ -276,6 +279,15 @@ def test_kaggle_groups_fakes_with_their_original(
         ("e", FAKE, "e", None),
     ]
     assert "every video has split 'train'" in caplog.text
+
+
+def test_a_label_row_may_name_a_folder_of_frames(kaggle_tree: Path) -> None:
+    frame_folder(kaggle_tree / "frames_a", count=2)
+    (kaggle_tree / "empty_dir").mkdir()
+    (kaggle_tree / "frames.csv").write_text("filename,label\nframes_a,FAKE\nempty_dir,REAL\n")
+    table = read_kaggle_csv(kaggle_tree / "frames.csv", kaggle_tree)
+    assert [(v.video_id, v.label) for v in table.videos] == [("frames_a", FAKE)]
+    assert table.rejected[0][1].startswith("neither a video file nor a folder of frames")
 
 
 def test_kaggle_rejects_bad_rows_with_reasons(kaggle_tree: Path) -> None:

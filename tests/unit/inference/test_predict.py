@@ -45,6 +45,7 @@ def test_inputs_expand_files_folders_and_globs(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "empty").mkdir()
+    media.frame_folder(tmp_path / "frames", count=2)  # a video given as its frames
     inputs = expand_inputs(
         [
             str(tmp_path),
@@ -61,6 +62,7 @@ def test_inputs_expand_files_folders_and_globs(tmp_path: Path) -> None:
         ("a.mp4", ""),
         ("b.MOV", ""),
         ("c.mkv", ""),
+        ("frames", ""),
         ("notes.txt", ""),
         ("*.avi", "missing_file"),
         ("empty", "no_videos"),
@@ -310,3 +312,15 @@ def test_a_damaged_middle_is_scored_on_the_frames_that_decode(
     assert row["status"] == "ok" and row["frames_used"] == 3
     assert row["notes"] == ["1 of 4 sampled frames did not decode"]
     assert row["face_scores"][0]["faces_in"] == "3 of 3 frames"
+
+
+@pytest.mark.slow
+def test_a_folder_of_frames_is_scored_as_one_video(tiny_run: Path, tmp_path: Path) -> None:
+    folder = media.frame_folder(tmp_path / "frames", count=10, suffix=".jpg")
+    result = predict_cli(
+        str(tiny_run), str(folder), "--json", str(tmp_path / "out.json"), "--device", "cpu"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (row,) = json.loads((tmp_path / "out.json").read_text())["videos"]
+    assert row["status"] == "ok" and row["frames_used"] == 4
+    assert row["video"].endswith("frames")
