@@ -23,12 +23,15 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def prepared_demo(root: Path) -> list[str]:
+def prepared_demo(root: Path, dense: bool = False) -> list[str]:
     """The demo built and prepared under `root` (kept between runs); the overrides that point
-    training at it."""
-    raw, prepared = root / "demo" / "raw", root / "demo" / "prepared"
-    if not (prepared / "manifest.csv").exists():
+    training at it. `dense`: prepared a second time as consecutive frames (25 fps, the first
+    16 of each clip), for video detectors that model motion between neighbouring frames."""
+    raw = root / "demo" / "raw"
+    prepared = root / "demo" / ("prepared_dense" if dense else "prepared")
+    if not (raw / "labels.csv").exists():
         run([sys.executable, "-m", "dfd.demo.build", "--force", "--out", str(raw)])
+    if not (prepared / "manifest.csv").exists():
         run(
             [
                 sys.executable,
@@ -37,6 +40,7 @@ def prepared_demo(root: Path) -> list[str]:
                 "data=demo",
                 f"data.raw_dir={raw}",
                 f"data.prepared_dir={prepared}",
+                *(["prepare.fps=25", "prepare.max_frames=16"] if dense else []),
             ]
         )
     return [f"data.raw_dir={raw}", f"data.prepared_dir={prepared}"]

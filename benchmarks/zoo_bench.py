@@ -3,7 +3,9 @@
     python benchmarks/zoo_bench.py [--root DIR] [--models xception f3net ...] [--epochs 6]
         [--image-size 112] [--clip-len 4] [train overrides ...]
 
-The protocol is the demo's own split: train on the real clips, self-blends and face swaps of
+Video detectors that model motion between neighbouring frames train on the demo prepared a
+second time as consecutive frames (the first 16 of each clip at 25 fps); the others on the
+default preparation (frames spread over each clip). The protocol is the demo's own split: train on the real clips, self-blends and face swaps of
 some people, pick the checkpoint on other people (validation), test on people neither saw.
 Every detector gets the same recipe (epochs, image size, clip length, optimiser, seed);
 where a detector cannot take that clip (a fixed length or a minimum size), it gets the nearest
@@ -15,11 +17,15 @@ shape, parameters, training minutes. At this scale (a few dozen training videos 
 people, CPU, minutes per detector) a ranking shows which detectors learn the demo's cues
 from little data, not which generalises best on real deepfakes; run the same script with a
 real dataset's overrides (`data=ffpp ...`) and more epochs on a GPU for that.
+
+Resumable: each detector's row is written as soon as it finishes, and a later run with the same
+recipe keeps the rows already there (rerun one with `--redo NAME`); a new recipe starts over.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -28,7 +34,7 @@ import tempfile
 from pathlib import Path
 
 from demo_data import newest_run, prepared_demo, run
-from results_table import write_table
+from results_table import RESULTS, write_table
 
 from dfd.models.catalog import build, model_names
 from dfd.runs import RunDir
@@ -47,9 +53,10 @@ HEADER = (
 )
 
 
-def train_one(name: str, args: argparse.Namespace, data: list[str], extra: list[str]) -> tuple:
+def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
     """Train and test one detector; its row (the error in the last column if it failed)."""
     detector, _ = build(name)
+    data = prepared_demo(args.root, dense=detector.input_spec.max_frame_stride is not None)
     clip_len, image_size = detector.input_spec.nearest(args.clip_len, args.image_size)
     parameters = sum(p.numel() for p in detector.parameters())
     shape = f"{clip_len}x{image_size}px"
@@ -90,24 +97,39 @@ def train_one(name: str, args: argparse.Namespace, data: list[str], extra: list[
     )
 
 
+def finished_rows(recipe: str) -> dict[str, tuple]:
+    """Rows of an earlier run with this recipe, by detector (none if the recipe changed); a
+    detector that failed is tried again."""
+    table, note = RESULTS / "zoo.csv", RESULTS / "zoo.note.md"
+    if not table.exists() or not note.exists() or recipe not in note.read_text():
+        return {}
+    with table.open(newline="") as rows:
+        return {row[0]: tuple(row) for row in list(csv.reader(rows))[1:] if not row[-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-zoo")
     parser.add_argument("--models", nargs="+", default=None, help="default: every model config")
+    parser.add_argument("--redo", nargs="+", default=[], help="train these again")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--image-size", type=int, default=112)
     parser.add_argument("--clip-len", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args, extra = parser.parse_known_args()
-    data = prepared_demo(args.root)
-    rows = [train_one(name, args, data, extra) for name in args.models or model_names()]
-    for row in rows:
-        print("  ".join(str(value) for value in row[:8]))
     recipe = (
         f"{args.epochs} epochs, clip {args.clip_len} x {args.image_size} px, seed {args.seed}"
         + (f", {' '.join(extra)}" if extra else "")
     )
-    write_table("zoo", HEADER, rows, f"{os.cpu_count()} CPU cores; shared recipe: {recipe}.")
+    note = f"{os.cpu_count()} CPU cores; shared recipe: {recipe}."
+    rows = {name: row for name, row in finished_rows(recipe).items() if name not in args.redo}
+    for name in args.models or model_names():
+        if name in rows:
+            print(f"{name}: kept from the last run with this recipe", flush=True)
+            continue
+        rows[name] = train_one(name, args, extra)
+        print("  ".join(str(value) for value in rows[name][:8]), flush=True)
+        write_table("zoo", HEADER, sorted(rows.values()), note)
 
 
 if __name__ == "__main__":
