@@ -54,6 +54,20 @@ MOVED_MODULES = {
     "dfd.console": "dfd.tasks.console",
 }
 REMOVED_PACKAGES = {"dfd.fakes"}
+# single functions that left a module that still exists: old dotted path -> new one
+MOVED_NAMES = {
+    "dfd.datasets.layouts.read_faceforensics": "dfd.datasets.releases.faceforensics",
+    "dfd.datasets.layouts.read_celebdf": "dfd.datasets.releases.celebdf",
+    "dfd.datasets.labels.read_dfdc_metadata": "dfd.datasets.releases.dfdc",
+}
+
+
+def moved_name(module: str, name: str) -> object:
+    """`module.name` from the module it moved to (a module's `__getattr__` calls this)."""
+    target = MOVED_NAMES.get(f"{module}.{name}")
+    if target is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(target), name)
 
 
 class AliasLoader(importlib.abc.Loader):

@@ -9,7 +9,6 @@ list far more videos than were downloaded, so there a missing file is a rejected
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from dfd.datasets.manifest import MANIFEST_COLUMNS
 from dfd.datasets.media import is_media
+from dfd.moved import moved_name
 
 log = logging.getLogger(__name__)
 REAL, FAKE = 0, 1
@@ -178,46 +178,6 @@ def _method(method: str, label: int) -> tuple[str, str]:
     return method, ""
 
 
-def read_dfdc_metadata(root: str | Path) -> LabelTable:
-    """Read every ``metadata.json`` under ``root`` (DFDC parts); fakes share their original's group."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"DFDC root folder not found: {root}")
-    metadata_files = sorted(root.rglob("metadata.json"))
-    if not metadata_files:
-        raise FileNotFoundError(f"no metadata.json found under {root}")
-    table = LabelTable()
-    seen: set[str] = set()
-    for metadata in metadata_files:
-        entries = json.loads(metadata.read_text(encoding="utf-8"))
-        for name, entry in sorted(entries.items()):
-            description = f"{metadata.relative_to(root).as_posix()}: {name}"
-            video, reason = _video_from_entry(name, entry, metadata.parent, root, seen)
-            if video is None:
-                table.rejected.append((description, reason))
-            else:
-                table.videos.append(video)
-    return table
-
-
-def _video_from_entry(
-    name: str, entry: object, part_dir: Path, root: Path, seen: set[str]
-) -> tuple[LabeledVideo | None, str]:
-    if not isinstance(entry, dict):
-        return None, "entry is not an object"
-    label = parse_label(entry.get("label", ""))
-    if label is None:
-        return None, f"unknown label {entry.get('label')!r} (expected REAL/FAKE)"
-    path = part_dir / name
-    video_id = video_id_for(path, root)
-    if video_id in seen:
-        return None, f"duplicate video id {video_id!r}"
-    seen.add(video_id)
-    original = entry.get("original") if label == FAKE else None
-    group = video_id_for(part_dir / original, root) if original else video_id
-    return LabeledVideo(path=path, video_id=video_id, label=label, group=group), ""
-
-
 _NO_VALUE = frozenset({"", "nan", "none", "null"})
 
 
@@ -303,3 +263,8 @@ def _without_single_split(videos: list[LabeledVideo], csv_path: Path) -> list[La
         "%s: every video has split %r; ignoring the split column", csv_path.name, splits.pop()
     )
     return [replace(video, split=None) for video in videos]
+
+
+def __getattr__(name: str) -> object:
+    """Readers that moved to dfd.datasets.releases, for run folders that name them here."""
+    return moved_name(__name__, name)

@@ -54,5 +54,11 @@ def media_under(folder: Path) -> list[Path]:
     return found
 
 
+def require_folder(folder: Path, what: str) -> None:
+    """Fail in one line when a folder a reader needs is not there."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{what} not found: {folder}")
+
+
 def _natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(path.name)]

@@ -69,7 +69,7 @@ def test_eval_config_composes(tmp_path: Path, group: str) -> None:
 def test_prepare_config_composes(tmp_path: Path, option: str) -> None:
     cfg = compose_train(tmp_path, f"data={option}", config="prepare")
     assert cfg.prepare.num_frames > 0 and cfg.data.labels._target_.startswith(
-        ("dfd.datasets.labels.", "dfd.datasets.layouts.")
+        ("dfd.datasets.labels.", "dfd.datasets.layouts.", "dfd.datasets.releases.")
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from dfd.datasets.labels import (
     REAL,
     LabeledVideo,
     identities,
-    read_dfdc_metadata,
     read_label_csv,
 )
 
@@ -140,42 +138,3 @@ def test_csv_without_label_column_is_an_error(tmp_path: Path) -> None:
     csv_path = write_csv(tmp_path / "labels.csv", "file,kind\na.mp4,REAL")
     with pytest.raises(ValueError, match="label"):
         read_label_csv(csv_path, tmp_path)
-
-
-def test_dfdc_metadata_groups_fakes_with_their_original(tmp_path: Path) -> None:
-    for part, entries in {
-        "part_0": {
-            "orig1.mp4": {"label": "REAL", "split": "train"},
-            "fake1a.mp4": {"label": "FAKE", "original": "orig1.mp4", "split": "train"},
-            "fake1b.mp4": {"label": "FAKE", "original": "orig1.mp4", "split": "train"},
-            "broken.mp4": {"label": "UNSURE"},
-        },
-        "part_1": {
-            "orig2.mp4": {"label": "REAL", "split": "train"},
-            "fake2.mp4": {"label": "FAKE", "original": "orig2.mp4", "split": "train"},
-        },
-    }.items():
-        (tmp_path / part).mkdir()
-        (tmp_path / part / "metadata.json").write_text(json.dumps(entries))
-    table = read_dfdc_metadata(tmp_path)
-    by_id = {video.video_id: video for video in table.videos}
-    assert set(by_id) == {
-        "part_0/orig1",
-        "part_0/fake1a",
-        "part_0/fake1b",
-        "part_1/orig2",
-        "part_1/fake2",
-    }
-    assert {by_id[v].group for v in ("part_0/orig1", "part_0/fake1a", "part_0/fake1b")} == {
-        "part_0/orig1"
-    }
-    assert by_id["part_1/fake2"].group == by_id["part_1/orig2"].group == "part_1/orig2"
-    assert by_id["part_0/orig1"].label == REAL and by_id["part_0/fake1a"].label == FAKE
-    assert by_id["part_0/fake1a"].path == tmp_path / "part_0" / "fake1a.mp4"
-    assert all(video.split is None for video in table.videos)
-    assert len(table.rejected) == 1 and "broken.mp4" in table.rejected[0][0]
-
-
-def test_dfdc_without_metadata_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="metadata.json"):
-        read_dfdc_metadata(tmp_path)

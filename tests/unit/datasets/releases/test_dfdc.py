@@ -1,0 +1,62 @@
+"""DFDC read from parts laid out like Kaggle's, each with its metadata.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra.utils import get_method
+
+from dfd.datasets.labels import FAKE, REAL
+from dfd.datasets.releases.dfdc import read_dfdc_metadata
+
+
+def write_parts(root: Path, parts: dict[str, dict[str, dict]]) -> None:
+    for part, entries in parts.items():
+        (root / part).mkdir(parents=True)
+        (root / part / "metadata.json").write_text(json.dumps(entries))
+
+
+def test_fakes_share_their_originals_group_even_across_parts(tmp_path: Path) -> None:
+    write_parts(
+        tmp_path,
+        {
+            "dfdc_train_part_0": {
+                "orig1.mp4": {"label": "REAL", "split": "train"},
+                "fake1a.mp4": {"label": "FAKE", "original": "orig1.mp4", "split": "train"},
+                "broken.mp4": {"label": "UNSURE"},
+            },
+            "dfdc_train_part_1": {
+                "fake1b.mp4": {"label": "FAKE", "original": "orig1.mp4", "split": "train"},
+                "orig2.mp4": {"label": "REAL", "split": "train"},
+                "fake2.mp4": {"label": "FAKE", "original": "orig2.mp4", "split": "train"},
+            },
+        },
+    )
+    table = read_dfdc_metadata(tmp_path)
+    by_id = {video.video_id.split("/")[1]: video for video in table.videos}
+    assert by_id["orig1"].group == by_id["fake1a"].group == by_id["fake1b"].group == "dfdc/orig1"
+    assert by_id["fake2"].group == by_id["orig2"].group == "dfdc/orig2"
+    assert by_id["orig1"].label == REAL and by_id["fake1b"].label == FAKE
+    assert by_id["fake1b"].path == tmp_path / "dfdc_train_part_1" / "fake1b.mp4"
+    assert all(video.split is None for video in table.videos)
+    assert len(table.rejected) == 1 and "broken.mp4" in table.rejected[0][0]
+
+
+def test_without_metadata_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="metadata.json"):
+        read_dfdc_metadata(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "old_path",
+    [
+        "dfd.datasets.labels.read_dfdc_metadata",
+        "dfd.datasets.layouts.read_faceforensics",
+        "dfd.datasets.layouts.read_celebdf",
+    ],
+)
+def test_run_folders_naming_the_old_reader_paths_still_resolve(old_path: str) -> None:
+    """Config snapshots of earlier runs name these readers by their old module."""
+    assert get_method(old_path).__module__.startswith("dfd.datasets.releases.")
