@@ -46,6 +46,6 @@ def prepared_demo(root: Path, dense: bool = False) -> list[str]:
     return [f"data.raw_dir={raw}", f"data.prepared_dir={prepared}"]
 
 
-def newest_run(log_dir: Path) -> Path:
-    """The run folder training just wrote under `log_dir`."""
-    return max((log_dir / "train" / "runs").iterdir(), key=lambda path: path.stat().st_mtime)
+def newest_run(log_dir: Path, task: str = "train") -> Path:
+    """The run folder `task` (train or evaluate) just wrote under `log_dir`."""
+    return max((log_dir / task / "runs").iterdir(), key=lambda path: path.stat().st_mtime)

@@ -110,6 +110,10 @@ class FaceClipDataModule(L.LightningDataModule):
     (`Detector.extra_targets`; the train task passes them, see `FaceClipDataset`): "mask"
     (float in [0, 1] on the device, with "mask_valid") and "second_view" (normalized like the
     clip). Only training batches carry them.
+
+    `eval_clips_per_track` (`evaluation.views.clips`): validation and test clips are that many
+    windows spread over each face track instead of its non-overlapping windows (multi-view
+    testing); training keeps the non-overlapping windows.
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class FaceClipDataModule(L.LightningDataModule):
         cv: Mapping[str, Any] | None = None,
         protocol: Mapping[str, Any] | None = None,
         targets: Sequence[str] = (),
+        eval_clips_per_track: int | None = None,
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
@@ -193,6 +198,7 @@ class FaceClipDataModule(L.LightningDataModule):
                 random_augment=training,
                 online_fake=online if training else None,
                 targets=hp.targets if training else (),
+                clips_per_track=None if training else hp.get("eval_clips_per_track"),
             )
         if hp.pair_self_blend and "train" in self.datasets:
             self.datasets["train"] = SelfBlendPairs(

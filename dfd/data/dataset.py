@@ -63,10 +63,14 @@ def second_view_seed(seed: int) -> int:
     return int(np.random.default_rng([seed, 1]).integers(2**31 - 1))
 
 
-def clip_windows(num_frames: int, clip_len: int) -> list[int]:
-    """Start frames of the non-overlapping windows of `clip_len` frames (at least one window)."""
+def clip_windows(num_frames: int, clip_len: int, count: int | None = None) -> list[int]:
+    """Start frames of the windows of `clip_len` frames (at least one): the non-overlapping
+    ones, or with `count`, that many spread evenly from the first frame to the last (they may
+    overlap; fewer when the track has fewer distinct starts), as multi-view testing samples."""
     if num_frames <= clip_len:
         return [0]
+    if count is not None:
+        return sorted({int(s) for s in np.linspace(0, num_frames - clip_len, count).round()})
     return list(range(0, num_frames - clip_len + 1, clip_len))
 
 
@@ -74,7 +78,8 @@ class FaceClipDataset(Dataset):
     """Serves dicts {clip: (T, 3, H, W) uint8, label, video_idx, face_idx, clip_idx} from manifest rows.
 
     Each `ok` row (one face track of one video) is cut into non-overlapping windows of
-    `clip_len` frames; a row shorter than that repeats its last frame. `video_ids[video_idx]`
+    `clip_len` frames, or into `clips_per_track` windows spread over it (`clip_windows`); a
+    row shorter than that repeats its last frame. `video_ids[video_idx]`
     names the video a clip came from, `face_idx` is its row (face track) and `clip_idx` its
     window, for face- and video-level aggregation and for tracing a score back to its frames.
     `online_fake`, for training, may turn a real clip into a fake: it gets the clip and a
@@ -101,6 +106,7 @@ class FaceClipDataset(Dataset):
         online_fake: OnlineFake | None = None,
         perturb: Callable[[np.ndarray], np.ndarray] | None = None,
         targets: Sequence[str] = (),
+        clips_per_track: int | None = None,
     ) -> None:
         unknown = set(targets) - set(TARGETS)
         if unknown:
@@ -116,6 +122,7 @@ class FaceClipDataset(Dataset):
         self.online_fake = online_fake
         self.perturb = perturb
         self.targets = frozenset(targets)
+        self.clips_per_track = clips_per_track
         self.row_labels = self.rows["label"].to_numpy(dtype=np.int64)
         self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
@@ -124,7 +131,7 @@ class FaceClipDataset(Dataset):
         self.windows = [
             ClipWindow(r, start)
             for r, paths in enumerate(self.row_frames)
-            for start in clip_windows(len(paths), clip_len)
+            for start in clip_windows(len(paths), clip_len, clips_per_track)
         ]
 
     def __len__(self) -> int:

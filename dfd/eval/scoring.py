@@ -3,10 +3,13 @@
 
 `ScoringSettings` is the one record of how: test-time views, precision, batch size and the
 clip -> face -> video aggregation. Clips are the dataset's non-overlapping windows of the
-detector's clip length (`dfd.data.dataset.clip_windows`). Test-time augmentation (`tta`, names
-of `TTA_VIEWS`) scores each clip again as each view (`hflip`: mirrored left-right); a clip's and
-each frame's score is then the mean fake probability over the original and its views (averaged
-in probability space, not logits).
+detector's clip length, or `clips` windows spread over each face track
+(`dfd.data.dataset.clip_windows`; the dataset is built with them). Multi-view testing, as
+MMAction2 and PySlowFast test: test-time augmentation (`tta`, names of `TTA_VIEWS`, e.g.
+`hflip`: mirrored left-right) scores each clip again as each view, and `crops=3` replaces each
+view by three crops (left, centre, right, each `crop_scale` of the face crop, resized back);
+a clip's and each frame's score is then the mean (or max, `view_reduce`) over its views, of
+fake probabilities or of logits (`view_space`).
 """
 
 from __future__ import annotations
@@ -56,6 +59,28 @@ def hflip(clips: torch.Tensor) -> torch.Tensor:
 TTA_VIEWS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"hflip": hflip}
 
 
+VIEW_REDUCTIONS = ("mean", "max")
+VIEW_SPACES = ("prob", "logit")
+
+
+def three_crops(clips: torch.Tensor, scale: float) -> list[torch.Tensor]:
+    """The left, centre and right crops of clips (B, T, C, H, W), each `scale` of the frame's
+    side (vertically centred), resized back to (H, W): the frame is enlarged by 1/`scale`
+    and cut at three places along its width."""
+    batch, frames, channels, height, width = clips.shape
+    big = nn.functional.interpolate(
+        clips.reshape(batch * frames, channels, height, width).float(),
+        size=(round(height / scale), round(width / scale)),
+        mode="bilinear",
+        align_corners=False,
+    ).to(clips.dtype)
+    top = (big.shape[-2] - height) // 2
+    lefts = (0, (big.shape[-1] - width) // 2, big.shape[-1] - width)
+    return [
+        big[..., top : top + height, left : left + width].reshape(clips.shape) for left in lefts
+    ]
+
+
 def check_tta(tta: Sequence[str]) -> tuple[str, ...]:
     """The test-time views by name; a clear error for names `TTA_VIEWS` lacks."""
     unknown = [name for name in tta if name not in TTA_VIEWS]
@@ -79,9 +104,30 @@ class ScoringSettings:
     batch_size: int = 16
     aggregation: str = "mean"
     aggregation_options: Mapping[str, Any] = field(default_factory=dict)
+    clips: int | None = None
+    crops: int = 1
+    crop_scale: float = 0.875
+    view_reduce: str = "mean"
+    view_space: str = "prob"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tta", check_tta(self.tta))
+        if self.clips is not None and self.clips < 1:
+            raise ValueError(f"evaluation.views.clips must be at least 1 or null, got {self.clips}")
+        if self.crops not in (1, 3):
+            raise ValueError(f"evaluation.views.crops must be 1 or 3, got {self.crops}")
+        if not 0 < self.crop_scale <= 1:
+            raise ValueError(
+                f"evaluation.views.crop_scale must be in (0, 1], got {self.crop_scale}"
+            )
+        if self.view_reduce not in VIEW_REDUCTIONS:
+            raise ValueError(
+                f"evaluation.views.reduce must be one of {VIEW_REDUCTIONS}, got {self.view_reduce!r}"
+            )
+        if self.view_space not in VIEW_SPACES:
+            raise ValueError(
+                f"evaluation.views.space must be one of {VIEW_SPACES}, got {self.view_space!r}"
+            )
         if self.precision is not None:
             object.__setattr__(self, "precision", str(self.precision))
         object.__setattr__(self, "aggregation_options", dict(self.aggregation_options))
@@ -94,13 +140,16 @@ class ScoringSettings:
         cls, evaluation: Mapping[str, Any], precision: str | int | None, batch_size: int
     ) -> ScoringSettings:
         """The settings of an `evaluation` config block (conf/evaluation), the run's precision
-        and its datamodule's batch size (used when `evaluation.batch_size` is null)."""
+        and its datamodule's batch size (used when `evaluation.batch_size` is null). A block
+        without `views` (runs made before multi-view testing) scores one view, as they did."""
+        views = evaluation.get("views") or {}
         return cls(
             tta=tuple(evaluation.get("tta") or ()),
             precision=None if precision is None else str(precision),
             batch_size=int(evaluation.get("batch_size") or batch_size),
             aggregation=str(evaluation.get("aggregation") or "mean"),
             aggregation_options=dict(evaluation.get("aggregation_options") or {}),
+            **_view_fields(views),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -110,12 +159,14 @@ class ScoringSettings:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ScoringSettings:
         """The settings `to_json` wrote."""
+        views = {name: data[name] for name in VIEW_FIELDS if name in data}
         return cls(
             tta=tuple(data.get("tta") or ()),
             precision=data.get("precision"),
             batch_size=int(data.get("batch_size") or cls.batch_size),
             aggregation=str(data["aggregation"]),
             aggregation_options=dict(data.get("aggregation_options") or {}),
+            **views,
         )
 
     def faces(self, clips: pd.DataFrame) -> pd.DataFrame:
@@ -125,6 +176,20 @@ class ScoringSettings:
     def videos(self, clips: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
         """One row per video of a clips table (`dfd.eval.aggregate.video_table`)."""
         return video_table(clips, self.aggregation, threshold, **self.aggregation_options)
+
+
+# ScoringSettings field <- key of the `evaluation.views` block
+VIEW_FIELDS = {
+    "clips": "clips",
+    "crops": "crops",
+    "crop_scale": "crop_scale",
+    "view_reduce": "reduce",
+    "view_space": "space",
+}
+
+
+def _view_fields(views: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: views[key] for name, key in VIEW_FIELDS.items() if key in views}
 
 
 def detector_logits(
@@ -145,20 +210,31 @@ def autocast_for(precision: str | int | None, device: torch.device):
 
 
 def view_probabilities(
-    forward: Forward, clips: torch.Tensor, tta: Sequence[str] = ()
+    forward: Forward, clips: torch.Tensor, settings: ScoringSettings
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Fake probabilities of clips (B,) and of frames (B, T) or None, each the mean over the
-    clips as given and their `tta` views."""
-    clip_probs, frame_probs = [], []
-    for view in [clips, *(TTA_VIEWS[name](clips) for name in tta)]:
-        clip_logits, frame_logits = forward(view)
-        clip_probs.append(torch.sigmoid(clip_logits.float()))
-        if frame_logits is not None:
-            frame_probs.append(torch.sigmoid(frame_logits.float()))
+    """Fake probabilities of clips (B,) and of frames (B, T) or None, each reduced over the
+    clips as given and their views (`tta`, then `crops`)."""
+    views = [clips, *(TTA_VIEWS[name](clips) for name in settings.tta)]
+    if settings.crops == 3:
+        views = [crop for view in views for crop in three_crops(view, settings.crop_scale)]
+    clip_logits, frame_logits = [], []
+    for view in views:
+        clip, frames = forward(view)
+        clip_logits.append(clip.float())
+        if frames is not None:
+            frame_logits.append(frames.float())
     return (
-        torch.stack(clip_probs).mean(0),
-        torch.stack(frame_probs).mean(0) if frame_probs else None,
+        _reduce_views(torch.stack(clip_logits), settings),
+        _reduce_views(torch.stack(frame_logits), settings) if frame_logits else None,
     )
+
+
+def _reduce_views(logits: torch.Tensor, settings: ScoringSettings) -> torch.Tensor:
+    """Probabilities from per-view logits (V, ...): reduced as probabilities or as logits."""
+    reduce = torch.amax if settings.view_reduce == "max" else torch.mean
+    if settings.view_space == "logit":
+        return torch.sigmoid(reduce(logits, dim=0))
+    return reduce(torch.sigmoid(logits), dim=0)
 
 
 @torch.inference_mode()
@@ -173,7 +249,7 @@ def score_clips(
     detector's (`detector_logits`) or an exported model's (a runtime; ONNX runs float32
     whatever the precision)."""
     with autocast_for(settings.precision, torch.device(device)):
-        return view_probabilities(forward, clips, settings.tta)
+        return view_probabilities(forward, clips, settings)
 
 
 @contextmanager

@@ -109,7 +109,12 @@ class Predictor:
     ) -> VideoResult:
         tracks = pd.DataFrame(rows).assign(video_id=str(path), label=0)
         dataset = FaceClipDataset(
-            tracks, workdir, self.spec.clip_len, self.transform, random_augment=False
+            tracks,
+            workdir,
+            self.spec.clip_len,
+            self.transform,
+            random_augment=False,
+            clips_per_track=self.scoring.clips,
         )
         scored = self.score_clips(dataset)
         clips = clip_table(dataset, scored)

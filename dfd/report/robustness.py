@@ -63,6 +63,7 @@ def perturbed_dataset(
         dataset.transform,
         random_augment=dataset.random_augment,
         perturb=perturb,
+        clips_per_track=dataset.clips_per_track,
     )
 
 

@@ -91,6 +91,11 @@ def test_the_sidecar_keeps_the_scoring_settings() -> None:
         batch_size=8,
         aggregation="topk_mean",
         aggregation_options={"k": 2},
+        clips=5,
+        crops=3,
+        crop_scale=0.8,
+        view_reduce="max",
+        view_space="logit",
     )
     stored = spec_with(scoring).to_json()
     restored = DetectorSpec.from_json(stored, config_defaults(), "sidecar x.json")
