@@ -16,6 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dfd.config import config_search_path, is_joined_ddp_rank, require_values
+from dfd.datasets.configs import dataset_manifests
 from dfd.datasets.manifest import require_prepared
 from dfd.errors import user_errors_past_hydra
 
@@ -28,6 +29,9 @@ def train_main(cfg: DictConfig) -> float | None:
     resuming = cfg.get("ckpt_path") == "last"  # the resumed run's own config names its data
     if not resuming and (cfg.get("train", True) or cfg.get("test", True)):
         require_prepared(Path(cfg.datamodule.manifest_path), str(cfg.data.name))
+    if not resuming and cfg.get("test", True):  # before training, not hours later
+        for name, manifest in dataset_manifests(cfg, cfg.get("test_datasets") or []).items():
+            require_prepared(manifest, name)
     from dfd.tasks.ddp import job_scope
     from dfd.tasks.train import train
 

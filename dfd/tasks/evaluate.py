@@ -9,16 +9,15 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from dfd.config import config_file
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.dataset import FaceClipDataset
-from dfd.datasets.manifest import require_prepared
-from dfd.errors import UsageError
+from dfd.datasets.configs import dataset_manifests
 from dfd.runs import RunDir
 from dfd.tasks.checkpoints import load_trained
 from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.tasks.evaluation import flat_metrics
 from dfd.tasks.evaluation_report import report_checkpoint
+from dfd.tasks.test_sets import test_datamodules, test_splits
 from dfd.tasks.train import finish_wandb, instantiate_each, record_run
 from dfd.tasks.wandb_run import identify_wandb_run
 
@@ -43,21 +42,10 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     overrides = OmegaConf.to_container(cfg.get("data_overrides") or {}, resolve=True)
     trained_on = FaceClipDataModule(**{**trained.data, **overrides})
     module.detector.check_input(trained_on.hparams.clip_len, trained_on.hparams.image_size)
-    test_sets, first = {}, None
-    for name, manifest in dataset_manifests(cfg).items():
-        require_prepared(manifest, name)
-        settings = {
-            **overrides,
-            **own_rows_only(trained_on, manifest),
-            "manifest_path": str(manifest),
-        }
-        datamodule = FaceClipDataModule(**{**trained.data, **settings})
-        datamodule.setup()
-        if "test" not in datamodule.datasets:
-            raise ValueError(f"dataset '{name}' has no usable test clips in {manifest}")
-        test_sets[name] = datamodule.datasets["test"]
-        first = first or datamodule
-    val, source = threshold_split(trained_on, first)
+    names = list(cfg.get("datasets") or []) or [str(cfg.data.name)]
+    modules = test_datamodules(dataset_manifests(cfg, names), trained.data, overrides)
+    test_sets = test_splits(modules)
+    val, source = threshold_split(trained_on, next(iter(modules.values())))
     loggers = instantiate_each(cfg.get("logger"))
     record_run(cfg, loggers)
     try:
@@ -85,14 +73,6 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         finish_wandb()
 
 
-def own_rows_only(trained_on: FaceClipDataModule, manifest: Path) -> dict[str, Any]:
-    """Settings that keep the training run's cross-validation fold and protocol to its own data:
-    another dataset is tested on its own test split, whole."""
-    if Path(trained_on.hparams.manifest_path).resolve() == manifest.resolve():
-        return {}
-    return {"cv": None, "protocol": None}
-
-
 def command_overrides() -> list[str]:
     """The overrides of this command line ([] outside a Hydra job)."""
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
@@ -113,27 +93,6 @@ def with_run_data(cfg: DictConfig, run: RunDir | None) -> DictConfig:
         cfg.data = data
     log.info("testing on the run's own data: %s", cfg.data.get("name"))
     return cfg
-
-
-def dataset_manifests(cfg: DictConfig) -> dict[str, Path]:
-    """{name: manifest} of the datasets to test: `datasets` (names of conf/data configs) or `data`."""
-    names = list(cfg.get("datasets") or []) or [str(cfg.data.name)]
-    manifests = {}
-    for name in names:
-        data = cfg.data if name == cfg.data.get("name") else load_data_config(cfg, name)
-        manifests[name] = Path(str(data.prepared_dir)) / "manifest.csv"
-    return manifests
-
-
-def load_data_config(cfg: DictConfig, name: str) -> DictConfig:
-    """conf/data/<name>.yaml resolved against this run's paths; a clear error for a bad name."""
-    folder = config_file("data")
-    path = folder / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in folder.glob("*.yaml"))
-        raise UsageError(f"unknown dataset config '{name}': choose from {known}")
-    merged = OmegaConf.merge(cfg, {"data": OmegaConf.load(path)})
-    return merged.data
 
 
 def threshold_split(

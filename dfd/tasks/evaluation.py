@@ -24,6 +24,7 @@ from torch import nn
 
 from dfd.data.dataset import FaceClipDataset
 from dfd.eval.bootstrap import bootstrap_ci
+from dfd.eval.by_method import metrics_by_method
 from dfd.eval.metrics import binary_metrics
 from dfd.eval.scoring import ScoringSettings, score_dataset
 from dfd.eval.thresholds import choose_threshold
@@ -147,11 +148,18 @@ def summarize(
     if frames is not None:
         metrics["frame"] = binary_metrics(frames["score"], frames["label"], value)
     metrics |= confidence_intervals(videos, settings)
+    metrics["by_method"] = metrics_by_method(videos, clips, value)
     metrics |= {
         "threshold": dict(threshold),
         "aggregation": scoring.aggregation,
         "aggregation_options": dict(scoring.aggregation_options),
         "tta": list(scoring.tta),
+        "views": {
+            "clips": scoring.clips,
+            "crops": scoring.crops,
+            "reduce": scoring.view_reduce,
+            "space": scoring.view_space,
+        },
         "precision": scoring.precision,
         "num_videos": len(videos),
         "num_clips": len(clips),

@@ -16,6 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from dfd.data.datamodule import FaceClipDataModule, check_targets
+from dfd.datasets.configs import dataset_manifests
 from dfd.datasets.identity_check import identity_message, identity_overlap
 from dfd.datasets.manifest import frame_stride, ok_rows, read_manifest
 from dfd.models.base import Detector
@@ -29,6 +30,7 @@ from dfd.tasks.ddp import SameConfigOnEveryRank, config_digest, share_job_config
 from dfd.tasks.evaluation import flat_metrics
 from dfd.tasks.evaluation_report import report_checkpoint
 from dfd.tasks.resume import resume_config
+from dfd.tasks.test_sets import test_datamodules, test_splits
 from dfd.tasks.wandb_run import identify_wandb_run
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,8 @@ def test_best_checkpoint(
     loggers: Sequence[Any],
 ) -> dict[str, float]:
     """Rank 0 scores the test split with the checkpoint chosen on validation (the threshold
-    chosen on validation too) and writes `<run>/eval/<data>/`; returns the `test/` metrics."""
+    chosen on validation too) and writes `<run>/eval/<data>/`, and the same for the test split
+    of each of `test_datasets` (the cross-dataset protocol); returns the `test/` metrics."""
     if best:
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
@@ -112,12 +115,17 @@ def test_best_checkpoint(
         return {}
     run = RunDir(Path(cfg.paths.output_dir))
     name = str(cfg.data.get("name", "data"))
+    others = [other for other in cfg.get("test_datasets") or [] if other != name]
+    test_sets = {
+        name: datamodule.datasets["test"],
+        **test_splits(test_datamodules(dataset_manifests(cfg, others), datamodule.hparams)),
+    }
     results = report_checkpoint(
         cfg,
         module,
         datamodule,
         datamodule.datasets.get("val"),
-        {name: datamodule.datasets["test"]},
+        test_sets,
         run,
         best or None,
         trainer.strategy.root_device,

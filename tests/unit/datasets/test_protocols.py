@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.datasets.folds import CvSettings, cross_validation_split
 from dfd.datasets.protocols import Protocol, protocol_summary, select_rows, video_methods
-from dfd.tasks.evaluate import own_rows_only
+from dfd.tasks.test_sets import own_rows_only
 from helpers.manifests import people_rows
 from helpers.runs import (
     CONF,
@@ -168,8 +168,9 @@ def test_evaluate_keeps_the_fold_and_protocol_to_the_training_data(tmp_path: Pat
     trained_on = FaceClipDataModule(
         str(tmp_path / "demo" / "manifest.csv"), cv={"folds": 3}, protocol={"name": "real_only"}
     )
-    assert own_rows_only(trained_on, tmp_path / "demo" / "manifest.csv") == {}
-    assert own_rows_only(trained_on, tmp_path / "celebdf" / "manifest.csv") == {
+    trained = trained_on.hparams
+    assert own_rows_only(trained, tmp_path / "demo" / "manifest.csv") == {}
+    assert own_rows_only(trained, tmp_path / "celebdf" / "manifest.csv") == {
         "cv": None,
         "protocol": None,
     }

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import yaml
 
+from dfd.datasets.configs import dataset_manifests
 from dfd.runs import RunDir
-from dfd.tasks.evaluate import dataset_manifests, with_run_data
+from dfd.tasks.evaluate import with_run_data
 from helpers.runs import compose_train
 
 
@@ -19,7 +20,7 @@ def test_a_run_is_tested_on_its_own_data(tmp_path: Path) -> None:
     cfg = compose_train(tmp_path, "ckpt_path=x", config="eval")
     assert cfg.data.name == "demo", "eval.yaml's default data, which the run did not use"
     tested = with_run_data(cfg, run)
-    assert dataset_manifests(tested) == {
+    assert dataset_manifests(tested, [tested.data.name]) == {
         "celebdf": Path(cfg.paths.data_dir) / "celebdf" / "prepared" / "manifest.csv"
     }
 
@@ -28,3 +29,11 @@ def test_without_a_run_folder_the_command_decides(tmp_path: Path) -> None:
     cfg = compose_train(tmp_path, "ckpt_path=x", config="eval")
     assert with_run_data(cfg, None) is cfg
     assert with_run_data(cfg, RunDir(tmp_path / "not_a_run")) is cfg
+
+
+def test_other_datasets_are_found_by_config_name_bases_included(tmp_path: Path) -> None:
+    cfg = compose_train(tmp_path, "ckpt_path=x", config="eval")
+    found = dataset_manifests(cfg, ["demo", "celebdf_v1"])
+    assert (
+        found["celebdf_v1"] == Path(cfg.paths.data_dir) / "celebdf_v1" / "prepared" / "manifest.csv"
+    )
