@@ -47,5 +47,5 @@ def prepared_demo(root: Path, dense: bool = False) -> list[str]:
 
 
 def newest_run(log_dir: Path, task: str = "train") -> Path:
-    """The run folder `task` (train or evaluate) just wrote under `log_dir`."""
+    """The run folder `task` (train, or eval for evaluate.py) just wrote under `log_dir`."""
     return max((log_dir / task / "runs").iterdir(), key=lambda path: path.stat().st_mtime)

@@ -91,11 +91,12 @@ def main() -> None:
                 f"ckpt_path={trained}",
                 f"paths.log_dir={log_dir}",
                 "evaluation.report=false",
+                "evaluation.robustness.enabled=false",
                 *overrides,
             ]
         )
         metrics = json.loads(
-            RunDir(newest_run(log_dir, "evaluate")).evaluation("demo").metrics.read_text()
+            RunDir(newest_run(log_dir, "eval")).evaluation("demo").metrics.read_text()
         )
         low, high = metrics["ci"]["video_auroc"]
         clips = next((o.split("=")[1] for o in overrides if "views.clips" in o), "all (2)")

@@ -62,6 +62,11 @@ COMMANDS = {
         "one table of many runs' results",
         parser="dfd.compare.options:parser",
     ),
+    "benchmark": Command(
+        "dfd.benchmark.__main__:main",
+        "detectors x training sets x test sets as one sweep, then its leaderboard",
+        parser="dfd.benchmark.options:parser",
+    ),
     "demo": Command(
         "dfd.demo.build:main",
         "build the demo dataset of real faces and their fakes",

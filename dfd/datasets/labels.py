@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -75,13 +75,32 @@ def video_id_for(path: Path, video_root: Path) -> str:
     return PurePosixPath(*relative.with_suffix("").parts).as_posix()
 
 
-def read_label_csv(csv_path: str | Path, video_root: str | Path) -> LabelTable:
+def read_label_csv(
+    csv_path: str | Path, video_root: str | Path, methods: Sequence[str] | None = None
+) -> LabelTable:
     """Read a CSV with columns ``file,label[,group,split,identity,method,...]`` into a :class:`LabelTable`.
 
     Columns other than :data:`LABEL_COLUMNS` are kept as each video's ``extra`` values, except
-    those named like a manifest column, which are left out with a warning.
+    those named like a manifest column, which are left out with a warning. With `methods`,
+    only the fakes of those methods are kept (real videos always are), and how many were left
+    out is logged: one label file then gives datasets of different manipulations.
     """
     csv_path, video_root = Path(csv_path), Path(video_root)
+    table = _read_label_rows(csv_path, video_root)
+    if methods is not None:
+        wanted = {str(method).lower() for method in methods}
+        kept = [v for v in table.videos if v.label == REAL or v.method.lower() in wanted]
+        log.info(
+            "%s: %d fake videos of other methods than %s left out",
+            csv_path.name,
+            len(table.videos) - len(kept),
+            sorted(wanted),
+        )
+        table.videos = kept
+    return table
+
+
+def _read_label_rows(csv_path: Path, video_root: Path) -> LabelTable:
     table = LabelTable()
     seen: set[Path] = set()
     clashing: set[str] = set()

@@ -40,6 +40,8 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         cfg = identify_wandb_run(cfg)
     module = trained.module
     overrides = OmegaConf.to_container(cfg.get("data_overrides") or {}, resolve=True)
+    # multi-view testing samples this evaluation's clips, whatever the run trained with
+    overrides["eval_clips_per_track"] = OmegaConf.select(cfg, "evaluation.views.clips")
     trained_on = FaceClipDataModule(**{**trained.data, **overrides})
     module.detector.check_input(trained_on.hparams.clip_len, trained_on.hparams.image_size)
     names = list(cfg.get("datasets") or []) or [str(cfg.data.name)]

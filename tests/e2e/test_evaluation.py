@@ -103,3 +103,24 @@ def test_threshold_comes_from_validation_and_metrics_agree(trained_run: Path) ->
     frames = pd.read_csv(results / "frames.csv")
     assert len(frames) == clips["num_frames"].sum()
     assert not (results / "report.html").exists(), "evaluation.report=false writes no report"
+
+
+def test_multi_view_evaluation_scores_every_view(trained_run: Path, tmp_path: Path) -> None:
+    """evaluation.views reaches the clips evaluate.py cuts, whatever the run trained with."""
+    run_entry_point(
+        "evaluate.py",
+        f"ckpt_path={trained_run}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        "data_overrides.num_workers=0",
+        "evaluation.report=false",
+        "evaluation.robustness.enabled=false",
+        "evaluation.views.clips=3",
+        "evaluation.views.crops=3",
+    )
+    out = only(list((tmp_path / "logs" / "eval" / "runs").iterdir())) / "eval" / "demo"
+    clips = pd.read_csv(out / "clips.csv")
+    assert set(clips.groupby("video_id").size()) == {3}, "4 frames, clips of 2: 3 spread clips"
+    views = json.loads((out / "metrics.json").read_text())["views"]
+    assert views == {"clips": 3, "crops": 3, "reduce": "mean", "space": "prob"}
+    own = pd.read_csv(trained_run / "eval" / "demo" / "clips.csv")
+    assert set(own.groupby("video_id").size()) == {2}, "trained and tested on 2 clips a video"

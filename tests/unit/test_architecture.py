@@ -20,6 +20,7 @@ FLOORS = [
     {"inference"},
     {"cli"},
     {"serve", "compare"},
+    {"benchmark"},
 ]
 FLOOR_OF = {unit: level for level, units in enumerate(FLOORS) for unit in units}
 
