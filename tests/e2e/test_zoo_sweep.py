@@ -48,3 +48,42 @@ def test_a_sweep_over_detectors_trains_and_tests_each(tiny_prepared: Path, tmp_p
         assert "auroc" in metrics["video"], job
         assert list(job.rglob("*.ckpt")), f"{choice} saved no checkpoint"
     assert trained == SWEPT
+
+
+@pytest.mark.slow
+def test_a_sweep_mixes_image_and_video_detectors(tiny_raw: Path, tmp_path: Path) -> None:
+    """`-m model=xception,f3net,tall`: TALL needs consecutive frames, so the tiny demo is
+    prepared densely (25 fps) and every detector of the sweep trains on the same clips."""
+    prepared = tmp_path / "dense"
+    run_entry_point(
+        "dfd.prepare",
+        "data=demo",
+        f"data.raw_dir={tiny_raw}",
+        f"data.prepared_dir={prepared}",
+        "prepare.fps=25",
+        "prepare.max_frames=8",
+        "prepare.face_size=64",
+    )
+    run_entry_point(
+        "train.py",
+        "-m",
+        "model=xception,f3net,tall",
+        "debug=fast",
+        f"data.prepared_dir={prepared}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        "datamodule.image_size=64",
+        "datamodule.clip_len=4",
+        "datamodule.batch_size=2",
+        "evaluation.report=false",
+        "trainer.enable_progress_bar=false",
+        timeout=900,
+    )
+    (sweep,) = (tmp_path / "logs" / "train" / "debug" / "multiruns").iterdir()
+    tested = {
+        OmegaConf.load(job / ".hydra" / "hydra.yaml").hydra.runtime.choices.model: json.loads(
+            (job / "eval" / "demo" / "metrics.json").read_text()
+        )["num_clips"]
+        for job in sweep.iterdir()
+        if job.is_dir()
+    }
+    assert set(tested) == {"xception", "f3net", "tall"} and min(tested.values()) > 0
