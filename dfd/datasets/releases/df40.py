@@ -61,10 +61,13 @@ def read_df40(
     unknown = sorted(set(domains) - set(DF40_DOMAINS))
     if unknown:
         raise ValueError(f"unknown DF40 domains {unknown}; expected {DF40_DOMAINS}")
-    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if methods == "all" else methods
+    if isinstance(methods, str):
+        methods = (
+            sorted(p.name for p in root.iterdir() if p.is_dir()) if methods == "all" else [methods]
+        )
     table = LabelTable()
     entries: list[tuple[Path, str, int, str, list[str]]] = []
-    for method in names:
+    for method in methods:
         folders = _method_folders(root / method, domains)
         if not (root / method).is_dir():
             table.rejected.append((method, f"method folder missing: {root / method}"))

@@ -72,6 +72,7 @@ def test_df40_chosen_methods_and_domains(df40_tree: Path) -> None:
     assert [v.video_id for v in table.videos] == ["simswap/cdf/id0_id1_0000"]
     assert table.videos[0].split is None
     assert "method folder missing" in dict(table.rejected)["blendface"]
+    assert {v.method for v in read_df40(df40_tree, methods="fomm").videos} == {"fomm"}
     with pytest.raises(ValueError, match="unknown DF40 domains"):
         read_df40(df40_tree, domains=["celebdf"])
     with pytest.raises(FileNotFoundError, match="DF40 folder not found"):
