@@ -78,6 +78,12 @@ def read_deeperforensics(
         raise ValueError(
             f"unknown DeeperForensics-1.0 reals {reals!r}; expected one of {DF1_REALS}"
         )
+    if reals == "ff_originals" and reals_dir is None:
+        raise ValueError(
+            "DeeperForensics-1.0's reals are FaceForensics++'s c23 originals: set "
+            "data.labels.reals_dir to FF++'s original_sequences/youtube/c23/videos "
+            "(or data.labels.reals=source_videos)"
+        )
     root = Path(root)
     fakes_dir = root / "manipulated_videos" / variant
     require_folder(fakes_dir, f"DeeperForensics-1.0 '{variant}' fakes folder")
@@ -141,13 +147,7 @@ def _reals(root: Path, reals: str, reals_dir: str | Path | None, table: LabelTab
             else:
                 found.append((path, video_id_for(path, root), REAL, None, [parts[0]]))
         return found
-    if reals_dir is None:
-        raise ValueError(
-            "DeeperForensics-1.0's reals are FaceForensics++'s c23 originals: set "
-            "data.labels.reals_dir to FF++'s original_sequences/youtube/c23/videos "
-            "(or data.labels.reals=source_videos)"
-        )
-    reals_dir = Path(reals_dir)
+    reals_dir = Path(reals_dir)  # set: checked on entry
     require_folder(reals_dir, "FaceForensics++ c23 originals folder (reals_dir)")
     found = []
     for path in media_under(reals_dir):
