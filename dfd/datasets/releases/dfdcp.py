@@ -44,7 +44,8 @@ def read_dfdc_preview(root: str | Path, metadata: str = "dataset.json") -> Label
     official sets are kept exactly: a test video's group is `test/<ids>`, and the identities
     the two sets share are counted in a warning (the same allowance as Celeb-DF's test list).
     Rows with an unknown label or set, an unknown first folder or a label that contradicts it
-    are rejected.
+    are rejected. DeepfakeBench validates on the test set (its val is a copy of test); dfd
+    draws validation from the train set's groups, so no checkpoint is chosen on test.
     """
     root = Path(root)
     require_folder(root, "DFDC Preview folder")

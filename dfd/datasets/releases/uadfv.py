@@ -26,7 +26,8 @@ def read_uadfv(root: str | Path, split: str | None = "test") -> LabelTable:
     `NNNN_fake.mp4` share the group (and identity) `uadfv/NNNN`; a file named otherwise is still
     read, as a group of its own, and a warning counts them. UADFV has no official split and the
     field scores it whole, as a cross-dataset test set: every video gets `split` ("test"; None
-    to split its groups at random instead).
+    to split its groups at random instead). DeepfakeBench lists every video in train, val and
+    test alike; dfd gives each video one split.
     """
     root = Path(root)
     base = root / "fake_videos" if (root / "fake_videos").is_dir() else root
