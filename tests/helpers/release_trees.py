@@ -16,3 +16,10 @@ def place(video: Path, path: Path) -> None:
     """Put `video` at `path` (a link), making the folders on the way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.symlink_to(video)
+
+
+def place_frames(frames: Path, folder: Path) -> None:
+    """Make `folder` a frame-folder video: a link to each image of the frame folder `frames`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in sorted(frames.iterdir()):
+        (folder / frame.name).symlink_to(frame)

@@ -1,15 +1,25 @@
 """The DeepFake Detection Challenge dataset (Dolhansky et al., "The DeepFake Detection Challenge
 (DFDC) Dataset", arXiv:2006.07397, 2020) as Kaggle distributed it: `dfdc_train_part_<k>/`
 folders of videos, each with a `metadata.json` mapping a file name to its `label` (REAL or FAKE)
-and, for a fake, the file name of its `original`.
+and, for a fake, the file name of its `original`; and the public test set released after the
+competition: a folder of videos with `labels.csv` (`filename,label`, 1 = fake) beside them.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from dfd.datasets.labels import FAKE, LabeledVideo, LabelTable, parse_label, video_id_for
+from dfd.datasets.labels import (
+    FAKE,
+    LabeledVideo,
+    LabelTable,
+    parse_label,
+    read_kaggle_csv,
+    video_id_for,
+)
+from dfd.datasets.media import require_folder
 
 
 def read_dfdc_metadata(root: str | Path) -> LabelTable:
@@ -51,3 +61,19 @@ def _video_from_entry(
     original = entry.get("original") if label == FAKE else None
     group = f"dfdc/{PurePosixPath(original or name).stem}"
     return LabeledVideo(path=path, video_id=video_id, label=label, group=group), ""
+
+
+def read_dfdc_test(root: str | Path, labels_file: str = "labels.csv") -> LabelTable:
+    """DFDC's public test set: the videos in `root` and `labels_file` beside them, columns
+    `filename,label` with 1 = fake (as DeepfakeBench and SBI read it), every video in split
+    "test". The set names no originals, so each video is its own group. The file lists 5000
+    videos; a row whose video is not in `root` is rejected, as are unknown labels and repeats.
+    """
+    root = Path(root)
+    require_folder(root, "DFDC test folder")
+    labels = root / labels_file
+    if not labels.is_file():
+        raise FileNotFoundError(f"DFDC test labels file not found: {labels}")
+    table = read_kaggle_csv(labels, root, split_column=None)
+    table.videos = [replace(video, split="test") for video in table.videos]
+    return table
