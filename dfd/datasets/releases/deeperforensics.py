@@ -100,10 +100,12 @@ def read_deeperforensics(
             table.rejected.append(
                 (path.relative_to(root).as_posix(), "not in the official split lists")
             )
+        elif len(split_of[path.stem]) > 1:
+            listed = " and ".join(f"{split}.txt" for split in split_of[path.stem])
+            table.rejected.append((path.relative_to(root).as_posix(), f"listed in {listed}"))
         else:
-            entries.append(
-                (path, video_id_for(path, root), FAKE, split_of[path.stem], list(match.groups()))
-            )
+            (split,) = split_of[path.stem]
+            entries.append((path, video_id_for(path, root), FAKE, split, list(match.groups())))
     entries += _reals(root, reals, reals_dir, table)
     linked = LinkedIds()
     for *_, ids in entries:
@@ -123,15 +125,16 @@ def read_deeperforensics(
     return table
 
 
-def _official_splits(splits_dir: Path) -> dict[str, str]:
-    """Fake name (without suffix) -> split, from train.txt, val.txt and test.txt."""
-    split_of: dict[str, str] = {}
+def _official_splits(splits_dir: Path) -> dict[str, list[str]]:
+    """Fake name (without suffix) -> the splits whose list names it (train.txt, val.txt,
+    test.txt); more than one is a contradiction its reader rejects."""
+    split_of: dict[str, list[str]] = {}
     for split in ("train", "val", "test"):
         path = splits_dir / f"{split}.txt"
         if not path.is_file():
             raise FileNotFoundError(f"DeeperForensics-1.0 split list not found: {path}")
         for line in path.read_text(encoding="utf-8").split():
-            split_of[Path(line).stem] = split
+            split_of.setdefault(Path(line).stem, []).append(split)
     return split_of
 
 

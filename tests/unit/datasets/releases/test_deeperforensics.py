@@ -102,3 +102,16 @@ def test_df1_configuration_errors_are_clear(df1_tree: Path) -> None:
     (df1_tree / "lists/splits/val.txt").unlink()
     with pytest.raises(FileNotFoundError, match=r"split list not found: .*val\.txt$"):
         read_deeperforensics(df1_tree, reals="source_videos")
+
+
+def test_a_fake_in_two_split_lists_is_rejected_not_guessed(df1_tree: Path) -> None:
+    train = df1_tree / "lists/splits/train.txt"
+    first = train.read_text().split()[0]
+    test = df1_tree / "lists/splits/test.txt"
+    test.write_text(test.read_text() + first + "\n")
+    table = read_deeperforensics(df1_tree, reals_dir=ff_reals(df1_tree))
+    reasons = dict(table.rejected)
+    assert reasons[f"manipulated_videos/end_to_end/{Path(first).stem}.mp4"] == (
+        "listed in train.txt and test.txt"
+    )
+    assert Path(first).stem not in {Path(v.video_id).name for v in table.videos}
