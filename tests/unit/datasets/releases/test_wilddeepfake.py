@@ -9,6 +9,7 @@ import pytest
 from dfd.datasets.labels import FAKE, REAL
 from dfd.datasets.releases.wilddeepfake import read_wilddeepfake
 from dfd.datasets.splits import assert_no_group_leakage, assign_splits
+from dfd.prepare.runner import PrepareSettings, prepare_dataset
 from helpers.media import frame_folder
 from helpers.release_trees import place_frames
 
@@ -92,3 +93,21 @@ def test_wilddeepfake_archives_alone_are_a_one_line_error_with_the_command(tmp_p
     assert "\n" not in str(error.value)
     with pytest.raises(FileNotFoundError, match="'real_train'"):
         read_wilddeepfake(tmp_path)
+
+
+def test_wilddeepfake_frame_sequences_prepare_into_face_clips(
+    wdf_tree: Path, tmp_path: Path
+) -> None:
+    """The release as it is, through preparation: every sequence is a face clip."""
+    manifest = prepare_dataset(
+        read_wilddeepfake(wdf_tree),
+        wdf_tree,
+        tmp_path / "prepared",
+        PrepareSettings(num_frames=3, face_size=64, device="cpu"),
+        val_fraction=0.2,
+        test_fraction=0.0,
+        show_progress=False,
+    )
+    assert (manifest["status"] == "ok").all(), manifest[["video_id", "reason"]]
+    assert set(manifest["video_id"]) == set(SEQUENCES)
+    assert set(manifest.loc[manifest.video_id.str.contains("_test/"), "split"]) == {"test"}
