@@ -17,7 +17,7 @@ from dfd.tasks.checkpoints import load_trained
 from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.tasks.evaluation import flat_metrics
 from dfd.tasks.evaluation_report import report_checkpoint
-from dfd.tasks.test_sets import test_datamodules, test_splits
+from dfd.tasks.tested_datasets import test_datamodules, test_splits
 from dfd.tasks.train import finish_wandb, instantiate_each, record_run
 from dfd.tasks.wandb_run import identify_wandb_run
 

@@ -30,7 +30,7 @@ from dfd.tasks.ddp import SameConfigOnEveryRank, config_digest, share_job_config
 from dfd.tasks.evaluation import flat_metrics
 from dfd.tasks.evaluation_report import report_checkpoint
 from dfd.tasks.resume import resume_config
-from dfd.tasks.test_sets import test_datamodules, test_splits
+from dfd.tasks.tested_datasets import test_datamodules, test_splits
 from dfd.tasks.wandb_run import identify_wandb_run
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from dfd.data.datamodule import FaceClipDataModule
 from dfd.datasets.folds import CvSettings, cross_validation_split
 from dfd.datasets.protocols import Protocol, protocol_summary, select_rows, video_methods
-from dfd.tasks.test_sets import own_rows_only
+from dfd.tasks.tested_datasets import own_rows_only
 from helpers.manifests import people_rows
 from helpers.runs import (
     CONF,
