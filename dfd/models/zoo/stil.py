@@ -110,10 +110,10 @@ class DirectionalDifference(nn.Module):
             raise ValueError(f"direction is 'height' or 'width'; got '{direction}'")
         self.direction = direction
         kernel = (3, 1) if direction == "height" else (1, 3)
+        padding = (kernel[0] // 2, kernel[1] // 2)
         self.align = nn.Conv2d(
-            reduced, reduced, kernel, padding=(kernel[0] // 2, kernel[1] // 2), groups=reduced,
-            bias=False,
-        )  # fmt: skip
+            reduced, reduced, kernel, padding=padding, groups=reduced, bias=False
+        )
         self.fine = conv_bn(reduced, reduced, kernel)
         self.coarse = conv_bn(reduced, reduced, kernel)
         self.expand = conv_bn(reduced, channels, (1, 1))

@@ -2,7 +2,7 @@
 next frame (a still clip with aligned frames passes through it unchanged, a moving one does
 not), SIM reads each frame alone, the temporal shift starts as TSM's; the network composes
 through Hydra with the paper's depth (a ResNet-50-D with an STIL block in every bottleneck),
-runs forward and backward on real faces, and fits the zoo's task."""
+runs forward and backward on real faces, loads a saved detector, and fits the zoo's task."""
 
 from __future__ import annotations
 
@@ -126,3 +126,14 @@ def test_stil_fits_the_task(learning_task: Path) -> None:
     print(f"STIL (tiny): {learned}")
     assert learned.last_loss < 0.9 * learned.first_loss, learned
     assert learned.val_auc >= 0.6, learned
+
+
+def test_weights_load_a_saved_detector_and_refuse_another_shape(tmp_path: Path) -> None:
+    trained = STIL(**TINY)
+    for parameter in trained.parameters():
+        parameter.data.normal_()
+    torch.save(trained.state_dict(), tmp_path / "stil.pth")
+    loaded = STIL(**TINY, weights=str(tmp_path / "stil.pth"))
+    assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), loaded.parameters()))
+    with pytest.raises(ValueError, match="do not fit STIL"):
+        STIL(**TINY, tim_reduction=4, weights=str(tmp_path / "stil.pth"))
