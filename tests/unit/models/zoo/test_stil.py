@@ -122,7 +122,7 @@ def test_forward_and_backward_on_real_faces_any_clip_length() -> None:
 @pytest.mark.slow
 def test_stil_fits_the_task(learning_task: Path) -> None:
     # clips of 2 frames (TIM's one difference) keep it short on a CPU. Measured here (a shared,
-    # loaded 2-core machine): loss 0.672 -> 0.409, val AUC 0.736 (clip_len=4, 60 steps: loss
+    # loaded 2-core machine, 138 s): loss 0.672 -> 0.409, val AUC 0.736 (clip_len=4, 60 steps: loss
     # 0.679 -> 0.260, val AUC 0.704)
     stil = {"_target_": "dfd.models.zoo.stil.STIL", **TINY}
     learned = learn(stil, learning_task, steps=40, clip_len=2)
