@@ -136,6 +136,10 @@ class ConditionalDecoder(nn.Module):
         self.content = nn.ModuleList(up(a, b, 2) for a, b in pairwise(widths))
         self.condition = nn.ModuleList(up(a, b, 1) for a, b in pairwise(widths[:-1]))
         self.to_image = nn.Conv2d(widths[-1], 3, 1)
+        for module in self.modules():  # He init: PyTorch's default shrinks every conv's output,
+            if isinstance(module, nn.Conv2d):  # and AdaIN would pass the shrunk scale on
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
 
     def forward(self, content: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         for i, stage in enumerate(self.content):
