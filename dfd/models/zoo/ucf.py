@@ -191,7 +191,7 @@ class UCF(Detector):
         if feature_dim % 2:
             raise ValueError(f"feature_dim must be even (two halves), got {feature_dim}")
         self.encoder_name, self.methods, self.margin = encoder, tuple(map(str, methods)), margin
-        self.weights = (specific_weight, reconstruction_weight, contrastive_weight)
+        self.loss_weights = (specific_weight, reconstruction_weight, contrastive_weight)
         self.forgery_encoder = timm_encoder(encoder, pretrained, weights)
         self.content_encoder = timm_encoder(encoder, pretrained, weights)
         channels, self.stride = self.measure()
@@ -299,7 +299,7 @@ class UCF(Detector):
         contrastive = triplet_loss(common.mean((2, 3)), labels, self.margin) + triplet_loss(
             specific_vectors, methods, self.margin
         )
-        specific_weight, reconstruction_weight, contrastive_weight = self.weights
+        specific_weight, reconstruction_weight, contrastive_weight = self.loss_weights
         frames = logits.reshape(clips.shape[:2])
         return DetectorOutput(
             frames.mean(dim=1),

@@ -78,7 +78,7 @@ def test_self_and_cross_reconstruction_pair_each_frame_with_the_next_clip_s() ->
         own = decode(detector, images, [0, 1, 2, 3, 4, 5])
         cross = decode(detector, images, [2, 3, 4, 5, 0, 1])
     l1 = (own - images).abs().mean() + (cross - images).abs().mean()
-    expected = detector.weights[1] * 2.0 * l1  # the paper's four terms per pair
+    expected = detector.loss_weights[1] * 2.0 * l1  # the paper's four terms per pair
     assert output.aux_losses["reconstruction"].item() == pytest.approx(expected.item(), rel=1e-5)
     assert (own - cross).abs().amax() > 1e-3  # the partner's features change the decoded face
 
