@@ -122,9 +122,9 @@ def test_ucf_learns_real_faces_against_their_self_blends(learning_task: Path) ->
     """What 150 steps show at this scale: the loss (BCE and the three UCF terms) falls, 2.29 ->
     1.61 measured (2,146 s on 2 CPU cores shared with other runs, load ~10), but the
     validation AUC stayed at chance (0.505): not the 0.6 bar. Two random-init encoders, a
-    decoder and two heads share 150 steps of 16 faces; which of the terms holds the common
-    head back is not settled here (not yet measured: the L1 and triplet terms at the paper's
-    weights dominate the loss at the start). The assertion is the fall it showed, with room."""
+    decoder and two heads share 150 steps of 16 faces, and at the start the L1 and triplet terms
+    make most of the loss; which term holds the common head back was not measured here. The
+    assertion is the fall it showed, with room."""
     config = {"_target_": "dfd.models.zoo.ucf.UCF", "methods": ["real", "sbi"], **SMALL}
     learned = learn(config, learning_task, steps=150)
     print(f"ucf learned: {learned}")  # the numbers the zoo table reports
