@@ -120,7 +120,7 @@ def test_train_py_asks_the_datamodule_for_method_classes_and_refuses_mixup(
 @pytest.mark.slow
 def test_ucf_learns_real_faces_against_their_self_blends(learning_task: Path) -> None:
     """What 150 steps show at this scale: the loss (BCE and the three UCF terms) falls, 2.29 ->
-    1.61 measured (2,146 s on 2 CPU cores shared with other runs, load ~10), but the
+    1.61 measured (136 s on 2 CPU cores shared with other runs; 2,146 s at load ~10), but the
     validation AUC stayed at chance (0.505): not the 0.6 bar. Two random-init encoders, a
     decoder and two heads share 150 steps of 16 faces, and at the start the L1 and triplet terms
     make most of the loss; which term holds the common head back was not measured here. The
