@@ -15,7 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from dfd.config import to_plain
-from dfd.data.dataset import TARGETS, FaceClipDataset, collate_clips
+from dfd.data.dataset import TARGETS, FaceClipDataset, check_methods, collate_clips
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.selfblend.online import OnlineSelfBlend
@@ -64,7 +64,12 @@ class UnavailableTarget(UsageError, ValueError):
     """A detector trains on a batch entry these data settings cannot give."""
 
 
-def check_targets(targets: Sequence[str], online_self_blend: float, pair_self_blend: bool) -> None:
+def check_targets(
+    targets: Sequence[str],
+    online_self_blend: float,
+    pair_self_blend: bool,
+    methods: Sequence[str] = (),
+) -> None:
     """Refuse batch entries the training data cannot give, in one line each."""
     unknown = set(targets) - set(TARGETS)
     if unknown:
@@ -78,6 +83,20 @@ def check_targets(targets: Sequence[str], online_self_blend: float, pair_self_bl
             "(prepared fakes carry none): set datamodule.online_self_blend > 0 or "
             "datamodule.pair_self_blend=true"
         )
+    if "method" in targets:
+        try:
+            check_methods(methods)
+        except ValueError as error:
+            raise UnavailableTarget(f"{error}: set model.methods") from error
+
+
+def unlisted_methods(rows: pd.DataFrame, methods: Sequence[str]) -> dict[str, int]:
+    """The fake rows' methods that `methods` does not list (their clips share the catch-all
+    class, see `method_class`), with how many rows each has ("" for fakes without a method)."""
+    fakes = rows[rows["label"] == 1]
+    listed = {str(name).lower() for name in methods[1:]}
+    unlisted = fakes["method"][~fakes["method"].str.lower().isin(listed)]
+    return {str(k): int(v) for k, v in unlisted.value_counts().items()}
 
 
 @rank_zero_only
@@ -108,8 +127,11 @@ class FaceClipDataModule(L.LightningDataModule):
 
     `targets` names the batch entries the detector trains on besides "clip" and "label"
     (`Detector.extra_targets`; the train task passes them, see `FaceClipDataset`): "mask"
-    (float in [0, 1] on the device, with "mask_valid") and "second_view" (normalized like the
-    clip). Only training batches carry them.
+    (float in [0, 1] on the device, with "mask_valid"), "second_view" (normalized like the
+    clip) and "method" (each clip's manipulation-method class over `methods`, the detector's
+    list, "real" first: 0 real, i for `methods[i]`, `len(methods)` for any other method, and
+    online self-blends the class of `dfd.data.dataset.ONLINE_BLEND_METHOD`). Only training
+    batches carry them.
 
     `eval_clips_per_track` (`evaluation.views.clips`): validation and test clips are that many
     windows spread over each face track instead of its non-overlapping windows (multi-view
@@ -138,11 +160,12 @@ class FaceClipDataModule(L.LightningDataModule):
         protocol: Mapping[str, Any] | None = None,
         targets: Sequence[str] = (),
         eval_clips_per_track: int | None = None,
+        methods: Sequence[str] = (),
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
-        targets = sorted(to_plain(targets))
-        check_targets(targets, online_self_blend, pair_self_blend)
+        targets, methods = sorted(to_plain(targets)), list(to_plain(methods))
+        check_targets(targets, online_self_blend, pair_self_blend, methods)
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
         cv, protocol = to_plain(cv), to_plain(protocol)
         CvSettings.from_config(cv)  # bad settings fail here, before any training
@@ -199,7 +222,18 @@ class FaceClipDataModule(L.LightningDataModule):
                 online_fake=online if training else None,
                 targets=hp.targets if training else (),
                 clips_per_track=None if training else hp.get("eval_clips_per_track"),
+                methods=hp.methods,
             )
+            unlisted = (
+                training and "method" in hp.targets and unlisted_methods(split_rows, hp.methods)
+            )
+            if unlisted:
+                log.warning(
+                    "training fakes of methods the model does not list share its last method "
+                    "class (rows per method: %s); list them in model.methods to tell them "
+                    "apart",
+                    unlisted,
+                )
         if hp.pair_self_blend and "train" in self.datasets:
             self.datasets["train"] = SelfBlendPairs(
                 self.datasets["train"],

@@ -18,7 +18,10 @@ from dfd.datasets.manifest import frame_paths
 
 INDEX_KEYS = ("video_idx", "face_idx", "clip_idx")
 # batch entries a detector may ask for besides "clip" and "label" (`Detector.extra_targets`)
-TARGETS = ("mask", "second_view")
+TARGETS = ("mask", "second_view", "method")
+# the manipulation method of a fake self-blended while training: the demo's name for its
+# self-blends, made by the same blending (so a prepared self-blend and an online one share it)
+ONLINE_BLEND_METHOD = "sbi"
 
 # (frames, generator) -> blended frames and their blend mask, or None to leave the clip real
 OnlineFake = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray] | None]
@@ -58,6 +61,24 @@ class ClipWindow:
     start: int
 
 
+def method_class(methods: Sequence[str], label: int | float, method: str) -> int:
+    """A clip's manipulation-method class: 0 for a real clip (whatever its method column says),
+    a fake's method's position in `methods` (matched case-insensitively; `methods[0]` is "real"),
+    or `len(methods)`, the class of every other method (and of fakes without one)."""
+    if label == 0:
+        return 0
+    names = [name.lower() for name in methods]
+    return names.index(method.lower()) if method.lower() in names[1:] else len(names)
+
+
+def check_methods(methods: Sequence[str]) -> None:
+    """Refuse a method list the "method" target cannot index: empty, or not "real" first."""
+    if not methods or str(methods[0]).lower() != "real":
+        raise ValueError(
+            f"the method target needs the manipulation methods, 'real' first (got {list(methods)})"
+        )
+
+
 def second_view_seed(seed: int) -> int:
     """The augmentation seed of a clip's second view: a function of the first view's."""
     return int(np.random.default_rng([seed, 1]).integers(2**31 - 1))
@@ -93,7 +114,9 @@ class FaceClipDataset(Dataset):
     is its blend mask, and a fake as prepared (a face swap, say) has no mask: zeros and
     mask_valid false, for losses to leave out; "second_view", the same frames through a second,
     independent augmentation draw (equal to "clip" when the transform draws nothing). The
-    mask follows the first view only.
+    mask follows the first view only; "method", the clip's manipulation-method class (long,
+    `method_class` over `methods`): 0 for a real clip, a prepared fake's class by its `method`
+    column, `ONLINE_BLEND_METHOD`'s for a fake self-blended here.
     """
 
     def __init__(
@@ -107,6 +130,7 @@ class FaceClipDataset(Dataset):
         perturb: Callable[[np.ndarray], np.ndarray] | None = None,
         targets: Sequence[str] = (),
         clips_per_track: int | None = None,
+        methods: Sequence[str] = (),
     ) -> None:
         unknown = set(targets) - set(TARGETS)
         if unknown:
@@ -124,6 +148,11 @@ class FaceClipDataset(Dataset):
         self.targets = frozenset(targets)
         self.clips_per_track = clips_per_track
         self.row_labels = self.rows["label"].to_numpy(dtype=np.int64)
+        if "method" in self.targets:
+            check_methods(methods)
+            names = self.rows.get("method", pd.Series("", index=self.rows.index)).astype(str)
+            self.row_methods = [method_class(methods, *r) for r in zip(self.row_labels, names)]
+            self.online_method = method_class(methods, 1, ONLINE_BLEND_METHOD)
         self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
         self.row_video_idx = [index[v] for v in self.rows["video_id"]]
@@ -181,6 +210,9 @@ class FaceClipDataset(Dataset):
             "face_idx": torch.tensor(row, dtype=torch.long),
             "clip_idx": torch.tensor(index, dtype=torch.long),
         }
+        if "method" in self.targets:
+            method = self.row_methods[row] if mask is None else self.online_method
+            sample["method"] = torch.tensor(method, dtype=torch.long)
         if "mask" in self.targets:
             known = mask is not None or label == 0.0
             if mask is None:

@@ -11,8 +11,10 @@ It declares:
   blending-boundary mask) overrides it and returns its extra losses in
   `DetectorOutput.aux_losses` (the module adds them to the BCE loss and logs each by name), and
   names the batch entries it needs besides "clip" and "label" in `extra_targets` (e.g.
-  {"mask", "second_view"}): the datamodule must provide them, and the module refuses MixUp
-  for it (MixUp mixes clips, not their masks or second views);
+  {"mask", "second_view", "method"}): the datamodule must provide them, and the module refuses
+  MixUp for it (MixUp mixes clips, not their masks, second views or method classes); one that
+  classifies manipulation methods ("method") names them in `methods`, "real" first, and the
+  datamodule numbers every clip's method by that list;
 - `frame_scores` and `forward_with_frames`: whether, and how, it also scores every frame alone;
 - `parameter_groups()`: named module groups, "backbone" among them, for staged unfreezing
   and linear probing;
@@ -55,6 +57,8 @@ class Detector(nn.Module, ABC):
     # the paper whose mechanism it implements: "Authors, Title, Venue Year" ("" for generic ones)
     paper: ClassVar[str] = ""
     extra_targets: ClassVar[frozenset[str]] = frozenset()
+    # with the "method" target: the manipulation methods its classes stand for, "real" first
+    methods: tuple[str, ...] = ()
     frame_scores: ClassVar[bool] = False
     gradcam_layout: GradCamLayout = "frames"
 

@@ -139,13 +139,13 @@ def test_best_checkpoint(
 
 def build_module_and_data(cfg: DictConfig) -> tuple[DeepfakeDetectionModule, FaceClipDataModule]:
     """The module, then the datamodule asked for the batch entries its detector trains on
-    besides the label (`Detector.extra_targets`: blend masks, a second view), so no user sets
-    them; the detector's input checked against the clips."""
+    besides the label (`Detector.extra_targets`: blend masks, a second view, method classes by
+    `Detector.methods`), so no user sets them; the detector's input checked against the clips."""
     module: DeepfakeDetectionModule = instantiate(cfg.module)
-    targets = sorted(module.detector.extra_targets)
+    targets, methods = sorted(module.detector.extra_targets), list(module.detector.methods)
     data = cfg.datamodule  # checked here, outside Hydra's instantiate, for a one-line error
-    check_targets(targets, data.online_self_blend, data.pair_self_blend)
-    datamodule: FaceClipDataModule = instantiate(cfg.datamodule, targets=targets)
+    check_targets(targets, data.online_self_blend, data.pair_self_blend, methods)
+    datamodule: FaceClipDataModule = instantiate(cfg.datamodule, targets=targets, methods=methods)
     module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
     check_frame_stride(
         module.detector, Path(datamodule.hparams.manifest_path), cfg.data.get("name")

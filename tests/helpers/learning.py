@@ -139,15 +139,20 @@ def learn(
     callbacks: Sequence[L.Callback] = (),
 ) -> Learned:
     """Train `detector` (a config with `_target_`) for `steps` steps on the task; returns its
-    loss trend and validation AUC. The datamodule gives the detector's `extra_targets`, as in
-    `train.py`; `datamodule` adds other datamodule settings; `callbacks` see the training."""
+    loss trend and validation AUC. The datamodule gives the detector's `extra_targets` (method
+    classes by its `methods`), as in `train.py`; `datamodule` adds other datamodule settings;
+    `callbacks` see the training."""
     L.seed_everything(seed, workers=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     module = DeepfakeDetectionModule(
         detector=dict(detector),
         optimizer={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": lr},
     )
-    settings = {"targets": sorted(module.detector.extra_targets), **dict(datamodule or {})}
+    settings = {
+        "targets": sorted(module.detector.extra_targets),
+        "methods": list(module.detector.methods),
+        **dict(datamodule or {}),
+    }
     data = FaceClipDataModule(
         str(manifest),
         clip_len=clip_len,

@@ -1,5 +1,6 @@
 """Extra batch entries a detector asks for (`Detector.extra_targets`): blend masks aligned with
-the blend and moved with the clip, and a second augmented view of the same clip."""
+the blend and moved with the clip, a second augmented view of the same clip, and each clip's
+manipulation-method class."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dfd.data.datamodule import FaceClipDataModule
+from dfd.data.datamodule import FaceClipDataModule, unlisted_methods
 from helpers.target_batches import FLIP_AND_COLOUR
 
 SIZE = 64  # the crops' own size: no resampling spreads the blend
@@ -116,3 +117,42 @@ def test_a_target_that_cannot_be_made_is_refused_in_one_line(tiny_prepared: Path
         FaceClipDataModule(str(tiny_prepared), targets=["mask"], online_self_blend=0.0)
     with pytest.raises(ValueError, match="cannot give batch entries depth"):
         FaceClipDataModule(str(tiny_prepared), targets=["depth"])
+
+
+def test_every_clip_carries_its_method_class_online_blends_their_own(tiny_prepared: Path) -> None:
+    # the tiny data trains on reals, prepared self-blends ("sbi") and face swaps ("swap")
+    methods = {"listed": ["real", "sbi", "swap"], "no sbi": ["Real", "SWAP", "Deepfakes"]}
+    expected = {
+        "listed": {"real": 0, "sbi": 1, "swap": 2, "online": 1},
+        # an unlisted method gets the catch-all class len(methods); online blends are "sbi"
+        "no sbi": {"real": 0, "swap": 1, "sbi": 3, "online": 3},
+    }
+    for name, listed in methods.items():
+        dm = datamodule(tiny_prepared, ["method"], online_self_blend=0.5, methods=listed)
+        data = dm.dataset("train")
+        seen = {}
+        for index in range(len(data)):
+            row = data.rows.iloc[data.windows[index].row]
+            for seed in range(4):
+                sample = data[(index, seed)]
+                turned = row["label"] == 0 and sample["label"] == 1
+                kind = "online" if turned else row["method"]
+                seen.setdefault(kind, set()).add(int(sample["method"]))
+                assert sample["method"].dtype == torch.long
+        assert seen == {kind: {cls} for kind, cls in expected[name].items()}, (name, seen)
+
+
+def test_pairs_carry_real_then_their_blend_s_class(tiny_prepared: Path) -> None:
+    for batch in device_batches(paired(tiny_prepared, ["method"], methods=["real", "sbi"])):
+        assert batch["method"].tolist() == [0, 1] * 4
+
+
+def test_unlisted_training_methods_are_named_and_a_missing_list_refused(
+    tiny_prepared: Path,
+) -> None:
+    rows = datamodule(tiny_prepared, ["method"], methods=["real", "swap"]).dataset("train").rows
+    assert unlisted_methods(rows, ["real", "swap"]) == {"sbi": (rows["method"] == "sbi").sum()}
+    assert unlisted_methods(rows, ["real", "SBI", "swap"]) == {}
+    for methods in ([], ["swap", "real"]):
+        with pytest.raises(ValueError, match="'real' first .* set model.methods"):
+            FaceClipDataModule(str(tiny_prepared), targets=["method"], methods=methods)
