@@ -164,8 +164,10 @@ class UCF(Detector):
             of any other method share one more class.
         feature_dim: channels of the forgery and content features (the paper's code: 512);
             the specific and common features get half each.
-        specific_weight, reconstruction_weight, contrastive_weight: the losses' weights (the
-            paper's 0.1, 0.3, 0.05); margin: the contrastive term's (the paper's 3).
+        specific_weight: the method classification loss's weight (the paper's 0.1).
+        reconstruction_weight: the self and cross reconstruction losses' weight (0.3).
+        contrastive_weight: the contrastive term's weight (0.05).
+        margin: the contrastive term's margin (the paper's 3).
         dropout: before the heads.
     """
 
