@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from dfd.datasets.manifest import MANIFEST_COLUMNS
-from dfd.datasets.media import is_media
+from dfd.datasets.media import is_named_video
 from dfd.moved import moved_name
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ def _kaggle_video(
     if path in seen:
         return None, f"duplicate file {file!r}"
     seen.add(path)
-    if not is_media(path):
+    if not is_named_video(path):
         problem = (
             "neither a video file nor a folder of frames" if path.exists() else "file not found"
         )

@@ -36,9 +36,10 @@ def is_frame_folder(path: Path) -> bool:
     )
 
 
-def is_media(path: Path) -> bool:
-    """A video file or a frame folder."""
-    return is_video_file(path) or is_frame_folder(path)
+def is_named_video(path: Path) -> bool:
+    """A path given as a video (a label row, a job): any file, whatever its suffix (an upload is
+    probed, not judged by its name), or a frame folder."""
+    return path.is_file() or is_frame_folder(path)
 
 
 def media_under(folder: Path) -> list[Path]:

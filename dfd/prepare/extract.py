@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dfd.datasets.manifest import STATUS_OK, STATUS_SKIPPED, join_list
-from dfd.datasets.media import is_media
+from dfd.datasets.media import is_named_video
 from dfd.prepare.crops import crop_square, save_rgb_jpeg
 from dfd.prepare.faces import Detections, FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record
@@ -48,7 +48,7 @@ def prepare_video(
     """Prepare one video and record it; returns one result dict per clip (or one skip)."""
     info: VideoInfo | None = None
     try:
-        if not is_media(path):
+        if not is_named_video(path):
             raise SkipVideo("missing_file")
         video = open_video(
             path,

@@ -22,6 +22,7 @@ ISSUE_COMMANDS = [
     "serve",
     "worker",
     "compare",
+    "benchmark",
     "demo",
     "models",
 ]

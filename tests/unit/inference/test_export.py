@@ -135,6 +135,11 @@ def test_export_a_trained_run_with_its_sidecar(
         "batch_size": 4,
         "aggregation": "mean",
         "aggregation_options": {},
+        "clips": None,
+        "crops": 1,
+        "crop_scale": 0.875,
+        "view_reduce": "mean",
+        "view_space": "prob",
     }
     assert sidecar["scoring"]["source"].startswith("evaluation config")
     settings = sidecar["prepare"]["settings"]

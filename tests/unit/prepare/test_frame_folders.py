@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd.datasets.media import is_frame_folder, is_media, media_under
+from dfd.datasets.media import is_frame_folder, is_named_video, media_under
 from dfd.prepare.extract import prepare_video
 from dfd.prepare.pool import LazyDetector
 from dfd.prepare.records import source_stamp
@@ -35,7 +35,7 @@ def test_a_frame_that_does_not_decode_is_left_out(tmp_path: Path) -> None:
 
 def test_a_folder_without_images_is_no_video(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
-    assert not is_media(tmp_path)
+    assert not is_named_video(tmp_path)
     with pytest.raises(VideoReadError) as error:
         open_video(tmp_path)
     assert error.value.code == NO_FRAMES
