@@ -36,10 +36,9 @@ FILES = {"csv": "leaderboard.csv", "markdown": "leaderboard.md", "html": "leader
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """The cells (one row each, long format) and where each cell's run folder is."""
+    """The cells, one row each (long format), each with its `videos.csv` for the ROC curves."""
 
     cells: pd.DataFrame
-    root: Path
 
 
 def collect_cells(root: Path, plan: BenchmarkPlan | None = None) -> Leaderboard:
@@ -71,7 +70,7 @@ def collect_cells(root: Path, plan: BenchmarkPlan | None = None) -> Leaderboard:
     )
     if plan is not None:
         cells = _with_missing_cells(cells, plan, started)
-    return Leaderboard(cells.reset_index(drop=True), Path(root))
+    return Leaderboard(cells.reset_index(drop=True))
 
 
 def _with_missing_cells(
@@ -107,7 +106,7 @@ def with_published(board: Leaderboard, published: pd.DataFrame, plan: BenchmarkP
         found = published_for(published, plan, row.detector, row.train_set, row.test_set)
         texts.append("; ".join(f"{r.level} {r.value:.3f}" for r in found.itertuples()))
         sources.append("; ".join(dict.fromkeys(found["source"])))
-    return Leaderboard(cells.assign(published=texts, published_source=sources), board.root)
+    return Leaderboard(cells.assign(published=texts, published_source=sources))
 
 
 def cell_text(row: pd.Series) -> str:

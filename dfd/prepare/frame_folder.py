@@ -23,7 +23,7 @@ class FrameFolderFrames:
         self._files = frame_files(folder)
         self.num_frames = len(self._files)
         self.fps = float(fps)
-        self.size: tuple[int, int] | None = None  # (width, height) of the first frame
+        self._size: tuple[int, int] | None = None
 
     def timestamps(self) -> np.ndarray:
         return np.arange(self.num_frames) / self.fps
@@ -33,10 +33,10 @@ class FrameFolderFrames:
 
     def first_size(self) -> tuple[int, int]:
         """(width, height) of the first frame, which every frame is read at."""
-        if self.size is None:
+        if self._size is None:
             image = _decode(self._files[0])
-            self.size = (image.shape[1], image.shape[0])
-        return self.size
+            self._size = (image.shape[1], image.shape[0])
+        return self._size
 
     def _frame(self, index: int) -> np.ndarray:
         image = _decode(self._files[index])

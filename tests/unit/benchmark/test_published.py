@@ -34,7 +34,7 @@ def board(*cells: tuple[str, str]) -> Leaderboard:
         }
         for detector, test in cells
     ]
-    return Leaderboard(pd.DataFrame(rows), Path("."))
+    return Leaderboard(pd.DataFrame(rows))
 
 
 def test_the_repositorys_published_numbers_are_read_and_matched() -> None:
