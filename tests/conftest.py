@@ -11,6 +11,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from helpers.object_store import object_store  # noqa: F401  a real S3-compatible server
 from helpers.runs import run_entry_point
 from helpers.servers import postgres_url, redis_url  # noqa: F401  real servers, as fixtures
 

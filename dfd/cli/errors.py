@@ -26,6 +26,9 @@ EXTRAS = {
     "open_clip": "zoo",
     "transformers": "zoo",
     "peft": "zoo",
+    "litdata": "stream",
+    "boto3": "stream",
+    "botocore": "stream",
 }
 
 

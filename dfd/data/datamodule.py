@@ -19,6 +19,7 @@ from dfd.data.dataset import TARGETS, FaceClipDataset, check_methods, collate_cl
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.selfblend.online import OnlineSelfBlend
+from dfd.data.stream_frames import StreamFrames
 from dfd.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -31,6 +32,7 @@ from dfd.datasets.folds import CvSettings, cross_validation_split, fold_summary
 from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.datasets.protocols import Protocol, protocol_summary, select_rows
 from dfd.datasets.splits import assert_no_group_leakage
+from dfd.datasets.streams import read_stream_manifest
 from dfd.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,11 @@ class FaceClipDataModule(L.LightningDataModule):
     `eval_clips_per_track` (`evaluation.views.clips`): validation and test clips are that many
     windows spread over each face track instead of its non-overlapping windows (multi-view
     testing); training keeps the non-overlapping windows.
+
+    `stream_url` (a folder or an `s3://` prefix written by `dfd prepare prepare.output=stream`,
+    see :mod:`dfd.datasets.streams`) serves the crops from LitData chunks instead of image
+    files; the manifest then comes with the stream, and chunks fetched from an object store are
+    kept in `stream_cache_dir`.
     """
 
     def __init__(
@@ -161,6 +168,8 @@ class FaceClipDataModule(L.LightningDataModule):
         targets: Sequence[str] = (),
         eval_clips_per_track: int | None = None,
         methods: Sequence[str] = (),
+        stream_url: str | None = None,
+        stream_cache_dir: str | None = None,
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
@@ -180,12 +189,7 @@ class FaceClipDataModule(L.LightningDataModule):
             return
         hp = self.hparams
         path = Path(hp.manifest_path)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"no manifest at {path}: prepare the dataset first "
-                "(`python -m dfd.prepare data=<name>`; for the demo: `make demo-data`)"
-            )
-        manifest = read_manifest(path)
+        manifest, stream = self._manifest_and_stream()
         rows = ok_rows(manifest)
         skipped = manifest[manifest["status"] != "ok"]
         if len(skipped):
@@ -223,6 +227,7 @@ class FaceClipDataModule(L.LightningDataModule):
                 targets=hp.targets if training else (),
                 clips_per_track=None if training else hp.get("eval_clips_per_track"),
                 methods=hp.methods,
+                stream=stream,
             )
             unlisted = (
                 training and "method" in hp.targets and unlisted_methods(split_rows, hp.methods)
@@ -239,6 +244,23 @@ class FaceClipDataModule(L.LightningDataModule):
                 self.datasets["train"],
                 OnlineSelfBlend(1.0, hp.crop_margin, style=hp.self_blend_style),
             )
+
+    def _manifest_and_stream(self) -> tuple[pd.DataFrame, StreamFrames | None]:
+        """The manifest, with the stream that serves its crops when one is configured."""
+        hp = self.hparams
+        stream_url = hp.get("stream_url")
+        if stream_url:
+            cache = hp.get("stream_cache_dir") or str(
+                Path(hp.manifest_path).parent / "stream_cache"
+            )
+            return read_stream_manifest(stream_url, cache), StreamFrames(stream_url, cache)
+        path = Path(hp.manifest_path)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no manifest at {path}: prepare the dataset first "
+                "(`python -m dfd.prepare data=<name>`; for the demo: `make demo-data`)"
+            )
+        return read_manifest(path), None
 
     def _select(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The rows of the cross-validation fold and the protocol, each logged."""

@@ -13,8 +13,10 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from dfd.data.stream_frames import StreamFrames
 from dfd.data.transforms import apply_to_clip, apply_to_clip_and_mask
 from dfd.datasets.manifest import frame_paths
+from dfd.datasets.streams import STREAM_INDEX
 
 INDEX_KEYS = ("video_idx", "face_idx", "clip_idx")
 # batch entries a detector may ask for besides "clip" and "label" (`Detector.extra_targets`)
@@ -106,7 +108,8 @@ class FaceClipDataset(Dataset):
     `online_fake`, for training, may turn a real clip into a fake: it gets the clip and a
     generator and returns the fake frames with their blend mask, or None to leave the clip
     real. `perturb`, for robustness tests, changes every clip's raw frames (T, H, W, 3) uint8
-    before the transform.
+    before the transform. With `stream` the crops are read from a stream's samples (the rows'
+    `stream_index` column) instead of the image files the rows name.
 
     `targets` (of `TARGETS`) adds entries for detectors that learn from more than the label:
     "mask", the blend mask (T, 1, H, W) uint8 (0..255 for 0..1) through the clip's own
@@ -131,6 +134,7 @@ class FaceClipDataset(Dataset):
         targets: Sequence[str] = (),
         clips_per_track: int | None = None,
         methods: Sequence[str] = (),
+        stream: StreamFrames | None = None,
     ) -> None:
         unknown = set(targets) - set(TARGETS)
         if unknown:
@@ -147,6 +151,10 @@ class FaceClipDataset(Dataset):
         self.perturb = perturb
         self.targets = frozenset(targets)
         self.clips_per_track = clips_per_track
+        self.stream = stream
+        if stream is not None:
+            self.row_samples = self.rows[STREAM_INDEX].to_numpy(dtype=np.int64)
+            self.row_clip_ids = self.rows["clip_id"].astype(str).tolist()
         self.row_labels = self.rows["label"].to_numpy(dtype=np.int64)
         if "method" in self.targets:
             check_methods(methods)
@@ -171,9 +179,18 @@ class FaceClipDataset(Dataset):
         return self.row_labels[[w.row for w in self.windows]]
 
     def _load_frames(self, window: ClipWindow) -> np.ndarray:
-        paths = self.row_frames[window.row][window.start : window.start + self.clip_len]
-        paths += [paths[-1]] * (self.clip_len - len(paths))
-        return np.stack([read_rgb(p) for p in paths])
+        if self.stream is not None:
+            frames = self.stream.read(
+                self.row_samples[window.row],
+                self.row_clip_ids[window.row],
+                window.start,
+                self.clip_len,
+            )
+        else:
+            paths = self.row_frames[window.row][window.start : window.start + self.clip_len]
+            frames = np.stack([read_rgb(p) for p in paths])
+        missing = self.clip_len - len(frames)  # a short track repeats its last frame
+        return np.concatenate([frames, np.repeat(frames[-1:], missing, 0)]) if missing else frames
 
     def draw(self, item: int | tuple[int, int]) -> tuple[int, int]:
         """`(index, augmentation seed)` of a draw: as given, or a bare index with a fresh seed.

@@ -37,6 +37,7 @@ def main(cfg: DictConfig) -> None:
             f"merged {cfg.prepare.num_shards} shards: {len(merged)} rows -> {cfg.data.prepared_dir}/manifest.csv"
         )
         fail_unless_usable(merged, Path(cfg.data.prepared_dir) / MANIFEST_NAME)
+        pack_if_asked(cfg)
         return
     if cfg.prepare.workers > 1:
         start_worker_server()  # it imports torch in the background while this process imports the runner
@@ -52,6 +53,23 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(2) from None
     if cfg.prepare.num_shards == 1:
         fail_unless_usable(manifest, Path(cfg.data.prepared_dir) / MANIFEST_NAME)
+        pack_if_asked(cfg)
+
+
+def pack_if_asked(cfg: DictConfig) -> None:
+    """With ``prepare.output`` stream or both, pack the finished manifest's crops into a stream
+    (a job shard of several waits for its merge)."""
+    if cfg.prepare.output == "folders":
+        return
+    from dfd.prepare.streaming import pack_prepared
+
+    location = pack_prepared(
+        cfg.data.prepared_dir,
+        cfg.prepare.stream_url,
+        cfg.prepare.stream_chunk,
+        keep_folders=cfg.prepare.output == "both",
+    )
+    print(f"stream written: {location} (train from it with datamodule.stream_url={location})")
 
 
 def fail_unless_usable(manifest: pd.DataFrame, path: Path) -> None:

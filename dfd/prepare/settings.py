@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from dfd.prepare.decoders import DECODERS
 
 FACE_MODES = ("largest", "all")
+OUTPUTS = ("folders", "stream", "both")
 # Settings that change what is written; a change means finished videos are prepared again.
 OUTPUT_FIELDS = (
     "num_frames",
@@ -57,12 +58,17 @@ class PrepareSettings:
     shard: int = 0
     num_shards: int = 1
     force: bool = False
+    output: str = "folders"
+    stream_url: str | None = None
+    stream_chunk: str = "64MB"
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
             raise ValueError(
                 f"prepare.decoder must be one of {sorted(DECODERS)}, got {self.decoder!r}"
             )
+        if self.output not in OUTPUTS:
+            raise ValueError(f"prepare.output must be one of {OUTPUTS}, got {self.output!r}")
         if self.faces not in FACE_MODES:
             raise ValueError(f"prepare.faces must be one of {FACE_MODES}, got {self.faces!r}")
         if self.num_shards < 1 or not 0 <= self.shard < self.num_shards:

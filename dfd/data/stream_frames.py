@@ -1,0 +1,63 @@
+"""Face crops read from a stream (see :mod:`dfd.datasets.streams`) instead of image files."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dfd.datasets.streams import sample_jpegs
+
+
+class StreamFrames:
+    """Random access to the face tracks of a stream, through LitData's ``StreamingDataset``.
+
+    LitData's random access fetches one sample's byte range by default; here it fetches the
+    whole chunk the first time one of its samples is asked for and keeps it in ``cache_dir``
+    (up to ``max_cache_size``), so each chunk is read from the object store about once; the order clips are drawn in stays dfd's (reproducible from the seed and the epoch,
+    split across DDP ranks by Lightning). The LitData dataset is opened lazily, in each process
+    that reads (every DataLoader worker opens its own).
+    """
+
+    def __init__(self, location: str, cache_dir: str, max_cache_size: str = "50GB") -> None:
+        self.location = location
+        self.cache_dir = cache_dir
+        self.max_cache_size = max_cache_size
+        self._dataset = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_dataset": None}  # workers open their own
+
+    def _open(self):
+        if self._dataset is None:
+            from litdata import StreamingDataset
+
+            self._dataset = StreamingDataset(
+                self.location, cache_dir=self.cache_dir, max_cache_size=self.max_cache_size
+            )
+        return self._dataset
+
+    def __len__(self) -> int:
+        return len(self._open())
+
+    def read(self, index: int, clip_id: str, start: int, length: int) -> np.ndarray:
+        """Frames ``[start, start + length)`` of sample ``index`` as (T, H, W, 3) uint8 RGB,
+        checked to be the track ``clip_id`` (a stream out of step with its manifest fails)."""
+        dataset = self._open()
+        sample = dataset[int(index)]
+        if dataset.on_demand_bytes:  # settable once the first read has opened LitData's cache
+            dataset.on_demand_bytes = False  # whole chunks from now on, kept in the cache
+        if sample["clip_id"] != clip_id:
+            raise ValueError(
+                f"stream {self.location} sample {index} is {sample['clip_id']!r}, its manifest "
+                f"says {clip_id!r}: write the stream again"
+            )
+        jpegs = sample_jpegs(sample)[start : start + length]
+        return np.stack([decode_rgb(jpeg) for jpeg in jpegs])
+
+
+def decode_rgb(jpeg: bytes) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB image from encoded bytes (OpenCV, as for the files)."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR_RGB)
+    if image is None:
+        raise OSError("cannot decode a face crop of the stream")
+    return image
