@@ -100,12 +100,11 @@ class ClipsPerRank(Callback):
             self.drawn.append(batch["clip_idx"].detach().flatten())
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.world_size == 1 or trainer.sanity_checking:
-            return
+        if trainer.world_size == 1 or not self.drawn:  # no batches, or none naming its clips
+            return  # (alike on every rank: the sampler gives each as many batches)
         device = trainer.strategy.root_device
-        mine = torch.cat(self.drawn).to(device) if self.drawn else torch.zeros(0, device=device)
-        mine = mine.long()
-        size = torch.tensor(int(mine.max()) + 1 if len(mine) else 0, device=device)
+        mine = torch.cat(self.drawn).to(device).long()
+        size = torch.tensor(int(mine.max()) + 1, device=device)
         size = int(trainer.strategy.reduce(size, reduce_op="max"))
         own = torch.bincount(mine, minlength=size)
         everyone = trainer.strategy.reduce(own.clone(), reduce_op="sum")
