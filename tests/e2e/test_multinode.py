@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -19,20 +20,24 @@ from helpers.runs import compose_train, only, tiny_overrides
 pytestmark = pytest.mark.slow
 
 
-def by_hand(node: int, port: int) -> tuple[list[str], dict[str, str]]:
-    """Lightning's "general purpose cluster" launch: the same command on each node."""
+Launch = Callable[[int, int, int], tuple[list[str], dict[str, str]]]
+
+
+def by_hand(node: int, port: int, devices: int) -> tuple[list[str], dict[str, str]]:
+    """Lightning's "general purpose cluster" launch: the same command on each node, which
+    starts the node's other processes itself."""
     env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": str(node)}
-    return [sys.executable, "train.py"], {**env, "WORLD_SIZE": "2"}
+    return [sys.executable, "train.py"], {**env, "WORLD_SIZE": str(2 * devices)}
 
 
-def torchrun(node: int, port: int) -> tuple[list[str], dict[str, str]]:
-    """torchrun on each node, one process a node (static rendezvous on node 0)."""
+def torchrun(node: int, port: int, devices: int) -> tuple[list[str], dict[str, str]]:
+    """torchrun on each node, which starts every process (static rendezvous on node 0)."""
     return [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--nnodes=2",
-        "--nproc-per-node=1",
+        f"--nproc-per-node={devices}",
         f"--node-rank={node}",
         "--master-addr=127.0.0.1",
         f"--master-port={port}",
@@ -40,35 +45,32 @@ def torchrun(node: int, port: int) -> tuple[list[str], dict[str, str]]:
     ], {}
 
 
-TWO_NODES = ["trainer=ddp_sim", "trainer.devices=1", "trainer.num_nodes=2"]
+def two_nodes(devices: int) -> list[str]:
+    return ["trainer=ddp_sim", f"trainer.devices={devices}", "trainer.num_nodes=2"]
 
 
-def clips_per_rank(tiny_prepared: Path, tmp_path: Path, world_size: int) -> int:
+def clips_per_rank(overrides: list[str], tmp_path: Path, world_size: int) -> int:
     """The training clips each rank draws in an epoch: its padded share of the training split
     (the sampler's), in whole batches (the loader drops the last partial one)."""
-    cfg = compose_train(tmp_path / "compose", *tiny_overrides(tiny_prepared, tmp_path))
+    cfg = compose_train(tmp_path / "compose", *overrides)
     train = instantiate(cfg.datamodule).dataset("train")
     batch = cfg.datamodule.batch_size
     return math.ceil(len(train) / world_size) // batch * batch
 
 
 @pytest.mark.parametrize(
-    ("launch", "environment"),
-    [(by_hand, "LightningEnvironment"), (torchrun, "TorchElasticEnvironment")],
-    ids=["by-hand", "torchrun"],
+    ("launch", "devices", "environment"),
+    [(by_hand, 2, "LightningEnvironment"), (torchrun, 1, "TorchElasticEnvironment")],
+    ids=["by-hand-2x2", "torchrun-2x1"],
 )
 def test_two_nodes_train_one_run(
-    tiny_prepared: Path, tmp_path: Path, launch: object, environment: str
+    tiny_prepared: Path, tmp_path: Path, launch: Launch, devices: int, environment: str
 ) -> None:
     folder = tmp_path / "train" / "runs" / "two-nodes"
-    overrides = [
-        *tiny_overrides(tiny_prepared, tmp_path),
-        *TWO_NODES,
-        "trainer.max_epochs=1",
-        f"hydra.run.dir={folder}",
-    ]
+    data = [*tiny_overrides(tiny_prepared, tmp_path), "datamodule.batch_size=2"]
+    overrides = [*data, *two_nodes(devices), "trainer.max_epochs=1", f"hydra.run.dir={folder}"]
     port = free_port()
-    nodes = launch_nodes([launch(node, port) for node in (0, 1)], overrides)  # type: ignore[operator]
+    nodes = launch_nodes([launch(node, port, devices) for node in (0, 1)], overrides)
 
     assert [p.name for p in (tmp_path / "train").iterdir()] == ["runs"]
     assert only(list((tmp_path / "train" / "runs").iterdir())) == folder, "one run folder"
@@ -82,26 +84,27 @@ def test_two_nodes_train_one_run(
         "resolved_config.yaml",
     ]
     # node 1 logged to its console only: the run's log file is node 0's
-    assert "GLOBAL_RANK: 1" in nodes[1] and "GLOBAL_RANK: 1" not in nodes[0]
+    node1 = f"GLOBAL_RANK: {devices}"
+    assert node1 in nodes[1] and node1 not in nodes[0]
     log = (folder / "train.log").read_text()
-    assert "GLOBAL_RANK: 0" in log and "GLOBAL_RANK: 1" not in log
+    assert "GLOBAL_RANK: 0" in log and node1 not in log
     assert "dfd: " in nodes[0] and "dfd: " not in nodes[1], "node 0 closes the run"
 
     world = json.loads((folder / "run_info.json").read_text())["distributed"]
+    world_size = 2 * devices
     assert world == {
-        "world_size": 2,
+        "world_size": world_size,
         "num_nodes": 2,
-        "devices_per_node": 1,
+        "devices_per_node": devices,
         "strategy": "DDPStrategy",
         "cluster_environment": environment,
     }
     ranks = pd.read_csv(folder / "ranks.csv")
-    assert ranks[["epoch", "rank", "node", "local_rank"]].values.tolist() == [
-        [0, 0, 0, 0],
-        [0, 1, 1, 0],
-    ]
-    assert ranks["clips"].tolist() == [clips_per_rank(tiny_prepared, tmp_path, 2)] * 2
-    assert ranks["clips"].min() > 0 and ranks["shared"].tolist() == [0, 0], "distinct shares"
+    expected = [[0, rank, rank // devices, rank % devices] for rank in range(world_size)]
+    assert ranks[["epoch", "rank", "node", "local_rank"]].values.tolist() == expected
+    share = clips_per_rank(data, tmp_path, world_size)
+    assert share > 0 and ranks["clips"].tolist() == [share] * world_size, "every rank trained"
+    assert ranks["shared"].tolist() == [0] * world_size, "on clips of its own"
 
 
 def test_nodes_given_different_run_folders_stop_at_start(
@@ -109,8 +112,8 @@ def test_nodes_given_different_run_folders_stop_at_start(
 ) -> None:
     """Each node naming its run folder by its own start time would split the run: refused."""
     port = free_port()
-    launches = [by_hand(node, port) for node in (0, 1)]
-    overrides = [*tiny_overrides(tiny_prepared, tmp_path), *TWO_NODES]
+    launches = [by_hand(node, port, 1) for node in (0, 1)]
+    overrides = [*tiny_overrides(tiny_prepared, tmp_path), *two_nodes(1)]
     per_node = [[f"hydra.run.dir={tmp_path / 'runs' / f'node{node}'}"] for node in (0, 1)]
     nodes = launch_nodes(launches, overrides, per_node, expect_failure=True)
     for output in nodes:
