@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,12 +32,14 @@ from dfd.config import DDP_JOB_CONFIG_ENV as JOB_CONFIG_ENV
 from dfd.config import is_rank_above_zero
 from dfd.runs import RunDir
 
+NODE_LOCAL_PREFIX = "dfd-ddp-job-"  # the temporary folder of a rank > 0's shared config
+
 
 def share_job_config(cfg: DictConfig, output_dir: Path) -> Path:
     """Write the job's fully resolved config to its folder and point child ranks at it (a rank
     > 0 that composed its own config, on another node, writes it to a node-local file)."""
     if is_rank_above_zero():
-        path = Path(tempfile.mkdtemp(prefix="dfd-ddp-job-")) / "resolved_config.yaml"
+        path = Path(tempfile.mkdtemp(prefix=NODE_LOCAL_PREFIX)) / "resolved_config.yaml"
     else:
         path = RunDir(output_dir).resolved_config
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,8 @@ def job_scope() -> Iterator[None]:
 
     Lightning sets LOCAL_RANK, WORLD_SIZE, MASTER_PORT... in the environment of the process
     that launches the ranks and keeps its process group; the next job would take them as
-    "processes launched from outside" and wait for ranks that are gone.
+    "processes launched from outside" and wait for ranks that are gone. The node-local copy
+    of the config a rank > 0 shared goes too.
     """
     environment = dict(os.environ)
     try:
@@ -67,6 +71,9 @@ def job_scope() -> Iterator[None]:
     finally:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+        shared = Path(os.environ.get(JOB_CONFIG_ENV) or ".").parent
+        if shared.name.startswith(NODE_LOCAL_PREFIX):
+            shutil.rmtree(shared, ignore_errors=True)
         os.environ.clear()
         os.environ.update(environment)
 

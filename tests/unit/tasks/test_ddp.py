@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from dfd.config import DDP_JOB_CONFIG_ENV, LAUNCHED_RANK_VARIABLES, is_rank_above_zero
-from dfd.tasks.ddp import config_digest, share_job_config
+from dfd.tasks.ddp import config_digest, job_scope, share_job_config
 
 
 @pytest.fixture
@@ -46,9 +46,11 @@ def test_a_rank_above_zero_shares_its_config_outside_the_run_folder(
     cfg = OmegaConf.create({"seed": 1})
     assert share_job_config(cfg, tmp_path).is_relative_to(tmp_path)
     clean_launch.setenv("NODE_RANK", "1")
-    elsewhere = share_job_config(cfg, tmp_path / "other")
-    assert not elsewhere.is_relative_to(tmp_path) and OmegaConf.load(elsewhere) == cfg
+    with job_scope():
+        elsewhere = share_job_config(cfg, tmp_path / "other")
+        assert not elsewhere.is_relative_to(tmp_path) and OmegaConf.load(elsewhere) == cfg
     assert not (tmp_path / "other").exists()
+    assert not elsewhere.exists(), "the node-local copy outlived its job"
 
 
 def test_the_ranks_agree_on_all_but_the_loggers_which_only_rank_zero_runs() -> None:
