@@ -62,14 +62,13 @@ def finish_wandb() -> None:
 def distributed_world(trainer: L.Trainer) -> dict[str, Any]:
     """The processes a run trains on, for run_info.json: what a user checks after a
     multi-node launch (every node joined, each with its devices)."""
+    environment = getattr(trainer.strategy, "cluster_environment", None)  # DDP's launcher
     return {
         "world_size": trainer.world_size,
         "num_nodes": trainer.num_nodes,
         "devices_per_node": trainer.num_devices,
         "strategy": type(trainer.strategy).__name__,
-        "cluster_environment": type(
-            getattr(trainer.strategy, "cluster_environment", None)
-        ).__name__,
+        "cluster_environment": None if environment is None else type(environment).__name__,
     }
 
 
