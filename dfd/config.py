@@ -77,3 +77,15 @@ def is_joined_ddp_rank() -> bool:
     """Whether this process is a rank > 0 that Lightning started for a training job (it
     trains from rank 0's config instead of parsing its command line; known without torch)."""
     return bool(os.environ.get(DDP_JOB_CONFIG_ENV)) and os.environ.get("LOCAL_RANK", "0") != "0"
+
+
+# what a launcher sets in each process of a job it starts: torchrun (RANK, GROUP_RANK, LOCAL_RANK),
+# a launch by hand on each node (NODE_RANK), srun (SLURM_PROCID), Lightning's own (LOCAL_RANK)
+LAUNCHED_RANK_VARIABLES = ("RANK", "NODE_RANK", "GROUP_RANK", "LOCAL_RANK", "SLURM_PROCID")
+
+
+def is_rank_above_zero() -> bool:
+    """Whether this process is a DDP rank other than the job's global rank 0, as its launcher's
+    environment says (known without torch): rank 0 owns the run folder, the others write
+    nothing there (dfd.tasks.ddp)."""
+    return any(os.environ.get(name, "0") not in ("", "0") for name in LAUNCHED_RANK_VARIABLES)

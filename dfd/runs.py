@@ -8,10 +8,11 @@ Every train.py / evaluate.py run (and every job of a multirun) writes one folder
     │   ├── resolved_config.yaml   the same, resolved (what DDP ranks > 0 train from)
     │   ├── overrides.yaml         the command line's overrides (what `ckpt_path=last` reuses)
     │   └── hydra.yaml             Hydra's own settings, with the config-group choices
-    ├── run_info.json              versions, git commit, seed, command (run_info.resumed-<k>.json
-    │                              for each resume)
+    ├── run_info.json              versions, git commit, seed, command, DDP world (nodes, devices)
+    │                              (run_info.resumed-<k>.json for each resume)
     ├── wandb_id                   the W&B run id, so a resumed run continues the same W&B run
     ├── history.csv                one row per epoch of every scalar metric logged
+    ├── ranks.csv                  DDP runs: per epoch and rank (and node), the training clips drawn
     ├── checkpoints/
     │   ├── epoch<NNN>-val_video_auroc<x>.ckpt   the best checkpoint (chosen on validation)
     │   └── last.ckpt                            written every epoch, what resuming starts from
@@ -140,6 +141,10 @@ class RunDir:
     @property
     def history(self) -> Path:
         return self.path / "history.csv"
+
+    @property
+    def ranks(self) -> Path:
+        return self.path / "ranks.csv"
 
     @property
     def wandb_id_file(self) -> Path:
@@ -283,10 +288,12 @@ def _git_commit(root: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def run_info(seed: int | None, root: Path) -> dict:
-    """Versions of Python and the stack, the platform, the git commit and the seed."""
+def run_info(seed: int | None, root: Path, distributed: dict | None = None) -> dict:
+    """Versions of Python and the stack, the platform, the git commit, the seed and, for a
+    training run, the processes it ran on (`distributed`: world size, nodes, devices)."""
     return {
         "seed": seed,
+        **({"distributed": distributed} if distributed is not None else {}),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "git_commit": _git_commit(root),
@@ -295,7 +302,9 @@ def run_info(seed: int | None, root: Path) -> dict:
     }
 
 
-def save_run_info(output_dir: Path, seed: int | None, root: Path) -> Path:
+def save_run_info(
+    output_dir: Path, seed: int | None, root: Path, distributed: dict | None = None
+) -> Path:
     """Write run_info.json into the run folder (Hydra already saves the config snapshot).
 
     A resumed run keeps the first record and adds run_info.resumed-<k>.json beside it.
@@ -306,5 +315,5 @@ def save_run_info(output_dir: Path, seed: int | None, root: Path) -> Path:
     while path.exists():
         resumes += 1
         path = path.with_name(f"run_info.resumed-{resumes}.json")
-    path.write_text(json.dumps(run_info(seed, root), indent=2))
+    path.write_text(json.dumps(run_info(seed, root, distributed), indent=2))
     return path

@@ -71,3 +71,51 @@ class EpochHistory(Callback):
         history = pd.concat([earlier, pd.DataFrame([row])], ignore_index=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         history.to_csv(self.path, index=False)
+
+
+class ClipsPerRank(Callback):
+    """Writes `ranks.csv` in the run folder of a DDP run: per epoch and rank (with its node),
+    the training clips that rank drew and how many of those another rank drew as well. A
+    user sees that every node trained, each on its own share of the epoch (the sampler pads
+    the shares to equal length by repeating clips: the only overlap there should be)."""
+
+    COLUMNS = ("epoch", "rank", "node", "local_rank", "clips", "shared")
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.drawn: list[torch.Tensor] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.drawn = []
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer.world_size > 1 and isinstance(batch, dict) and "clip_idx" in batch:
+            self.drawn.append(batch["clip_idx"].detach().flatten())
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.world_size == 1 or not self.drawn:  # no batches, or none naming its clips
+            return  # (alike on every rank: the sampler gives each as many batches)
+        device = trainer.strategy.root_device
+        mine = torch.cat(self.drawn).to(device).long()
+        size = torch.tensor(int(mine.max()) + 1, device=device)
+        size = int(trainer.strategy.reduce(size, reduce_op="max"))
+        own = torch.bincount(mine, minlength=size)
+        everyone = trainer.strategy.reduce(own.clone(), reduce_op="sum")
+        shared = int(((everyone - own)[mine] > 0).sum())
+        row = [trainer.current_epoch, trainer.global_rank, trainer.node_rank, trainer.local_rank]
+        stats = torch.tensor([*row, len(mine), shared], device=device)
+        gathered: Any = trainer.strategy.all_gather(stats)
+        if not trainer.is_global_zero:
+            return
+        rows = pd.DataFrame(gathered.reshape(-1, len(self.COLUMNS)).tolist(), columns=self.COLUMNS)
+        earlier = pd.read_csv(self.path) if self.path.is_file() else pd.DataFrame()
+        if "epoch" in earlier:
+            earlier = earlier[earlier["epoch"] < trainer.current_epoch]
+        pd.concat([earlier, rows], ignore_index=True).to_csv(self.path, index=False)

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from dfd.config import is_rank_above_zero
 from dfd.data.datamodule import FaceClipDataModule, check_targets
 from dfd.datasets.configs import dataset_manifests
 from dfd.datasets.identity_check import identity_message, identity_overlap
@@ -24,7 +25,7 @@ from dfd.module import DeepfakeDetectionModule
 from dfd.runs import RunDir, save_run_info
 from dfd.sweeps.optuna import raise_if_pruned, trial_callbacks
 from dfd.sweeps.tags import tag_sweep_job
-from dfd.tasks.callbacks import EpochHistory, RandomStateCheckpoint
+from dfd.tasks.callbacks import ClipsPerRank, EpochHistory, RandomStateCheckpoint
 from dfd.tasks.console import closing_line, quiet_library_noise
 from dfd.tasks.ddp import SameConfigOnEveryRank, config_digest, share_job_config
 from dfd.tasks.evaluation import flat_metrics
@@ -58,9 +59,23 @@ def finish_wandb() -> None:
         print(f"W&B run saved offline; to upload it: wandb sync {run.settings.sync_dir}")
 
 
+def distributed_world(trainer: L.Trainer) -> dict[str, Any]:
+    """The processes a run trains on, for run_info.json: what a user checks after a
+    multi-node launch (every node joined, each with its devices)."""
+    environment = getattr(trainer.strategy, "cluster_environment", None)  # DDP's launcher
+    return {
+        "world_size": trainer.world_size,
+        "num_nodes": trainer.num_nodes,
+        "devices_per_node": trainer.num_devices,
+        "strategy": type(trainer.strategy).__name__,
+        "cluster_environment": None if environment is None else type(environment).__name__,
+    }
+
+
 @rank_zero_only
-def record_run(cfg: DictConfig, loggers: list[Any]) -> None:
-    save_run_info(Path(cfg.paths.output_dir), cfg.get("seed"), Path(cfg.paths.root_dir))
+def record_run(cfg: DictConfig, loggers: list[Any], trainer: L.Trainer | None = None) -> None:
+    world = None if trainer is None else distributed_world(trainer)
+    save_run_info(Path(cfg.paths.output_dir), cfg.get("seed"), Path(cfg.paths.root_dir), world)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
         logger.log_hyperparams(resolved)
@@ -168,8 +183,10 @@ def train(cfg: DictConfig) -> float | None:
     Returns the value of `cfg.optimized_metric` (for sweepers such as Optuna).
     """
     quiet_library_noise()
-    if HydraConfig.initialized():  # rank 0 of a job (a joined rank > 0 gets its config)
-        cfg = identify_wandb_run(tag_sweep_job(resume_config(cfg)))
+    if HydraConfig.initialized():  # not a rank > 0 that joined its job (it gets the config)
+        cfg = tag_sweep_job(resume_config(cfg))
+        if not is_rank_above_zero():  # W&B logs from rank 0, which keeps the run's W&B id
+            cfg = identify_wandb_run(cfg)
         share_job_config(cfg, Path(cfg.paths.output_dir))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -177,12 +194,13 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = instantiate_each(cfg.get("callbacks")) + trial_callbacks(cfg)
     callbacks += [
         RandomStateCheckpoint(),
-        SameConfigOnEveryRank(config_digest(cfg)),
+        SameConfigOnEveryRank(config_digest(cfg), cfg.paths.output_dir),
         EpochHistory(RunDir(Path(cfg.paths.output_dir)).history),
+        ClipsPerRank(RunDir(Path(cfg.paths.output_dir)).ranks),
     ]
     loggers = instantiate_each(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    record_run(cfg, loggers)
+    record_run(cfg, loggers, trainer)
     try:
         if cfg.get("train", True):
             report_validation_people(datamodule)

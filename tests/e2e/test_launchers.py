@@ -13,7 +13,9 @@ from omegaconf import OmegaConf
 from helpers.runs import CONF, only, run_entry_point, tiny_overrides
 
 
-def test_slurm_launcher_asks_for_the_trainer_devices_and_nodes() -> None:
+@pytest.mark.parametrize(("nodes", "gpus"), [(1, 1), (2, 4), (4, 8)])
+def test_slurm_launcher_asks_for_the_trainer_devices_and_nodes(nodes: int, gpus: int) -> None:
+    """N nodes x G GPUs: N nodes, G tasks and G GPUs a node, one DDP process a task."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose(
             "train",
@@ -21,15 +23,20 @@ def test_slurm_launcher_asks_for_the_trainer_devices_and_nodes() -> None:
             overrides=[
                 "hydra/launcher=slurm",
                 "trainer=ddp",
-                "trainer.devices=4",
-                "trainer.num_nodes=2",
+                f"trainer.devices={gpus}",
+                f"trainer.num_nodes={nodes}",
                 "hydra.launcher.partition=gpu",
                 "hydra.launcher.account=proj",
             ],
         )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
-    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)
+    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (nodes, gpus, gpus)
+    assert (cfg.trainer.num_nodes, cfg.trainer.devices, cfg.trainer.strategy) == (
+        nodes,
+        gpus,
+        "ddp",
+    )
     assert (launcher.partition, launcher.account) == ("gpu", "proj")
 
 
