@@ -57,9 +57,20 @@ def run_videos(
 
     With one worker, or one video to do, the work runs in this process (no start-up cost),
     with `detector` when given (a caller that prepares again and again keeps one detector).
+    A package the face detector needs that is missing fails the call itself (UsageError), not
+    each video.
     """
     if tasks:
-        DETECTORS[settings.detector].require()  # a missing package fails the run, not each video
+        DETECTORS[settings.detector].require()
+    return _run_videos(tasks, prepared_dir, settings, detector)
+
+
+def _run_videos(
+    tasks: list[Task],
+    prepared_dir: Path,
+    settings: PrepareSettings,
+    detector: LazyDetector | None,
+) -> Iterator[Result]:
     workers = min(settings.workers, len(tasks))
     if workers <= 1:
         detector = detector or LazyDetector(settings)

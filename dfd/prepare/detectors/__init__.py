@@ -3,7 +3,13 @@ made with the same arguments and giving the same :class:`Detections`."""
 
 from __future__ import annotations
 
-from dfd.prepare.detectors.base import Detections, FaceDetector, resolve_device, searched_frames
+from dfd.prepare.detectors.base import (
+    Detections,
+    FaceDetector,
+    box_iou,
+    resolve_device,
+    searched_frames,
+)
 from dfd.prepare.detectors.blazeface import BlazeFaceDetector
 from dfd.prepare.detectors.mtcnn import MtcnnDetector
 
@@ -12,4 +18,11 @@ DETECTORS: dict[str, type[FaceDetector]] = {
     "blazeface": BlazeFaceDetector,
 }
 
-__all__ = ["DETECTORS", "Detections", "FaceDetector", "resolve_device", "searched_frames"]
+__all__ = [
+    "DETECTORS",
+    "Detections",
+    "FaceDetector",
+    "box_iou",
+    "resolve_device",
+    "searched_frames",
+]

