@@ -107,7 +107,8 @@ class BlazeFaceDetector(FaceDetector):
             self._batch = len(tensor)
         self._interpreter.set_tensor(self._input, tensor)
         self._interpreter.invoke()
-        count = len(tensor)  # the model's last reshape keeps a batch of 1: (1, count * anchors, ...)
+        # the model's last reshape keeps a batch of 1: (1, count * anchors, values)
+        count = len(tensor)
         return (
             self._interpreter.get_tensor(self._regressors).reshape(count, GRID * GRID, -1),
             self._interpreter.get_tensor(self._logits).reshape(count, GRID * GRID, 1),
