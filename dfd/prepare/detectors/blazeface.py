@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from facenet_pytorch.models.mtcnn import ONet
+from facenet_pytorch.models.mtcnn import ONet, RNet
 
 from dfd.errors import UsageError
 from dfd.prepare.detectors.base import Detections, FaceDetector, box_iou
@@ -38,8 +38,7 @@ PROPOSAL_SCORE = 0.5  # BlazeFace candidates below this are not proposed to O-Ne
 MERGE_IOU = 0.3  # candidates overlapping this much are one face
 # MTCNN's box edges relative to BlazeFace's (dx1, dy1, dx2, dy2), in units of its width and height
 TO_MTCNN = np.array([0.09, -0.14, -0.05, 0.02])
-ONET_INPUT = 48
-REFINE_STEPS = 2
+RNET_INPUT, ONET_INPUT = 24, 48
 
 
 class BlazeFaceDetector(FaceDetector):
@@ -59,6 +58,7 @@ class BlazeFaceDetector(FaceDetector):
         cells = np.stack(np.meshgrid(np.arange(GRID), np.arange(GRID)), -1).reshape(-1, 2)
         self._anchors = (cells + 0.5) / GRID
         self._onet = ONet(pretrained=True).to(self.device).eval()
+        self._rnet = RNet(pretrained=True).to(self.device).eval()
 
     @classmethod
     def require(cls) -> None:
@@ -72,9 +72,13 @@ class BlazeFaceDetector(FaceDetector):
     def find(self, frames: np.ndarray) -> list[Detections]:
         found = []
         for frame, boxes in zip(frames, self._propose(frames)):
-            for _ in range(REFINE_STEPS - 1):
-                boxes = self._refine(frame, boxes).boxes
-            found.append(self._refine(frame, boxes))
+            boxes = self._onet_step(frame, self._rnet_step(frame, boxes)).boxes
+            faces = self._onet_step(frame, boxes)
+            sides = np.maximum(
+                faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1]
+            )
+            keep = sides >= self.min_face_size
+            found.append(Detections(faces.boxes[keep], faces.scores[keep], faces.points[keep]))
         return found
 
     def _propose(self, frames: np.ndarray) -> list[np.ndarray]:
@@ -114,33 +118,39 @@ class BlazeFaceDetector(FaceDetector):
             self._interpreter.get_tensor(self._logits).reshape(count, GRID * GRID, 1),
         )
 
-    def _refine(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
-        """O-Net on the square around each proposal, as MTCNN's third stage runs on R-Net's
-        boxes: its face probability, its box correction and its five landmarks."""
-        boxes = square(boxes)
-        crops = [crop_patch(frame, box) for box in boxes]
-        boxes = np.array([box for box, crop in zip(boxes, crops) if crop is not None])
+    def _rnet_step(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """R-Net's correction of each box, as in MTCNN's second stage."""
+        boxes, patches = square_patches(frame, boxes, RNET_INPUT)
+        if not len(boxes):
+            return boxes
+        with torch.inference_mode():
+            shifts, _ = self._rnet(self._tensor(patches))
+        return boxes + shifts.cpu().numpy() * sides(boxes)
+
+    def _onet_step(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        """O-Net on each box, as in MTCNN's third stage: its face probability, its box
+        correction and its five landmarks."""
+        boxes, patches = square_patches(frame, boxes, ONET_INPUT)
         if not len(boxes):
             return Detections.empty()
-        patches = np.stack([crop for crop in crops if crop is not None])
-        tensor = torch.from_numpy(patches).permute(0, 3, 1, 2).float().to(self.device)
         with torch.inference_mode():
-            shifts, landmarks, probs = self._onet((tensor - 127.5) * 0.0078125)
-        shifts, landmarks = shifts.cpu().numpy(), landmarks.cpu().numpy()
-        probs = probs[:, 1].cpu().numpy().astype(float)
-        sides = np.tile(boxes[:, 2:] - boxes[:, :2] + 1, 2)
+            shifts, landmarks, probs = self._onet(self._tensor(patches))
+        landmarks, size = landmarks.cpu().numpy(), sides(boxes)
         points = np.stack(
             [
-                landmarks[:, :5] * sides[:, :1] + boxes[:, :1] - 1,
-                landmarks[:, 5:] * sides[:, 1:2] + boxes[:, 1:2] - 1,
+                landmarks[:, :5] * size[:, :1] + boxes[:, :1] - 1,
+                landmarks[:, 5:] * size[:, 1:2] + boxes[:, 1:2] - 1,
             ],
             axis=-1,
         )
-        boxes = boxes + shifts * sides
-        keep = (
-            np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.min_face_size
+        return Detections(
+            boxes + shifts.cpu().numpy() * size, probs[:, 1].cpu().numpy().astype(float), points
         )
-        return Detections(boxes[keep], probs[keep], points[keep])
+
+    def _tensor(self, patches: np.ndarray) -> torch.Tensor:
+        """(N, H, W, 3) uint8 patches as MTCNN's networks take them."""
+        tensor = torch.from_numpy(patches).permute(0, 3, 1, 2).float().to(self.device)
+        return (tensor - 127.5) * 0.0078125
 
 
 def merge(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -158,22 +168,34 @@ def merge(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.array(merged).reshape(-1, 4)
 
 
-def square(boxes: np.ndarray) -> np.ndarray:
-    """Each box grown to a square around its centre, on whole pixels (as MTCNN crops)."""
-    sizes = boxes[:, 2:] - boxes[:, :2]
-    side = sizes.max(axis=1, keepdims=True)
-    corner = np.trunc(boxes[:, :2] + sizes / 2 - side / 2)
-    return np.concatenate([corner, corner + np.trunc(side)], axis=1)
-
-
-def crop_patch(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-    """The part of ``box`` inside the frame, resized to O-Net's input; None when none is."""
+def square_patches(
+    frame: np.ndarray, boxes: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each box grown to a square around its centre on whole pixels (as MTCNN does between its
+    stages), and the part of it inside the frame resized to ``size``; squares wholly outside the
+    frame are dropped."""
+    extent = boxes[:, 2:] - boxes[:, :2]
+    side = extent.max(axis=1, keepdims=True)
+    corner = np.trunc(boxes[:, :2] + extent / 2 - side / 2)
+    squares = np.concatenate([corner, corner + np.trunc(side)], axis=1)
     height, width = frame.shape[:2]
-    x1, y1 = max(int(box[0]), 1) - 1, max(int(box[1]), 1) - 1
-    x2, y2 = min(int(box[2]), width), min(int(box[3]), height)
-    if x2 <= x1 or y2 <= y1:
-        return None
-    return cv2.resize(frame[y1:y2, x1:x2], (ONET_INPUT, ONET_INPUT), interpolation=cv2.INTER_AREA)
+    kept, patches = [], []
+    for box in squares:
+        x1, y1 = max(int(box[0]), 1) - 1, max(int(box[1]), 1) - 1
+        x2, y2 = min(int(box[2]), width), min(int(box[3]), height)
+        if x2 > x1 and y2 > y1:
+            kept.append(box)
+            patches.append(
+                cv2.resize(frame[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_AREA)
+            )
+    if not kept:
+        return np.zeros((0, 4)), np.zeros((0, size, size, 3), np.uint8)
+    return np.array(kept), np.stack(patches)
+
+
+def sides(boxes: np.ndarray) -> np.ndarray:
+    """(width, height, width, height) of each box, counted in pixels as MTCNN counts them."""
+    return np.tile(boxes[:, 2:] - boxes[:, :2] + 1, 2)
 
 
 def model_path() -> Path:
