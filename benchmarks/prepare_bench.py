@@ -89,6 +89,9 @@ DFD_RUNS = (
     (1, "pyav", FAST),
     (2, "pyav", FAST),
 )  # (workers, decoder, detector); the configured ones are pyav and mtcnn
+# exit statuses of dfd prepare on the all-real memory runs: 1 says "one class only" (or, with no
+# video, "no usable clip"); that each video gave its clip is checked on the manifest
+ONE_CLASS_ONLY = (0, 1)
 NO_VIDEO = "-"  # the sampling column of the memory run without a video
 
 
@@ -542,9 +545,9 @@ def memory_runs(paths: list[Path | None], work: Path, detector: str) -> list[Mem
             peak = peak_rss_mib(
                 prepare_command(raw_dir, work, {**overrides, "detector": detector}),
                 work / f"{raw_dir.name}_{sampling}_{detector}.log",
-                allowed=(0,) if path else (0, 1),  # no video: no usable clip, exit status 1
+                allowed=ONE_CLASS_ONLY,
             )
-            manifest = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))
+            manifest = prepared_clips(work, bool(path))
             runs.append(
                 MemoryRun(
                     path.name if path else "none (imports only)",
@@ -556,6 +559,14 @@ def memory_runs(paths: list[Path | None], work: Path, detector: str) -> list[Mem
     return runs
 
 
+def prepared_clips(work: Path, expected: bool) -> pd.DataFrame:
+    """The ok rows of the last memory run's manifest; an error if a video gave none."""
+    manifest = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))
+    if expected and manifest.empty:
+        raise RuntimeError(f"the memory run in {work} prepared no clip")
+    return manifest
+
+
 def budget_runs(path: Path, work: Path) -> list[MemoryRun]:
     """One 4K video, its sampled frames held in one read (the default budget) and read in chunks."""
     raw_dir = write_labels([path], work / "raw" / path.stem).parent
@@ -563,9 +574,11 @@ def budget_runs(path: Path, work: Path) -> list[MemoryRun]:
     for budget in (PrepareSettings.frame_memory_mb, UHD_BUDGET_MB):
         overrides = {**UHD_SAMPLING, "frame_memory_mb": budget}
         peak = peak_rss_mib(
-            prepare_command(raw_dir, work, overrides), work / f"{path.stem}_{budget}.log"
+            prepare_command(raw_dir, work, overrides),
+            work / f"{path.stem}_{budget}.log",
+            allowed=ONE_CLASS_ONLY,
         )
-        manifest = ok_rows(read_manifest(work / "data" / "csv" / "prepared" / "manifest.csv"))
+        manifest = prepared_clips(work, True)
         runs.append(
             MemoryRun(
                 path.name,

