@@ -72,16 +72,18 @@ class BlazeFaceDetector(FaceDetector):
                 )
 
     def find(self, frames: np.ndarray) -> list[Detections]:
-        found = []
-        for frame, boxes in zip(frames, self._propose(frames)):
-            boxes = self._onet_step(frame, self._rnet_step(frame, boxes)).boxes
-            faces = self._onet_step(frame, boxes)
-            sides = np.maximum(
-                faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1]
-            )
-            keep = sides >= self.min_face_size
-            found.append(Detections(faces.boxes[keep], faces.scores[keep], faces.points[keep]))
-        return found
+        proposals = self._propose(frames)
+        owners = np.repeat(np.arange(len(frames)), [len(boxes) for boxes in proposals])
+        boxes = np.concatenate(proposals)  # all frames' proposals go through each stage at once
+        owners, boxes = self._rnet_step(frames, owners, boxes)
+        owners, boxes, _, _ = self._onet_step(frames, owners, boxes)
+        owners, boxes, scores, points = self._onet_step(frames, owners, boxes)
+        sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        keep = sizes >= self.min_face_size
+        return [
+            Detections(boxes[mine], scores[mine], points[mine])
+            for mine in (keep & (owners == frame) for frame in range(len(frames)))
+        ]
 
     def _propose(self, frames: np.ndarray) -> list[np.ndarray]:
         """BlazeFace's merged face boxes per frame, in frame pixels, moved to MTCNN's convention."""
@@ -120,21 +122,25 @@ class BlazeFaceDetector(FaceDetector):
             self._interpreter.get_tensor(self._logits).reshape(count, GRID * GRID, 1),
         )
 
-    def _rnet_step(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """R-Net's correction of each box, as in MTCNN's second stage."""
-        boxes, patches = square_patches(frame, boxes, RNET_INPUT)
-        if not len(boxes):
-            return boxes
-        with torch.inference_mode():
-            shifts, _ = self._rnet(self._tensor(patches))
-        return boxes + shifts.cpu().numpy() * sides(boxes)
+    def _rnet_step(
+        self, frames: np.ndarray, owners: np.ndarray, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """R-Net's correction of each box (of frame ``owners[k]``), as in MTCNN's second stage."""
+        owners, boxes, patches = square_patches(frames, owners, boxes, RNET_INPUT)
+        if len(boxes):
+            with torch.inference_mode():
+                shifts, _ = self._rnet(self._tensor(patches))
+            boxes = boxes + shifts.cpu().numpy() * sides(boxes)
+        return owners, boxes
 
-    def _onet_step(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
-        """O-Net on each box, as in MTCNN's third stage: its face probability, its box
-        correction and its five landmarks."""
-        boxes, patches = square_patches(frame, boxes, ONET_INPUT)
+    def _onet_step(
+        self, frames: np.ndarray, owners: np.ndarray, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """O-Net on each box, as in MTCNN's third stage: (owners, its corrected boxes, its face
+        probabilities, its five landmarks)."""
+        owners, boxes, patches = square_patches(frames, owners, boxes, ONET_INPUT)
         if not len(boxes):
-            return Detections.empty()
+            return owners, boxes, np.zeros(0), np.zeros((0, 5, 2))
         with torch.inference_mode():
             shifts, landmarks, probs = self._onet(self._tensor(patches))
         landmarks, size = landmarks.cpu().numpy(), sides(boxes)
@@ -145,9 +151,8 @@ class BlazeFaceDetector(FaceDetector):
             ],
             axis=-1,
         )
-        return Detections(
-            boxes + shifts.cpu().numpy() * size, probs[:, 1].cpu().numpy().astype(float), points
-        )
+        boxes = boxes + shifts.cpu().numpy() * size
+        return owners, boxes, probs[:, 1].cpu().numpy().astype(float), points
 
     def _tensor(self, patches: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) uint8 patches as MTCNN's networks take them."""
@@ -171,28 +176,28 @@ def merge(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 def square_patches(
-    frame: np.ndarray, boxes: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray]:
+    frames: np.ndarray, owners: np.ndarray, boxes: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each box grown to a square around its centre on whole pixels (as MTCNN does between its
-    stages), and the part of it inside the frame resized to ``size``; squares wholly outside the
-    frame are dropped."""
+    stages), and the part of it inside its frame resized to ``size``: (owners, squares,
+    patches), without the squares wholly outside their frame."""
     extent = boxes[:, 2:] - boxes[:, :2]
     side = extent.max(axis=1, keepdims=True)
     corner = np.trunc(boxes[:, :2] + extent / 2 - side / 2)
     squares = np.concatenate([corner, corner + np.trunc(side)], axis=1)
-    height, width = frame.shape[:2]
+    height, width = frames.shape[1:3]
     kept, patches = [], []
-    for box in squares:
+    for index, (owner, box) in enumerate(zip(owners, squares)):
         x1, y1 = max(int(box[0]), 1) - 1, max(int(box[1]), 1) - 1
         x2, y2 = min(int(box[2]), width), min(int(box[3]), height)
         if x2 > x1 and y2 > y1:
-            kept.append(box)
+            kept.append(index)
             patches.append(
-                cv2.resize(frame[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_AREA)
+                cv2.resize(frames[owner, y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_AREA)
             )
     if not kept:
-        return np.zeros((0, 4)), np.zeros((0, size, size, 3), np.uint8)
-    return np.array(kept), np.stack(patches)
+        return owners[:0], squares[:0], np.zeros((0, size, size, 3), np.uint8)
+    return owners[kept], squares[kept], np.stack(patches)
 
 
 def sides(boxes: np.ndarray) -> np.ndarray:
