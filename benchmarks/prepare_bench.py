@@ -650,6 +650,15 @@ def print_stages(
         f"plus, once per run with workers: {startup:.1f} s to start dfd's worker pool in a process doing "
         "nothing else (python -m dfd.prepare starts it beside its own imports)"
     )
+    naive_total = sum(naive.seconds.values())
+    cores = len(os.sched_getaffinity(0))
+    for name, clock in ours.items():
+        share = clock.seconds["decode"] / sum(clock.seconds.values())
+        print(
+            f"dfd {name}: {naive_total / sum(clock.seconds.values()):.2f}x naive in one process; "
+            f"{cores * naive_total / sum(clock.seconds.values()):.2f}x expected with {cores} workers "
+            f"on {cores} free cores once the pool runs; decoding is {100 * share:.0f}% of its time"
+        )
 
 
 def memory_verdicts(runs: list[MemoryRun]) -> list[str]:
