@@ -707,7 +707,8 @@ def main() -> None:
     settings = conf_settings()
     machine = (
         f"cpus {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), torch threads "
-        f"{torch.get_num_threads()} here and cpus // n in each of n workers"
+        f"{torch.get_num_threads()} here and cpus // n in each of n workers; load average "
+        f"{os.getloadavg()[0]:.2f} at the start (the cores may be shared with other jobs)"
     )
     print(machine)
 
