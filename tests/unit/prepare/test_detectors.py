@@ -16,6 +16,7 @@ from dfd.datasets.manifest import face_boxes, frame_indices, ok_rows, read_manif
 from dfd.demo.media import fetch_media
 from dfd.prepare.detectors import DETECTORS, box_iou
 from dfd.prepare.detectors.blazeface import BlazeFaceDetector
+from dfd.prepare.extract import prepare_video
 from dfd.prepare.pool import LazyDetector
 from dfd.prepare.runner import prepare_dataset
 from dfd.prepare.settings import OUTPUT_FIELDS, PrepareSettings
@@ -139,3 +140,20 @@ def test_blazeface_finds_the_same_faces_batched_and_one_frame_at_a_time(
     for together, single in zip(batched, alone, strict=True):
         np.testing.assert_allclose(together.boxes, single.boxes, atol=1e-3)
         np.testing.assert_allclose(together.scores, single.scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("detector", sorted(DETECTORS))
+def test_tracking_keeps_a_face_in_part_of_the_video_with_either_detector(
+    tmp_path: Path, detector: str
+) -> None:
+    """A face that leaves: both backends give the clip of the frames showing it, and a video
+    that shows no face at all is skipped with its reason."""
+    settings = PrepareSettings(num_frames=8, face_size=64, device="cpu", detector=detector)
+    faces = LazyDetector(settings)
+    (clip,) = prepare_video(
+        media.partial_face_video(tmp_path), "partial", tmp_path / "out", settings, faces
+    )
+    assert clip["status"] == "ok" and clip["frame_indices"] == "2;7;12", clip
+    cartoon = fetch_media(["cartoon_no_face"])["cartoon_no_face"]
+    (skip,) = prepare_video(cartoon, "cartoon", tmp_path / "out", settings, faces)
+    assert skip["status"] == "skipped" and skip["reason"] == "no_face", skip
