@@ -1,8 +1,8 @@
 """Run :func:`~dfd.prepare.extract.prepare_video` over many videos, in this process or in workers.
 
-Each worker process loads its own face detector once and shares the CPU cores with the others. If a
-worker dies (a decoder crash on a hostile file), the videos it may have been working on are
-retried one at a time in a fresh worker; one that kills its worker again is recorded as
+Each worker process loads its own face detector once and shares the CPU cores with the
+others. If a worker dies (a decoder crash on a hostile file), the videos it may have been
+working on are retried one at a time in a fresh worker; one that kills its worker again is recorded as
 ``crashed``, and the run goes on.
 """
 
