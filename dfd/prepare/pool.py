@@ -2,8 +2,8 @@
 
 Each worker process loads its own face detector once and shares the CPU cores with the
 others. If a worker dies (a decoder crash on a hostile file), the videos it may have been
-working on are retried one at a time in a fresh worker; one that kills its worker again is recorded as
-``crashed``, and the run goes on.
+working on are retried one at a time in a fresh worker; one that kills its worker again is
+recorded as ``crashed``, and the run goes on.
 """
 
 from __future__ import annotations
