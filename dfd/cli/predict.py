@@ -135,7 +135,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from dfd.inference.loading import load_detector
     from dfd.inference.predictor import Predictor
     from dfd.inference.results import results_table, write_csv, write_json
-    from dfd.prepare.faces import resolve_device
+    from dfd.prepare.detectors import resolve_device
     from dfd.tasks.console import quiet_library_noise
 
     quiet_library_noise()

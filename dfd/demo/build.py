@@ -35,7 +35,8 @@ from dfd.demo.encode import FPS, even_size, write_video
 from dfd.demo.media import fetch_media, media_info
 from dfd.demo.options import parser
 from dfd.demo.swap import Donor, swap_clip
-from dfd.prepare.faces import Detections, FaceDetector
+from dfd.prepare.detectors import Detections
+from dfd.prepare.detectors.mtcnn import MtcnnDetector
 from dfd.prepare.tracking import FaceTrack, find_tracks
 
 VIDEO_IDENTITIES: dict[str, tuple[str, ...]] = {
@@ -185,9 +186,9 @@ def crop_photo_face(
 
 
 @lru_cache(maxsize=2)
-def face_detector(max_side: int | None, min_face_size: int) -> FaceDetector:
+def face_detector(max_side: int | None, min_face_size: int) -> MtcnnDetector:
     """A shared MTCNN detector for the demo builder (its weights ship in the facenet-pytorch wheel)."""
-    return FaceDetector(max_side=max_side, min_face_size=min_face_size)
+    return MtcnnDetector(max_side=max_side, min_face_size=min_face_size)
 
 
 def detect_photo_faces(image: np.ndarray) -> Detections:

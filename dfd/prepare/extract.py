@@ -17,7 +17,7 @@ import numpy as np
 from dfd.datasets.manifest import STATUS_OK, STATUS_SKIPPED, join_list
 from dfd.datasets.media import is_named_video
 from dfd.prepare.crops import crop_square, save_rgb_jpeg
-from dfd.prepare.faces import Detections, FaceDetector, searched_frames
+from dfd.prepare.detectors import Detections, FaceDetector, searched_frames
 from dfd.prepare.records import record_path, source_stamp, write_record
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.tracking import FaceTrack, find_tracks

@@ -1,9 +1,9 @@
 """Run :func:`~dfd.prepare.extract.prepare_video` over many videos, in this process or in workers.
 
-Each worker process loads its own MTCNN once and shares the CPU cores with the others. If a
-worker dies (a decoder crash on a hostile file), the videos it may have been working on are
-retried one at a time in a fresh worker; one that kills its worker again is recorded as
-``crashed``, and the run goes on.
+Each worker process loads its own face detector once and shares the CPU cores with the
+others. If a worker dies (a decoder crash on a hostile file), the videos it may have been
+working on are retried one at a time in a fresh worker; one that kills its worker again is
+recorded as ``crashed``, and the run goes on.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
+from dfd.prepare.detectors import DETECTORS, FaceDetector
 from dfd.prepare.extract import prepare_video, save_record, skipped_clip
-from dfd.prepare.faces import FaceDetector
 from dfd.prepare.settings import PrepareSettings
 from dfd.prepare.workers import pool_context
 
@@ -27,7 +27,8 @@ Result = tuple[str, list[dict[str, object]]]  # (video id, clip rows)
 
 
 class LazyDetector:
-    """Builds MTCNN on first use, so a run with nothing to do never loads it."""
+    """Builds the face detector of ``settings.detector`` on first use, so a run with nothing to
+    do never loads it."""
 
     def __init__(self, settings: PrepareSettings) -> None:
         self._settings = settings
@@ -36,7 +37,7 @@ class LazyDetector:
     def __call__(self) -> FaceDetector:
         if self._detector is None:
             s = self._settings
-            self._detector = FaceDetector(
+            self._detector = DETECTORS[s.detector](
                 device=s.device,
                 batch_size=s.detect_batch,
                 min_prob=s.min_face_prob,
@@ -55,8 +56,21 @@ def run_videos(
     """Prepare every task, yielding each video's rows as soon as it is done (in any order).
 
     With one worker, or one video to do, the work runs in this process (no start-up cost),
-    with `detector` when given (a caller that prepares again and again keeps one MTCNN).
+    with `detector` when given (a caller that prepares again and again keeps one detector).
+    A package the face detector needs that is missing fails the call itself (UsageError), not
+    each video.
     """
+    if tasks:
+        DETECTORS[settings.detector].require()
+    return _run_videos(tasks, prepared_dir, settings, detector)
+
+
+def _run_videos(
+    tasks: list[Task],
+    prepared_dir: Path,
+    settings: PrepareSettings,
+    detector: LazyDetector | None,
+) -> Iterator[Result]:
     workers = min(settings.workers, len(tasks))
     if workers <= 1:
         detector = detector or LazyDetector(settings)
@@ -119,7 +133,7 @@ _worker_threads = 0
 
 
 def _start_worker(settings: PrepareSettings, threads: int) -> None:
-    """Each worker gets its share of the cores, for MTCNN and for the video decoder."""
+    """Each worker gets its share of the cores, for the face detector and the video decoder."""
     global _worker_settings, _worker_detector, _worker_threads
     torch.set_num_threads(threads)
     _worker_settings, _worker_detector, _worker_threads = settings, LazyDetector(settings), threads

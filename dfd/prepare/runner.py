@@ -76,12 +76,13 @@ def prepare_dataset(
         else:
             results[video.video_id] = clips
     reused = len(results)
+    prepared = run_videos(pending, prepared_dir, settings)  # fails here if a package is missing
     progress = tqdm(
         total=len(videos), initial=reused, desc="prepare", unit="video", disable=not show_progress
     )
     started = time.perf_counter()
     with progress:
-        for video_id, clips in run_videos(pending, prepared_dir, settings):
+        for video_id, clips in prepared:
             results[video_id] = clips
             progress.update()
     manifest = _assemble(videos, results, splits, raw_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from dfd.prepare.decoders import DECODERS
+from dfd.prepare.detectors import DETECTORS
 
 FACE_MODES = ("largest", "all")
 OUTPUTS = ("folders", "stream", "both")
@@ -15,6 +16,7 @@ OUTPUT_FIELDS = (
     "max_frames",
     "face_size",
     "margin",
+    "detector",
     "min_face_prob",
     "min_face_size",
     "detect_size",
@@ -40,6 +42,7 @@ class PrepareSettings:
     max_frames: int = 64
     face_size: int = 224
     margin: float = 0.3
+    detector: str = "mtcnn"
     min_face_prob: float = 0.9
     min_face_size: int = 40
     detect_size: int | None = 640
@@ -69,6 +72,10 @@ class PrepareSettings:
             )
         if self.output not in OUTPUTS:
             raise ValueError(f"prepare.output must be one of {OUTPUTS}, got {self.output!r}")
+        if self.detector not in DETECTORS:
+            raise ValueError(
+                f"prepare.detector must be one of {sorted(DETECTORS)}, got {self.detector!r}"
+            )
         if self.faces not in FACE_MODES:
             raise ValueError(f"prepare.faces must be one of {FACE_MODES}, got {self.faces!r}")
         if self.num_shards < 1 or not 0 <= self.shard < self.num_shards:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dfd.prepare.faces import Detections
+from dfd.prepare.detectors.base import Detections, box_iou
 
 MIN_IOU = 0.2
 MAX_CENTRE_SHIFT = 1.0  # in units of the last matched box's larger side
@@ -74,18 +74,6 @@ class FaceTrack:
         start = (after == 0) & (after_gap <= max_gap / 2)
         end = (after == len(hits)) & (before_gap <= max_gap / 2)
         return on_hit | inside | start | end
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box with each of ``boxes`` (all ``x1, y1, x2, y2``)."""
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
 
 
 def find_tracks(

@@ -32,7 +32,7 @@ API = "/api/v1"
 def load_analyzer(model_path: Path, settings: ServeSettings) -> Analyzer:
     """The detector loaded once, on the configured device."""
     from dfd.inference.loading import load_detector
-    from dfd.prepare.faces import resolve_device
+    from dfd.prepare.detectors import resolve_device
     from dfd.tasks.console import quiet_library_noise
 
     quiet_library_noise()

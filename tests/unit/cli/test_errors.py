@@ -154,3 +154,22 @@ def test_a_missing_extra_says_which_to_install(
     args = [word.format(model=not_a_checkpoint, up=tmp_path / "up") for word in command]
     line = one_error_line(run_dfd(*args, env=blocking(tmp_path, modules)))
     assert f'install the {extra} extra: pip install "dfd[{extra}]"' in line
+
+
+def test_a_missing_detector_extra_fails_the_preparation_in_one_line(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "labels.csv").write_text("file,label\na.mp4,REAL\n")
+    (raw / "a.mp4").write_bytes(b"")  # never opened: the run stops before any video
+    result = run_dfd(
+        "prepare",
+        "data=csv",
+        f"data.raw_dir={raw}",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        "prepare.detector=blazeface",
+        env=blocking(tmp_path, ("ai_edge_litert",)),
+    )
+    line = one_error_line(result)
+    assert 'install the blazeface extra: pip install "dfd[blazeface]"' in line, line
+    assert not (tmp_path / "data" / "csv" / "prepared" / "records").exists()

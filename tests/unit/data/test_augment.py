@@ -13,7 +13,7 @@ from PIL import Image
 from dfd.data.augment import FACE_PARTS, FacePartCutout
 from dfd.data.transforms import apply_to_clip, build_clip_transform
 from dfd.datasets.manifest import frame_paths, ok_rows, read_manifest
-from dfd.prepare.faces import FaceDetector
+from dfd.prepare.detectors.mtcnn import MtcnnDetector
 
 MARGIN = 0.3  # PrepareSettings' default, which tiny_prepared uses
 UPSCALE = 4  # MTCNN finds the landmarks of a 64 px crop more reliably at 256 px
@@ -47,7 +47,7 @@ def face(tiny_prepared: Path) -> tuple[np.ndarray, np.ndarray]:
     """A real face crop (never 0, so blanked pixels stand out) and its MTCNN landmarks."""
     crop = np.maximum(real_clip(tiny_prepared)[0], 1)
     size = crop.shape[0] * UPSCALE
-    found = FaceDetector(min_face_size=20, max_side=None).detect(
+    found = MtcnnDetector(min_face_size=20, max_side=None).detect(
         [cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)]
     )[0]
     assert len(found) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dfd.prepare.faces import Detections, resolve_device, searched_frames
+from dfd.prepare.detectors import Detections, resolve_device, searched_frames
 from dfd.prepare.tracking import find_tracks
 
 

@@ -1,19 +1,19 @@
-"""Batched face detection with facenet-pytorch's MTCNN on downscaled frames.
+"""What every face detector backend shares: the ``Detections`` of one frame, and the batching,
+downscaling and thresholding around a backend's own network.
 
-Frames are shrunk so that their longer side is at most ``max_side`` before detection, and
-the boxes and landmarks are mapped back to full-resolution coordinates. MTCNN's cost grows
-with the number of pixels over ``min_face_size`` squared, so both set the speed; faces
-smaller than ``min_face_size`` pixels *at the detection scale* are not looked for.
+Frames are shrunk so that their longer side is at most ``max_side`` before a backend sees them,
+and its boxes and landmarks are mapped back to full-resolution coordinates. Each backend leaves
+out faces smaller than ``min_face_size`` pixels *at that scale* in its own way.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
-from facenet_pytorch import MTCNN
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,11 @@ class Detections:
         return len(self.scores)
 
 
-class FaceDetector:
-    """Find faces in RGB frames, ``batch_size`` frames per MTCNN call."""
+class FaceDetector(ABC):
+    """Find faces in RGB frames, ``batch_size`` frames per network call.
+
+    A backend implements :meth:`find`; everything else (resizing, batching, the score and size
+    thresholds, the mapping back to full resolution) is the same for all of them."""
 
     def __init__(
         self,
@@ -45,9 +48,21 @@ class FaceDetector:
     ) -> None:
         self.batch_size = max(1, int(batch_size))
         self.min_prob = float(min_prob)
+        self.min_face_size = int(min_face_size)
         self.max_side = int(max_side) if max_side else None
         self.device = resolve_device(device)
-        self._mtcnn = MTCNN(keep_all=True, min_face_size=int(min_face_size), device=self.device)
+
+    @classmethod
+    def require(cls) -> None:
+        """Raise ModuleNotFoundError, before any work starts, when an optional package this
+        backend needs is missing (a backend on dfd's own dependencies needs nothing)."""
+        return None
+
+    @abstractmethod
+    def find(self, frames: np.ndarray) -> list[Detections]:
+        """Faces of at least ``min_face_size`` pixels in a stack of (N, H, W, 3) RGB uint8
+        frames, in the stack's own coordinates, whatever their score (:meth:`detect` applies
+        ``min_prob``)."""
 
     def scale_for(self, height: int, width: int) -> float:
         """The factor frames of this size are resized by before detection (<= 1)."""
@@ -64,9 +79,7 @@ class FaceDetector:
             batch = np.stack(
                 [_resize(frame, scale) for frame in frames[start : start + self.batch_size]]
             )
-            with torch.inference_mode():
-                boxes, probs, points = self._mtcnn.detect(batch, landmarks=True)
-            found.extend(self._keep(b, p, q, scale) for b, p, q in zip(boxes, probs, points))
+            found.extend(self._keep(faces, scale) for faces in self.find(batch))
         return found
 
     def detect_every(self, frames: np.ndarray, every: int) -> list[Detections | None]:
@@ -79,14 +92,21 @@ class FaceDetector:
             detections[position] = found
         return detections
 
-    def _keep(self, boxes: object, probs: object, points: object, scale: float) -> Detections:
-        if boxes is None:
-            return Detections.empty()
-        boxes = np.asarray(boxes).astype(float).reshape(-1, 4) / scale
-        probs = np.asarray(probs).astype(float).reshape(-1)
-        points = np.asarray(points).astype(float).reshape(-1, 5, 2) / scale
-        keep = probs >= self.min_prob
-        return Detections(boxes[keep], probs[keep], points[keep])
+    def _keep(self, faces: Detections, scale: float) -> Detections:
+        keep = faces.scores >= self.min_prob
+        return Detections(faces.boxes[keep] / scale, faces.scores[keep], faces.points[keep] / scale)
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one box with each of ``boxes`` (all ``x1, y1, x2, y2``)."""
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
 
 
 def searched_frames(count: int, every: int) -> np.ndarray:
