@@ -125,7 +125,7 @@ def reusable_clips(
     every frame on disk, and no unexpected ``error`` (which may have been passing). None means
     the video must be prepared (again)."""
     record = read_record(record_path(prepared_dir, video.video_id))
-    if record is None or record.get("settings") != settings.output_fingerprint():
+    if record is None or recorded_settings(record) != settings.output_fingerprint():
         return None
     if record.get("source_stamp") != source_stamp(video.path):
         return None
@@ -223,3 +223,9 @@ def _assemble(
         return empty_manifest()
     extra = list(dict.fromkeys(name for video in videos for name, _ in video.extra))
     return pd.DataFrame.from_records(records, columns=[*MANIFEST_COLUMNS, *extra])
+
+
+def recorded_settings(record: dict) -> dict:
+    """A record's output settings; records made before ``detector`` existed were MTCNN's, so
+    they stay reusable under the default detector."""
+    return {"detector": "mtcnn", **record.get("settings", {})}
