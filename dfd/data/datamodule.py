@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from dfd.config import to_plain
 from dfd.data.dataset import TARGETS, FaceClipDataset, check_methods, collate_clips
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
+from dfd.data.resumable import ResumableLoader
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.selfblend.online import OnlineSelfBlend
 from dfd.data.stream_frames import StreamFrames
@@ -309,7 +310,8 @@ class FaceClipDataModule(L.LightningDataModule):
             # (the epoch number Lightning gives set_epoch: epochs processed so far)
             if self.trainer is not None:
                 sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
-        return DataLoader(
+        resumable = {"clip_sampler": sampler, "progress": self._train_progress} if train else {}
+        return (ResumableLoader if train else DataLoader)(
             dataset,
             batch_size=self.hparams.batch_size // 2 if pairs else self.hparams.batch_size,
             sampler=sampler,
@@ -322,7 +324,16 @@ class FaceClipDataModule(L.LightningDataModule):
             worker_init_fn=single_threaded_worker,
             persistent_workers=self.hparams.num_workers > 0,
             pin_memory=self.hparams.pin_memory,
+            **resumable,
         )
+
+    def _train_progress(self) -> tuple[int, int, int]:
+        """(epoch, batches of it trained, world size): what a checkpoint saved now has done."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 0, 1
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return trainer.current_epoch, batches, trainer.world_size
 
     def normalize(self, clips: torch.Tensor) -> torch.Tensor:
         """uint8 clips from the loaders -> the model's float input (this data's mean and std)."""

@@ -29,6 +29,15 @@ class SeededClipSampler(Sampler[tuple[int, int]]):
         self.seed = seed
         self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.double)
         self.epoch = 0
+        self.resume: tuple[int, int] | None = None
+
+    def resume_at(self, epoch: int, draws: int) -> None:
+        """Make epoch `epoch` start after its first `draws` draws (a run resumed mid-epoch).
+
+        The epoch keeps its length: the draws already trained on move to its end, where the
+        loop, which knows how many batches are left, never reaches them. Under DDP the ranks'
+        shares are cut from this order, so every rank resumes where it stopped."""
+        self.resume = (epoch, draws)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -45,4 +54,8 @@ class SeededClipSampler(Sampler[tuple[int, int]]):
                 self.weights, self.num_clips, replacement=True, generator=generator
             )
         seeds = torch.randint(0, SEED_LIMIT, (self.num_clips,), generator=generator)
+        if self.resume is not None and self.resume[0] == self.epoch and self.num_clips:
+            skip = self.resume[1] % self.num_clips
+            order, seeds = order.roll(-skip), seeds.roll(-skip)
+            self.resume = None
         return zip(order.tolist(), seeds.tolist())
