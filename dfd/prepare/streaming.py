@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -56,19 +59,39 @@ def write_stream(manifest_path: str | Path, location: str, chunk_bytes: str = "6
     ]
     if not is_remote(location):
         shutil.rmtree(location, ignore_errors=True)
-    optimize(
-        pack_track,
-        tracks,
-        output_dir=str(location),
-        chunk_bytes=chunk_bytes,
-        num_workers=1,
-        reorder_files=False,
-        mode="overwrite",
-        verbose=False,
-    )
+    with private_work_folders():
+        optimize(
+            pack_track,
+            tracks,
+            output_dir=str(location),
+            chunk_bytes=chunk_bytes,
+            num_workers=1,
+            reorder_files=False,
+            mode="overwrite",
+            verbose=False,
+        )
     save_stream_manifest(rows.assign(**{STREAM_INDEX: range(len(rows))}), location)
     log.info("stream: %d face tracks packed into %s", len(rows), location)
     return len(rows)
+
+
+@contextmanager
+def private_work_folders() -> Iterator[None]:
+    """Give LitData's writer folders of its own: by default every ``optimize`` on the machine
+    shares /tmp/chunks, and two packing at once delete each other's chunks."""
+    names = ("DATA_OPTIMIZER_CACHE_FOLDER", "DATA_OPTIMIZER_DATA_CACHE_FOLDER")
+    before = {name: os.environ.get(name) for name in names}
+    with tempfile.TemporaryDirectory(prefix="dfd-stream-") as folder:
+        for name in names:
+            os.environ[name] = str(Path(folder) / name.lower())
+        try:
+            yield
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def pack_track(track: tuple[str, list[str]]) -> dict[str, object]:
