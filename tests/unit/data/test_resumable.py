@@ -1,5 +1,6 @@
 """A run stopped mid-epoch and resumed from its checkpoint trains on exactly the clips, in the
-order and with the augmentation draws, of a run never stopped (real Lightning trainer)."""
+order and with the augmentation draws, of a run never stopped (real Lightning trainer), from
+image files and from a stream alike."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from dfd.data.sampling import SeededClipSampler
+from dfd.prepare.streaming import write_stream
 from dfd.tasks.train import build_module_and_data
 from helpers.runs import compose_train, tiny_overrides
 
@@ -43,11 +45,20 @@ def fit(cfg, tmp_path: Path, ckpt_path: str | None = None, **trainer: object) ->
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("source", ["folders", "stream"])
 def test_a_run_resumed_mid_epoch_trains_on_what_an_unstopped_run_trains_on(
-    tiny_prepared: Path, tmp_path: Path
+    tiny_prepared: Path, tmp_path: Path, source: str
 ) -> None:
+    stream = []
+    if source == "stream":
+        write_stream(tiny_prepared, str(tmp_path / "stream"))
+        stream = [f"datamodule.stream_url={tmp_path / 'stream'}"]
     cfg = compose_train(
-        tmp_path, *tiny_overrides(tiny_prepared, tmp_path), "datamodule.batch_size=2", "seed=5"
+        tmp_path,
+        *tiny_overrides(tiny_prepared, tmp_path),
+        "datamodule.batch_size=2",
+        "seed=5",
+        *stream,
     )
     whole = fit(cfg, tmp_path / "whole", max_epochs=2)
     per_epoch = len(whole.batches) // 2
