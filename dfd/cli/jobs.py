@@ -25,6 +25,7 @@ from dfd.config import (
 )
 from dfd.datasets.configs import dataset_manifests
 from dfd.datasets.manifest import require_prepared
+from dfd.datasets.streams import require_stream
 from dfd.errors import user_errors_past_hydra
 
 # what Hydra writes into the run folder (the config snapshot, the job's log file), left to rank 0
@@ -43,7 +44,10 @@ def train_main(cfg: DictConfig) -> float | None:
     require_values(cfg)
     resuming = cfg.get("ckpt_path") == "last"  # the resumed run's own config names its data
     if not resuming and (cfg.get("train", True) or cfg.get("test", True)):
-        require_prepared(Path(cfg.datamodule.manifest_path), str(cfg.data.name))
+        if cfg.datamodule.get("stream_url"):  # the stream carries its manifest
+            require_stream(cfg.datamodule.stream_url)
+        else:
+            require_prepared(Path(cfg.datamodule.manifest_path), str(cfg.data.name))
     if not resuming and cfg.get("test", True):  # before training, not hours later
         for name, manifest in dataset_manifests(cfg, cfg.get("test_datasets") or []).items():
             require_prepared(manifest, name)

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dfd.errors import MissingFile
+
 STREAM_MANIFEST = "manifest.csv"
 STREAM_INDEX = "stream_index"  # the manifest column naming each row's sample
 REMOTE_SCHEMES = ("s3://",)
@@ -68,6 +70,16 @@ def object_store_client():
     return boto3.client("s3")
 
 
+def require_stream(location: str | Path) -> None:
+    """Stop with what to run when a local stream has not been written; a remote one is checked
+    when the datamodule reads its manifest (that needs the object store's credentials)."""
+    if not is_remote(location) and not (Path(location) / STREAM_MANIFEST).is_file():
+        raise MissingFile(
+            f"no stream at {location} (no {STREAM_MANIFEST}): write one with "
+            "`dfd prepare data=<name> prepare.output=stream` (or both)"
+        )
+
+
 def read_stream_manifest(location: str | Path, cache_dir: str | Path) -> pd.DataFrame:
     """The manifest stored with a stream (fetched into ``cache_dir`` from an object store);
     a one-line error when there is none."""
@@ -76,7 +88,7 @@ def read_stream_manifest(location: str | Path, cache_dir: str | Path) -> pd.Data
     if not is_remote(location):
         path = Path(location) / STREAM_MANIFEST
         if not path.exists():
-            raise FileNotFoundError(
+            raise MissingFile(
                 f"no stream at {location} (no {STREAM_MANIFEST}): write one with "
                 "`dfd prepare data=<name> prepare.output=stream` (or both)"
             )
@@ -89,7 +101,7 @@ def read_stream_manifest(location: str | Path, cache_dir: str | Path) -> pd.Data
     try:
         client.download_file(bucket, key, str(path))
     except Exception as error:  # botocore's errors carry the reason (no such key, no access)
-        raise FileNotFoundError(
+        raise MissingFile(
             f"no stream at {location}: cannot read {key} from bucket {bucket} ({error})"
         ) from None
     return read_manifest(path)

@@ -39,9 +39,10 @@ def test_prepare_a_stream_then_train_from_it_under_ddp(
     assert (stream / "index.json").is_file()
 
     log_dir = tmp_path / "logs"
+    elsewhere = tmp_path / "cluster_node" / "manifest.csv"  # no preparation on this node
     train = run_dfd(
         "train",
-        *tiny_overrides(prepared / "manifest.csv", log_dir),
+        *tiny_overrides(elsewhere, log_dir),
         f"datamodule.stream_url={stream}",
         "trainer=ddp_sim",
         "trainer.max_epochs=1",

@@ -53,6 +53,19 @@ def test_a_dataset_not_prepared_says_to_prepare_it(command: str, tmp_path: Path)
     assert "run `dfd prepare data=csv` first" in line
 
 
+def test_a_stream_not_written_says_how_to_write_it(tmp_path: Path) -> None:
+    line = one_error_line(
+        run_dfd(
+            "train",
+            "data=csv",
+            f"data.raw_dir={tmp_path}",
+            f"datamodule.stream_url={tmp_path}/stream",
+        )
+    )
+    assert f"no stream at {tmp_path}/stream (no manifest.csv)" in line
+    assert "prepare.output=stream" in line
+
+
 def test_evaluate_without_a_checkpoint_names_the_option() -> None:
     line = one_error_line(run_dfd("evaluate"))
     assert "ckpt_path is not set: add ckpt_path=..." in line
