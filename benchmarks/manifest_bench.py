@@ -15,10 +15,12 @@ gives it:
 * ``cv folds by identity`` / ``by group``: ``cross_validation_split`` with 5 folds (fold 0);
 * ``protocol filter``: ``select_rows`` leaving NeuralTextures out of training, testing on it;
 * ``leakage check``: ``assert_no_group_leakage`` over the ok rows;
+* ``frame stride``: ``frame_stride``, the frame spacing ``train.py`` checks against the detector's;
 * ``dataset index``: ``FaceClipDataset.__init__`` over the ok rows (4-frame clips), which
   builds the per-row frame paths and the clip windows; no image is read.
 
-Time is the median wall clock of ``--repeats`` runs. Memory is the peak of the Python
+Time is the median wall clock of ``--repeats`` runs, each after a ``gc.collect()`` (the garbage
+collector stays on during the call, as in training). Memory is the peak of the Python
 allocations an operation makes (``tracemalloc``, which also sees NumPy's and so pandas' arrays),
 above what was allocated before it, measured in one separate run so tracing does not slow the
 timed ones. An operation grows at most linearly when its cost per video at the largest size is
@@ -29,6 +31,7 @@ costs, so their per-video cost is the higher one for a linear operation).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import statistics
@@ -51,6 +54,7 @@ from dfd.datasets.manifest import (
     MANIFEST_COLUMNS,
     STATUS_OK,
     STATUS_SKIPPED,
+    frame_stride,
     join_list,
     ok_rows,
     read_manifest,
@@ -149,6 +153,7 @@ def operations(count: int, folder: Path) -> dict[str, Callable[[], object]]:
         "cv folds by group": lambda: cross_validation_split(rows, CvSettings(folds=5, by="group")),
         "protocol filter": lambda: select_rows(rows, PROTOCOL),
         "leakage check": lambda: assert_no_group_leakage(rows),
+        "frame stride": lambda: frame_stride(rows),
         "dataset index": lambda: FaceClipDataset(
             rows, folder, CLIP_LEN, transform, random_augment=True
         ),
@@ -159,6 +164,7 @@ def timed(call: Callable[[], object], repeats: int) -> float:
     """Median seconds of ``repeats`` calls."""
     times = []
     for _ in range(repeats):
+        gc.collect()  # no garbage of an earlier call for this one's collections to walk
         started = time.perf_counter()
         call()
         times.append(time.perf_counter() - started)
@@ -167,6 +173,7 @@ def timed(call: Callable[[], object], repeats: int) -> float:
 
 def peak_bytes(call: Callable[[], object]) -> int:
     """Peak traced allocation of one call, above what was allocated before it."""
+    gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     call()

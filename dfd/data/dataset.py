@@ -15,7 +15,7 @@ from torch.utils.data import Dataset, default_collate
 
 from dfd.data.stream_frames import StreamFrames
 from dfd.data.transforms import apply_to_clip, apply_to_clip_and_mask
-from dfd.datasets.manifest import frame_paths
+from dfd.datasets.manifest import cell_paths
 from dfd.datasets.streams import STREAM_INDEX
 
 INDEX_KEYS = ("video_idx", "face_idx", "clip_idx")
@@ -164,7 +164,7 @@ class FaceClipDataset(Dataset):
         self.video_ids: list[str] = sorted(self.rows["video_id"].unique())
         index = {video_id: i for i, video_id in enumerate(self.video_ids)}
         self.row_video_idx = [index[v] for v in self.rows["video_id"]]
-        self.row_frames = [frame_paths(row, self.manifest_dir) for _, row in self.rows.iterrows()]
+        self.row_frames = [cell_paths(cell, self.manifest_dir) for cell in self.rows["frame_paths"]]
         self.windows = [
             ClipWindow(r, start)
             for r, paths in enumerate(self.row_frames)

@@ -134,7 +134,10 @@ def _units(rows: pd.DataFrame, units: pd.Series) -> list[_Unit]:
     """Each unit with its video and fake-video counts, in name order."""
     videos = rows.assign(unit=units.to_numpy()).drop_duplicates("video_id")
     counts = videos.groupby("unit")["label"].agg(["size", "sum"])
-    return [_Unit(str(name), int(row["size"]), int(row["sum"])) for name, row in counts.iterrows()]
+    return [
+        _Unit(str(name), int(size), int(fakes))
+        for name, size, fakes in zip(counts.index, counts["size"], counts["sum"])
+    ]
 
 
 def _fold_of_units(units: list[_Unit], folds: int | str, seed: int) -> dict[str, int]:
@@ -163,12 +166,14 @@ def _validation_units(candidates: list[_Unit], fraction: float, seed: int, fold:
     ]
     target = fraction * sum(unit.videos for unit in candidates)
     chosen: list[_Unit] = []
+    total = 0  # videos in chosen, kept as a running count (linear in the units)
     for unit in order[:-1]:
-        total = sum(chosen_unit.videos for chosen_unit in chosen)
         if not chosen or abs(total + unit.videos - target) < abs(total - target):
             chosen.append(unit)
+            total += unit.videos
     for has_class in (lambda unit: unit.fakes > 0, lambda unit: unit.fakes < unit.videos):
-        rest = [unit for unit in order if unit not in chosen]
+        names = {unit.name for unit in chosen}
+        rest = [unit for unit in order if unit.name not in names]
         if any(has_class(unit) for unit in chosen) or sum(map(has_class, rest)) < 2:
             continue
         chosen.append(min((unit for unit in rest if has_class(unit)), key=lambda unit: unit.videos))

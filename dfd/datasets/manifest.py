@@ -132,7 +132,14 @@ def split_list(cell: object) -> list[str]:
 
 def frame_paths(row: Mapping[str, object] | pd.Series, manifest_dir: str | Path) -> list[Path]:
     """Absolute paths of a clip's face crops, in frame order."""
-    return [Path(manifest_dir) / item for item in split_list(row["frame_paths"])]
+    return cell_paths(row["frame_paths"], manifest_dir)
+
+
+def cell_paths(cell: object, manifest_dir: str | Path) -> list[Path]:
+    """Absolute paths of the crops one ``frame_paths`` cell lists: :func:`frame_paths` for a
+    whole column without building a row per clip."""
+    folder = Path(manifest_dir)
+    return [folder / item for item in split_list(cell)]
 
 
 def frame_indices(row: Mapping[str, object] | pd.Series) -> list[int]:
@@ -143,7 +150,11 @@ def frame_indices(row: Mapping[str, object] | pd.Series) -> list[int]:
 def frame_stride(rows: pd.DataFrame) -> tuple[float, float]:
     """(stride, fps): the median gap in source frames between consecutive kept frames of these
     clips (0.0 with no clip of two frames) and their median source frame rate."""
-    gaps = [gap for _, row in rows.iterrows() for gap in np.diff(frame_indices(row))]
+    gaps = [
+        gap
+        for cell in rows["frame_indices"]
+        for gap in np.diff([int(item) for item in split_list(cell)])
+    ]
     fps = rows["fps"][rows["fps"] > 0]
     return (
         float(np.median(gaps)) if gaps else 0.0,

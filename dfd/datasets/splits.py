@@ -160,12 +160,16 @@ def _seed_classes(
 def _fill_by_size(
     free: list[_Group], members: dict[str, list[_Group]], targets: dict[str, float]
 ) -> None:
-    """Deal the free groups: each goes where it most reduces a val/test deficit, else to train."""
+    """Deal the free groups: each goes where it most reduces a val/test deficit, else to train.
+
+    The deficits are kept as running counts, so dealing stays linear in the number of groups.
+    """
+    deficits = {split: targets[split] - _count(members[split]) for split in ("val", "test")}
     for group in free:
-        deficits = {split: targets[split] - _count(members[split]) for split in ("val", "test")}
         split = max(deficits, key=lambda name: deficits[name])
         if group.size < 2 * deficits[split]:
             members[split].append(group)
+            deficits[split] -= group.size
         else:
             members["train"].append(group)
     free.clear()

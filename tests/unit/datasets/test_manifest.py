@@ -11,11 +11,13 @@ import pytest
 from dfd.datasets.manifest import (
     MANIFEST_COLUMNS,
     ManifestError,
+    cell_paths,
     det_scores,
     empty_manifest,
     face_boxes,
     frame_indices,
     frame_paths,
+    frame_stride,
     ok_rows,
     read_manifest,
     write_manifest,
@@ -111,6 +113,17 @@ def test_list_helpers(tmp_path: Path) -> None:
     )
     assert face_boxes(sample_manifest().iloc[1]).shape == (0, 4)
     assert frame_paths(sample_manifest().iloc[1], tmp_path) == []
+
+
+def test_column_helpers_match_the_row_helpers(tmp_path: Path) -> None:
+    rows = sample_manifest()
+    assert [cell_paths(cell, tmp_path) for cell in rows["frame_paths"]] == [
+        frame_paths(row, tmp_path) for _, row in rows.iterrows()
+    ]
+    # gaps 8 (frames 1, 9), none (no frames), 2 and 2 (frames 0, 2, 4); fps 25, 30, 30
+    three = pd.concat([rows, rows.iloc[[0]].assign(frame_indices="0;2;4", fps=30.0)])
+    assert frame_stride(three) == (2.0, 30.0)
+    assert frame_stride(rows.iloc[[1]]) == (0.0, 30.0)
 
 
 def test_ok_rows() -> None:
