@@ -36,6 +36,7 @@ import shutil
 import statistics
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,17 +85,6 @@ class PlainClips(Dataset):
         )
 
 
-def plain_clips(datamodule: FaceClipDataModule) -> list[list[Path]]:
-    """The frame files of every training clip of the datamodule, in its windows."""
-    dataset = datamodule.dataset("train")
-    length = datamodule.hparams.clip_len
-    clips = []
-    for window in dataset.windows:
-        paths = dataset.row_frames[window.row][window.start : window.start + length]
-        clips.append(paths + [paths[-1]] * (length - len(paths)))
-    return clips
-
-
 def one_pass(loader: DataLoader) -> tuple[float, int]:
     """Seconds for one pass over the loader and the clips it gave."""
     start, clips = time.perf_counter(), 0
@@ -113,7 +103,8 @@ def datamodule_loader(manifest: Path, workers: int, **stream: str) -> Callable[[
 
 
 def plain_loader(manifest: Path, workers: int) -> Callable[[], DataLoader]:
-    clips = plain_clips(FaceClipDataModule(str(manifest), num_workers=0, **SETTINGS))
+    train = FaceClipDataModule(str(manifest), num_workers=0, **SETTINGS).dataset("train")
+    clips = [train.clip_files(index) for index in range(len(train))]
 
     def make() -> DataLoader:
         return DataLoader(
@@ -209,7 +200,7 @@ def folder_mb(folder: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, default=Path("/tmp/dfd-data-bench"))
+    parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-data-bench")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 

@@ -189,11 +189,7 @@ def plain_loader(datamodule: FaceClipDataModule) -> DataLoader:
     """A DataLoader over the datamodule's training clips (same files, same batch size, same
     workers), decoding only."""
     dataset = datamodule.dataset("train")
-    clip_len = datamodule.hparams.clip_len
-    clips = []
-    for window in dataset.windows:
-        paths = dataset.row_frames[window.row][window.start : window.start + clip_len]
-        clips.append(paths + [paths[-1]] * (clip_len - len(paths)))
+    clips = [dataset.clip_files(index) for index in range(len(dataset))]
     workers = datamodule.hparams.num_workers
     return DataLoader(
         PlainClips(clips, dataset.labels()),

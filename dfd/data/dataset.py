@@ -178,6 +178,12 @@ class FaceClipDataset(Dataset):
         """The label (0 real, 1 fake) of every clip, in index order."""
         return self.row_labels[[w.row for w in self.windows]]
 
+    def clip_files(self, index: int) -> list[Path]:
+        """The crop files of clip `index`, its last one repeated as the clip is (folders only)."""
+        window = self.windows[index]
+        paths = self.row_frames[window.row][window.start : window.start + self.clip_len]
+        return paths + [paths[-1]] * (self.clip_len - len(paths))
+
     def _load_frames(self, window: ClipWindow) -> np.ndarray:
         if self.stream is not None:
             frames = self.stream.read(

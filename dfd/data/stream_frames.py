@@ -51,7 +51,7 @@ class StreamFrames:
                 f"stream {self.location} sample {index} is {sample['clip_id']!r}, its manifest "
                 f"says {clip_id!r}: write the stream again"
             )
-        jpegs = sample_jpegs(sample)[start : start + length]
+        jpegs = sample_jpegs(sample, start, start + length)
         return np.stack([decode_rgb(jpeg) for jpeg in jpegs])
 
 

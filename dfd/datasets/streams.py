@@ -49,18 +49,20 @@ def track_sample(clip_id: str, jpegs: Sequence[bytes]) -> dict[str, object]:
     }
 
 
-def sample_jpegs(sample: dict[str, object]) -> list[bytes]:
-    """The encoded crops of a stream sample, in frame order."""
+def sample_jpegs(sample: dict[str, object], first: int = 0, stop: int | None = None) -> list[bytes]:
+    """The encoded crops ``[first, stop)`` of a stream sample, in frame order (only those are
+    copied out of the chunk)."""
     data = memoryview(sample["jpegs"])  # bytes, or LitData's memoryview of a mapped chunk
     ends = np.cumsum(np.asarray(sample["sizes"], dtype=np.int64))
     starts = np.concatenate([[0], ends[:-1]])
-    return [bytes(data[start:end]) for start, end in zip(starts, ends)]
+    return [bytes(data[start:end]) for start, end in zip(starts[first:stop], ends[first:stop])]
 
 
-def split_location(url: str) -> tuple[str, str]:
-    """``s3://bucket/a/b`` -> (``bucket``, ``a/b``)."""
+def object_key(url: str, name: str) -> tuple[str, str]:
+    """The bucket and key of file ``name`` of the stream at ``s3://bucket/prefix``."""
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    return bucket, prefix.strip("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/{name}" if prefix else name
 
 
 def object_store_client():
@@ -86,15 +88,9 @@ def read_stream_manifest(location: str | Path, cache_dir: str | Path) -> pd.Data
     from dfd.datasets.manifest import read_manifest
 
     if not is_remote(location):
-        path = Path(location) / STREAM_MANIFEST
-        if not path.exists():
-            raise MissingFile(
-                f"no stream at {location} (no {STREAM_MANIFEST}): write one with "
-                "`dfd prepare data=<name> prepare.output=stream` (or both)"
-            )
-        return read_manifest(path)
-    bucket, prefix = split_location(str(location))
-    key = f"{prefix}/{STREAM_MANIFEST}" if prefix else STREAM_MANIFEST
+        require_stream(location)
+        return read_manifest(Path(location) / STREAM_MANIFEST)
+    bucket, key = object_key(str(location), STREAM_MANIFEST)
     path = Path(cache_dir) / STREAM_MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
     client = object_store_client()

@@ -17,8 +17,8 @@ from dfd.datasets.streams import (
     STREAM_INDEX,
     STREAM_MANIFEST,
     is_remote,
+    object_key,
     object_store_client,
-    split_location,
     track_sample,
 )
 from dfd.prepare.extract import FACES_DIR
@@ -105,9 +105,8 @@ def save_stream_manifest(rows: pd.DataFrame, location: str) -> None:
     if not is_remote(location):
         write_manifest(rows, Path(location) / STREAM_MANIFEST)
         return
-    bucket, prefix = split_location(location)
+    bucket, key = object_key(location, STREAM_MANIFEST)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / STREAM_MANIFEST
         write_manifest(rows, path)
-        key = f"{prefix}/{STREAM_MANIFEST}" if prefix else STREAM_MANIFEST
         object_store_client().upload_file(str(path), bucket, key)

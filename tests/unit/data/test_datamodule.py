@@ -6,12 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import default_collate
 
 from dfd.data.datamodule import FaceClipDataModule
-from dfd.data.dataset import INDEX_KEYS
+from dfd.data.dataset import INDEX_KEYS, read_rgb
 from dfd.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -117,6 +118,14 @@ def test_one_augmentation_draw_per_clip(tiny_prepared: Path, tmp_path: Path) -> 
     for clip in clips:
         assert all(torch.equal(clip[0], frame) for frame in clip[1:])
     assert any(not torch.equal(clips[0], other) for other in clips[1:]), "augmentation never varied"
+
+
+def test_clip_files_are_the_frames_a_clip_reads(tiny_prepared: Path) -> None:
+    dataset = datamodule(tiny_prepared, clip_len=6).dataset("train")  # tracks of 4 frames
+    files = dataset.clip_files(0)
+    assert len(files) == 6 and files[3:] == [files[3]] * 3, "the last frame repeated"
+    read = np.stack([read_rgb(path) for path in files])
+    assert np.array_equal(read, dataset.raw(0)[0])
 
 
 def test_same_seed_same_augmentation(tiny_prepared: Path) -> None:
