@@ -121,6 +121,12 @@ def add_lora(tower: nn.Module, settings: Mapping[str, Any]) -> None:
         parameter.requires_grad_("lora_" in name)
 
 
+LORA_PAPER = (
+    "Edward J. Hu, Yelong Shen, Phillip Wallis, et al., LoRA: Low-Rank Adaptation of Large "
+    "Language Models, ICLR 2022"
+)
+
+
 class CLIPDetector(PerFrameDetector):
     """CLIP's vision tower on every frame, its pooled class token (post-LayerNorm) into one
     linear real/fake layer; a clip's logit is the mean of its frames'."""
@@ -161,6 +167,7 @@ class CLIPDetector(PerFrameDetector):
             self.tower.requires_grad_(False)
         elif tune == "lora":
             add_lora(self.tower, lora or {})
+            self.paper = f"{CLIPDetector.paper}; {LORA_PAPER}"
         self.trains_by_design = self.trainable_tower_names()
 
     def trainable_tower_names(self) -> frozenset[str]:

@@ -90,6 +90,8 @@ def test_lora_settings_reach_peft(tmp_path: Path) -> None:
     adapters = {n: p for n, p in detector.named_parameters() if p.requires_grad and "lora_A" in n}
     assert len(adapters) == 2 and all(p.shape == (3, 64) for p in adapters.values())
     assert all(".q_proj." in n for n in adapters)
+    assert "LoRA: Low-Rank Adaptation" in detector.paper
+    assert "LoRA" not in CLIPDetector(tower=TINY, tune="full").paper
     with pytest.raises(ValueError, match="LoRA settings are for tune=lora"):
         CLIPDetector(tower=TINY, tune="full", lora={"rank": 4})
     with pytest.raises(ValueError, match=r"unknown LoRA settings \['r'\]"):
