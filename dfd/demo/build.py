@@ -2,8 +2,9 @@
 
     python -m dfd.demo.build --out data/demo/raw [--seed 0] [--force]
 
-Every identity belongs to one small group (a pair, or one trio) and face swaps only happen
-inside a group, so a grouped split never puts a donor's face on both sides of a split.
+Who is in it is dfd/demo/roster.yaml. Every identity belongs to one small group (a pair or a
+trio) and face swaps only happen inside a group, so a grouped split never puts a donor's face
+on both sides of a split.
 
 labels.csv has the columns file,label,group,split,identity,method. ``identity`` is the person
 filmed; a face swap shows two people, so its identity is ``<filmed>;<donor>`` (the filmed
@@ -32,64 +33,19 @@ from rich.progress import track
 from dfd.data.selfblend.blend import self_blend_clip
 from dfd.demo.animate import animate_photo, sample_motion
 from dfd.demo.encode import FPS, even_size, write_video
-from dfd.demo.media import fetch_media, media_info
+from dfd.demo.media import fetch_media
 from dfd.demo.options import parser
+from dfd.demo.roster import Person, load_roster
 from dfd.demo.swap import Donor, swap_clip
 from dfd.prepare.detectors import Detections
 from dfd.prepare.detectors.mtcnn import MtcnnDetector
 from dfd.prepare.tracking import FaceTrack, find_tracks
 
-VIDEO_IDENTITIES: dict[str, tuple[str, ...]] = {
-    "woman_pexels": ("woman_pexels",),
-    "man_webcam": ("man_webcam", "man_face_noface", "man_noface_face"),
-    "carphone": ("carphone",),
-}
-# photo identity -> (media name, index of the face from left to right)
-PHOTO_IDENTITIES: dict[str, tuple[str, int]] = {
-    "photo_single_face": ("photo_single_face", 0),
-    "photo_f1": ("photo_f1", 0),
-    "photo_f13": ("photo_f13", 0),
-    "photo_f15": ("photo_f15", 0),
-    "photo_m7": ("photo_m7", 0),
-    "grace_hopper": ("photo_grace_hopper", 0),
-    **{f"multi_face_{i}": ("photo_multi_face", i) for i in range(5)},
-    **{f"poker_{i}": ("photo_poker_table", i) for i in range(6)},
-}
 TRACK_EVERY, TRACK_SMOOTH, TRACK_MAX_GAP = (
     3,
     5,
     9,
 )  # frames: detect every 3rd, smooth over 5, bridge gaps <= 9
-# Swaps stay inside a group; the donor of each member is the next member of its group.
-# man_webcam and photo_single_face may be the same man, so they share a group.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "pair00": ("woman_pexels", "photo_f15"),
-    "pair01": ("man_webcam", "photo_single_face"),
-    "pair02": ("carphone", "photo_m7"),
-    "pair03": ("photo_f1", "photo_f13", "grace_hopper"),  # a trio
-    "pair04": ("multi_face_0", "multi_face_2"),  # the two men of the group photo
-    "pair05": ("multi_face_1", "multi_face_3", "multi_face_4"),  # its three women (a trio)
-    "pair06": ("poker_0", "poker_1"),  # the poker table's six, left to right: two women,
-    "pair07": ("poker_2", "poker_3"),  # two men,
-    "pair08": ("poker_4", "poker_5"),  # a man and a woman
-}
-# The demo's official split, by group (like the split files of FaceForensics++): test holds
-# people training never saw (7: a filmed man, four portraits, two of a group photo);
-# validation, which picks the checkpoint and the threshold, holds two pairs from group photos
-# whose faces are as large and sharp as the test ones, so the choice it makes means something.
-GROUP_SPLITS: dict[str, str] = {
-    "pair00": "train",
-    "pair02": "train",
-    "pair05": "train",
-    "pair06": "train",
-    "pair04": "val",
-    "pair07": "val",
-    "pair01": "test",
-    "pair03": "test",
-    "pair08": "test",
-    "control": "train",
-}
-CONTROL = "cartoon_no_face"
 MAX_WIDTH = 640
 PHOTO_CONTEXT = 2.5
 PHOTO_SIZE = 360
@@ -128,11 +84,16 @@ def _seed(seed: int, name: str, stream: int) -> np.random.Generator:
 
 
 def video_clips(
-    identity: str, paths: dict[str, Path], clip_len: int, max_clips: int | None
+    person: Person, paths: dict[str, Path], clip_len: int, max_clips_per_video: int | None
 ) -> list[Clip]:
-    """Cut the identity's videos into clips of clip_len frames where a face is tracked throughout."""
-    clips: list[Clip] = []
-    for source in VIDEO_IDENTITIES[identity]:
+    """Cut the person's videos into clips of clip_len frames where a face is tracked throughout.
+
+    At most max_clips_per_video from each video (the first ones), then at most the person's
+    own max_clips, spread evenly over all of them (a 200 s video gives clips from its whole
+    length, not its first seconds).
+    """
+    windows: list[tuple[str, np.ndarray, np.ndarray, int, int]] = []
+    for source in person.videos:
         frames = read_video(paths[source])
         faces = track_face(frames)
         found = (
@@ -146,24 +107,24 @@ def video_clips(
             count = (stop - start) // clip_len
             first = start + ((stop - start) - count * clip_len) // 2
             for k in range(count):
-                if max_clips is not None and taken >= max_clips:
+                if max_clips_per_video is not None and taken >= max_clips_per_video:
                     break
-                a, b = first + k * clip_len, first + (k + 1) * clip_len
-                clips.append(
-                    Clip(
-                        f"{identity}_{len(clips):02d}",
-                        identity,
-                        frames[a:b],
-                        faces.points[a:b],
-                        {
-                            "source": source,
-                            "start_s": round(a / FPS, 3),
-                            "end_s": round(b / FPS, 3),
-                        },
-                    )
-                )
+                a = first + k * clip_len
+                windows.append((source, frames, faces.points, a, a + clip_len))
                 taken += 1
-    return clips
+    if person.max_clips is not None and len(windows) > person.max_clips:
+        picks = np.linspace(0, len(windows) - 1, person.max_clips).round().astype(int)
+        windows = [windows[i] for i in picks]
+    return [
+        Clip(
+            f"{person.name}_{k:02d}",
+            person.name,
+            frames[a:b],
+            points[a:b],
+            {"source": source, "start_s": round(a / FPS, 3), "end_s": round(b / FPS, 3)},
+        )
+        for k, (source, frames, points, a, b) in enumerate(windows)
+    ]
 
 
 def crop_photo_face(
@@ -209,21 +170,34 @@ def _photo_faces(path: Path) -> tuple[np.ndarray, Detections]:
     return image, detect_photo_faces(image)
 
 
-def photo_donor(identity: str, paths: dict[str, Path]) -> Donor:
-    """The cropped face photo of a photo identity, with its landmarks."""
-    source, index = PHOTO_IDENTITIES[identity]
-    image, faces = _photo_faces(paths[source])
-    if len(faces.boxes) <= index:
-        raise RuntimeError(
-            f"{source}: expected at least {index + 1} faces, found {len(faces.boxes)}"
-        )
-    order = np.argsort(faces.boxes[:, 0], kind="stable")[index]
-    crop, points = crop_photo_face(image, faces.boxes[order], faces.points[order])
-    return Donor(identity, crop, points)
+def face_at(faces: Detections, point: tuple[float, float], size: tuple[int, int]) -> int:
+    """Index of the face whose box holds `point` (fractions of width, height; size is (h, w)).
+
+    Several boxes can hold it only when they overlap; the nearest centre wins then.
+    """
+    x, y = point[0] * size[1], point[1] * size[0]
+    boxes = faces.boxes
+    holds = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+    if not holds.any():
+        raise LookupError(f"no face found at {point} (faces: {len(boxes)})")
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    distance = np.where(holds, np.hypot(centres[:, 0] - x, centres[:, 1] - y), np.inf)
+    return int(np.argmin(distance))
 
 
-def photo_clips(donor: Donor, clip_len: int, count: int, seed: int) -> list[Clip]:
-    """`count` animated clips of one photo identity, each with its own camera motion."""
+def photo_donor(person: Person, paths: dict[str, Path]) -> Donor:
+    """The cropped face photo of a photographed person, with its landmarks."""
+    image, faces = _photo_faces(paths[person.photo])
+    try:
+        index = face_at(faces, person.face_at, image.shape[:2])
+    except LookupError as error:
+        raise RuntimeError(f"{person.name} in {person.photo}: {error}") from None
+    crop, points = crop_photo_face(image, faces.boxes[index], faces.points[index])
+    return Donor(person.name, crop, points)
+
+
+def photo_clips(donor: Donor, source: str, clip_len: int, count: int, seed: int) -> list[Clip]:
+    """`count` animated clips of one photographed person, each with its own camera motion."""
     clips = []
     for k in range(count):
         name = f"{donor.name}_{k:02d}"
@@ -235,7 +209,7 @@ def photo_clips(donor: Donor, clip_len: int, count: int, seed: int) -> list[Clip
                 donor.name,
                 frames,
                 points,
-                {"source": PHOTO_IDENTITIES[donor.name][0], "motion": asdict(motion)},
+                {"source": source, "motion": asdict(motion)},
             )
         )
     return clips
@@ -265,8 +239,8 @@ def build_demo(
     """Build the demo dataset under out_dir and return its labels CSV
     (file,label,group,split,identity,method).
 
-    `groups` restricts the build to some of GROUPS (the control clip is always included);
-    an existing labels.csv is kept unless force is set.
+    `groups` restricts the build to some of the roster's groups (the control clip is always
+    included); an existing labels.csv is kept unless force is set.
     """
     out_dir = Path(out_dir)
     labels_path = out_dir / "labels.csv"
@@ -274,48 +248,48 @@ def build_demo(
         print(f"{labels_path} exists; skipping (use --force to rebuild)")
         return labels_path
     started = time.perf_counter()
-    chosen = {g: GROUPS[g] for g in (groups or GROUPS)}
-    identities = [i for members in chosen.values() for i in members]
-    needed = {CONTROL}
-    for identity in identities:
-        needed |= set(VIDEO_IDENTITIES.get(identity, ())) | {
-            PHOTO_IDENTITIES.get(identity, (CONTROL,))[0]
-        }
+    roster = load_roster()
+    chosen = {g: roster.groups[g] for g in (groups or roster.groups)}
+    people = [roster.people[m] for group in chosen.values() for m in group.members]
+    needed = {roster.control} | {source for person in people for source in person.sources}
     paths = fetch_media(sorted(needed), cache_dir)
     clip_len = max(1, int(round(clip_seconds * FPS)))
 
     clips: dict[str, list[Clip]] = {}
     donors: dict[str, Donor] = {}
-    for identity in track(identities, description="faces and clips"):
-        if identity in VIDEO_IDENTITIES:
-            clips[identity] = video_clips(identity, paths, clip_len, max_clips_per_video)
+    for person in track(people, description="faces and clips"):
+        identity = person.name
+        if person.videos:
+            clips[identity] = video_clips(person, paths, clip_len, max_clips_per_video)
             if not clips[identity]:
                 raise RuntimeError(f"no clip with a face throughout for {identity}")
             first = clips[identity][0]
             middle = len(first.frames) // 2
             donors[identity] = Donor(identity, first.frames[middle], first.points[middle])
         else:
-            donors[identity] = photo_donor(identity, paths)
-            clips[identity] = photo_clips(donors[identity], clip_len, clips_per_photo, seed)
+            donors[identity] = photo_donor(person, paths)
+            clips[identity] = photo_clips(
+                donors[identity], person.photo, clip_len, clips_per_photo, seed
+            )
 
     rows: list[tuple[str, str, str, str, str, str]] = []
     fakes: dict[str, dict] = {}
     reals: dict[str, dict] = {}
     jobs = [
-        (g, m, c, members[(members.index(m) + 1) % len(members)])
-        for g, members in chosen.items()
-        for m in members
+        (g.name, g.split, m, c, g.members[(g.members.index(m) + 1) % len(g.members)])
+        for g in chosen.values()
+        for m in g.members
         for c in clips[m]
     ]
-    for group, identity, clip, donor_id in track(jobs, description="writing clips"):
+    for group, split, identity, clip, donor_id in track(jobs, description="writing clips"):
         real = f"real/{clip.name}.mp4"
         write_video(out_dir / real, clip.frames)
-        rows.append((real, "REAL", group, GROUP_SPLITS[group], identity, "real"))
+        rows.append((real, "REAL", group, split, identity, "real"))
         reals[real] = {"identity": identity, "group": group, **clip.origin}
         blended, blend_params = self_blend_clip(clip.frames, clip.points, _seed(seed, clip.name, 1))
         sbi = f"fake/{clip.name}_sbi.mp4"
         write_video(out_dir / sbi, blended)
-        rows.append((sbi, "FAKE", group, GROUP_SPLITS[group], identity, "sbi"))
+        rows.append((sbi, "FAKE", group, split, identity, "sbi"))
         fakes[sbi] = {
             "method": "self_blend",
             "source_clip": real,
@@ -328,7 +302,7 @@ def build_demo(
         )
         swap = f"fake/{clip.name}_swap.mp4"
         write_video(out_dir / swap, swapped)
-        rows.append((swap, "FAKE", group, GROUP_SPLITS[group], f"{identity};{donor_id}", "swap"))
+        rows.append((swap, "FAKE", group, split, f"{identity};{donor_id}", "swap"))
         fakes[swap] = {
             "method": "face_swap",
             "source_clip": real,
@@ -337,13 +311,13 @@ def build_demo(
             "params": asdict(swap_params),
         }
 
-    control = f"real/{CONTROL}.mp4"
-    write_video(out_dir / control, read_video(paths[CONTROL])[:clip_len])
-    rows.append((control, "REAL", "control", GROUP_SPLITS["control"], "", "real"))
+    control = f"real/{roster.control}.mp4"
+    write_video(out_dir / control, read_video(paths[roster.control])[:clip_len])
+    rows.append((control, "REAL", "control", roster.control_split, "", "real"))
     reals[control] = {
         "identity": None,
         "group": "control",
-        "source": CONTROL,
+        "source": roster.control,
         "note": "negative control without a human face; preparation should skip it (no_face)",
     }
 
@@ -352,9 +326,9 @@ def build_demo(
         "seed": seed,
         "clip_seconds": clip_seconds,
         "fps": FPS,
-        "groups": {g: list(m) for g, m in chosen.items()},
+        "groups": {g.name: {"split": g.split, "members": list(g.members)} for g in chosen.values()},
         "sources": {
-            name: {**asdict(media_info(name)), "sha256": _sha256(path)}
+            name: {**asdict(roster.media[name]), "sha256": _sha256(path)}
             for name, path in paths.items()
         },
         "real": reals,
@@ -368,7 +342,7 @@ def build_demo(
     n_real = sum(row[1] == "REAL" for row in rows)
     print(
         f"demo dataset: {n_real} real ({n_real - 1} with faces + 1 control), {len(rows) - n_real} fake "
-        f"clips, {len(identities)} identities in {len(chosen)} groups, "
+        f"clips, {len(people)} people in {len(chosen)} groups, "
         f"built in {time.perf_counter() - started:.0f} s -> {labels_path}"
     )
     return labels_path

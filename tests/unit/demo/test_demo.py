@@ -22,9 +22,6 @@ from dfd.data.selfblend.masks import MaskParams, face_ellipse, face_mask, sample
 from dfd.data.selfblend.online import OnlineSelfBlend
 from dfd.demo.animate import animate_photo, sample_motion
 from dfd.demo.build import (
-    GROUP_SPLITS,
-    GROUPS,
-    PHOTO_IDENTITIES,
     TRACK_MAX_GAP,
     build_demo,
     crop_photo_face,
@@ -34,6 +31,7 @@ from dfd.demo.build import (
 )
 from dfd.demo.encode import write_video
 from dfd.demo.media import fetch_media
+from dfd.demo.roster import load_roster
 from dfd.demo.swap import Donor, face_extent, render, sample_swap_params, swap_face
 
 
@@ -152,18 +150,6 @@ def test_video_track_finds_the_face_everywhere(media):
     assert np.all((eyes > 0) & (eyes < (176, 144)))
 
 
-def test_every_photo_identity_has_its_face() -> None:
-    """Each person of the demo is found where PHOTO_IDENTITIES says (the n-th face from the
-    left), so no group silently loses a member."""
-    wanted = {source for source, _ in PHOTO_IDENTITIES.values()}
-    for source, path in fetch_media(sorted(wanted)).items():
-        faces = detect_photo_faces(np.asarray(Image.open(path).convert("RGB")))
-        needed = max(i for s, i in PHOTO_IDENTITIES.values() if s == source) + 1
-        assert len(faces.boxes) == needed, (source, len(faces.boxes))
-    members = [m for group in GROUPS.values() for m in group]
-    assert len(members) == len(set(members)) == 20 and set(GROUPS) <= set(GROUP_SPLITS)
-
-
 def test_small_build_layout_groups_and_provenance(tmp_path):
     out = tmp_path / "raw"
     labels = build_demo(
@@ -182,12 +168,13 @@ def test_small_build_layout_groups_and_provenance(tmp_path):
     assert len(reals) == 5  # pair02's two people and pair03's trio, one clip each
     assert any(r["file"] == "real/cartoon_no_face.mp4" and r["group"] == "control" for r in rows)
     provenance = json.loads((out / "provenance.json").read_text())
-    assert all(r["split"] == GROUP_SPLITS[r["group"]] for r in rows), "the demo's split is by group"
+    groups = load_roster().groups
+    assert all(r["split"] == groups[r["group"]].split for r in rows if r["group"] != "control")
     group_of = {r["file"]: r["group"] for r in rows}
     for name, fake in provenance["fake"].items():
         assert group_of[name] == group_of[fake["source_clip"]]
         if fake["method"] == "face_swap":
-            assert fake["donor"] in GROUPS[group_of[name]]
+            assert fake["donor"] in groups[group_of[name]].members
             assert fake["donor"] != provenance["real"][fake["source_clip"]]["identity"]
     identity = {r["file"]: (r["identity"], r["method"]) for r in rows}
     for name, real in provenance["real"].items():
