@@ -171,6 +171,9 @@ class UCF(Detector):
         specific_weight: the method classification loss's weight (the paper's 0.1).
         reconstruction_weight: the self and cross reconstruction losses' weight (0.3).
         contrastive_weight: the contrastive term's weight (0.05).
+        reconstruction_warmup: training steps over which the reconstruction weight ramps up
+            linearly from 0 (0: full weight from the first step, as the paper trains); lets the
+            common head find the forgery before the decoder's L1 pulls on the shared encoder.
         margin: the contrastive term's margin (the paper's 3).
         dropout: before the heads.
     """
@@ -192,6 +195,7 @@ class UCF(Detector):
         specific_weight: float = 0.1,
         reconstruction_weight: float = 0.3,
         contrastive_weight: float = 0.05,
+        reconstruction_warmup: int = 0,
         margin: float = 3.0,
         dropout: float = 0.2,
     ) -> None:
@@ -202,6 +206,9 @@ class UCF(Detector):
             raise ValueError(f"feature_dim must be even (two halves), got {feature_dim}")
         self.encoder_name, self.methods, self.margin = encoder, tuple(map(str, methods)), margin
         self.loss_weights = (specific_weight, reconstruction_weight, contrastive_weight)
+        self.reconstruction_warmup = reconstruction_warmup
+        # training steps taken, in the state dict so that a resumed run continues the ramp
+        self.register_buffer("steps_trained", torch.zeros((), dtype=torch.long))
         self.forgery_encoder = timm_encoder(encoder, pretrained, weights)
         self.content_encoder = timm_encoder(encoder, pretrained, weights)
         channels, self.stride = self.measure()
@@ -287,6 +294,12 @@ class UCF(Detector):
             images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         return images
 
+    def warmup_factor(self) -> float:
+        """The reconstruction weight's share at this step: 0 -> 1 over reconstruction_warmup."""
+        if self.reconstruction_warmup <= 0:
+            return 1.0
+        return min(1.0, int(self.steps_trained) / self.reconstruction_warmup)
+
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> DetectorOutput:
         """The common logits, with the specific, reconstruction and contrastive losses."""
         clips = batch["clip"]
@@ -310,6 +323,9 @@ class UCF(Detector):
             specific_vectors, methods, self.margin
         )
         specific_weight, reconstruction_weight, contrastive_weight = self.loss_weights
+        reconstruction_weight *= self.warmup_factor()
+        if self.training:
+            self.steps_trained += 1
         frames = logits.reshape(clips.shape[:2])
         return DetectorOutput(
             frames.mean(dim=1),

@@ -83,6 +83,25 @@ def test_self_and_cross_reconstruction_pair_each_frame_with_the_next_clip_s() ->
     assert (own - cross).abs().amax() > 1e-3  # the partner's features change the decoded face
 
 
+def test_the_reconstruction_weight_ramps_up_over_its_warmup_and_resumes_where_it_was() -> None:
+    detector = UCF(methods=["real", "sbi"], reconstruction_warmup=4, **SMALL)
+    labels = torch.tensor([0.0, 1.0])
+    batch = {"clip": torch.randn(2, 1, 3, 64, 64), "label": labels, "method": labels.long()}
+    shares = []
+    for _ in range(6):
+        shares.append(detector.warmup_factor())
+        loss = detector.forward_train(batch).aux_losses["reconstruction"]
+    assert shares == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0] and loss > 0
+    detector.eval()
+    detector.forward_train(batch)
+    assert int(detector.steps_trained) == 6, "evaluation steps do not count"
+    resumed = UCF(methods=["real", "sbi"], reconstruction_warmup=4, **SMALL)
+    resumed.load_state_dict(detector.state_dict())
+    assert resumed.warmup_factor() == 1.0
+    first = UCF(methods=["real", "sbi"], reconstruction_warmup=4, **SMALL)
+    assert first.forward_train(batch).aux_losses["reconstruction"].item() == 0.0
+
+
 def test_local_encoder_weights_load_into_both_encoders(tmp_path: Path) -> None:
     detector = UCF(**SMALL)
     torch.save(detector.forgery_encoder.model.state_dict(), tmp_path / "resnet18.pt")
