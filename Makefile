@@ -33,7 +33,7 @@ lint: $(VENV)/installed
 	$(VENV)/bin/ruff format --check .
 
 test: $(VENV)/installed
-	$(PY) -m pytest -m "slow or not slow"
+	$(PY) -m pytest -m "slow or not slow" --durations=25
 
 test-fast: $(VENV)/installed
 	$(PY) -m pytest

@@ -138,14 +138,18 @@ def test_train_py_asks_the_datamodule_for_method_classes_and_refuses_mixup(
 
 @pytest.mark.slow
 def test_ucf_learns_real_faces_against_their_self_blends(learning_task: Path) -> None:
-    """What 150 steps show at this scale: the loss (BCE and the three UCF terms) falls, 2.29 ->
-    1.61 measured (136 s on 2 CPU cores shared with other runs; 2,146 s at load ~10), but the
-    validation AUC stayed at chance (0.505): not the 0.6 bar. Two random-init encoders, a
-    decoder and two heads share 150 steps of 16 faces, and at the start the L1 and triplet terms
-    make most of the loss. One term at a time (the weights of the others at 0, same seed): none
-    0.721, the method head 0.651, the contrastive term 0.549, the reconstruction 0.509, so the
-    reconstruction holds the common head back. The assertion is the fall it showed, with room."""
-    config = {"_target_": "dfd.models.zoo.ucf.UCF", "methods": ["real", "sbi"], **SMALL}
+    """UCF learns the task when its reconstruction weight ramps up over the first 100 of 150
+    steps: val AUC 0.742 measured (loss 1.183 -> 1.120; the ramp adds the L1 term as it goes,
+    so the total falls little). At the paper's full weight from step one the same run stays
+    near chance (0.539; one term at a time the reconstruction held the common head back most:
+    none 0.721, method head 0.651, contrastive 0.549, reconstruction 0.509)."""
+    config = {
+        "_target_": "dfd.models.zoo.ucf.UCF",
+        "methods": ["real", "sbi"],
+        "reconstruction_warmup": 100,
+        **SMALL,
+    }
     learned = learn(config, learning_task, steps=150)
     print(f"ucf learned: {learned}")  # the numbers the zoo table reports
-    assert learned.last_loss < 0.8 * learned.first_loss, learned
+    assert learned.last_loss < learned.first_loss, learned
+    assert learned.val_auc >= 0.6, learned  # the bar of helpers/learning.py
