@@ -20,7 +20,7 @@ from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.resumable import ResumableLoader
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.selfblend.online import OnlineSelfBlend
-from dfd.data.stream_frames import StreamFrames
+from dfd.data.stream_frames import StreamFrames, chunks_per_window
 from dfd.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -33,7 +33,7 @@ from dfd.datasets.folds import CvSettings, cross_validation_split, fold_summary
 from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.datasets.protocols import Protocol, protocol_summary, select_rows
 from dfd.datasets.splits import assert_no_group_leakage
-from dfd.datasets.streams import read_stream_manifest
+from dfd.datasets.streams import is_remote, read_stream_chunks, read_stream_manifest
 from dfd.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,9 @@ class FaceClipDataModule(L.LightningDataModule):
     `stream_url` (a folder or an `s3://` prefix written by `dfd prepare prepare.output=stream`,
     see :mod:`dfd.datasets.streams`) serves the crops from LitData chunks instead of image
     files; the manifest then comes with the stream, and chunks fetched from an object store are
-    kept in `stream_cache_dir`.
+    kept in `stream_cache_dir`, up to `stream_cache_size`. Training draws from a stream follow
+    its chunks, `stream_shuffle_window` chunks at a time (`chunks_per_window`: "auto" does so
+    only when the stream does not fit in the cache).
     """
 
     def __init__(
@@ -171,6 +173,8 @@ class FaceClipDataModule(L.LightningDataModule):
         methods: Sequence[str] = (),
         stream_url: str | None = None,
         stream_cache_dir: str | None = None,
+        stream_cache_size: str = "50GB",
+        stream_shuffle_window: int | str | None = "auto",
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
@@ -251,10 +255,9 @@ class FaceClipDataModule(L.LightningDataModule):
         hp = self.hparams
         stream_url = hp.get("stream_url")
         if stream_url:
-            cache = hp.get("stream_cache_dir") or str(
-                Path(hp.manifest_path).parent / "stream_cache"
-            )
-            return read_stream_manifest(stream_url, cache), StreamFrames(stream_url, cache)
+            cache = self._stream_cache_dir()
+            frames = StreamFrames(stream_url, cache, hp.get("stream_cache_size", "50GB"))
+            return read_stream_manifest(stream_url, cache), frames
         path = Path(hp.manifest_path)
         if not path.exists():
             raise FileNotFoundError(
@@ -262,6 +265,32 @@ class FaceClipDataModule(L.LightningDataModule):
                 "(`python -m dfd.prepare data=<name>`; for the demo: `make demo-data`)"
             )
         return read_manifest(path), None
+
+    def _stream_cache_dir(self) -> str:
+        hp = self.hparams
+        return hp.get("stream_cache_dir") or str(Path(hp.manifest_path).parent / "stream_cache")
+
+    def _chunk_order(self, dataset: FaceClipDataset | SelfBlendPairs) -> dict[str, Any]:
+        """The training sampler's chunk settings: empty unless the draws follow a stream's
+        chunks (see `chunks_per_window`)."""
+        hp = self.hparams
+        if not hp.get("stream_url"):
+            return {}
+        chunks = read_stream_chunks(hp.stream_url, self._stream_cache_dir())
+        window = chunks_per_window(
+            hp.get("stream_shuffle_window", "auto"),
+            chunks,
+            hp.get("stream_cache_size", "50GB"),
+            is_remote(hp.stream_url),
+        )
+        if window is None:
+            return {}
+        _log_rank_zero(
+            f"stream {hp.stream_url}: {len(chunks.samples)} chunks, "
+            f"{chunks.bytes.sum() / 1e9:.2f} GB; training draws follow its chunks, {window} "
+            f"at a time (datamodule.stream_shuffle_window)"
+        )
+        return {"chunks": chunks.chunk_of(dataset.stream_samples()), "chunks_per_window": window}
 
     def _select(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The rows of the cross-validation fold and the protocol, each logged."""
@@ -304,7 +333,9 @@ class FaceClipDataModule(L.LightningDataModule):
             if self.hparams.balanced_sampling:
                 labels = dataset.labels()
                 weights = 1.0 / np.bincount(labels, minlength=2)[labels]
-            sampler = SeededClipSampler(len(dataset), self.hparams.seed, weights)
+            sampler = SeededClipSampler(
+                len(dataset), self.hparams.seed, weights, **self._chunk_order(dataset)
+            )
             # Lightning starts the loader's workers before its first set_epoch call: a run
             # resumed at epoch k must begin prefetching epoch k's draws, not epoch 0's
             # (the epoch number Lightning gives set_epoch: epochs processed so far)

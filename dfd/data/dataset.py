@@ -178,6 +178,12 @@ class FaceClipDataset(Dataset):
         """The label (0 real, 1 fake) of every clip, in index order."""
         return self.row_labels[[w.row for w in self.windows]]
 
+    def stream_samples(self) -> np.ndarray:
+        """The stream sample of every clip, in index order (a stream's datasets only)."""
+        if self.stream is None:
+            raise ValueError("these clips are read from image files, not from a stream")
+        return self.row_samples[[w.row for w in self.windows]]
+
     def clip_files(self, index: int) -> list[Path]:
         """The crop files of clip `index`, its last one repeated as the clip is (folders only)."""
         window = self.windows[index]

@@ -40,6 +40,10 @@ class SelfBlendPairs(Dataset):
         """The label of every source clip (all real), in index order."""
         return self.clips.labels()
 
+    def stream_samples(self) -> np.ndarray:
+        """The stream sample of every source clip, in index order (streams only)."""
+        return self.clips.stream_samples()
+
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = self.clips.draw(item)
         frames, _ = self.clips.raw(index)

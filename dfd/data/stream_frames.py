@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dfd.datasets.streams import sample_jpegs
+from dfd.datasets.streams import StreamChunks, parse_size, sample_jpegs
 
 
 class StreamFrames:
@@ -13,9 +13,12 @@ class StreamFrames:
 
     LitData's random access fetches one sample's byte range by default; here it fetches the
     whole chunk the first time one of its samples is asked for and keeps it in ``cache_dir``
-    (up to ``max_cache_size``), so each chunk is read from the object store about once; the order clips are drawn in stays dfd's (reproducible from the seed and the epoch,
-    split across DDP ranks by Lightning). The LitData dataset is opened lazily, in each process
-    that reads (every DataLoader worker opens its own).
+    (up to ``max_cache_size``, the oldest chunks evicted past it), so each chunk is read from
+    the object store about once while the stream fits; the order clips are drawn in stays
+    dfd's (reproducible from the seed and the epoch, split across DDP ranks by Lightning, and
+    following the chunks when the stream does not fit: `chunks_per_window`). The LitData
+    dataset is opened lazily, in each process that reads (every DataLoader worker opens its
+    own).
     """
 
     def __init__(self, location: str, cache_dir: str, max_cache_size: str = "50GB") -> None:
@@ -61,3 +64,25 @@ def decode_rgb(jpeg: bytes) -> np.ndarray:
     if image is None:
         raise OSError("cannot decode a face crop of the stream")
     return image
+
+
+def chunks_per_window(
+    setting: int | str | None, chunks: StreamChunks, cache_size: str | int, remote: bool
+) -> int | None:
+    """How many chunks a shuffle window of training draws spans (None: a full shuffle).
+
+    `setting` is a number of chunks, None for a full shuffle, or "auto": a full shuffle when
+    the stream is read in place (a folder) or fits in the cache, else as many of its largest
+    chunks as fit in half the cache (the other half holds the window being left behind, since
+    the DataLoader's workers read ahead).
+    """
+    if setting is None or isinstance(setting, int):
+        return setting
+    if setting != "auto":
+        raise ValueError(
+            f"stream_shuffle_window must be a number of chunks, null or auto, got {setting!r}"
+        )
+    cache = parse_size(cache_size)
+    if not remote or int(chunks.bytes.sum()) <= cache:
+        return None
+    return max(1, cache // 2 // int(chunks.bytes.max()))

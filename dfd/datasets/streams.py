@@ -15,8 +15,11 @@ leakage guarantee carries over. Object stores are reached with boto3's own setti
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ from dfd.errors import MissingFile
 
 STREAM_MANIFEST = "manifest.csv"
 STREAM_INDEX = "stream_index"  # the manifest column naming each row's sample
+STREAM_CHUNKS = "index.json"  # LitData's list of chunks: samples and bytes of each
 REMOTE_SCHEMES = ("s3://",)
 # LitData asks PyPI for a newer version when imported: offline (clusters, CI) that is a warning
 # at every import and a wait; dfd pins the versions it supports instead
@@ -82,16 +86,14 @@ def require_stream(location: str | Path) -> None:
         )
 
 
-def read_stream_manifest(location: str | Path, cache_dir: str | Path) -> pd.DataFrame:
-    """The manifest stored with a stream (fetched into ``cache_dir`` from an object store);
-    a one-line error when there is none."""
-    from dfd.datasets.manifest import read_manifest
-
+def stream_file(location: str | Path, name: str, cache_dir: str | Path) -> Path:
+    """A local path to file ``name`` of a stream: in its folder, or fetched into ``cache_dir``
+    from an object store; a one-line error when there is none."""
     if not is_remote(location):
         require_stream(location)
-        return read_manifest(Path(location) / STREAM_MANIFEST)
-    bucket, key = object_key(str(location), STREAM_MANIFEST)
-    path = Path(cache_dir) / STREAM_MANIFEST
+        return Path(location) / name
+    bucket, key = object_key(str(location), name)
+    path = Path(cache_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     client = object_store_client()
     try:
@@ -100,4 +102,48 @@ def read_stream_manifest(location: str | Path, cache_dir: str | Path) -> pd.Data
         raise MissingFile(
             f"no stream at {location}: cannot read {key} from bucket {bucket} ({error})"
         ) from None
-    return read_manifest(path)
+    return path
+
+
+def read_stream_manifest(location: str | Path, cache_dir: str | Path) -> pd.DataFrame:
+    """The manifest stored with a stream (fetched into ``cache_dir`` from an object store)."""
+    from dfd.datasets.manifest import read_manifest
+
+    return read_manifest(stream_file(location, STREAM_MANIFEST, cache_dir))
+
+
+@dataclass(frozen=True)
+class StreamChunks:
+    """How a stream's samples lie in its chunk files: samples and bytes of each chunk, in
+    sample order (sample i is in the first chunk whose running sample count exceeds i)."""
+
+    samples: np.ndarray
+    bytes: np.ndarray
+
+    def chunk_of(self, samples: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The chunk number of each of ``samples``."""
+        return np.searchsorted(np.cumsum(self.samples), np.asarray(samples), side="right")
+
+
+def read_stream_chunks(location: str | Path, cache_dir: str | Path) -> StreamChunks:
+    """The chunks of a stream, from LitData's ``index.json`` beside them."""
+    chunks = json.loads(stream_file(location, STREAM_CHUNKS, cache_dir).read_text())["chunks"]
+    return StreamChunks(
+        samples=np.array([chunk["chunk_size"] for chunk in chunks], dtype=np.int64),
+        bytes=np.array([chunk["chunk_bytes"] for chunk in chunks], dtype=np.int64),
+    )
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
+
+def parse_size(size: str | int) -> int:
+    """Bytes from a size such as ``"50GB"``, ``"200 MB"`` or an int (LitData's units, powers
+    of 1000)."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(size))
+    unit = match.group(2).lower() if match else None
+    if unit not in _SIZE_UNITS:
+        raise ValueError(f"size {size!r} is not a number of B, KB, MB, GB or TB (e.g. '50GB')")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])

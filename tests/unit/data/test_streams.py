@@ -114,3 +114,13 @@ def test_a_stream_in_an_object_store_serves_the_same_clips(
     assert_same_clips(datamodule(tiny_prepared), served)
     assert any(cache.rglob("chunk-*.bin")), "whole chunks fetched into the cache"
     assert pd.notna(read_manifest(cache / STREAM_MANIFEST)[STREAM_INDEX]).all()
+    # a cache smaller than the stream: the draws follow its chunks, and a whole epoch reads
+    small = datamodule(
+        tiny_prepared,
+        stream_url=url,
+        stream_cache_dir=str(tmp_path / "small"),
+        stream_cache_size="250KB",
+    )
+    loader = small.train_dataloader()
+    assert loader.sampler.chunks is not None and loader.sampler.chunks_per_window == 1
+    assert sum(len(batch["label"]) for batch in loader) == len(small.dataset("train")) // 4 * 4
