@@ -20,7 +20,7 @@ from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.resumable import ResumableLoader
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.selfblend.online import OnlineSelfBlend
-from dfd.data.stream_frames import StreamFrames, chunks_per_window
+from dfd.data.stream_frames import StreamFrames, check_stream_settings, chunks_per_window
 from dfd.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -178,6 +178,7 @@ class FaceClipDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
+        check_stream_settings(stream_shuffle_window, stream_cache_size)
         targets, methods = sorted(to_plain(targets)), list(to_plain(methods))
         check_targets(targets, online_self_blend, pair_self_blend, methods)
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))

@@ -76,13 +76,23 @@ def chunks_per_window(
     chunks as fit in half the cache (the other half holds the window being left behind, since
     the DataLoader's workers read ahead).
     """
+    check_stream_settings(setting, cache_size)
     if setting is None or isinstance(setting, int):
         return setting
-    if setting != "auto":
-        raise ValueError(
-            f"stream_shuffle_window must be a number of chunks, null or auto, got {setting!r}"
-        )
     cache = parse_size(cache_size)
     if not remote or int(chunks.bytes.sum()) <= cache:
         return None
     return max(1, cache // 2 // int(chunks.bytes.max()))
+
+
+def check_stream_settings(window: int | str | None, cache_size: str | int) -> None:
+    """Refuse a shuffle window or a cache size that `chunks_per_window` cannot read, before
+    any training starts."""
+    parse_size(cache_size)
+    if window is None or window == "auto":
+        return
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise ValueError(
+            f"stream_shuffle_window must be a number of chunks (1 or more), null or auto, "
+            f"got {window!r}"
+        )

@@ -89,8 +89,12 @@ def test_auto_follows_chunks_only_for_a_remote_stream_larger_than_its_cache() ->
     assert chunks_per_window("auto", chunks, "400MB", remote=False) is None, "read in place"
     assert chunks_per_window(5, chunks, "1GB", remote=False) == 5
     assert chunks_per_window(None, chunks, "1MB", remote=True) is None
-    with pytest.raises(ValueError, match="number of chunks, null or auto"):
+    with pytest.raises(ValueError, match="number of chunks .1 or more., null or auto"):
         chunks_per_window("chunks", chunks, "1GB", remote=True)
+    with pytest.raises(ValueError, match="got 0"):
+        FaceClipDataModule("unused.csv", stream_shuffle_window=0)
+    with pytest.raises(ValueError, match="'lots' is not a number of B"):
+        FaceClipDataModule("unused.csv", stream_cache_size="lots")
     assert chunks.chunk_of([0, 24, 25, 249]).tolist() == [0, 0, 1, 9]
 
 
