@@ -20,7 +20,12 @@ from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.resumable import ResumableLoader
 from dfd.data.sampling import SeededClipSampler
 from dfd.data.selfblend.online import OnlineSelfBlend
-from dfd.data.stream_frames import StreamFrames, check_stream_settings, chunks_per_window
+from dfd.data.stream_frames import (
+    DEFAULT_CACHE_SIZE,
+    StreamFrames,
+    check_stream_settings,
+    chunks_per_window,
+)
 from dfd.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -173,7 +178,7 @@ class FaceClipDataModule(L.LightningDataModule):
         methods: Sequence[str] = (),
         stream_url: str | None = None,
         stream_cache_dir: str | None = None,
-        stream_cache_size: str = "50GB",
+        stream_cache_size: str = DEFAULT_CACHE_SIZE,
         stream_shuffle_window: int | str | None = "auto",
     ) -> None:
         super().__init__()
@@ -257,7 +262,9 @@ class FaceClipDataModule(L.LightningDataModule):
         stream_url = hp.get("stream_url")
         if stream_url:
             cache = self._stream_cache_dir()
-            frames = StreamFrames(stream_url, cache, hp.get("stream_cache_size", "50GB"))
+            frames = StreamFrames(
+                stream_url, cache, hp.get("stream_cache_size", DEFAULT_CACHE_SIZE)
+            )
             return read_stream_manifest(stream_url, cache), frames
         path = Path(hp.manifest_path)
         if not path.exists():
@@ -281,7 +288,7 @@ class FaceClipDataModule(L.LightningDataModule):
         window = chunks_per_window(
             hp.get("stream_shuffle_window", "auto"),
             chunks,
-            hp.get("stream_cache_size", "50GB"),
+            hp.get("stream_cache_size", DEFAULT_CACHE_SIZE),
             is_remote(hp.stream_url),
         )
         if window is None:

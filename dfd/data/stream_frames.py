@@ -7,6 +7,9 @@ import numpy as np
 
 from dfd.datasets.streams import StreamChunks, parse_size, sample_jpegs
 
+# the chunk cache's size when none is set (also for runs saved before it could be set)
+DEFAULT_CACHE_SIZE = "50GB"
+
 
 class StreamFrames:
     """Random access to the face tracks of a stream, through LitData's ``StreamingDataset``.
@@ -21,7 +24,9 @@ class StreamFrames:
     own).
     """
 
-    def __init__(self, location: str, cache_dir: str, max_cache_size: str = "50GB") -> None:
+    def __init__(
+        self, location: str, cache_dir: str, max_cache_size: str = DEFAULT_CACHE_SIZE
+    ) -> None:
         self.location = location
         self.cache_dir = cache_dir
         self.max_cache_size = max_cache_size
