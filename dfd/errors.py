@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hydra.errors import InstantiationException
 from omegaconf.errors import MissingMandatoryValue
 
 R = TypeVar("R")
@@ -21,6 +22,10 @@ class UsageError(Exception):
 
 class MissingFile(UsageError, FileNotFoundError):
     """A file or folder the command was pointed at is not there (still a FileNotFoundError)."""
+
+
+class SettingError(UsageError, ValueError):
+    """A setting with a value it cannot take (still a ValueError for library callers)."""
 
 
 class PastHydra(BaseException):
@@ -46,15 +51,18 @@ def carry_user_errors_past_hydra() -> None:
 
 def user_errors_past_hydra(job: Callable[[Any], R]) -> Callable[[Any], R]:
     """Wrap a Hydra task function so that, under the `dfd` command, its user errors
-    (UsageError, a `???` value left unset) reach the command's error layer as they are; other
-    exceptions stay with Hydra (a sweeper counts on them: a pruned Optuna trial, a failed job)."""
+    (UsageError, a `???` value left unset, either one raised inside `instantiate`) reach the
+    command's error layer as they are; other exceptions stay with Hydra (a sweeper counts on
+    them: a pruned Optuna trial, a failed job)."""
 
     @functools.wraps(job)
     def run(cfg: Any) -> R:
         try:
             return job(cfg)
-        except (UsageError, MissingMandatoryValue) as error:
-            if not _Carrier.active:
+        except (UsageError, MissingMandatoryValue, InstantiationException) as error:
+            if isinstance(error, InstantiationException):
+                error = error.__cause__
+            if not _Carrier.active or not isinstance(error, UsageError | MissingMandatoryValue):
                 raise
             raise PastHydra(error) from error
 

@@ -39,7 +39,7 @@ from dfd.datasets.manifest import ok_rows, read_manifest
 from dfd.datasets.protocols import Protocol, protocol_summary, select_rows
 from dfd.datasets.splits import assert_no_group_leakage
 from dfd.datasets.streams import is_remote, read_stream_chunks, read_stream_manifest
-from dfd.errors import UsageError
+from dfd.errors import SettingError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +51,18 @@ def check_fake_sources(
 ) -> None:
     """Refuse settings that leave training without fakes or pair clips inconsistently."""
     if pair_self_blend and not train_real_only:
-        raise ValueError(
+        raise SettingError(
             "pair_self_blend pairs real clips with their blends: set train_real_only=true"
         )
     if pair_self_blend and online_self_blend > 0:
-        raise ValueError("pair_self_blend replaces online_self_blend: set online_self_blend=0")
+        raise SettingError("pair_self_blend replaces online_self_blend: set online_self_blend=0")
     if pair_self_blend and (batch_size < 2 or batch_size % 2):
-        raise ValueError(
+        raise SettingError(
             f"with pair_self_blend a batch holds real/fake pairs: batch_size must be "
             f"even (got {batch_size})"
         )
     if train_real_only and not pair_self_blend and online_self_blend <= 0:
-        raise ValueError(
+        raise SettingError(
             "train_real_only leaves no training fakes: set pair_self_blend=true or "
             "online_self_blend > 0"
         )

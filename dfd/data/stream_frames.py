@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from dfd.datasets.streams import StreamChunks, parse_size, sample_jpegs
+from dfd.errors import SettingError
 
 # the chunk cache's size when none is set (also for runs saved before it could be set)
 DEFAULT_CACHE_SIZE = "50GB"
@@ -97,7 +98,7 @@ def check_stream_settings(window: int | str | None, cache_size: str | int) -> No
     if window is None or window == "auto":
         return
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-        raise ValueError(
+        raise SettingError(
             f"stream_shuffle_window must be a number of chunks (1 or more), null or auto, "
             f"got {window!r}"
         )

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dfd.errors import MissingFile
+from dfd.errors import MissingFile, SettingError
 
 STREAM_MANIFEST = "manifest.csv"
 STREAM_INDEX = "stream_index"  # the manifest column naming each row's sample
@@ -145,5 +145,5 @@ def parse_size(size: str | int) -> int:
     match = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(size))
     unit = match.group(2).lower() if match else None
     if unit not in _SIZE_UNITS:
-        raise ValueError(f"size {size!r} is not a number of B, KB, MB, GB or TB (e.g. '50GB')")
+        raise SettingError(f"size {size!r} is not a number of B, KB, MB, GB or TB (e.g. '50GB')")
     return int(float(match.group(1)) * _SIZE_UNITS[unit])

@@ -66,6 +66,27 @@ def test_a_stream_not_written_says_how_to_write_it(tmp_path: Path) -> None:
     assert "prepare.output=stream" in line
 
 
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (["datamodule.pair_self_blend=true"], "set train_real_only=true"),
+        (["datamodule.stream_shuffle_window=0"], "stream_shuffle_window must be a number"),
+        (["datamodule.stream_cache_size=lots"], "size 'lots' is not a number of B, KB"),
+    ],
+)
+def test_datamodule_settings_it_cannot_take(
+    settings: list[str], expected: str, tmp_path: Path
+) -> None:
+    """Refused when the datamodule is built (inside Hydra's instantiate), still one line."""
+    prepared = tmp_path / "csv" / "prepared"
+    prepared.mkdir(parents=True)
+    (prepared / "manifest.csv").touch()
+    result = run_dfd(
+        "train", "data=csv", f"data.raw_dir={tmp_path}", f"paths.data_dir={tmp_path}", *settings
+    )
+    assert expected in one_error_line(result)
+
+
 def test_evaluate_without_a_checkpoint_names_the_option() -> None:
     line = one_error_line(run_dfd("evaluate"))
     assert "ckpt_path is not set: add ckpt_path=..." in line
