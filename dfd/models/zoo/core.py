@@ -18,7 +18,10 @@ the consistency term is doubled with it: the loss is the paper's, times two
 
 How dfd differs from DeepfakeBench's `core` detector: DeepfakeBench has no two-view loader, so
 its consistency term compares the first half of a batch with the second half, unrelated
-images; dfd compares the two views of the same face, as the paper does.
+images; dfd compares the two views of the same face, as the paper does. Its network is
+DeepfakeBench's Xception with a two-way layer, the network dfd builds here with the default
+backbone: its checkpoints load as `detector_weights` with `key_map=deepfakebench_core`
+(dfd.models.weights), with their scores.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from dfd.models.backbones import timm_encoder
 from dfd.models.base import Detector, DetectorOutput
 from dfd.models.feature_maps import last_feature_map
 from dfd.models.inputs import InputSpec
+from dfd.models.weights import load_weights
 
 
 def consistency_loss(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -50,6 +54,9 @@ class CORE(Detector):
         pretrained: ImageNet weights from the model hub (online only).
         weights: a local state dict of the timm model (classifier dropped).
         consistency_rate: weight of the consistency term (the paper's code: 1).
+        detector_weights: a trained detector's weights, in dfd's layout or renamed by
+            `key_map` (`deepfakebench_core`: a DeepfakeBench CORE checkpoint).
+        key_map: one of dfd.models.weights.KEY_MAPS.
     """
 
     paper = (
@@ -65,12 +72,16 @@ class CORE(Detector):
         pretrained: bool = False,
         weights: str | None = None,
         consistency_rate: float = 1.0,
+        detector_weights: str | None = None,
+        key_map: str | None = None,
     ) -> None:
         super().__init__()
         self.backbone_name = backbone
         self.consistency_rate = consistency_rate
         self.backbone = timm_encoder(backbone, pretrained, weights)
         self.classifier = nn.Linear(self.backbone.num_features, 1)
+        if detector_weights:
+            load_weights(self, detector_weights, key_map, name=self.describe())
 
     @property
     def input_spec(self) -> InputSpec:

@@ -19,6 +19,11 @@ How dfd differs from DeepfakeBench's `networks/mesonet.py`: there one batch-norm
 shared by blocks 1-2 and another by blocks 3-4 (the paper has one per block), the Inception
 branches have no ReLU, convolutions have no bias, dropout is `Dropout2d` on flat features, the
 input must be 256 px, and the head has two softmax outputs; dfd follows the paper on each.
+Evaluated, a trained DeepfakeBench Meso4 is still this network (each shared batch norm copied
+into both its blocks, zero biases, the logit the difference of its two outputs): its checkpoints
+load as `detector_weights` with `key_map=deepfakebench_meso4` (dfd.models.weights), with its
+scores at 256 px. Its MesoInception4 has no such map: without the branches' ReLU it computes
+another function.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from torch import nn
 
 from dfd.models.base import Detector
 from dfd.models.inputs import InputSpec
+from dfd.models.weights import load_weights
 
 MESONET_PAPER = (
     "Afchar, Nozick, Yamagishi, Echizen, MesoNet: a Compact Facial Video Forgery Detection "
@@ -133,9 +139,18 @@ class MesoNet(Detector):
 class Meso4(MesoNet):
     """Meso4 (Afchar et al., WIFS 2018): convolutions of 8, 8, 16, 16 filters (3x3 then 5x5)."""
 
-    def __init__(self, dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        dropout: float = 0.5,
+        detector_weights: str | None = None,
+        key_map: str | None = None,
+    ) -> None:
+        """`detector_weights`: a trained detector's weights, in dfd's layout or renamed by
+        `key_map` (`deepfakebench_meso4`: a DeepfakeBench Meso4 checkpoint)."""
         widths = [(3, 8, 3), (8, 8, 5), (8, 16, 5), (16, 16, 5)]
         super().__init__([ConvBlock(*width) for width in widths], dropout)
+        if detector_weights:
+            load_weights(self, detector_weights, key_map, name=self.describe())
 
 
 class MesoInception4(MesoNet):

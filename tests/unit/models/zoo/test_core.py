@@ -1,4 +1,5 @@
-"""CORE: two augmented views of the same face, one representation."""
+"""CORE: two augmented views of the same face, one representation; a DeepfakeBench CORE
+checkpoint loads with its scores."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
+from torch import nn
 
 from dfd.models.zoo.core import CORE, consistency_loss
 from dfd.tasks.train import build_module_and_data
+from helpers.face_clips import face_clips
 from helpers.learning import learn
 from helpers.runs import compose_train
 from helpers.target_batches import training_batch
@@ -64,6 +68,55 @@ def test_train_py_asks_the_datamodule_for_a_second_view(
     module, datamodule = build_module_and_data(cfg)
     assert isinstance(module.detector, CORE) and module.detector.backbone_name == "legacy_xception"
     assert datamodule.hparams.targets == ["second_view"]
+
+
+def deepfakebench_core_state(network: CORE) -> dict[str, torch.Tensor]:
+    """A checkpoint of DeepfakeBench's `core` detector, named as its code names it, holding
+    `network`'s Xception: its Xception network under `backbone.` (timm's legacy_xception names),
+    two outputs `last_linear` (real, fake), its unused `adjust_channel` layers, saved from DDP
+    (`module.`)."""
+    torch.manual_seed(1)
+    state = {
+        "backbone." + key.removeprefix("backbone.model."): value
+        for key, value in network.state_dict().items()
+        if key.startswith("backbone.")
+    }
+    state |= {"backbone.last_linear.weight": torch.randn(2, 2048) * 0.05}
+    state |= {"backbone.last_linear.bias": torch.randn(2)}
+    adjust = nn.Sequential(nn.Conv2d(2048, 512, 1), nn.BatchNorm2d(512))
+    state |= {f"backbone.adjust_channel.{k}": v for k, v in adjust.state_dict().items()}
+    return {f"module.{key}": value for key, value in state.items()}
+
+
+def test_a_deepfakebench_core_checkpoint_loads_with_its_scores(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    network = CORE().eval()
+    theirs = deepfakebench_core_state(network)
+    torch.save(theirs, tmp_path / "ckpt_best.pth")
+    cfg = compose_train(
+        tmp_path,
+        "model=core",
+        f"model.detector_weights={tmp_path / 'ckpt_best.pth'}",
+        "model.key_map=deepfakebench_core",
+    )
+    detector = instantiate(cfg.model).eval()
+    ours = detector.backbone.state_dict()
+    assert all(
+        torch.equal(value, ours[key]) for key, value in network.backbone.state_dict().items()
+    )
+    clips = face_clips(32, clip_len=1)
+    with torch.no_grad():
+        features = network.backbone(clips.flatten(0, 1))  # ReLU, global average pooling
+        two_way = features @ theirs["module.backbone.last_linear.weight"].T
+        their_fake = torch.softmax(two_way + theirs["module.backbone.last_linear.bias"], 1)[:, 1]
+        torch.testing.assert_close(torch.sigmoid(detector(clips)), their_fake)
+
+
+def test_a_checkpoint_of_another_deepfakebench_detector_is_refused(tmp_path: Path) -> None:
+    ucf = {"module.encoder_f.conv1.weight": torch.randn(32, 3, 3, 3)}  # UCF's forgery encoder
+    torch.save(ucf, tmp_path / "ckpt_best.pth")
+    with pytest.raises(ValueError, match="'encoder_f.conv1.weight' is not a DeepfakeBench Xcep"):
+        CORE(detector_weights=str(tmp_path / "ckpt_best.pth"), key_map="deepfakebench_core")
 
 
 @pytest.mark.slow
