@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -15,7 +16,22 @@ from helpers.object_store import object_store  # noqa: F401  a real S3-compatibl
 from helpers.runs import run_entry_point
 from helpers.servers import postgres_url, redis_url  # noqa: F401  real servers, as fixtures
 
+# Under pytest-xdist (`make test`: a worker per core) each worker, and every command it starts,
+# gets its share of the cores: OpenMP threads beyond the cores spin and slow every worker.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // WORKERS)))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, train, val
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The detectors' learning tests share one worker (`--dist loadgroup`), so the learning
+    task, the suite's costliest fixture, is built once rather than once per worker."""
+    for item in items:
+        if "learning_task" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("learning_task"))
 
 
 @pytest.fixture(scope="session")
