@@ -146,6 +146,54 @@ def test_celebdf_json_test_list_is_test_and_the_rest_is_split_by_source(
     assert_no_group_leakage((v.group, splits[v.video_id]) for v in table.videos)
 
 
+def test_df40_json_per_method_labels_borrowed_reals_and_source_groups(
+    tmp_path: Path, frames: Path
+) -> None:
+    # DF40's per-method JSONs: no compression level, <method>_Real/_Fake (roop_* in simswap_ff),
+    # paths from the folder holding deepfakes_detection_datasets/, reals borrowed from FF++
+    # and Celeb-DF, the evaluation videos listed in both val and test
+    base = "deepfakes_detection_datasets"
+    celeb_real = f"{base}/Celeb-DF-v2/Celeb-real/frames"
+    reals = entries(tmp_path, frames, "blendface_Real", celeb_real, ["id0_0000", "id2_0000"])
+    fake = f"{base}/DF40/blendface/cdf/frames"
+    fakes = entries(tmp_path, frames, "blendface_Fake", fake, ["id0_id1_0000"])
+    labels = {
+        "blendface_Real": {"val": reals, "test": reals},
+        "blendface_Fake": {"val": fakes, "test": fakes},
+    }
+    path = write_json(tmp_path / "blendface_cdf.json", {"blendface_cdf": labels})
+    table = read_deepfakebench(path, tmp_path)
+    by_id = {v.video_id: v for v in table.videos}
+    assert not table.rejected and {v.split for v in table.videos} == {"test"}
+    assert {i: (v.label, v.method) for i, v in by_id.items()} == {
+        f"{celeb_real}/id0_0000": (REAL, "real"),
+        f"{celeb_real}/id2_0000": (REAL, "real"),
+        f"{fake}/id0_id1_0000": (FAKE, "blendface_Fake"),
+    }
+    assert by_id[f"{fake}/id0_id1_0000"].group == "test/blendface_cdf/id0_0000"
+    assert by_id[f"{celeb_real}/id0_0000"].group == "test/blendface_cdf/id0_0000"
+    assert by_id[f"{celeb_real}/id2_0000"].group == "test/blendface_cdf/id2_0000"
+
+    ff_real = f"{base}/FaceForensics++/original_sequences/youtube/c23/frames"
+    ff_reals = entries(tmp_path, frames, "roop_Real", ff_real, ["000", "003", "989"])
+    ff_fakes = entries(tmp_path, frames, "roop_Fake", f"{base}/DF40/simswap/ff/frames", ["000_003"])
+    train = entries(tmp_path, frames, "roop_Fake", f"{base}/DF40_train/simswap/frames", ["993_989"])
+    labels = {
+        "roop_Real": {"val": ff_reals, "test": ff_reals},
+        "roop_Fake": {"train": train, "val": ff_fakes, "test": ff_fakes},
+    }
+    path = write_json(tmp_path / "simswap_ff.json", {"simswap_ff": labels})
+    table = read_deepfakebench(path, tmp_path)
+    by_name = {v.path.name: v for v in table.videos}
+    assert not table.rejected
+    assert {n for n, v in by_name.items() if v.label == FAKE} == {"000_003", "993_989"}
+    assert {n for n, v in by_name.items() if v.label == REAL} == {"000", "003", "989"}
+    assert {by_name[n].group for n in ("000_003", "000", "003")} == {"test/simswap_ff/000"}
+    # the DF40_train fake shares FF++'s 989 with a test real, but keeps its own split's group
+    assert by_name["993_989"].split is None and by_name["993_989"].group == "simswap_ff/989"
+    assert by_name["989"].group == "test/simswap_ff/989"
+
+
 def test_bad_entries_are_rejected_with_reasons(tmp_path: Path, frames: Path) -> None:
     rgb = tmp_path / "rgb"
     good = entries(rgb, frames, "DFDC_Real", "DFDC/test/frames", ["aaa", "bbb"])
