@@ -94,8 +94,9 @@ def make_console() -> Console:
 
 
 def stderr_console() -> Console:
-    """Errors and warnings go to stderr, so piped results stay clean and a failure is seen."""
-    return Console(stderr=True)
+    """Errors and warnings go to stderr, so piped results stay clean and a failure is seen;
+    never wrapped, so a long path stays whole on its one line."""
+    return Console(stderr=True, soft_wrap=True)
 
 
 def describe_model(console: Console, detector: LoadedDetector) -> None:

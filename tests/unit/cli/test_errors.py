@@ -127,11 +127,15 @@ def test_predict_with_video_and_model_swapped(tmp_path: Path) -> None:
 def test_predict_and_export_a_file_that_is_not_a_checkpoint(
     command: list[str], not_a_checkpoint: Path, tmp_path: Path
 ) -> None:
-    args = [word.format(model=not_a_checkpoint, video=tmp_path / "v.mp4") for word in command]
+    """The path stays whole however long (a console 80 columns wide once broke it in two)."""
+    model = tmp_path / ("a-folder-with-a-long-name-" * 4) / "model.ckpt"
+    model.parent.mkdir()
+    not_a_checkpoint.rename(model)
+    args = [word.format(model=model, video=tmp_path / "v.mp4") for word in command]
     result = run_dfd(*args)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    assert f"{not_a_checkpoint} is not a dfd checkpoint" in " ".join(result.stderr.split())
+    assert f"{model} is not a dfd checkpoint" in result.stderr
 
 
 @pytest.mark.parametrize(
