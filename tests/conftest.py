@@ -26,6 +26,7 @@ if WORKERS > 1:
 TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, train, val
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The detectors' learning tests share one worker (`--dist loadgroup`), so the learning
     task, the suite's costliest fixture, is built once rather than once per worker."""
