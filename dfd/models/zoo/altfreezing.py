@@ -11,7 +11,9 @@ The schedule is DeepfakeBench's reading of the authors' code, from the yaml: `sp
 training steps with the temporal weights frozen, then `temporal_steps` with the spatial ones
 frozen, repeated. The detector switches phase itself in `forward_train`, counting training
 steps in a buffer saved with its checkpoint (a resumed run continues the cycle). The paper's
-video-level augmentations (clip-wise cutout and such) are not included.
+video-level data augmentations are not included: the authors released inference code only
+(github.com/ZhendongWang6/AltFreezing), and without their text or code at hand dfd would be
+guessing at them.
 
 How dfd differs from DeepfakeBench: its clips are frames spread over the whole video; here
 they are consecutive (`max_frame_stride` 1, see conf/model/altfreezing.yaml). Kinetics-400
