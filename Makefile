@@ -33,7 +33,7 @@ lint: $(VENV)/installed
 	$(VENV)/bin/ruff format --check .
 
 test: $(VENV)/installed
-	$(PY) -m pytest -m "slow or not slow" -n auto --maxprocesses=4 --dist loadgroup --durations=25
+	$(PY) -m pytest -m "slow or not slow" --durations=25
 
 test-fast: $(VENV)/installed
 	$(PY) -m pytest
