@@ -12,6 +12,7 @@ from torch import nn
 
 from dfd.models.zoo.core import CORE, consistency_loss
 from dfd.tasks.train import build_module_and_data
+from helpers.deepfakebench import their_fake_probability
 from helpers.face_clips import face_clips
 from helpers.learning import learn
 from helpers.runs import compose_train
@@ -105,10 +106,13 @@ def test_a_deepfakebench_core_checkpoint_loads_with_its_scores(tmp_path: Path) -
         torch.equal(value, ours[key]) for key, value in network.backbone.state_dict().items()
     )
     clips = face_clips(32, clip_len=1)
+    their_fake = their_fake_probability(
+        network.backbone,
+        clips,
+        theirs["module.backbone.last_linear.weight"],
+        theirs["module.backbone.last_linear.bias"],
+    )
     with torch.no_grad():
-        features = network.backbone(clips.flatten(0, 1))  # ReLU, global average pooling
-        two_way = features @ theirs["module.backbone.last_linear.weight"].T
-        their_fake = torch.softmax(two_way + theirs["module.backbone.last_linear.bias"], 1)[:, 1]
         torch.testing.assert_close(torch.sigmoid(detector(clips)), their_fake)
 
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from dfd.models.weights import deepfakebench_xception_to_dfd
 from dfd.models.zoo.xception import Xception
+from helpers.deepfakebench import their_fake_probability
 from helpers.face_clips import face_clips
 from helpers.learning import learn
 from helpers.runs import compose_train
@@ -148,10 +149,13 @@ def test_a_deepfakebench_checkpoint_loads_with_its_scores(tmp_path: Path) -> Non
         for k in network
     )
     clips = face_clips(64, clip_len=1)
+    their_fake = their_fake_probability(
+        detector.backbone,
+        clips,
+        theirs["backbone.last_linear.weight"],
+        theirs["backbone.last_linear.bias"],
+    )
     with torch.no_grad():
-        features = detector.backbone(clips.flatten(0, 1))  # ReLU, global average pooling
-        two_way = features @ theirs["backbone.last_linear.weight"].T
-        their_fake = torch.softmax(two_way + theirs["backbone.last_linear.bias"], 1)[:, 1]
         torch.testing.assert_close(torch.sigmoid(detector(clips)), their_fake)
 
 
