@@ -126,8 +126,18 @@ def _method_folders(method_dir: Path, domains: Sequence[str]) -> list[tuple[str,
     folder with none of the four is DF40_train's, whose frames/ lies where ff/ would."""
     kinds = (*domains, "fake", "real")
     if not any((method_dir / kind).is_dir() for kind in (*DF40_DOMAINS, "fake", "real")):
-        return [("ff", method_dir)] if "ff" in domains else []
-    return [(kind, method_dir / kind) for kind in kinds if (method_dir / kind).is_dir()]
+        return [("ff", _frames_only(method_dir))] if "ff" in domains else []
+    return [
+        (kind, _frames_only(method_dir / kind)) for kind in kinds if (method_dir / kind).is_dir()
+    ]
+
+
+def _frames_only(folder: Path) -> Path:
+    """`folder/frames` when there is one: a tree preprocessed by its user also keeps the videos
+    and DeepfakeBench's `frames_wocropface/` (uncropped frames) beside it, each the same video
+    again, which would be counted twice and scored on uncropped frames."""
+    frames = folder / "frames"
+    return frames if frames.is_dir() else folder
 
 
 def _ids(name: str, kind: str) -> list[str]:

@@ -115,3 +115,19 @@ def test_df40_train_method_folders_without_ff_are_ff_fakes_split_by_group(
     assert dict(read_df40(root, methods="inswap", domains=["cdf"]).rejected) == {
         "inswap": f"no videos under cdf/, fake/, real/ or frames/ in {root / 'inswap'}"
     }
+
+
+def test_a_self_preprocessed_df40_tree_counts_each_video_once(tmp_path: Path, frames: Path) -> None:
+    """Videos, cropped `frames/` and uncropped `frames_wocropface/` of the same fake: the
+    cropped frames alone are the video (a domain without frames/ is still read whole)."""
+    root = tree(tmp_path / "DF40", frames, FOLDERS[:1], "simswap/ff/landmarks/000_003")
+    place_frames(frames, root / "simswap/ff/frames_wocropface/000_003")
+    (root / "simswap/ff/mp4").mkdir()
+    (root / "simswap/ff/mp4/000_003.mp4").write_bytes(b"\0")
+    (root / "simswap/cdf/mp4").mkdir(parents=True)
+    (root / "simswap/cdf/mp4/id0_id1_0000.mp4").write_bytes(b"\0")
+    table = read_df40(root)
+    assert sorted(v.video_id for v in table.videos) == [
+        "simswap/cdf/mp4/id0_id1_0000",
+        "simswap/ff/frames/000_003",
+    ]
