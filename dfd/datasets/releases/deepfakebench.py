@@ -85,7 +85,8 @@ def read_deepfakebench(
     """The videos of `dataset` (the JSON's only one when None) in DeepfakeBench's JSON at
     `json_path`; for the FF family, those of `compression`. Frame paths are resolved against
     `root`, DeepfakeBench's `rgb_dir` (the folder its JSON paths start from), after turning
-    Windows `\\` separators into `/` and dropping a leading `./`.
+    Windows `\\` separators into `/` and dropping a leading `./`; an absolute path that is
+    not on this machine (a JSON written elsewhere) is found under `root` by its longest tail.
 
     A video's label comes from its label name (:func:`deepfakebench_label`), its method is the
     label name for a fake, its split is chosen as the module says. It is grouped like the
@@ -167,7 +168,24 @@ def _frame_folder(entry: object, label_name: str, root: Path) -> tuple[Path | No
     folders = {_resolved(frame, root).parent for frame in frames}
     if len(folders) > 1:
         return None, f"frames in {len(folders)} folders"
-    return folders.pop(), ""
+    folder = folders.pop()
+    if folder.is_absolute() and not folder.is_dir() and not folder.is_relative_to(root):
+        moved = _rerooted(folder, root)
+        if moved is None:
+            return None, f"an absolute path not on this machine ({frames[0]}) nor under root"
+        folder = moved
+    return folder, ""
+
+
+def _rerooted(folder: Path, root: Path) -> Path | None:
+    """The longest tail of an absolute folder (a JSON written on another machine, such as
+    `/data/them/DF40/e4e/ff/frames/000`) that exists under `root`, or None."""
+    parts = folder.parts[1:]
+    for start in range(len(parts)):
+        candidate = root.joinpath(*parts[start:])
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def _resolved(relative: str, root: Path) -> Path:

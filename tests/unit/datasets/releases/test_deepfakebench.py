@@ -233,6 +233,30 @@ def test_bad_entries_are_rejected_with_reasons(tmp_path: Path, frames: Path) -> 
     assert len(reasons) == 7
 
 
+def test_absolute_paths_of_another_machine_are_found_under_root(
+    tmp_path: Path, frames: Path
+) -> None:
+    # a JSON written on its author's machine: absolute paths, rgb_dir somewhere else here
+    rgb = tmp_path / "rgb"
+    here = entries(rgb, frames, "e4e_Fake", "DF40/e4e/ff/frames", ["000_003", "gone"])
+    theirs = {
+        name: {**entry, "frames": [f"/data/them/rgb/{frame}" for frame in entry["frames"]]}
+        for name, entry in here.items()
+    }
+    for frame in (rgb / "DF40/e4e/ff/frames/gone").iterdir():
+        frame.unlink()
+    (rgb / "DF40/e4e/ff/frames/gone").rmdir()
+    data = {"e4e_ff": {"e4e_Fake": {"test": theirs}}}
+    table = read_deepfakebench(write_json(tmp_path / "e4e_ff.json", data), rgb)
+    assert [(v.video_id, v.path) for v in table.videos] == [
+        ("DF40/e4e/ff/frames/000_003", rgb / "DF40/e4e/ff/frames/000_003")
+    ]
+    assert dict(table.rejected) == {
+        "e4e_ff/e4e_Fake/test/gone": "an absolute path not on this machine "
+        f"({theirs['gone']['frames'][0]}) nor under root"
+    }
+
+
 @pytest.mark.parametrize(
     ("label_name", "label"),
     [
