@@ -3,10 +3,11 @@
     python benchmarks/benchmark_demo.py [--root DIR] [benchmark overrides ...]
 
 Builds the demo once in a scratch folder (`<root>/data/demo/raw`, kept between runs; your
-data/ and logs/ are untouched), prepares its two derived sets (`demo_sbi`: reals and self-blends, the stand-in
-training set; `demo_swap`: the same people's reals and face swaps, the cross-dataset stand-in),
-runs the benchmark's multirun and copies its leaderboard (one row per detector and test set)
-to results/benchmark_demo.csv, with the minutes the whole sweep took.
+data/ and logs/ are untouched), prepares its two derived sets (`demo_sbi`: reals and
+self-blends, the stand-in training set; `demo_swap`: the same people's reals and face swaps,
+the cross-dataset stand-in), runs the benchmark's multirun and copies its leaderboard (one row
+per detector and test set) to results/benchmark_demo.csv, with the plan's recipe and the
+minutes the whole sweep took.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 from demo_data import run
+from omegaconf import OmegaConf
 from results_table import write_table
 
 DERIVED = ("demo_sbi", "demo_swap")
@@ -61,6 +63,7 @@ def main() -> None:
             *overrides,
         ]
     )
+    recipe = OmegaConf.load(sweep / "benchmark.yaml").recipe
     cells = pd.read_csv(sweep / "leaderboard.csv")
     table = cells[list(COLUMNS)].rename(columns=COLUMNS).round(3)
     print(table.to_string(index=False))
@@ -68,8 +71,8 @@ def main() -> None:
         "benchmark_demo",
         list(table.columns),
         table.itertuples(index=False),
-        f"`dfd benchmark benchmark=demo` (conf/benchmark/demo.yaml: 4 epochs, single frames of "
-        f"112 px), overrides: {' '.join(overrides) or 'none'}; {os.cpu_count()} CPU cores, "
+        f"`dfd benchmark benchmark=demo`, recipe `{' '.join(recipe)}`, overrides: "
+        f"{' '.join(overrides) or 'none'}; {os.cpu_count()} CPU cores, "
         f"{seconds / 60:.0f} minutes for the whole sweep.",
     )
 
