@@ -7,7 +7,8 @@ data/ and logs/ are untouched), prepares its two derived sets (`demo_sbi`: reals
 self-blends, the stand-in training set; `demo_swap`: the same people's reals and face swaps,
 the cross-dataset stand-in), runs the benchmark's multirun and copies its leaderboard (one row
 per detector and test set) to results/benchmark_demo.csv, with the plan's recipe and the
-minutes the whole sweep took.
+minutes each detector's job took (training and both tests). Run again, it continues the same
+sweep: detectors already done are kept, one added to conf/benchmark/demo.yaml is trained.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from demo_data import run
 from omegaconf import OmegaConf
 from results_table import write_table
 
+from dfd.runs import RunDir
+
 DERIVED = ("demo_sbi", "demo_swap")
 COLUMNS = {
     "detector": "detector",
@@ -35,6 +38,7 @@ COLUMNS = {
     "video_ap": "video AP",
     "video_eer": "video EER",
     "status": "status",
+    "minutes": "job minutes",
 }
 
 
@@ -50,7 +54,7 @@ def main() -> None:
         if not (data_dir / name / "prepared" / "manifest.csv").exists():
             run([sys.executable, "-m", "dfd.prepare", f"data={name}", f"paths.data_dir={data_dir}"])
     sweep = args.root / "sweep"
-    seconds = run(
+    run(
         [
             sys.executable,
             "-m",
@@ -65,6 +69,7 @@ def main() -> None:
     )
     recipe = OmegaConf.load(sweep / "benchmark.yaml").recipe
     cells = pd.read_csv(sweep / "leaderboard.csv")
+    cells["minutes"] = [job_minutes(sweep)[(d, t)] for d, t in zip(cells.detector, cells.train_set)]
     table = cells[list(COLUMNS)].rename(columns=COLUMNS).round(3)
     print(table.to_string(index=False))
     write_table(
@@ -72,9 +77,22 @@ def main() -> None:
         list(table.columns),
         table.itertuples(index=False),
         f"`dfd benchmark benchmark=demo`, recipe `{' '.join(recipe)}`, overrides: "
-        f"{' '.join(overrides) or 'none'}; {os.cpu_count()} CPU cores, "
-        f"{seconds / 60:.0f} minutes for the whole sweep.",
+        f"{' '.join(overrides) or 'none'}; {os.cpu_count()} CPU cores; job minutes: one "
+        "detector's training and both tests, from its config snapshot to its last result.",
     )
+
+
+def job_minutes(sweep: Path) -> dict[tuple[str, str], float]:
+    """(detector, train set) -> minutes from the job's config snapshot to its newest file."""
+    minutes = {}
+    for job in (RunDir(path) for path in sweep.iterdir()):
+        if not job.is_run():
+            continue
+        started = job.config.stat().st_mtime
+        newest = max(path.stat().st_mtime for path in job.path.rglob("*") if path.is_file())
+        choices = job.choices()
+        minutes[(choices["model"], choices["data"])] = round((newest - started) / 60, 1)
+    return minutes
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """dfd benchmark [benchmark=NAME] [benchmark.KEY=VALUE ...] [train overrides ...]
 dfd benchmark --collect FOLDER
 
+Given the `sweep_dir` of an earlier run of the same benchmark and recipe, it continues that
+sweep: cells already done are kept, only the jobs still missing a result are trained.
+
 Exit status: 0 when every cell of the plan has its result, 1 when some have none (the
 leaderboard is still written and shows which), 2 on a usage error.
 """
@@ -20,6 +23,12 @@ from dfd.benchmark.leaderboard import DONE, collect_cells, with_published, write
 from dfd.benchmark.options import parser
 from dfd.benchmark.plan import BenchmarkPlan, multirun_command
 from dfd.benchmark.published import read_published
+from dfd.benchmark.resume import (
+    Launch,
+    check_continuable,
+    next_subdir_prefix,
+    pending_launches,
+)
 from dfd.benchmark.wandb_table import log_leaderboard
 from dfd.config import config_dir, default_root_dir
 from dfd.errors import UsageError
@@ -78,16 +87,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return leaderboard(args.collect, None, args.out or args.collect, published, args.wandb)
     plan = BenchmarkPlan.from_config(cfg.benchmark)
     sweep_dir = Path(cfg.sweep_dir).resolve()
-    command = multirun_command(plan, sweep_dir, forwarded)
+    earlier = BenchmarkPlan.load(sweep_dir)
+    if earlier is None:
+        launches, prefix = [Launch(plan.detectors, plan.train_sets)], ""
+    else:
+        check_continuable(earlier, plan, sweep_dir)
+        launches = pending_launches(plan, collect_cells(sweep_dir, plan))
+        prefix = next_subdir_prefix(sweep_dir)
+    commands = [
+        multirun_command(plan, sweep_dir, forwarded, job.detectors, job.train_sets, prefix)
+        for job in launches
+    ]
     if args.dry_run:
-        print(shlex.join(command))
+        print("\n".join(shlex.join(command) for command in commands))
         return 0
     plan.save(sweep_dir)
     print(f"benchmark {plan.name}: {len(plan.cells())} cells -> {sweep_dir}", flush=True)
-    trained = subprocess.run(command, check=False)
-    if trained.returncode != 0:
-        print(f"the sweep ended with status {trained.returncode}; collecting what is done")
+    if earlier is not None:
+        print(f"continuing it, cells already done are kept: {_in_words(launches)}", flush=True)
+    for command in commands:
+        trained = subprocess.run(command, check=False)
+        if trained.returncode != 0:
+            print(f"the sweep ended with status {trained.returncode}; collecting what is done")
     return leaderboard(sweep_dir, plan, args.out or sweep_dir, published, args.wandb)
+
+
+def _in_words(launches: Sequence[Launch]) -> str:
+    """'training mobilenet_v2 on demo_sbi', or 'nothing left to train'."""
+    jobs = [f"{','.join(job.detectors)} on {','.join(job.train_sets)}" for job in launches]
+    return f"training {'; '.join(jobs)}" if jobs else "nothing left to train"
 
 
 if __name__ == "__main__":

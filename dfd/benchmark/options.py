@@ -14,7 +14,7 @@ def parser() -> argparse.ArgumentParser:
             "set as one Hydra multirun, test each on every test set, and write the leaderboard "
             "(CSV, markdown, HTML with ROC curves) into the sweep folder. Overrides: "
             "benchmark=NAME and benchmark.KEY=VALUE choose the plan, sweep_dir=DIR where it "
-            "goes; any other (hydra/launcher=submitit_slurm, trainer.max_epochs=2, ...) is "
+            "goes (an earlier sweep's folder continues it: cells already done are kept); any other (hydra/launcher=submitit_slurm, trainer.max_epochs=2, ...) is "
             "passed to every training job."
         ),
     )

@@ -87,21 +87,29 @@ class BenchmarkPlan:
 
 
 def multirun_command(
-    plan: BenchmarkPlan, sweep_dir: Path, forwarded: Sequence[str] = ()
+    plan: BenchmarkPlan,
+    sweep_dir: Path,
+    forwarded: Sequence[str] = (),
+    detectors: Sequence[str] | None = None,
+    train_sets: Sequence[str] | None = None,
+    subdir_prefix: str = "",
 ) -> list[str]:
-    """`dfd train -m` over the plan's detectors and train sets, testing each on the test sets;
-    `forwarded` (any train override: a launcher, a precision, a smaller recipe) comes last."""
+    """`dfd train -m` over the plan's detectors and train sets (or the ones given, when only
+    some are left to train), testing each on the test sets; `subdir_prefix` names the job
+    folders of a launch after the first; `forwarded` (any train override: a launcher, a
+    precision, a smaller recipe) comes last."""
     return [
         sys.executable,
         "-m",
         "dfd.cli.main",
         "train",
         "-m",
-        f"model={','.join(plan.detectors)}",
-        f"data={','.join(plan.train_sets)}",
+        f"model={','.join(detectors or plan.detectors)}",
+        f"data={','.join(train_sets or plan.train_sets)}",
         f"test_datasets=[{','.join(plan.test_sets)}]",
         f"experiment_name=benchmark_{plan.name}",
         *plan.recipe,
         f"hydra.sweep.dir={sweep_dir}",
+        *([f"hydra.sweep.subdir={subdir_prefix}${{hydra.job.num}}"] if subdir_prefix else []),
         *forwarded,
     ]

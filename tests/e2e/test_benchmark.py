@@ -93,6 +93,6 @@ def test_a_dry_run_prints_the_multirun(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
-    assert "train -m model=xception,f3net,srm data=demo_sbi" in line
+    assert "train -m model=mobilenet_v2,xception,f3net,srm data=demo_sbi" in line
     assert "'test_datasets=[demo_sbi,demo_swap]'" in line
     assert line.endswith(f"hydra.sweep.dir={tmp_path} hydra/launcher=submitit_local")
