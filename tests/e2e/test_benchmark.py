@@ -5,15 +5,38 @@ set, each tested on it and on a demo-derived cross-dataset stand-in, then the le
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from dfd.runs import RunDir
 from helpers.runs import run_dfd, run_entry_point
 
 DETECTORS = ("resnet18", "meso4")
 TEST_SETS = ("demo_sbi", "demo_swap")
+TINY_RECIPE = (  # forwarded to every training job
+    "trainer.max_epochs=1",
+    "datamodule.image_size=64",
+    "datamodule.batch_size=4",
+    "datamodule.num_workers=0",
+)
+
+
+def run_benchmark(root: Path, sweep: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_dfd(
+        "benchmark",
+        "benchmark=demo",
+        f"benchmark.detectors=[{','.join(DETECTORS)}]",
+        f"paths.data_dir={root / 'data'}",
+        f"paths.log_dir={root / 'logs'}",
+        f"sweep_dir={sweep}",
+        *TINY_RECIPE,
+        *extra,
+        env={"WANDB_MODE": "offline"},
+        timeout=1200,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +51,7 @@ def sweep(tiny_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             "prepare.num_frames=4",
             "prepare.face_size=64",
         )
-    result = run_dfd(
-        "benchmark",
-        "benchmark=demo",
-        f"benchmark.detectors=[{','.join(DETECTORS)}]",
-        f"paths.data_dir={root / 'data'}",
-        f"paths.log_dir={root / 'logs'}",
-        f"sweep_dir={root / 'sweep'}",
-        "trainer.max_epochs=1",
-        "datamodule.image_size=64",
-        "datamodule.batch_size=4",
-        "datamodule.num_workers=0",
-        "--wandb",
-        env={"WANDB_MODE": "offline"},
-        timeout=1200,
-    )
+    result = run_benchmark(root, root / "sweep", "--wandb")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     assert "leaderboard: 4 of 4 cells done" in result.stdout
     return root / "sweep"
@@ -81,6 +90,22 @@ def test_a_partial_sweep_shows_what_is_missing(sweep: Path, tmp_path: Path) -> N
         ("no result (failed or still running)", 1),
         ("not run", 2),
     ]
+
+
+@pytest.mark.slow
+def test_a_sweep_cut_short_continues_with_only_what_is_missing(sweep: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(sweep, tmp_path / "sweep", symlinks=True)
+    jobs = {RunDir(p).choices()["model"]: p for p in copy.iterdir() if RunDir(p).is_run()}
+    shutil.rmtree(jobs["meso4"])  # the job a time limit cut off
+    kept = RunDir(jobs["resnet18"]).last_checkpoint.stat().st_mtime
+    result = run_benchmark(sweep.parent, copy)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    assert "cells already done are kept: training meso4 on demo_sbi" in result.stdout
+    assert "leaderboard: 4 of 4 cells done" in result.stdout
+    assert RunDir(copy / "continued1-0").choices()["model"] == "meso4"
+    assert RunDir(jobs["resnet18"]).last_checkpoint.stat().st_mtime == kept
+    cells = pd.read_csv(copy / "leaderboard.csv")
+    assert set(cells.status) == {"done"} and len(cells) == 4
 
 
 def test_a_dry_run_prints_the_multirun(tmp_path: Path) -> None:
