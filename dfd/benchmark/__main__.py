@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 from dfd.benchmark.leaderboard import DONE, collect_cells, with_published, write_leaderboard
 from dfd.benchmark.options import parser
-from dfd.benchmark.plan import BenchmarkPlan, multirun_command
+from dfd.benchmark.plan import PLAN_FILE, BenchmarkPlan, multirun_command
 from dfd.benchmark.published import read_published
 from dfd.benchmark.resume import (
     Launch,
@@ -88,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = BenchmarkPlan.from_config(cfg.benchmark)
     sweep_dir = Path(cfg.sweep_dir).resolve()
     earlier = BenchmarkPlan.load(sweep_dir)
+    if earlier is None and sweep_dir.is_dir() and any(sweep_dir.iterdir()):
+        raise UsageError(
+            f"{sweep_dir} is not empty and holds no benchmark plan ({PLAN_FILE}): give a new "
+            "sweep_dir, or the folder of an earlier `dfd benchmark` to continue it"
+        )
     if earlier is None:
         launches, prefix = [Launch(plan.detectors, plan.train_sets)], ""
     else:

@@ -121,3 +121,11 @@ def test_a_dry_run_prints_the_multirun(tmp_path: Path) -> None:
     assert "train -m model=mobilenet_v2,xception,f3net,srm data=demo_sbi" in line
     assert "'test_datasets=[demo_sbi,demo_swap]'" in line
     assert line.endswith(f"hydra.sweep.dir={tmp_path} hydra/launcher=submitit_local")
+
+
+def test_a_folder_that_is_no_sweep_is_never_written_into(tmp_path: Path) -> None:
+    (tmp_path / "0").mkdir()  # say, the job folder of a `dfd train -m`
+    result = run_dfd("benchmark", "--dry-run", "benchmark=demo", f"sweep_dir={tmp_path}")
+    assert result.returncode == 2
+    assert "is not empty and holds no benchmark plan (benchmark.yaml)" in result.stderr
+    assert "Traceback" not in result.stderr
