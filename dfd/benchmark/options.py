@@ -14,8 +14,9 @@ def parser() -> argparse.ArgumentParser:
             "set as one Hydra multirun, test each on every test set, and write the leaderboard "
             "(CSV, markdown, HTML with ROC curves) into the sweep folder. Overrides: "
             "benchmark=NAME and benchmark.KEY=VALUE choose the plan, sweep_dir=DIR where it "
-            "goes (an earlier sweep's folder continues it: cells already done are kept); any other (hydra/launcher=submitit_slurm, trainer.max_epochs=2, ...) is "
-            "passed to every training job."
+            "goes (an earlier sweep's folder continues it: cells already done are kept); any "
+            "other (hydra/launcher=submitit_slurm, trainer.max_epochs=2, ...) is passed to "
+            "every training job."
         ),
     )
     command.add_argument("overrides", nargs="*", help="benchmark and train overrides")
