@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 from demo_data import run
-from omegaconf import OmegaConf
 from results_table import write_table
 
+from dfd.benchmark.plan import BenchmarkPlan
 from dfd.runs import RunDir
 
 DERIVED = ("demo_sbi", "demo_swap")
@@ -67,9 +67,10 @@ def main() -> None:
             *overrides,
         ]
     )
-    recipe = OmegaConf.load(sweep / "benchmark.yaml").recipe
+    recipe = BenchmarkPlan.load(sweep).recipe
     cells = pd.read_csv(sweep / "leaderboard.csv")
-    cells["minutes"] = [job_minutes(sweep)[(d, t)] for d, t in zip(cells.detector, cells.train_set)]
+    minutes = job_minutes(sweep)
+    cells["minutes"] = [minutes[job] for job in zip(cells.detector, cells.train_set)]
     table = cells[list(COLUMNS)].rename(columns=COLUMNS).round(3)
     print(table.to_string(index=False))
     write_table(
