@@ -31,6 +31,7 @@ VALUE_COLUMNS = (
     "video_ap",
     "video_eer",
 )
+CORNER_ROWS, CORNER_COLUMNS = "detector (train set)", "test set"
 FILES = {"csv": "leaderboard.csv", "markdown": "leaderboard.md", "html": "leaderboard.html"}
 
 
@@ -179,6 +180,12 @@ def plot_rocs(board: Leaderboard, test: str, path: Path) -> Path | None:
     return path
 
 
+def corner_labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """The pivot with its two axis names in one corner cell, so HTML draws one header row
+    (with both names set, pandas adds a second, empty one)."""
+    return table.rename_axis(index=None, columns=f"{CORNER_ROWS} / {CORNER_COLUMNS}")
+
+
 def _html(title: str, table: pd.DataFrame, rocs: dict[str, Path | None], status: str) -> str:
     figures = "".join(
         f'<figure><img src="{html.escape(path.name)}" alt="ROC on {html.escape(test)}">'
@@ -195,5 +202,6 @@ def _html(title: str, table: pd.DataFrame, rocs: dict[str, Path | None], status:
         f"</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p>Video-level AUC [95% CI] per cell; cells: {html.escape(status)}. The checkpoint and "
         "the threshold of each cell were chosen on its training set's validation split.</p>"
-        f"{table.to_html(escape=True)}<h2>ROC curves by test set</h2>{figures}</body></html>\n"
+        f"{corner_labelled(table).to_html(escape=True)}<h2>ROC curves by test set</h2>{figures}"
+        "</body></html>\n"
     )

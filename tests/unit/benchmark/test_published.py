@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from dfd.benchmark.leaderboard import DONE, Leaderboard, cell_text, with_published
+from dfd.benchmark.leaderboard import (
+    DONE,
+    Leaderboard,
+    cell_text,
+    with_published,
+    write_leaderboard,
+)
 from dfd.benchmark.plan import BenchmarkPlan
 from dfd.benchmark.published import read_published
 from helpers.runs import REPO
@@ -53,3 +59,12 @@ def test_the_repositorys_published_numbers_are_read_and_matched() -> None:
 def test_no_published_file_means_no_published_column_values(tmp_path: Path) -> None:
     empty = read_published(tmp_path / "none.csv")
     assert with_published(board(("xception", "dfdcp")), empty, PLAN).cells.published[0] == ""
+
+
+def test_the_html_table_has_one_header_row(tmp_path: Path) -> None:
+    cells = board(("xception", "celebdf"), ("resnet18", "dfdcp")).cells.assign(
+        videos_csv=str(tmp_path / "none.csv")
+    )
+    page = write_leaderboard(Leaderboard(cells), tmp_path, "t")["html"].read_text()
+    assert page.count("<tr", 0, page.index("</thead>")) == 1
+    assert "<th>detector (train set) / test set</th>" in page
