@@ -23,15 +23,20 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def prepared_demo(root: Path, dense: bool = False) -> list[str]:
+def prepared_demo(root: Path, dense: bool = False, num_frames: int | None = None) -> list[str]:
     """The demo built and prepared under `root` (kept between runs); the overrides that point
     training at it. `dense`: prepared a second time as consecutive frames (25 fps, the first
-    16 of each clip), for video detectors that model motion between neighbouring frames."""
+    16 of each clip), for video detectors that model motion between neighbouring frames.
+    `num_frames`: frames spread over each video, when a benchmark's recipe pins them (null:
+    prepare's default); each count gets its own folder, so recipes never share one by mistake."""
     raw = root / "demo" / "raw"
-    prepared = root / "demo" / ("prepared_dense" if dense else "prepared")
+    name = "prepared_dense" if dense else f"prepared_{num_frames}f" if num_frames else "prepared"
+    prepared = root / "demo" / name
     if not (raw / "labels.csv").exists():
         run([sys.executable, "-m", "dfd.demo.build", "--force", "--out", str(raw)])
     if not (prepared / "manifest.csv").exists():
+        spread = [f"prepare.num_frames={num_frames}"] if num_frames else []
+        sampling = ["prepare.fps=25", "prepare.max_frames=16"] if dense else spread
         run(
             [
                 sys.executable,
@@ -40,7 +45,7 @@ def prepared_demo(root: Path, dense: bool = False) -> list[str]:
                 "data=demo",
                 f"data.raw_dir={raw}",
                 f"data.prepared_dir={prepared}",
-                *(["prepare.fps=25", "prepare.max_frames=16"] if dense else []),
+                *sampling,
             ]
         )
     return [f"data.raw_dir={raw}", f"data.prepared_dir={prepared}"]

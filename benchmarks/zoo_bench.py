@@ -1,12 +1,13 @@
 """Train every detector of the zoo with one shared small recipe and compare them on the demo.
 
     python benchmarks/zoo_bench.py [--root DIR] [--models xception f3net ...] [--epochs 6]
-        [--image-size 112] [--clip-len 4] [train overrides ...]
+        [--frames 8] [--image-size 112] [--clip-len 4] [train overrides ...]
 
 Video detectors that model motion between neighbouring frames train on the demo prepared a
-second time as consecutive frames (the first 16 of each clip at 25 fps); the others on the
-default preparation (frames spread over each clip). The protocol is the demo's own split: train on the real clips, self-blends and face swaps of
-some people, pick the checkpoint on other people (validation), test on people neither saw.
+second time as consecutive frames (the first 16 of each clip at 25 fps); the others on
+`--frames` frames spread over each video. The protocol is the demo's own split: train on the
+real clips, self-blends and face swaps of some people, pick the checkpoint on other people
+(validation), test on people neither saw.
 Every detector gets the same recipe (epochs, image size, clip length, optimiser, seed);
 where a detector cannot take that clip (a fixed length or a minimum size), it gets the nearest
 it accepts, and the row says so. Weights are what each config loads offline (random unless
@@ -56,7 +57,8 @@ HEADER = (
 def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
     """Train and test one detector; its row (the error in the last column if it failed)."""
     detector, _ = build(name)
-    data = prepared_demo(args.root, dense=detector.input_spec.max_frame_stride is not None)
+    dense = detector.input_spec.max_frame_stride is not None
+    data = prepared_demo(args.root, dense=dense, num_frames=args.frames)
     clip_len, image_size = detector.input_spec.nearest(args.clip_len, args.image_size)
     parameters = sum(p.numel() for p in detector.parameters())
     shape = f"{clip_len}x{image_size}px"
@@ -113,13 +115,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=None, help="default: every model config")
     parser.add_argument("--redo", nargs="+", default=[], help="train these again")
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--frames", type=int, default=8, help="frames spread over each video")
     parser.add_argument("--image-size", type=int, default=112)
     parser.add_argument("--clip-len", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args, extra = parser.parse_known_args()
     recipe = (
-        f"{args.epochs} epochs, clip {args.clip_len} x {args.image_size} px, seed {args.seed}"
-        + (f", {' '.join(extra)}" if extra else "")
+        f"{args.epochs} epochs, {args.frames} frames a video, clip {args.clip_len} x "
+        f"{args.image_size} px, seed {args.seed}" + (f", {' '.join(extra)}" if extra else "")
     )
     note = f"{os.cpu_count()} CPU cores; shared recipe: {recipe}."
     rows = {name: row for name, row in finished_rows(recipe).items() if name not in args.redo}
