@@ -56,7 +56,7 @@ _DFB_IDS = (
     re.compile(r"(\d+)(?:_(\d+))?__.+"),  # DFD: 01__scene, 01_02__scene__code (actors)
 )
 _CELEB = re.compile(r"(id\d+)(?:_(id\d+))?_(\d+)")  # Celeb-DF: id0_0000, id0_id1_0000
-_WINDOWS_DRIVE = re.compile(r"[A-Za-z]:/")
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
 
 
 def deepfakebench_label(label_name: str) -> int:
@@ -86,7 +86,8 @@ def read_deepfakebench(
     `json_path`; for the FF family, those of `compression`. Frame paths are resolved against
     `root`, DeepfakeBench's `rgb_dir` (the folder its JSON paths start from), after turning
     Windows `\\` separators into `/` and dropping a leading `./`; an absolute path that is
-    not on this machine (a JSON written elsewhere) is found under `root` by its longest tail.
+    not on this machine (a JSON written elsewhere, a Windows drive path included) is found
+    under `root` by its longest tail.
 
     A video's label comes from its label name (:func:`deepfakebench_label`), its method is the
     label name for a fake, its split is chosen as the module says. It is grouped like the
@@ -162,9 +163,9 @@ def _frame_folder(entry: object, label_name: str, root: Path) -> tuple[Path | No
         return None, "no frames listed"
     if entry.get("label", label_name) != label_name:
         return None, f"label {entry.get('label')!r} under label name {label_name!r}"
-    frames = [str(frame).replace("\\", "/") for frame in entry["frames"]]
-    if any(_WINDOWS_DRIVE.match(frame) for frame in frames):
-        return None, f"a Windows drive path ({frames[0]}); make the JSON's paths relative to root"
+    written = [str(frame).replace("\\", "/") for frame in entry["frames"]]
+    # a drive path (`D:/data/...`, a JSON written on Windows) is absolute: found like the others
+    frames = [_WINDOWS_DRIVE.sub("/", frame, count=1) for frame in written]
     folders = {_resolved(frame, root).parent for frame in frames}
     if len(folders) > 1:
         return None, f"frames in {len(folders)} folders"
@@ -172,7 +173,7 @@ def _frame_folder(entry: object, label_name: str, root: Path) -> tuple[Path | No
     if folder.is_absolute() and not folder.is_dir() and not folder.is_relative_to(root):
         moved = _rerooted(folder, root)
         if moved is None:
-            return None, f"an absolute path not on this machine ({frames[0]}) nor under root"
+            return None, f"an absolute path not on this machine ({written[0]}) nor under root"
         folder = moved
     return folder, ""
 

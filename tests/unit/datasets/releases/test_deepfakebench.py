@@ -229,7 +229,9 @@ def test_bad_entries_are_rejected_with_reasons(tmp_path: Path, frames: Path) -> 
     assert reasons["DFDC/DFDC_Fake/train/ccc"] == "label 'DFDC_Real' under label name 'DFDC_Fake'"
     assert reasons["DFDC/DFDC_Fake/train/ddd"] == "no frames listed"
     assert reasons["DFDC/DFDC_Fake/train/eee"] == "frames in 2 folders"
-    assert reasons["DFDC/DFDC_Fake/train/fff"].startswith("a Windows drive path")
+    assert reasons["DFDC/DFDC_Fake/train/fff"] == (
+        "an absolute path not on this machine (F:/DFDC/frames/fff/000.png) nor under root"
+    )
     assert len(reasons) == 7
 
 
@@ -238,18 +240,23 @@ def test_absolute_paths_of_another_machine_are_found_under_root(
 ) -> None:
     # a JSON written on its author's machine: absolute paths, rgb_dir somewhere else here
     rgb = tmp_path / "rgb"
-    here = entries(rgb, frames, "e4e_Fake", "DF40/e4e/ff/frames", ["000_003", "gone"])
+    here = entries(rgb, frames, "e4e_Fake", "DF40/e4e/ff/frames", ["000_003", "gone", "001"])
     theirs = {
         name: {**entry, "frames": [f"/data/them/rgb/{frame}" for frame in entry["frames"]]}
         for name, entry in here.items()
     }
+    # written on Windows: a drive letter and backslashes
+    theirs["001"]["frames"] = [
+        "D:\\them\\rgb\\" + frame.replace("/", "\\") for frame in here["001"]["frames"]
+    ]
     for frame in (rgb / "DF40/e4e/ff/frames/gone").iterdir():
         frame.unlink()
     (rgb / "DF40/e4e/ff/frames/gone").rmdir()
     data = {"e4e_ff": {"e4e_Fake": {"test": theirs}}}
     table = read_deepfakebench(write_json(tmp_path / "e4e_ff.json", data), rgb)
     assert [(v.video_id, v.path) for v in table.videos] == [
-        ("DF40/e4e/ff/frames/000_003", rgb / "DF40/e4e/ff/frames/000_003")
+        ("DF40/e4e/ff/frames/000_003", rgb / "DF40/e4e/ff/frames/000_003"),
+        ("DF40/e4e/ff/frames/001", rgb / "DF40/e4e/ff/frames/001"),
     ]
     assert dict(table.rejected) == {
         "e4e_ff/e4e_Fake/test/gone": "an absolute path not on this machine "
