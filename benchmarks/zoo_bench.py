@@ -10,8 +10,9 @@ real clips, self-blends and face swaps of some people, pick the checkpoint on ot
 (validation), test on people neither saw.
 Every detector gets the same recipe (epochs, image size, clip length, optimiser, seed);
 where a detector cannot take that clip (a fixed length or a minimum size), it gets the nearest
-it accepts, and the row says so. Weights are what each config loads offline (random unless
-its weights ship in a registry package): the `weights` column says which.
+it accepts, and the row says so. Weights are what each config loads offline: random unless
+they ship in a registry package (mobilenet_v2, efficientnet_lite0); the `weights` column names
+where each detector's weights come from for users online.
 
 Writes results/zoo.csv: detector, test video AUC with its 95% interval, frame AUC, clip
 shape, parameters, training minutes. At this scale (a few dozen training videos of nine
@@ -34,6 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 from demo_data import newest_run, prepared_demo, run
 from results_table import RESULTS, write_table
 
@@ -109,6 +111,15 @@ def finished_rows(recipe: str) -> dict[str, tuple]:
         return {row[0]: tuple(row) for row in list(csv.reader(rows))[1:] if not row[-1]}
 
 
+def demo_size(root: Path, frames: int) -> str:
+    """Which demo the rows come from (it has grown between versions), so that a table never
+    mixes rows of two demos: its people and test videos, from the built demo's labels."""
+    prepared_demo(root, num_frames=frames)
+    labels = pd.read_csv(root / "demo" / "raw" / "labels.csv")
+    people = labels.loc[labels["method"] == "real", "identity"].nunique()
+    return f"the {people}-person demo ({(labels['split'] == 'test').sum()} test videos)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "dfd-zoo")
@@ -121,7 +132,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args, extra = parser.parse_known_args()
     recipe = (
-        f"{args.epochs} epochs, {args.frames} frames a video, clip {args.clip_len} x "
+        f"{demo_size(args.root, args.frames)}, {args.epochs} epochs, {args.frames} frames a video, clip {args.clip_len} x "
         f"{args.image_size} px, seed {args.seed}" + (f", {' '.join(extra)}" if extra else "")
     )
     note = f"{os.cpu_count()} CPU cores; shared recipe: {recipe}."
