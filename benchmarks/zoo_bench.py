@@ -15,8 +15,8 @@ they ship in a registry package (mobilenet_v2, efficientnet_lite0); the `weights
 where each detector's weights come from for users online.
 
 Writes results/zoo.csv: detector, test video AUC with its 95% interval, frame AUC, clip
-shape, parameters, training minutes. At this scale (a few dozen training videos of nine
-people, CPU, minutes per detector) a ranking shows which detectors learn the demo's cues
+shape, parameters, training minutes. At this scale (a few hundred training videos of a few
+dozen people, CPU, minutes per detector) a ranking shows which detectors learn the demo's cues
 from little data, not which generalises best on real deepfakes; run the same script with a
 real dataset's overrides (`data=ffpp ...`) and more epochs on a GPU for that.
 
@@ -131,8 +131,9 @@ def main() -> None:
     parser.add_argument("--clip-len", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args, extra = parser.parse_known_args()
+    demo = demo_size(args.root, args.frames)
     recipe = (
-        f"{demo_size(args.root, args.frames)}, {args.epochs} epochs, {args.frames} frames a video, clip {args.clip_len} x "
+        f"{demo}, {args.epochs} epochs, {args.frames} frames a video, clip {args.clip_len} x "
         f"{args.image_size} px, seed {args.seed}" + (f", {' '.join(extra)}" if extra else "")
     )
     note = f"{os.cpu_count()} CPU cores; shared recipe: {recipe}."
