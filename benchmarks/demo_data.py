@@ -30,13 +30,16 @@ def prepared_demo(root: Path, dense: bool = False, num_frames: int | None = None
     `num_frames`: frames spread over each video, when a benchmark's recipe pins them (null:
     prepare's default); each count gets its own folder, so recipes never share one by mistake."""
     raw = root / "demo" / "raw"
-    name = "prepared_dense" if dense else f"prepared_{num_frames}f" if num_frames else "prepared"
-    prepared = root / "demo" / name
+    if dense:
+        folder, sampling = "prepared_dense", ["prepare.fps=25", "prepare.max_frames=16"]
+    elif num_frames:
+        folder, sampling = f"prepared_{num_frames}f", [f"prepare.num_frames={num_frames}"]
+    else:
+        folder, sampling = "prepared", []
+    prepared = root / "demo" / folder
     if not (raw / "labels.csv").exists():
         run([sys.executable, "-m", "dfd.demo.build", "--force", "--out", str(raw)])
     if not (prepared / "manifest.csv").exists():
-        spread = [f"prepare.num_frames={num_frames}"] if num_frames else []
-        sampling = ["prepare.fps=25", "prepare.max_frames=16"] if dense else spread
         run(
             [
                 sys.executable,
