@@ -10,7 +10,8 @@ from typing import Literal
 class InputSpec:
     """What a detector takes: frames (each frame seen by an image backbone) or whole clips (a
     video network), `channels` per frame, and the accepted clip length T and image size
-    (exact values, or bounds; None = any). `native_clip_len` and `native_image_size` are the
+    (exact values, or bounds; None = any; `image_size_multiple`: a size the image size must be a
+    multiple of, for networks that fuse maps of several strides by fixed factors). `native_clip_len` and `native_image_size` are the
     shape its paper used, where `dfd models` measures it (None: the datamodule's default).
     `max_frame_stride` is, for a video detector that models motion between consecutive frames,
     the largest gap in source frames it accepts between a clip's frames (None: any, e.g. frames
@@ -22,6 +23,7 @@ class InputSpec:
     image_size: int | None = None
     min_clip_len: int = 1
     min_image_size: int = 1
+    image_size_multiple: int = 1
     max_clip_len: int | None = None
     native_clip_len: int | None = None
     native_image_size: int | None = None
@@ -40,6 +42,8 @@ class InputSpec:
             words.append(f"image_size == {self.image_size}")
         if self.min_image_size > 1:
             words.append(f"image_size >= {self.min_image_size}")
+        if self.image_size_multiple > 1:
+            words.append(f"image_size a multiple of {self.image_size_multiple}")
         return words
 
     def accepts(self, clip_len: int, image_size: int) -> bool:
@@ -47,6 +51,7 @@ class InputSpec:
         return (
             clip_len >= self.min_clip_len
             and image_size >= self.min_image_size
+            and image_size % self.image_size_multiple == 0
             and self.clip_len in (None, clip_len)
             and self.image_size in (None, image_size)
             and (self.max_clip_len is None or clip_len <= self.max_clip_len)
@@ -60,10 +65,10 @@ class InputSpec:
             clip_len = max(clip_len, self.min_clip_len)
             if self.max_clip_len is not None:
                 clip_len = min(clip_len, self.max_clip_len)
-        size = (
-            self.image_size if self.image_size is not None else max(image_size, self.min_image_size)
-        )
-        return clip_len, size
+        if self.image_size is not None:
+            return clip_len, self.image_size
+        size = max(image_size, self.min_image_size)
+        return clip_len, -(-size // self.image_size_multiple) * self.image_size_multiple
 
     def check(self, model: str, clip_len: int, image_size: int, channels: int = 3) -> None:
         """Raise ValueError naming `model`, its needs and a fitting setting, if the clip misfits."""

@@ -97,6 +97,9 @@ class FaceXray(Detector):
         )
         channels = sum(self.encoder.feature_info.channels())
         self.min_size = max(self.encoder.feature_info.reduction())
+        # HRNet fuses its branches by upsampling with fixed factors: its coarsest stride must
+        # divide the image size (other CNNs' maps are resized to the finest one's below)
+        self.size_multiple = self.min_size if encoder.startswith("hrnet") else 1
         self.fuse = nn.Sequential(
             nn.Conv2d(channels, fuse_channels, 1, bias=False),
             nn.BatchNorm2d(fuse_channels),
@@ -117,8 +120,11 @@ class FaceXray(Detector):
 
     @property
     def input_spec(self) -> InputSpec:
-        """Frames of any clip length, at least as large as the encoder's coarsest stride."""
-        return InputSpec(kind="frames", min_image_size=self.min_size)
+        """Frames of any clip length, at least as large as the encoder's coarsest stride (for
+        HRNet, a multiple of it)."""
+        return InputSpec(
+            kind="frames", min_image_size=self.min_size, image_size_multiple=self.size_multiple
+        )
 
     def describe(self) -> str:
         return f"FaceXray ({self.encoder_name})"

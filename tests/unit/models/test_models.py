@@ -23,6 +23,7 @@ from helpers.runs import compose_train, options
 
 # the tiny dataset's own shape: 4 frames of 64 px crops
 TINY_CLIP_LEN, TINY_SIZE = 4, 64
+ODD_SIZE = 100  # a multiple of no network's coarsest stride (32)
 HEAVY = {
     "mvit_v2_s",
     "s3d",
@@ -69,6 +70,14 @@ def test_model_scores_real_clips(tmp_path: Path, tiny_prepared: Path, option: st
         logits = module(clips)
     assert logits.shape == (len(clips),)
     assert torch.isfinite(logits).all()
+    if option not in HEAVY:
+        # whatever size a user asks for, the nearest one the detector says it takes runs (HRNet's
+        # branch fusion once broke on sizes its spec accepted)
+        clip_len, size = module.detector.input_spec.nearest(1, ODD_SIZE)
+        module.detector.check_input(clip_len, size)
+        with torch.no_grad():
+            logits = module(real_clips(tiny_prepared, clip_len, size, 1))
+        assert logits.shape == (1,) and torch.isfinite(logits).all()
 
 
 @pytest.mark.parametrize(
@@ -113,6 +122,18 @@ def test_model_backward_reaches_every_parameter(
             ("temporal.max_len=4",),
             (4, 64),
             [((5, 64), r"TransformerHead needs clip_len <= 4; got clip_len=5")],
+        ),
+        (
+            "face_xray",
+            (),
+            (4, 128),
+            [
+                (
+                    (4, 112),
+                    r"needs image_size >= 32 and image_size a multiple of 32; got clip_len=4, "
+                    r"image_size=112\. Set datamodule.clip_len=4 datamodule.image_size=128",
+                )
+            ],
         ),
     ],
 )
