@@ -40,7 +40,7 @@ class InputSpec:
             words.append(f"clip_len <= {self.max_clip_len}")
         if self.image_size is not None:
             words.append(f"image_size == {self.image_size}")
-        if self.min_image_size > 1:
+        if self.min_image_size > max(1, self.image_size_multiple):  # else the multiple says it
             words.append(f"image_size >= {self.min_image_size}")
         if self.image_size_multiple > 1:
             words.append(f"image_size a multiple of {self.image_size_multiple}")

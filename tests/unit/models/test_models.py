@@ -130,7 +130,7 @@ def test_model_backward_reaches_every_parameter(
             [
                 (
                     (4, 112),
-                    r"needs image_size >= 32 and image_size a multiple of 32; got clip_len=4, "
+                    r"needs image_size a multiple of 32; got clip_len=4, "
                     r"image_size=112\. Set datamodule.clip_len=4 datamodule.image_size=128",
                 )
             ],
