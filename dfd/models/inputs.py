@@ -10,9 +10,10 @@ from typing import Literal
 class InputSpec:
     """What a detector takes: frames (each frame seen by an image backbone) or whole clips (a
     video network), `channels` per frame, and the accepted clip length T and image size
-    (exact values, or bounds; None = any; `image_size_multiple`: a size the image size must be a
-    multiple of, for networks that fuse maps of several strides by fixed factors). `native_clip_len` and `native_image_size` are the
-    shape its paper used, where `dfd models` measures it (None: the datamodule's default).
+    (exact values, or bounds; None = any; `image_size_multiple`: what the image size must be a
+    multiple of, for networks that fuse maps of several strides by fixed factors).
+    `native_clip_len` and `native_image_size` are the shape its paper used, where `dfd models`
+    measures it (None: the datamodule's default).
     `max_frame_stride` is, for a video detector that models motion between consecutive frames,
     the largest gap in source frames it accepts between a clip's frames (None: any, e.g. frames
     spread over the whole video); training holds the prepared frames to it at start-up."""
