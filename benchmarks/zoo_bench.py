@@ -58,7 +58,13 @@ HEADER = (
 
 def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
     """Train and test one detector; its row (the error in the last column if it failed)."""
-    detector, _ = build(name)
+    # built as training builds it, so configs that read the recipe's shape (F3Net's
+    # image-sized filters) take it
+    recipe_shape = [
+        f"datamodule.clip_len={args.clip_len}",
+        f"datamodule.image_size={args.image_size}",
+    ]
+    detector, _ = build(name, overrides=recipe_shape)
     dense = detector.input_spec.max_frame_stride is not None
     data = prepared_demo(args.root, dense=dense, num_frames=args.frames)
     clip_len, image_size = detector.input_spec.nearest(args.clip_len, args.image_size)

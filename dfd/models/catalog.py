@@ -48,10 +48,13 @@ def model_names(config_dirs: Sequence[Path] = ()) -> list[str]:
     return sorted({path.stem for folder in folders for path in (folder / "model").glob("*.yaml")})
 
 
-def compose_train(name: str, config_dirs: Sequence[Path] = ()) -> DictConfig:
-    """The training config with `model=<name>`, as `dfd train` composes it; `config_dirs` are
-    searched too (Hydra's searchpath), so a user's own model/<name>.yaml is found."""
-    overrides = [f"model={name}"]
+def compose_train(
+    name: str, config_dirs: Sequence[Path] = (), overrides: Sequence[str] = ()
+) -> DictConfig:
+    """The training config with `model=<name>` and `overrides`, as `dfd train` composes it;
+    `config_dirs` are searched too (Hydra's searchpath), so a user's own model/<name>.yaml is
+    found."""
+    overrides = [f"model={name}", *overrides]
     if config_dirs:
         paths = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
         overrides.append(f"hydra.searchpath=[{paths}]")
@@ -71,10 +74,13 @@ def pretrained_off(config: DictConfig) -> None:
             pretrained_off(value)
 
 
-def build(name: str, config_dirs: Sequence[Path] = ()) -> tuple[Detector, tuple[int, int]]:
+def build(
+    name: str, config_dirs: Sequence[Path] = (), overrides: Sequence[str] = ()
+) -> tuple[Detector, tuple[int, int]]:
     """The detector of model/<name>.yaml with pretrained weights off, and the datamodule's
-    default (clip_len, image_size)."""
-    cfg = compose_train(name, config_dirs)
+    (clip_len, image_size); `overrides` (e.g. a recipe's `datamodule.image_size=112`) reach
+    the configs that read them, as training's do."""
+    cfg = compose_train(name, config_dirs, overrides)
     pretrained_off(cfg.model)
     detector = instantiate(cfg.model)
     if not isinstance(detector, Detector):
