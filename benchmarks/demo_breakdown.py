@@ -1,6 +1,6 @@
 """Where a demo run's test AUC comes from: each manipulation on its own, and each person.
 
-    python benchmarks/demo_breakdown.py NAME=RUN_OR_EVAL_FOLDER [NAME=...]
+    python benchmarks/demo_breakdown.py [--append] NAME=RUN_OR_EVAL_FOLDER [NAME=...]
 
 For each run (a train run folder, or an evaluation's `eval/demo` folder) it reads the test
 videos' scores (`eval/demo/videos.csv`) and writes one row to results/demo_breakdown.csv: the
@@ -8,6 +8,8 @@ video AUC, the AUC of self-blends against the reals and of face swaps against th
 mean AUC within each test person (their reals against their own fakes: what a detector knows
 regardless of how high a person's scores sit), the spread of the test people's mean real
 scores (how far apart people sit), and how many people's swaps score below their own reals.
+With ``--append`` the table's earlier rows are kept (a row of the same name is replaced), so
+runs whose folders are gone stay in it.
 The demo names every clip `<person>_<NN>` (fakes add `_sbi` or `_swap`), which gives the person.
 """
 
@@ -17,10 +19,12 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from results_table import write_table
+from results_table import RESULTS, write_table
 from sklearn.metrics import roc_auc_score
 
 from dfd.runs import RunDir
+
+TABLE = RESULTS / "demo_breakdown.csv"
 
 HEADER = (
     "run",
@@ -71,12 +75,17 @@ def breakdown(name: str, table: pd.DataFrame) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="NAME=FOLDER (a run, or an eval/demo folder)")
+    parser.add_argument("--append", action="store_true", help="keep the table's other rows")
     args = parser.parse_args()
     rows = []
     for spec in args.runs:
         name, _, folder = spec.partition("=")
         rows.append(breakdown(name, scores_of(Path(folder))))
         print(" | ".join(rows[-1]))
+    if args.append and TABLE.exists():
+        kept = pd.read_csv(TABLE, dtype=str, keep_default_na=False)
+        kept = kept[~kept["run"].isin([row[0] for row in rows])]
+        rows = [*kept.itertuples(index=False, name=None), *rows]
     write_table(
         "demo_breakdown",
         HEADER,

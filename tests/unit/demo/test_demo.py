@@ -32,7 +32,14 @@ from dfd.demo.build import (
 from dfd.demo.encode import write_video
 from dfd.demo.media import fetch_media
 from dfd.demo.roster import load_roster
-from dfd.demo.swap import Donor, face_extent, render, sample_swap_params, swap_face
+from dfd.demo.swap import (
+    Donor,
+    face_extent,
+    render,
+    rendered_size,
+    sample_swap_params,
+    swap_face,
+)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +133,17 @@ def test_a_swap_renders_the_donor_face_at_a_generator_s_size(face_b):
     (ox, oy) = np.asarray(donor_points[0]).round().astype(int)
     assert np.abs(rendered.image[ey, ex].astype(int) - donor_image[oy, ox]).max() < 60
     assert render(donor, 10 * face_extent(donor_points)) is donor, "never scaled up"
+
+
+def test_a_swap_is_rendered_at_a_fraction_of_the_target_s_face(face_a):
+    """A person filmed twice as large gets a swap rendered twice as large: how soft a swap is
+    does not depend on how large its target was filmed."""
+    _, points = face_a
+    clip = np.repeat(np.asarray(points, np.float32)[None], 4, axis=0)
+    params = sample_swap_params(np.random.default_rng(0))
+    small, large = rendered_size(clip, params), rendered_size(clip * 2.0, params)
+    assert large == pytest.approx(2 * small)
+    assert 0.3 <= small / face_extent(points) <= 0.5
 
 
 def test_encode_roundtrip_keeps_size_count_and_colour(tmp_path):
