@@ -12,7 +12,7 @@ streaming writer. Each video starts at a different point of its source.
   saved like dfd does.
 * dfd: ``prepare_dataset`` with the settings of conf/prepare.yaml, with 1 and 2 workers, and
   with 2 workers and ``decoder=decord``; then with the fast face detector
-  (``detector=blazeface``: BlazeFace proposals, MTCNN's O-Net) with 1 and 2 workers. Each run is a fresh process started the way ``python
+  (``detector=blazeface``: BlazeFace picks the levels MTCNN searches) with 1 and 2 workers. Each run is a fresh process started the way ``python
   -m dfd.prepare`` starts (the worker server first, then the imports), timed from after its
   imports as the naive run is.
 * agreement: per sampled frame, the IoU of dfd's face box (and of its square crop) with the naive
@@ -671,7 +671,16 @@ def print_stages(
         (stage, *(f"{clock.seconds[stage] / videos:.2f}" for clock in clocks)) for stage in STAGES
     ]
     rows.append(("total", *(f"{sum(clock.seconds.values()) / videos:.2f}" for clock in clocks)))
-    print_table(("stage", "naive", *(f"dfd {name}" for name in ours)), rows)
+    header = ("stage", "naive", *(f"dfd {name}" for name in ours))
+    print_table(header, rows)
+    write_table(
+        "prepare_stages",
+        header,
+        rows,
+        f"Seconds per video and stage in one process ({videos} videos; dfd detects at "
+        f"{detect_size or 'full'} px; the naive loop decodes every frame and runs MTCNN at full "
+        "resolution).",
+    )
     print(
         f"plus, once per run with workers: {startup:.1f} s to start dfd's worker pool in a process doing "
         "nothing else (python -m dfd.prepare starts it beside its own imports)"

@@ -48,6 +48,9 @@ TO_MTCNN = np.array([0.09, -0.14, -0.05, 0.02])
 # BlazeFace proposes: on prepare_bench's frames 0.6 gives MTCNN's own boxes on as many faces as
 # the whole pyramid does, 0.8 loses some (BlazeFace's sizes are rough)
 START_FRACTION = 0.6
+# ... and only its candidates centred within this many times BlazeFace's box (around its
+# centre) reach MTCNN's later stages
+REGION = 1.5
 
 
 class BlazeFaceDetector(FaceDetector):
@@ -80,10 +83,14 @@ class BlazeFaceDetector(FaceDetector):
 
     def find(self, frames: np.ndarray) -> list[Detections]:
         found = [Detections.empty()] * len(frames)
-        levels = [self._levels(frames.shape[1:3], boxes) for boxes in self._propose(frames)]
+        proposals = self._propose(frames)
+        levels = [self._levels(frames.shape[1:3], boxes) for boxes in proposals]
         for scales in set(levels):  # frames of one video nearly always share their levels
             part = np.flatnonzero([mine == scales for mine in levels])
-            owners, boxes, scores, points = self._cascade(frames[part], list(scales))
+            regions = [grow(proposals[frame], REGION) for frame in part]
+            if not all(len(boxes) for boxes in regions):
+                regions = None  # frames where BlazeFace saw nothing: MTCNN searches all of them
+            owners, boxes, scores, points = self._cascade(frames[part], list(scales), regions)
             big = (boxes[:, 2:] - boxes[:, :2]).max(axis=1) >= self.min_face_size
             for position, frame in enumerate(part):
                 mine = big & (owners == position)
@@ -135,6 +142,12 @@ class BlazeFaceDetector(FaceDetector):
             self._interpreter.get_tensor(self._regressors).reshape(count, GRID * GRID, -1),
             self._interpreter.get_tensor(self._logits).reshape(count, GRID * GRID, 1),
         )
+
+
+def grow(boxes: np.ndarray, factor: float) -> np.ndarray:
+    """The boxes scaled by ``factor`` about their centres."""
+    centres, halves = (boxes[:, :2] + boxes[:, 2:]) / 2, (boxes[:, 2:] - boxes[:, :2]) / 2
+    return np.concatenate([centres - factor * halves, centres + factor * halves], axis=1)
 
 
 def merge(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
