@@ -99,8 +99,8 @@ def run_robustness(
 ) -> pd.DataFrame:
     """Score `dataset` clean once and under every (perturbation, severity); write the table.
 
-    Scored by the evaluation's `settings` (precision, batch size, aggregation) without its
-    test-time views: the curves measure the detector, not the views.
+    Scored by the evaluation's `settings` (precision, batch size, aggregation, clips per track)
+    without its test-time views (flips, crops): the curves measure the detector, not the views.
 
     One row per setting, in the given order, with the columns of `COLUMNS`: `level` is 0 for
     the clean row repeated under each perturbation (its severity is NaN) and 1, 2, ... for the
@@ -109,7 +109,7 @@ def run_robustness(
     anything is scored.
     """
     check_perturbations(perturbations)
-    settings = replace(settings or ScoringSettings(), tta=())
+    settings = replace(settings or ScoringSettings(), tta=(), crops=1)
 
     def scorer(data: FaceClipDataset) -> ClipScores:
         return score_dataset(detector, data, normalize, settings, device, num_workers)

@@ -45,7 +45,7 @@ def test_scores_clean_and_perturbed_then_writes_csv_and_plot(
             datamodule.normalize,
             SETTINGS,
             tmp_path,
-            ScoringSettings(tta=("hflip",), batch_size=4),
+            ScoringSettings(tta=("hflip",), crops=3, batch_size=4),
         )
     assert list(table.columns) == list(COLUMNS)
     assert table[["perturbation", "level"]].values.tolist() == [
