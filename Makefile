@@ -23,7 +23,7 @@ demo-data: $(VENV)/installed
 	$(DFD) prepare data=demo
 
 demo: demo-data
-	$(DFD) train evaluation.robustness.enabled=true
+	$(DFD) train evaluation=multiview evaluation.robustness.enabled=true
 
 docs: $(VENV)/installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site

@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from dfd.data.transforms import build_clip_transform
+from dfd.eval.scoring import ScoringSettings
 from dfd.tasks.train import instantiate_each
 from helpers.runs import CONF, compose_train, options
 
@@ -63,6 +64,20 @@ def test_eval_config_composes(tmp_path: Path, group: str) -> None:
     for option in options(group):
         cfg = compose_train(tmp_path, f"{group}={option}", "ckpt_path=x.ckpt", config="eval")
         assert cfg.data.prepared_dir and cfg.evaluation.threshold.rule in ("eer", "youden", "fixed")
+        if group == "evaluation":
+            evaluation = OmegaConf.to_container(cfg.evaluation, resolve=True)
+            settings = ScoringSettings.from_evaluation(evaluation, None, 4)
+            assert settings.crops == evaluation["views"]["crops"]
+            assert list(settings.tta) == evaluation["tta"]
+
+
+def test_multiview_evaluation_scores_six_views_a_clip(tmp_path: Path) -> None:
+    cfg = compose_train(tmp_path, "evaluation=multiview")
+    settings = ScoringSettings.from_evaluation(
+        OmegaConf.to_container(cfg.evaluation, resolve=True), None, 4
+    )
+    assert (settings.crops, settings.tta, settings.view_reduce) == (3, ("hflip",), "mean")
+    assert cfg.evaluation.threshold.rule == "eer" and cfg.evaluation.report
 
 
 @pytest.mark.parametrize("option", options("data"))
