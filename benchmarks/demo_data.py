@@ -13,6 +13,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "WANDB_MODE": "offline"}
+# what `make demo` adds to the default training recipe (the Makefile's demo target; a test
+# keeps the two alike): six views a clip at test, and the robustness curves
+DEMO_RECIPE = ["evaluation=multiview"]
+DEMO_ROBUSTNESS = "evaluation.robustness.enabled=true"
 
 
 def run(command: list[str]) -> float:

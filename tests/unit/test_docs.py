@@ -77,3 +77,23 @@ def test_every_result_table_is_shown() -> None:
     shown = set(re.findall(r"read_csv\('results/([\w.]+)'", pages))
     written = {path.name for path in (REPO / "results").glob("*.csv")}
     assert shown == written
+
+
+def assigned_in(path: Path, name: str) -> object:
+    """A module-level constant of a benchmark script, read without importing it."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path.name} defines no {name}")
+
+
+def test_demo_benchmarks_run_what_make_demo_runs() -> None:
+    demo_data = REPO / "benchmarks" / "demo_data.py"
+    recipe = assigned_in(demo_data, "DEMO_RECIPE")
+    robustness = assigned_in(demo_data, "DEMO_ROBUSTNESS")
+    makefile = (REPO / "Makefile").read_text()
+    target = re.search(r"^demo:.*\n\t\$\(DFD\) train (.*)$", makefile, re.MULTILINE)
+    assert target, "the Makefile has no `demo` target that runs `$(DFD) train`"
+    assert target.group(1).split() == [*recipe, robustness]
