@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for spec in args.runs:
-        name, _, folder = spec.partition("=")
+        name, _, folder = spec.rpartition("=")
         rows.append(breakdown(name, scores_of(Path(folder))))
         print(" | ".join(rows[-1]))
     if args.append and TABLE.exists():

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     """Score a trained checkpoint on the test split of one or several datasets.
 
-    The clip settings (clip length, image size, normalization) come from the checkpoint; the
+    The clip settings (clip length, image size, normalization) come from the checkpoint, the
+    scoring settings (views, aggregation, threshold rule) from its run folder if it has one; the
     threshold is chosen on the validation split of the data it was trained on (or, when that
     is gone, of the first dataset evaluated) and applied unchanged to every test set. Each
     dataset's results go to `<output_dir>/eval/<dataset>/`, a summary across them beside.
@@ -35,7 +36,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     quiet_library_noise()
     trained = load_trained(cfg.ckpt_path)
     run = trained.run
-    cfg = with_run_data(cfg, run)
+    cfg = with_run_scoring(with_run_data(cfg, run), run)
     if HydraConfig.initialized():
         cfg = identify_wandb_run(cfg)
     module = trained.module
@@ -94,6 +95,40 @@ def with_run_data(cfg: DictConfig, run: RunDir | None) -> DictConfig:
     with open_dict(cfg):
         cfg.data = data
     log.info("testing on the run's own data: %s", cfg.data.get("name"))
+    return cfg
+
+
+# how the run scored its clips and chose its threshold: what its eval/ folder and `dfd predict`
+# used, so evaluating the run again gives the same scores unless the command line says otherwise
+RUN_SCORING_KEYS = ("tta", "views", "aggregation", "aggregation_options", "threshold", "batch_size")
+
+
+def with_run_scoring(
+    cfg: DictConfig, run: RunDir | None, overrides: list[str] | None = None
+) -> DictConfig:
+    """A run knows how it was scored: each of `RUN_SCORING_KEYS` comes from the run's
+    `evaluation` config unless the command line (`overrides`, default: this command's) sets
+    `evaluation=` or that key. Reports, Grad-CAM, robustness and bootstrap stay the command's."""
+    given = command_overrides() if overrides is None else overrides
+    keys = [override.lstrip("+~").partition("=")[0] for override in given]
+    own = run.read_config().get("evaluation") if run else None
+    if not isinstance(own, dict) or "evaluation" in keys:
+        return cfg
+    current = OmegaConf.to_container(cfg.evaluation, resolve=True)
+    taken = [
+        key
+        for key in RUN_SCORING_KEYS
+        if key in own
+        and own[key] != current.get(key)
+        and not any(k == f"evaluation.{key}" or k.startswith(f"evaluation.{key}.") for k in keys)
+    ]
+    if not taken:
+        return cfg
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for key in taken:
+            cfg.evaluation[key] = own[key]
+    log.info("scoring as the run did: %s", ", ".join(f"{k}={own[k]}" for k in taken))
     return cfg
 
 

@@ -1,4 +1,5 @@
-"""evaluate.py without `data=`: the run's own dataset, as the run configured it."""
+"""evaluate.py without `data=` or `evaluation=`: the run's own dataset, as the run configured
+it, scored as the run scored it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import yaml
 
 from dfd.datasets.configs import dataset_manifests
 from dfd.runs import RunDir
-from dfd.tasks.evaluate import with_run_data
+from dfd.tasks.evaluate import with_run_data, with_run_scoring
 from helpers.runs import compose_train
 
 
@@ -37,3 +38,36 @@ def test_other_datasets_are_found_by_config_name_bases_included(tmp_path: Path) 
     assert (
         found["celebdf_v1"] == Path(cfg.paths.data_dir) / "celebdf_v1" / "prepared" / "manifest.csv"
     )
+
+
+def run_scored_with(tmp_path: Path, evaluation: dict) -> RunDir:
+    run = RunDir(tmp_path / "run")
+    run.hydra_dir.mkdir(parents=True)
+    run.config.write_text(yaml.safe_dump({"evaluation": evaluation}))
+    return run
+
+
+def test_a_run_is_scored_again_as_it_was_scored(tmp_path: Path) -> None:
+    run = run_scored_with(
+        tmp_path,
+        {
+            "tta": ["hflip"],
+            "views": {"clips": 4, "crops": 3, "crop_scale": 0.8, "reduce": "max", "space": "logit"},
+            "threshold": {"rule": "youden", "value": 0.5},
+            "robustness": {"enabled": False},
+        },
+    )
+    cfg = compose_train(tmp_path, "ckpt_path=x", config="eval")
+    scored = with_run_scoring(cfg, run, []).evaluation
+    assert list(scored.tta) == ["hflip"] and scored.views.crops == 3 and scored.views.clips == 4
+    assert scored.threshold.rule == "youden"
+    assert scored.robustness.enabled, "robustness is this command's, not the run's"
+
+
+def test_the_command_line_wins_over_the_run(tmp_path: Path) -> None:
+    run = run_scored_with(tmp_path, {"tta": ["hflip"], "views": {"crops": 3}})
+    cfg = compose_train(tmp_path, "ckpt_path=x", "evaluation.views.crops=1", config="eval")
+    scored = with_run_scoring(cfg, run, ["evaluation.views.crops=1"]).evaluation
+    assert scored.views.crops == 1 and list(scored.tta) == ["hflip"]
+    assert with_run_scoring(cfg, run, ["evaluation=default"]) is cfg
+    assert with_run_scoring(cfg, None, []) is cfg
