@@ -93,6 +93,7 @@ def evaluated(checkpoint: Path, overrides: list[str], log_dir: Path) -> tuple[di
             f"paths.log_dir={log_dir}",
             "evaluation.report=false",
             "evaluation.robustness.enabled=false",
+            "evaluation=default",  # each setting from the defaults, not the run's own views
             *overrides,
         ]
     )

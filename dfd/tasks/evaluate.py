@@ -81,10 +81,15 @@ def command_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+def override_keys(overrides: list[str]) -> list[str]:
+    """The dotted keys a command line sets (`+`, `~` and values dropped)."""
+    return [override.lstrip("+~").partition("=")[0] for override in overrides]
+
+
 def with_run_data(cfg: DictConfig, run: RunDir | None) -> DictConfig:
     """A run knows its data: without `data=` or `datasets=` on the command line, the test set is
     the run's own dataset as it trained on it (its `data` config; `data.<key>=` still applies)."""
-    keys = [override.lstrip("+~").partition("=")[0] for override in command_overrides()]
+    keys = override_keys(command_overrides())
     own = run.read_config().get("data") if run else None
     if not isinstance(own, dict) or any(key in ("data", "datasets") for key in keys):
         return cfg
@@ -109,8 +114,7 @@ def with_run_scoring(
     """A run knows how it was scored: each of `RUN_SCORING_KEYS` comes from the run's
     `evaluation` config unless the command line (`overrides`, default: this command's) sets
     `evaluation=` or that key. Reports, Grad-CAM, robustness and bootstrap stay the command's."""
-    given = command_overrides() if overrides is None else overrides
-    keys = [override.lstrip("+~").partition("=")[0] for override in given]
+    keys = override_keys(command_overrides() if overrides is None else overrides)
     own = run.read_config().get("evaluation") if run else None
     if not isinstance(own, dict) or "evaluation" in keys:
         return cfg
