@@ -14,11 +14,16 @@ it accepts, and the row says so. Weights are what each config loads offline: ran
 they ship in a registry package (mobilenet_v2, efficientnet_lite0); the `weights` column names
 where each detector's weights come from for users online.
 
-Writes results/zoo.csv: detector, test video AUC with its 95% interval, frame AUC, clip
-shape, parameters, training minutes. At this scale (a few hundred training videos of a few
-dozen people, CPU, minutes per detector) a ranking shows which detectors learn the demo's cues
-from little data, not which generalises best on real deepfakes; run the same script with a
+Writes results/zoo.csv: detector, test video AUC with its 95% interval, frame AUC (none for a
+detector that scores clips only), clip shape, parameters, training minutes. At this scale (a
+few hundred training videos of a few dozen people, CPU, minutes per detector) a ranking shows
+which detectors learn the demo's cues from little data, not which generalises best on real deepfakes; run the same script with a
 real dataset's overrides (`data=ffpp ...`) and more epochs on a GPU for that.
+
+Before training, a few timed training steps estimate each detector's training time on this
+machine (`dfd.tasks.estimate`); a detector above `--max-hours` is not trained, and its row says
+so with the estimate (on 2 CPU cores the video transformers that only take 16 or 8 frames of
+224 px are such).
 
 Resumable: each detector's row is written as soon as it finishes, and a later run with the same
 recipe keeps the rows already there (rerun one with `--redo NAME`); a new recipe starts over.
@@ -39,8 +44,9 @@ import pandas as pd
 from demo_data import newest_run, prepared_demo, run
 from results_table import RESULTS, write_table
 
-from dfd.models.catalog import build, model_names
+from dfd.models.catalog import build, compose_train, model_names
 from dfd.runs import RunDir
+from dfd.tasks.estimate import estimate_training
 
 HEADER = (
     "detector",
@@ -71,26 +77,28 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
     parameters = sum(p.numel() for p in detector.parameters())
     shape = f"{clip_len}x{image_size}px"
     log_dir = args.root / "logs" / name
-    try:
-        seconds = run(
-            [
-                sys.executable,
-                "train.py",
-                *data,
-                f"model={name}",
-                f"paths.log_dir={log_dir}",
-                f"seed={args.seed}",
-                f"trainer.max_epochs={args.epochs}",
-                f"datamodule.clip_len={clip_len}",
-                f"datamodule.image_size={image_size}",
-                "evaluation.report=false",
-                "trainer.enable_progress_bar=false",
-                *extra,
-            ]
+    recipe = [
+        *data,
+        f"seed={args.seed}",
+        f"trainer.max_epochs={args.epochs}",
+        f"datamodule.clip_len={clip_len}",
+        f"datamodule.image_size={image_size}",
+        "trainer.enable_progress_bar=false",
+        *extra,
+    ]
+    untrained = (name, "", "", "", "", shape, parameters, "", detector.weights_source())
+    estimate = estimate_training(compose_train(name, overrides=recipe))
+    print(f"{name}: {estimate.describe()} on this machine", flush=True)
+    if estimate.hours > args.max_hours:
+        return (
+            *untrained,
+            f"not trained here: {estimate.describe()} on {os.cpu_count()} CPU cores",
         )
+    command = [sys.executable, "train.py", f"model={name}", f"paths.log_dir={log_dir}"]
+    try:
+        seconds = run([*command, "evaluation.report=false", *recipe])
     except subprocess.CalledProcessError as error:
-        failed = f"training exited with status {error.returncode}"
-        return (name, "", "", "", "", shape, parameters, "", detector.weights_source(), failed)
+        return (*untrained, f"training exited with status {error.returncode}")
     metrics = json.loads(RunDir(newest_run(log_dir)).evaluation("demo").metrics.read_text())
     low, high = metrics["ci"]["video_auroc"]
     return (
@@ -98,7 +106,7 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
         f"{metrics['video']['auroc']:.3f}",
         f"{low:.3f}",
         f"{high:.3f}",
-        f"{metrics['frame']['auroc']:.3f}",
+        f"{metrics['frame']['auroc']:.3f}" if "frame" in metrics else "",  # no frame scores
         shape,
         parameters,
         f"{seconds / 60:.1f}",
@@ -136,6 +144,12 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=112)
     parser.add_argument("--clip-len", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-hours",
+        type=float,
+        default=2.0,
+        help="leave out a detector whose training a few timed steps put above this",
+    )
     args, extra = parser.parse_known_args()
     demo = demo_size(args.root, args.frames)
     recipe = (

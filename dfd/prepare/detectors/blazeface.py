@@ -45,9 +45,10 @@ MERGE_IOU = 0.3  # candidates overlapping this much are one face
 # full-resolution frames)
 TO_MTCNN = np.array([0.09, -0.14, -0.05, 0.02])
 # MTCNN's search starts at the pyramid level for faces this fraction of the smallest face
-# BlazeFace proposes: on prepare_bench's frames 0.6 gives MTCNN's own boxes on as many faces as
-# the whole pyramid does, 0.8 loses some (BlazeFace's sizes are rough)
-START_FRACTION = 0.6
+# BlazeFace proposes: on prepare_bench's 192 frames 0.5 gives the whole pyramid's box on every
+# face; 0.6 moves it (IoU with full-resolution MTCNN just under 0.9) on four more faces, since
+# the candidates MTCNN's later stages refine differ (BlazeFace's sizes are rough)
+START_FRACTION = 0.5
 # ... and only its candidates centred within this many times BlazeFace's box (around its
 # centre) reach MTCNN's later stages
 REGION = 1.5
