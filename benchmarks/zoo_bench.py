@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,7 +48,7 @@ from results_table import RESULTS, write_table
 
 from dfd.models.catalog import build, compose_train, model_names
 from dfd.runs import RunDir
-from dfd.tasks.estimate import estimate_training
+from dfd.tasks.estimate import TrainingEstimate, estimate_training
 
 HEADER = (
     "detector",
@@ -87,7 +89,9 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
         *extra,
     ]
     untrained = (name, "", "", "", "", shape, parameters, "", detector.weights_source())
-    estimate = estimate_training(compose_train(name, overrides=recipe))
+    estimate = estimate_apart(name, recipe)
+    if isinstance(estimate, str):
+        return (*untrained, f"not trained here: {estimate}")
     print(f"{name}: {estimate.describe()} on this machine", flush=True)
     if estimate.hours > args.max_hours:
         return (
@@ -113,6 +117,19 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
         detector.weights_source(),
         "",
     )
+
+
+def estimate_apart(name: str, recipe: list[str]) -> TrainingEstimate | str:
+    """The recipe's training time for this detector, timed in a child process so that a step
+    the machine's memory cannot hold costs the row, not the run; or why it could not be timed."""
+    command = [sys.executable, __file__, "--estimate", name, *recipe]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode == 0:
+        return TrainingEstimate(**json.loads(result.stdout.splitlines()[-1]))
+    if result.returncode == -signal.SIGKILL:
+        return "a training step at the recipe's batch size was killed (out of memory)"
+    lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
+    return f"a training step failed: {lines[-1]}"
 
 
 def finished_rows(recipe: str) -> dict[str, tuple]:
@@ -150,7 +167,12 @@ def main() -> None:
         default=2.0,
         help="leave out a detector whose training a few timed steps put above this",
     )
+    parser.add_argument("--estimate", metavar="NAME", help=argparse.SUPPRESS)  # estimate_apart
     args, extra = parser.parse_known_args()
+    if args.estimate:
+        estimate = estimate_training(compose_train(args.estimate, overrides=extra), steps=1)
+        print(json.dumps(dataclasses.asdict(estimate)))
+        return
     demo = demo_size(args.root, args.frames)
     recipe = (
         f"{demo}, {args.epochs} epochs, {args.frames} frames a video, clip {args.clip_len} x "
