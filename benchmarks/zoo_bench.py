@@ -17,8 +17,9 @@ where each detector's weights come from for users online.
 Writes results/zoo.csv: detector, test video AUC with its 95% interval, frame AUC (none for a
 detector that scores clips only), clip shape, parameters, training minutes. At this scale (a
 few hundred training videos of a few dozen people, CPU, minutes per detector) a ranking shows
-which detectors learn the demo's cues from little data, not which generalises best on real deepfakes; run the same script with a
-real dataset's overrides (`data=ffpp ...`) and more epochs on a GPU for that.
+which detectors learn the demo's cues from little data, not which generalises best on real
+deepfakes; run the same script with a real dataset's overrides (`data=ffpp ...`) and more
+epochs on a GPU for that.
 
 Before training, a few timed training steps estimate each detector's training time on this
 machine (`dfd.tasks.estimate`); a detector above `--max-hours` is not trained, and its row says
