@@ -27,7 +27,8 @@ so with the estimate (on 2 CPU cores the video transformers that only take 16 or
 224 px are such).
 
 Resumable: each detector's row is written as soon as it finishes, and a later run with the same
-recipe keeps the rows already there (rerun one with `--redo NAME`); a new recipe starts over.
+recipe keeps the rows already there (rerun one with `--redo NAME`) and tries again those of the
+`--models` it is given that were not trained; a new recipe starts over.
 """
 
 from __future__ import annotations
@@ -92,12 +93,13 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
     untrained = (name, "", "", "", "", shape, parameters, "", detector.weights_source())
     estimate = estimate_apart(name, recipe)
     if isinstance(estimate, str):
-        return (*untrained, f"not trained here: {estimate}")
+        return (*untrained, f"not trained: {estimate}")
     print(f"{name}: {estimate.describe()} on this machine", flush=True)
     if estimate.hours > args.max_hours:
         return (
             *untrained,
-            f"not trained here: {estimate.describe()} on {os.cpu_count()} CPU cores",
+            f"not trained: {estimate.hours:.1f} h estimated ({estimate.seconds_per_step:.0f} s "
+            f"a step) on {os.cpu_count()} CPU cores",
         )
     command = [sys.executable, "train.py", f"model={name}", f"paths.log_dir={log_dir}"]
     try:
@@ -128,19 +130,25 @@ def estimate_apart(name: str, recipe: list[str]) -> TrainingEstimate | str:
     if result.returncode == 0:
         return TrainingEstimate(**json.loads(result.stdout.splitlines()[-1]))
     if result.returncode == -signal.SIGKILL:
-        return "a training step at the recipe's batch size was killed (out of memory)"
+        batch = compose_train(name, overrides=recipe).datamodule.batch_size
+        return f"a step of {batch} clips needs over {memory_gib():.0f} GiB"
     lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
     return f"a training step failed: {lines[-1]}"
 
 
+def memory_gib() -> float:
+    """This machine's memory, the limit a killed training step ran into."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
 def finished_rows(recipe: str) -> dict[str, tuple]:
-    """Rows of an earlier run with this recipe, by detector (none if the recipe changed); a
-    detector that failed is tried again."""
+    """Rows of an earlier run with this recipe, by detector (none if the recipe changed),
+    those that were not trained included."""
     table, note = RESULTS / "zoo.csv", RESULTS / "zoo.note.md"
     if not table.exists() or not note.exists() or recipe not in note.read_text():
         return {}
     with table.open(newline="") as rows:
-        return {row[0]: tuple(row) for row in list(csv.reader(rows))[1:] if not row[-1]}
+        return {row[0]: tuple(row) for row in list(csv.reader(rows))[1:]}
 
 
 def demo_size(root: Path, frames: int) -> str:
@@ -182,7 +190,7 @@ def main() -> None:
     note = f"{os.cpu_count()} CPU cores; shared recipe: {recipe}."
     rows = {name: row for name, row in finished_rows(recipe).items() if name not in args.redo}
     for name in args.models or model_names():
-        if name in rows:
+        if name in rows and not rows[name][-1]:  # a row left untrained is tried again
             print(f"{name}: kept from the last run with this recipe", flush=True)
             continue
         rows[name] = train_one(name, args, extra)
