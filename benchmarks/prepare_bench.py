@@ -1,6 +1,7 @@
 """Time dfd's face preparation against a naive baseline, check its crops and its memory use.
 
-    python benchmarks/prepare_bench.py [--root DIR] [--videos N] [--quick] [--rebuild] [--skip-memory]
+    python benchmarks/prepare_bench.py [--root DIR] [--videos N] [--quick] [--rebuild]
+        [--skip-memory | --memory-only]
 
 The benchmark set is made once into ``--root`` (reused until ``--rebuild``): real face videos
 from :func:`dfd.demo.media.fetch_media`, letterboxed to 1280x720, looped or cut to 10 s at
@@ -23,7 +24,8 @@ streaming writer. Each video starts at a different point of its source.
   sampling ``num_frames`` evenly and densely (``fps``), with either detector, next to the same
   command with no video;
   and on a 4K video with 32 sampled frames, held in one read and read in chunks
-  (``prepare.frame_memory_mb``).
+  (``prepare.frame_memory_mb``), with glibc's malloc as it is and with a fixed mmap threshold
+  (``MALLOC_MMAP_THRESHOLD_``). ``--memory-only`` runs this part alone.
 
 The throughput and memory tables are printed and written to results/prepare_throughput.csv and
 results/prepare_memory.csv (with what they ran on in the .note.md beside each), which the docs'
@@ -77,6 +79,12 @@ DENSE = {"fps": 5.0, "max_frames": 48}  # dense sampling; both lengths reach max
 UHD = (3840, 2160)
 UHD_SAMPLING = {"fps": 8.0, "max_frames": 32}  # 32 frames of 4K: 760 MiB decoded
 UHD_BUDGET_MB = 256  # prepare.frame_memory_mb for the chunked 4K run
+# glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB), so freed 4K
+# frames (24 MiB) may stay in the heap; a fixed threshold hands every frame back to the system
+ALLOCATORS = {
+    "glibc default": {},
+    "MALLOC_MMAP_THRESHOLD_=1048576": {"MALLOC_MMAP_THRESHOLD_": "1048576"},
+}
 TARGET_IOU, TARGET_FRACTION = 0.9, 0.95
 TARGET_SPEEDUP = {"mtcnn": 3.0, "blazeface": 8.0}  # with 2 workers, per face detector
 FAST = "blazeface"
@@ -518,26 +526,52 @@ class MemoryRun:
     sampling: str
     frames: int
     peak_mib: float
+    allocator: str = "glibc default"  # the malloc settings it ran with
 
 
-def peak_rss_mib(command: list[str], log: Path, allowed: tuple[int, ...] = (0,)) -> float:
-    """Run a command to its end and return its peak resident memory in MiB; an exit status
-    not ``allowed`` is an error."""
+# Runs `python -m <module> ...` and, as it exits, writes the high-water mark of its own
+# address space (VmHWM). The child's ru_maxrss is no use here: a child started by vfork and exec
+# (as subprocess starts it) also counts the peak of this process, whose imports alone are large.
+PEAK_RSS_RUNNER = """
+import atexit, runpy, sys
+out, module = sys.argv[1], sys.argv[3]
+
+def report():
+    with open('/proc/self/status') as status:
+        kib = next(line for line in status if line.startswith('VmHWM:')).split()[1]
+    with open(out, 'w') as file:
+        file.write(kib)
+
+atexit.register(report)
+sys.argv = [module, *sys.argv[4:]]
+runpy.run_module(module, run_name='__main__', alter_sys=True)
+"""
+
+
+def peak_rss_mib(
+    command: list[str],
+    log: Path,
+    allowed: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
+) -> float:
+    """Run ``python -m <module> ...`` to its end (with ``env`` added to the environment) and
+    return its peak resident memory in MiB; an exit status not ``allowed`` is an error."""
+    python, flag, *rest = command
+    if flag != "-m":
+        raise ValueError(f"peak_rss_mib runs `python -m <module> ...`, not {command}")
+    peak_file = log.with_suffix(".vmhwm")
+    peak_file.unlink(missing_ok=True)
     with log.open("w") as output:
-        process = subprocess.Popen(
-            command,
+        returncode = subprocess.run(
+            [python, "-c", PEAK_RSS_RUNNER, str(peak_file), flag, *rest],
             cwd=REPO,
             stdout=output,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"},
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in allowed:
-        raise RuntimeError(
-            f"{' '.join(command)} failed ({process.returncode}):\n{log.read_text()[-2000:]}"
-        )
-    return usage.ru_maxrss / 1024  # KiB on Linux
+            env={**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", **(env or {})},
+        ).returncode
+    if returncode not in allowed or not peak_file.exists():
+        raise RuntimeError(f"{' '.join(command)} failed ({returncode}):\n{log.read_text()[-2000:]}")
+    return int(peak_file.read_text()) / 1024  # KiB
 
 
 def prepare_command(raw_dir: Path, work: Path, overrides: dict[str, object]) -> list[str]:
@@ -594,25 +628,29 @@ def prepared_clips(work: Path, expected: bool) -> pd.DataFrame:
 
 
 def budget_runs(path: Path, work: Path) -> list[MemoryRun]:
-    """One 4K video, its sampled frames held in one read (the default budget) and read in chunks."""
+    """One 4K video, its sampled frames held in one read (the default budget) and read in
+    chunks, with glibc's default allocator settings and with a fixed mmap threshold."""
     raw_dir = write_labels([path], work / "raw" / path.stem).parent
     runs = []
-    for budget in (PrepareSettings.frame_memory_mb, UHD_BUDGET_MB):
-        overrides = {**UHD_SAMPLING, "frame_memory_mb": budget}
-        peak = peak_rss_mib(
-            prepare_command(raw_dir, work, overrides),
-            work / f"{path.stem}_{budget}.log",
-            allowed=ONE_CLASS_ONLY,
-        )
-        manifest = prepared_clips(work, True)
-        runs.append(
-            MemoryRun(
-                path.name,
-                f"fps={UHD_SAMPLING['fps']:g}, frame_memory_mb={budget}",
-                int(manifest["num_frames"].sum()),
-                peak,
+    for allocator, env in ALLOCATORS.items():
+        for budget in (PrepareSettings.frame_memory_mb, UHD_BUDGET_MB):
+            overrides = {**UHD_SAMPLING, "frame_memory_mb": budget}
+            peak = peak_rss_mib(
+                prepare_command(raw_dir, work, overrides),
+                work / f"{path.stem}_{budget}_{len(runs)}.log",
+                allowed=ONE_CLASS_ONLY,
+                env=env,
             )
-        )
+            manifest = prepared_clips(work, True)
+            runs.append(
+                MemoryRun(
+                    path.name,
+                    f"fps={UHD_SAMPLING['fps']:g}, frame_memory_mb={budget}, {allocator}",
+                    int(manifest["num_frames"].sum()),
+                    peak,
+                    allocator,
+                )
+            )
     return runs
 
 
@@ -713,6 +751,53 @@ def memory_verdicts(runs: list[MemoryRun]) -> list[str]:
     return lines
 
 
+def memory_section(
+    args: argparse.Namespace, mode: Mode, machine: str
+) -> tuple[list[MemoryRun], list[MemoryRun]]:
+    """The peak-RSS runs (by video length, then the 4K budget runs); writes prepare_memory.csv."""
+    print("\n== memory: python -m dfd.prepare, workers=1, one video per run", flush=True)
+    long_videos = build(
+        [BenchVideo(MEMORY_SOURCE, 0.0, seconds) for seconds in mode.memory_seconds],
+        args.root / "videos",
+        args.rebuild,
+    )
+    memory = [
+        run
+        for detector in TARGET_SPEEDUP
+        for run in memory_runs([None, *long_videos], args.root / "memory", detector)
+    ]
+    uhd = build(
+        [BenchVideo(MEMORY_SOURCE, 0.0, mode.memory_seconds[0], UHD)],
+        args.root / "videos",
+        args.rebuild,
+    )
+    budget = budget_runs(uhd[0], args.root / "memory")
+    memory_header = ("video", "sampling", "frames", "peak RSS MiB")
+    memory_rows = [
+        (run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}") for run in [*memory, *budget]
+    ]
+    print_table(memory_header, memory_rows)
+    write_table(
+        "prepare_memory",
+        memory_header,
+        memory_rows,
+        f"Peak RSS of `python -m dfd.prepare`, 1 worker, one video per run; {machine}.",
+    )
+    return memory, budget
+
+
+def print_memory_summary(memory: list[MemoryRun], budget: list[MemoryRun]) -> None:
+    """The memory verdicts, then the 4K peaks in one read and in chunks, per allocator setting."""
+    for line in memory_verdicts(memory):
+        print(line)
+    for whole, chunked in zip(budget[::2], budget[1::2]):
+        print(
+            f"4K, {whole.frames} frames ({whole.frames * UHD[0] * UHD[1] * 3 / 2**20:.0f} MiB "
+            f"decoded), {whole.allocator}: peak RSS {whole.peak_mib:.0f} MiB in one read, "
+            f"{chunked.peak_mib:.0f} MiB read in chunks (frame_memory_mb={UHD_BUDGET_MB})"
+        )
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -733,6 +818,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--rebuild", action="store_true", help="encode the benchmark videos again")
     parser.add_argument("--skip-memory", action="store_true", help="leave out the peak-RSS runs")
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the peak-RSS runs (prepare_memory.csv)"
+    )
     return parser.parse_args()
 
 
@@ -746,6 +834,9 @@ def main() -> None:
         f"{os.getloadavg()[0]:.2f} at the start (the cores may be shared with other jobs)"
     )
     print(machine)
+    if args.memory_only:
+        print_memory_summary(*memory_section(args, mode, machine))
+        return
 
     print(f"\n== benchmark set in {args.root / 'videos'}", flush=True)
     videos = build(
@@ -850,37 +941,7 @@ def main() -> None:
     for line, _ in same_scale:
         print(f"  {line}")
 
-    memory, budget = [], []
-    if not args.skip_memory:
-        print("\n== memory: python -m dfd.prepare, workers=1, one video per run", flush=True)
-        long_videos = build(
-            [BenchVideo(MEMORY_SOURCE, 0.0, seconds) for seconds in mode.memory_seconds],
-            args.root / "videos",
-            args.rebuild,
-        )
-        memory = [
-            run
-            for detector in TARGET_SPEEDUP
-            for run in memory_runs([None, *long_videos], args.root / "memory", detector)
-        ]
-        uhd = build(
-            [BenchVideo(MEMORY_SOURCE, 0.0, mode.memory_seconds[0], UHD)],
-            args.root / "videos",
-            args.rebuild,
-        )
-        budget = budget_runs(uhd[0], args.root / "memory")
-        memory_header = ("video", "sampling", "frames", "peak RSS MiB")
-        memory_rows = [
-            (run.video, run.sampling, run.frames, f"{run.peak_mib:.0f}")
-            for run in [*memory, *budget]
-        ]
-        print_table(memory_header, memory_rows)
-        write_table(
-            "prepare_memory",
-            memory_header,
-            memory_rows,
-            f"Peak RSS of `python -m dfd.prepare`, 1 worker, one video per run; {machine}.",
-        )
+    memory, budget = ([], []) if args.skip_memory else memory_section(args, mode, machine)
 
     print(f"\n== summary\n{machine}")
     throughput_header = ("run", "wall s", "videos/min", "frames/s", "speed-up")
@@ -906,15 +967,7 @@ def main() -> None:
         print(
             f"{verdict(fraction >= TARGET_FRACTION)}  {line} (target >= {100 * TARGET_FRACTION:g}%)"
         )
-    for line in memory_verdicts(memory):
-        print(line)
-    if budget:
-        whole, chunked = budget
-        print(
-            f"4K, {whole.frames} frames ({whole.frames * UHD[0] * UHD[1] * 3 / 2**20:.0f} MiB decoded): peak RSS "
-            f"{whole.peak_mib:.0f} MiB in one read, {chunked.peak_mib:.0f} MiB read in chunks "
-            f"(frame_memory_mb={UHD_BUDGET_MB})"
-        )
+    print_memory_summary(memory, budget)
 
 
 if __name__ == "__main__":
