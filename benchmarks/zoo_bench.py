@@ -131,7 +131,7 @@ def estimate_apart(name: str, recipe: list[str]) -> TrainingEstimate | str:
         return TrainingEstimate(**json.loads(result.stdout.splitlines()[-1]))
     if result.returncode == -signal.SIGKILL:
         batch = compose_train(name, overrides=recipe).datamodule.batch_size
-        return f"a step of {batch} clips needs over {memory_gib():.0f} GiB"
+        return f"a step of {batch} clips needs over {memory_gib():.1f} GiB"
     lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
     return f"a training step failed: {lines[-1]}"
 

@@ -38,6 +38,7 @@ from dfd.models.zoo.per_frame import PerFrameDetector
 from dfd.models.zoo.units import BackboneUnits
 
 XCEPTION_BLOCK7 = 7  # legacy_xception's units: stem, block1..block12, conv3, conv4
+PAPER_SIZE = 299  # the paper's Xception input (its map is 19 x 19)
 
 
 def masked_l1(maps: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -94,8 +95,9 @@ class FFD(PerFrameDetector):
 
     @property
     def input_spec(self) -> InputSpec:
-        """Frames of any clip length, at least as large as the backbone's total stride."""
-        return InputSpec(kind="frames", min_image_size=self.min_size)
+        """Frames of any clip length, at least as large as the backbone's total stride (the
+        paper's size is 299)."""
+        return InputSpec(kind="frames", min_image_size=self.min_size, native_image_size=PAPER_SIZE)
 
     def describe(self) -> str:
         return f"FFD ({self.backbone_name})"
