@@ -293,6 +293,15 @@ class Stack:
     def job_folders(self) -> list[Path]:
         return [path for path in self.uploads.iterdir() if path.is_dir()]
 
+    def job_folders_left(self, timeout_s: float = 10.0) -> list[Path]:
+        """The job folders still there once the worker had `timeout_s` to remove them: it
+        records a job's result first and removes its upload after, so a finished job's folder
+        may outlive the record by a moment."""
+        deadline = time.monotonic() + timeout_s
+        while (folders := self.job_folders()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return folders
+
 
 def redis_database(url: str, number: int) -> str:
     """The session's redis-server, database `number`, emptied."""

@@ -162,7 +162,7 @@ def test_jobs_go_through_the_worker_into_the_database(
             f"{video.name}: {result['prediction']} {result['fake_probability']:.6f}, "
             f"{result['processing_time_s']:.2f} s in the worker"
         )
-    assert stack.job_folders() == [], "the worker removes each upload"
+    assert stack.job_folders_left() == [], "the worker removes each upload"
 
 
 @pytest.mark.slow
@@ -180,7 +180,7 @@ def test_a_job_the_api_recorded_but_never_sent_is_sent_by_the_worker(
     record = stack.finished(job_id)
     assert (record["status"], record["attempts"]) == ("done", 1), record
     assert "was recorded but never sent: sent now" in stack.processes.logs()
-    assert stack.job_folders() == []
+    assert stack.job_folders_left() == []
 
 
 @pytest.mark.slow
@@ -189,7 +189,7 @@ def test_a_video_without_a_face_fails_with_its_reason(stack: Stack, tmp_path: Pa
     record = stack.finished(stack.submit(flat.read_bytes()))
     assert record["status"] == "failed" and record["result"] is None, record
     assert record["error"]["code"] == "no_face" and record["error"]["message"]
-    assert stack.job_folders() == []
+    assert stack.job_folders_left() == []
 
 
 @pytest.mark.slow
@@ -204,7 +204,7 @@ def test_bad_uploads_are_refused_before_the_queue(stack: Stack) -> None:
             files={"file": ("clip.mp4", content, "video/mp4")},
         )
         assert response.status_code == status and response.json()["error"] == code
-    assert stack.job_folders() == []
+    assert stack.job_folders_left() == []
 
 
 @pytest.mark.slow
@@ -241,7 +241,7 @@ def test_a_job_of_a_killed_worker_is_finished_by_another(
             abs(record["result"]["fake_probability"] - inline_probability(demo_videos[1]))
             <= PROBABILITY_AGREEMENT
         )
-        assert deployment.job_folders() == []
+        assert deployment.job_folders_left() == []
     finally:
         deployment.processes.stop_all()
 
