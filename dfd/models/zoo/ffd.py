@@ -34,6 +34,7 @@ from torch import nn
 
 from dfd.models.base import DetectorOutput
 from dfd.models.inputs import InputSpec
+from dfd.models.zoo.face_xray import masked_mean
 from dfd.models.zoo.per_frame import PerFrameDetector
 from dfd.models.zoo.units import BackboneUnits
 
@@ -43,10 +44,8 @@ PAPER_SIZE = 299  # the paper's Xception input (its map is 19 x 19)
 
 def masked_l1(maps: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Mean absolute error between maps (N, 1, h, w) and targets, averaged over the images
-    whose target is `valid` (N,); zero, still part of the graph, when none is."""
-    per_image = (maps - target).abs().mean((1, 2, 3))
-    weights = valid.to(per_image.dtype)
-    return (per_image * weights).sum() / weights.sum().clamp(min=1.0)
+    whose target is `valid` (N,) (`masked_mean`)."""
+    return masked_mean((maps - target).abs().mean((1, 2, 3)), valid)
 
 
 class FFD(PerFrameDetector):
