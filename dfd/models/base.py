@@ -25,7 +25,7 @@ It declares:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -105,3 +105,13 @@ class Detector(nn.Module, ABC):
     def gradcam_token_frames(self, clip_len: int) -> int:
         """For the "tokens" layout: the frames T' of token grids a clip of T frames gives."""
         return clip_len
+
+
+class ParameterGroup(nn.Module):
+    """Some parameters of a model held as one module's own (not copies), so that a callback
+    freezing or unfreezing a group by module reaches exactly these parameters."""
+
+    def __init__(self, parameters: Iterable[tuple[str, nn.Parameter]]) -> None:
+        super().__init__()
+        for name, parameter in parameters:
+            self.register_parameter(name.replace(".", "__"), parameter)

@@ -115,7 +115,8 @@ def deepfakebench_xception_to_dfd(state: StateDict, model: nn.Module) -> StateDi
     probability. Its unused `adjust_channel` layers and loss state are left out, a DDP
     `module.` prefix is removed, and 2-D pointwise weights (an old export) regain their 1x1.
     DeepfakeBench's `core` detector is this network too (only its training loss differs), so
-    this map also loads its checkpoints into dfd's CORE (`deepfakebench_core`)."""
+    this map also loads its checkpoints into dfd's CORE (`deepfakebench_core`), and so is its
+    `rfm` detector, whose erasing acts in training only (`deepfakebench_rfm`)."""
     renamed = {}
     for key, tensor in state.items():
         key = key.removeprefix("module.")
@@ -168,6 +169,7 @@ KEY_MAPS: dict[str, Callable[[StateDict, nn.Module], StateDict]] = {
     "efficientnet_pytorch": efficientnet_pytorch_to_timm,
     "deepfakebench_xception": deepfakebench_xception_to_dfd,
     "deepfakebench_core": deepfakebench_xception_to_dfd,
+    "deepfakebench_rfm": deepfakebench_xception_to_dfd,
     "deepfakebench_meso4": deepfakebench_meso4_to_dfd,
 }
 

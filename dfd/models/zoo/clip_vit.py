@@ -32,13 +32,14 @@ because DeepfakeBench's CLIP and Effort load the same transformers checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
+from dfd.models.base import ParameterGroup
 from dfd.models.inputs import InputSpec
 from dfd.models.weights import load_weights
 from dfd.models.zoo.per_frame import PerFrameDetector
@@ -63,16 +64,6 @@ VIT_B_16 = {
     "image_size": 224,
 }
 LORA_DEFAULTS = {"rank": 8, "alpha": 16, "dropout": 0.0, "targets": list(ATTENTION_PROJECTIONS)}
-
-
-class ParameterGroup(nn.Module):
-    """Some parameters of a model held as one module's own (not copies), so that a callback
-    freezing or unfreezing a group by module reaches exactly these parameters."""
-
-    def __init__(self, parameters: Iterable[tuple[str, nn.Parameter]]) -> None:
-        super().__init__()
-        for name, parameter in parameters:
-            self.register_parameter(name.replace(".", "__"), parameter)
 
 
 def clip_tower(

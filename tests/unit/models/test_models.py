@@ -36,6 +36,7 @@ HEAVY = {
 # that `forward_train` reaches them
 TRAINING_ONLY = {
     "ucf": ("content_encoder", "content_adapter", "specific", "specific_head", "decoder"),
+    "pcl": ("embed",),
 }
 
 
