@@ -97,7 +97,10 @@ def test_train_py_builds_it(tmp_path: Path, tiny_prepared: Path) -> None:
 def test_capsule_forensics_learns_real_faces_against_their_self_blends(
     learning_task: Path,
 ) -> None:
-    learned = learn({"_target_": "dfd.models.zoo.capsule.CapsuleForensics"}, learning_task, 150)
+    """At lr 1e-4: the other detectors' 1e-3 left it at a validation AUC of 0.547 after 150
+    steps (loss 0.69 -> 0.62) and 0.574 after 300."""
+    capsule = {"_target_": "dfd.models.zoo.capsule.CapsuleForensics"}
+    learned = learn(capsule, learning_task, steps=150, lr=1e-4)
     print(f"capsule learned: {learned}")  # the numbers the zoo table reports
     assert learned.last_loss < learned.first_loss, learned
     assert learned.val_auc > 0.6, learned
