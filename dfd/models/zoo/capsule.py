@@ -22,7 +22,7 @@ cross-entropy per output dimension instead (on outputs already softmaxed).
 
 How dfd differs from DeepfakeBench's `capsule_net`: its VGG trains with the capsules (it is
 part of the detector), and it squashes the primary capsules across the ten capsules rather than
-each pose vector; its routing noise is added on CUDA only. No key map for its checkpoints: the
+each pose vector; it routes with the noise and the dropout off, in training too. No key map for its checkpoints: the
 routing here keeps one agreement per vote, not one per vote dimension as its code does.
 """
 

@@ -33,10 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dfd.models.base import DetectorOutput
-from dfd.models.inputs import InputSpec
 from dfd.models.zoo.face_xray import masked_mean
-from dfd.models.zoo.per_frame import PerFrameDetector
-from dfd.models.zoo.units import BackboneUnits
+from dfd.models.zoo.mid_unit import MidUnitDetector
 
 XCEPTION_BLOCK7 = 7  # legacy_xception's units: stem, block1..block12, conv3, conv4
 PAPER_SIZE = 299  # the paper's Xception input (its map is 19 x 19)
@@ -48,7 +46,7 @@ def masked_l1(maps: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> 
     return masked_mean((maps - target).abs().mean((1, 2, 3)), valid)
 
 
-class FFD(PerFrameDetector):
+class FFD(MidUnitDetector):
     """Xception with a supervised attention map after block 7, per frame; a clip's logit is the
     mean of its frames'.
 
@@ -66,6 +64,9 @@ class FFD(PerFrameDetector):
     )
     extra_targets = frozenset({"mask"})
 
+    title = "FFD"
+    paper_size = PAPER_SIZE
+
     def __init__(
         self,
         backbone: str = "legacy_xception",
@@ -75,56 +76,22 @@ class FFD(PerFrameDetector):
         map_weight: float = 1.0,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.backbone_name = backbone
-        self.backbone = BackboneUnits(backbone, 3, None, pretrained, weights)
-        channels = self.backbone.channels
-        if not 0 <= map_unit < len(channels) - 1:
-            raise ValueError(f"map_unit {map_unit} is not before the last of {backbone}'s units")
-        self.map_unit, self.map_weight = map_unit, map_weight
-        self.min_size = self.backbone.reductions[-1]
-        mid = channels[map_unit]
+        super().__init__(backbone, pretrained, weights, map_unit, dropout, "map_unit")
+        self.map_weight = map_weight
+        mid = self.mid_channels
         # a separable 3x3 convolution to one channel, as the paper's regression map
         self.attention = nn.Sequential(
             nn.Conv2d(mid, mid, 3, padding=1, groups=mid, bias=False),
             nn.Conv2d(mid, 1, 1, bias=False),
         )
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(channels[-1], 1)
 
-    @property
-    def input_spec(self) -> InputSpec:
-        """Frames of any clip length, at least as large as the backbone's total stride (the
-        paper's size is 299)."""
-        return InputSpec(kind="frames", min_image_size=self.min_size, native_image_size=PAPER_SIZE)
+    def head_modules(self) -> list[nn.Module]:
+        return [self.attention]
 
-    def describe(self) -> str:
-        return f"FFD ({self.backbone_name})"
-
-    def weights_source(self) -> str:
-        return f"timm:{self.backbone_name}"
-
-    def parameter_groups(self) -> dict[str, nn.Module]:
-        """The backbone; the attention map and classifier."""
-        return {"backbone": self.backbone, "head": nn.ModuleList([self.attention, self.classifier])}
-
-    def gradcam_target_layers(self) -> list[str]:
-        """The backbone's last unit, the map the classifier pools."""
-        return [f"backbone.units.{len(self.backbone.units) - 1}"]
-
-    def run(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frame logits (N,) and attention maps in (0, 1) (N, 1, h, w) of normalized images."""
-        x, attention = images, None
-        for index, unit in enumerate(self.backbone.units):
-            x = unit(x)
-            if index == self.map_unit:
-                attention = torch.sigmoid(self.attention(x))
-                x = x * attention
-        pooled = self.dropout(x.mean((2, 3)))
-        return self.classifier(pooled).squeeze(1), attention
-
-    def score_images(self, images: torch.Tensor) -> torch.Tensor:
-        return self.run(images)[0]
+    def at_mid_unit(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The features times the attention map in (0, 1) (N, 1, h, w), and the map."""
+        attention = torch.sigmoid(self.attention(features))
+        return features * attention, attention
 
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> DetectorOutput:
         """Frame maps fitted to the batch's blend masks averaged over each map cell."""

@@ -39,10 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dfd.models.base import DetectorOutput
-from dfd.models.inputs import InputSpec
 from dfd.models.zoo.face_xray import masked_mean
-from dfd.models.zoo.per_frame import PerFrameDetector
-from dfd.models.zoo.units import BackboneUnits
+from dfd.models.zoo.mid_unit import MidUnitDetector
 
 RESNET_LAYER3 = 3  # a timm ResNet's units: stem, layer1..layer4
 PAPER_SIZE = 256  # the paper's input (its volume is 16 x 16 x 16 x 16)
@@ -64,7 +62,7 @@ def masked_consistency_loss(
     return masked_mean(per_pair.mean((1, 2)), valid)
 
 
-class PCL(PerFrameDetector):
+class PCL(MidUnitDetector):
     """A CNN whose mid-level features predict the pair-wise consistency of the face's patches,
     per frame; a clip's logit is the mean of its frames'.
 
@@ -85,6 +83,9 @@ class PCL(PerFrameDetector):
     )
     extra_targets = frozenset({"mask"})
 
+    title = "PCL"
+    paper_size = PAPER_SIZE
+
     def __init__(
         self,
         backbone: str = "resnet34",
@@ -95,59 +96,24 @@ class PCL(PerFrameDetector):
         consistency_weight: float = 1.0,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.backbone_name = backbone
-        self.backbone = BackboneUnits(backbone, 3, None, pretrained, weights)
-        channels = self.backbone.channels
-        if not 0 <= consistency_unit < len(channels) - 1:
-            raise ValueError(
-                f"consistency_unit {consistency_unit} is not before the last of {backbone}'s units"
-            )
-        self.consistency_unit, self.consistency_weight = consistency_unit, consistency_weight
-        self.min_size = self.backbone.reductions[-1]
-        mid = channels[consistency_unit]
-        self.embed = nn.Conv2d(mid, embed_dim or mid, 1)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(channels[-1], 1)
+        super().__init__(
+            backbone, pretrained, weights, consistency_unit, dropout, "consistency_unit"
+        )
+        self.consistency_weight = consistency_weight
+        self.embed = nn.Conv2d(self.mid_channels, embed_dim or self.mid_channels, 1)
 
-    @property
-    def input_spec(self) -> InputSpec:
-        """Frames of any clip length, at least as large as the backbone's total stride (the
-        paper's size is 256)."""
-        return InputSpec(kind="frames", min_image_size=self.min_size, native_image_size=PAPER_SIZE)
+    def head_modules(self) -> list[nn.Module]:
+        return [self.embed]
 
-    def describe(self) -> str:
-        return f"PCL ({self.backbone_name})"
-
-    def weights_source(self) -> str:
-        return f"timm:{self.backbone_name}"
-
-    def parameter_groups(self) -> dict[str, nn.Module]:
-        """The backbone; the consistency embedding and classifier."""
-        return {"backbone": self.backbone, "head": nn.ModuleList([self.embed, self.classifier])}
-
-    def gradcam_target_layers(self) -> list[str]:
-        """The backbone's last unit, the map the classifier pools."""
-        return [f"backbone.units.{len(self.backbone.units) - 1}"]
+    def at_mid_unit(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The features unchanged (the volume only trains them), and the features."""
+        return features, features
 
     def volume(self, features: torch.Tensor) -> torch.Tensor:
         """Consistency logits (N, h*w, h*w) between every pair of positions of a feature map."""
         embedded = self.embed(features).flatten(2)  # (N, C, h*w)
         scale = math.sqrt(embedded.shape[1])
         return torch.einsum("nci,ncj->nij", embedded, embedded) / scale
-
-    def run(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frame logits (N,) and the consistency unit's features of normalized images."""
-        x, source_features = images, None
-        for index, unit in enumerate(self.backbone.units):
-            x = unit(x)
-            if index == self.consistency_unit:
-                source_features = x
-        pooled = self.dropout(x.mean((2, 3)))
-        return self.classifier(pooled).squeeze(1), source_features
-
-    def score_images(self, images: torch.Tensor) -> torch.Tensor:
-        return self.run(images)[0]
 
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> DetectorOutput:
         """Frame volumes fitted to the consistency of the batch's blend masks."""
