@@ -139,7 +139,8 @@ class CapsuleForensics(PerFrameDetector):
         freeze_extractor: keep the VGG layers fixed (the paper's setting, with pretrained
             weights); null: frozen exactly when pretrained or weights are given.
         capsules: primary capsules (10 in the paper's second version).
-        pose_dim, output_dim: primary and output capsule sizes (8 and 4).
+        pose_dim: the primary capsules' size (8).
+        output_dim: the output capsules' size (4).
         routing_iterations: 2 in the paper.
         routing_noise: standard deviation of the noise added to the routing weights in training.
         routing_dropout: dropout on the votes in training.
