@@ -76,8 +76,10 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
     ]
     detector, _ = build(name, overrides=recipe_shape)
     dense = detector.input_spec.max_frame_stride is not None
-    data = prepared_demo(args.root, dense=dense, num_frames=args.frames)
     clip_len, image_size = detector.input_spec.nearest(args.clip_len, args.image_size)
+    # a clip longer than the recipe's frames per video would repeat its last frame: such a
+    # detector (s3d takes 13 at least) gets as many frames spread over each video as its clip
+    data = prepared_demo(args.root, dense=dense, num_frames=max(args.frames, clip_len))
     parameters = sum(p.numel() for p in detector.parameters())
     shape = f"{clip_len}x{image_size}px"
     log_dir = args.root / "logs" / name
