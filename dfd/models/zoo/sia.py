@@ -30,14 +30,12 @@ timm's (see `efficientnet_b4` in the zoo's checkpoint table).
 
 from __future__ import annotations
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfd.models.backbones import hub_error
 from dfd.models.inputs import InputSpec
-from dfd.models.weights import load_weights
+from dfd.models.zoo.efficientnet_stages import efficientnet, stage_channels
 from dfd.models.zoo.per_frame import PerFrameDetector
 
 ATTENTION_STAGES = (1, 2, 4)  # timm EfficientNet stages ending at blocks 5, 9 and 21
@@ -45,7 +43,6 @@ LINKS = ((1, 2), (1, 4), (2, 4))  # an earlier module's map feeds a later module
 NEIGHBOURHOOD = 3
 CHANNEL_OFFSETS = 5
 PAPER_SIZE = 256
-DRY_RUN_SIZE = 64
 
 
 def feature_distance(features: torch.Tensor) -> torch.Tensor:
@@ -75,21 +72,6 @@ class SelfInformationAttention(nn.Module):
         return features * spatial * channel, scaled
 
 
-def efficientnet(name: str, pretrained: bool, weights: str | None) -> nn.Module:
-    """A timm EfficientNet without its classifier (ImageNet weights, or a local state dict)."""
-    try:
-        model = timm.create_model(name, pretrained=pretrained and not weights, num_classes=0)
-    except (OSError, RuntimeError) as error:
-        if pretrained and not weights:
-            raise hub_error(name, error) from error
-        raise
-    if not hasattr(model, "blocks") or len(model.blocks) <= max(ATTENTION_STAGES):
-        raise ValueError(f"{name} is not a timm EfficientNet with seven stages")
-    if weights:
-        load_weights(model, weights, drop=("classifier",), name=f"timm '{name}'")
-    return model
-
-
 class SIA(PerFrameDetector):
     """An EfficientNet with self-information attention after three stages and links from the
     earlier modules' maps to the later ones, per frame; a clip's logit is its frames' mean.
@@ -116,7 +98,7 @@ class SIA(PerFrameDetector):
         super().__init__()
         self.backbone_name = backbone
         self.backbone = efficientnet(backbone, pretrained, weights)
-        channels = self.stage_channels()
+        channels = stage_channels(self.backbone)
         self.attention = SelfInformationAttention()
         self.links = nn.ModuleDict(
             {
@@ -130,20 +112,6 @@ class SIA(PerFrameDetector):
         )
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.backbone.num_features, 1)
-
-    def stage_channels(self) -> list[int]:
-        """Each stage's output channels (a dry run)."""
-        was_training = self.backbone.training
-        self.backbone.eval()
-        with torch.no_grad():
-            x = torch.zeros(1, 3, DRY_RUN_SIZE, DRY_RUN_SIZE)
-            x = self.backbone.bn1(self.backbone.conv_stem(x))
-            channels = []
-            for stage in self.backbone.blocks:
-                x = stage(x)
-                channels.append(x.shape[1])
-        self.backbone.train(was_training)
-        return channels
 
     @property
     def input_spec(self) -> InputSpec:

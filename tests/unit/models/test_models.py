@@ -37,6 +37,7 @@ HEAVY = {
 TRAINING_ONLY = {
     "ucf": ("content_encoder", "content_adapter", "specific", "specific_head", "decoder"),
     "pcl": ("embed",),
+    "lrl": ("decoder",),
 }
 
 
