@@ -24,10 +24,9 @@ class only, `mask_valid`); weights 1 for both mask losses, as DeepfakeBench's. O
 per frame.
 
 How dfd differs from DeepfakeBench's `lrl`: its frequency input, (idct / 255 - 0.5) / 0.5, is
-centred near -1 (a high-pass image has mean near 0); dfd standardises it. Its RFAM multiplies
-the streams in place. Its decoder reads the fused deepest map only; so does dfd's. It fits the
+centred near -1 (a high-pass image has mean near 0); dfd standardises it. It fits the
 similarities of every image, masks or not (a face swap without a mask is fitted as if real);
-dfd only those with a valid mask. No key map for its checkpoints: its EfficientNet-B4 is
+dfd only those with a valid mask. Both decoders read the fused deepest map only. No key map for its checkpoints: its EfficientNet-B4 is
 EfficientNet-PyTorch's, which computes another function at 256 px than timm's (see
 `efficientnet_b4` in the zoo's checkpoint table).
 """
