@@ -44,6 +44,48 @@ def classifier_names(model: nn.Module) -> tuple[str, ...]:
     return (names,) if isinstance(names, str) else tuple(names)
 
 
+def create_timm(
+    name: str,
+    pretrained: bool,
+    weights: str | None,
+    key_map: str | None = None,
+    drop: tuple[str, ...] | None = None,
+    **model_kwargs,
+) -> nn.Module:
+    """A timm model by name (a tag such as `.orig_in21k` allowed) with ImageNet weights from the
+    hub (online) or a local state dict, loaded strictly without the classifier keys the model
+    lacks (`drop`: those module names, default its classifier's); one clear error for an
+    unknown name or an unreachable hub."""
+    if not timm.is_model(name):
+        raise ValueError(f"unknown timm model '{name}' (see timm.list_models())")
+    try:
+        model = timm.create_model(name, pretrained=pretrained and not weights, **model_kwargs)
+    except (OSError, RuntimeError) as error:
+        if pretrained and not weights:
+            raise hub_error(name, error) from error
+        raise
+    if weights:
+        drop = classifier_names(model) if drop is None else drop
+        load_weights(model, weights, key_map, drop=drop, name=f"timm '{name}'")
+    return model
+
+
+def create_torchvision(
+    name: str, pretrained: bool, weights: str | None, key_map: str | None = None, **model_kwargs
+) -> nn.Module:
+    """A torchvision model by name (image or video) with its default weights from the hub
+    (online) or a local state dict, loaded strictly; one clear error for an unreachable hub."""
+    try:
+        model = torchvision.models.get_model(
+            name, weights="DEFAULT" if pretrained and not weights else None, **model_kwargs
+        )
+    except (OSError, RuntimeError) as error:
+        raise hub_error(name, error) from error
+    if weights:
+        load_weights(model, weights, key_map, name=f"torchvision '{name}'")
+    return model
+
+
 def timm_encoder(
     name: str,
     pretrained: bool = False,
@@ -52,18 +94,7 @@ def timm_encoder(
     **model_kwargs,
 ) -> FrameEncoder:
     """A timm model by name (any of `timm.list_models()`), classifier removed."""
-    if name not in timm.list_models():
-        raise ValueError(f"unknown timm model '{name}' (see timm.list_models())")
-    try:
-        model = timm.create_model(
-            name, pretrained=pretrained and not weights, num_classes=0, **model_kwargs
-        )
-    except (OSError, RuntimeError) as error:
-        if pretrained and not weights:
-            raise hub_error(name, error) from error
-        raise
-    if weights:
-        load_weights(model, weights, key_map, drop=classifier_names(model), name=f"timm '{name}'")
+    model = create_timm(name, pretrained, weights, key_map, num_classes=0, **model_kwargs)
     # models with a pre-logits head (MobileNetV3: 576 -> 1024) put out head_hidden_size
     features = getattr(model, "head_hidden_size", None) or model.num_features
     return FrameEncoder(model, features, f"timm:{name}")
@@ -93,12 +124,5 @@ def torchvision_encoder(
     """A torchvision classification model by name (`torchvision.models.list_models()`)."""
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise ValueError(f"unknown torchvision model '{name}'")
-    try:
-        model = torchvision.models.get_model(
-            name, weights="DEFAULT" if pretrained and not weights else None, **model_kwargs
-        )
-    except (OSError, RuntimeError) as error:
-        raise hub_error(name, error) from error
-    if weights:
-        load_weights(model, weights, key_map, name=f"torchvision '{name}'")
+    model = create_torchvision(name, pretrained, weights, key_map, **model_kwargs)
     return FrameEncoder(model, _strip_last_linear(model), f"torchvision:{name}")

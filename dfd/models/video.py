@@ -12,12 +12,10 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
-from torchvision.models import video
 
-from dfd.models.backbones import hub_error
+from dfd.models.backbones import create_torchvision
 from dfd.models.base import Detector, GradCamLayout
 from dfd.models.inputs import InputSpec
-from dfd.models.weights import load_weights
 
 # the attribute holding each model's classifier (what the 1-logit head replaces)
 CLASSIFIERS = {
@@ -46,13 +44,7 @@ GRADCAM_LAYOUTS: dict[str, GradCamLayout] = {"swin3d_t": "channels_last", "mvit_
 def _build(name: str, pretrained: bool, weights: str | None) -> nn.Module:
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown video model '{name}' (one of {', '.join(CLASSIFIERS)})")
-    try:
-        model = getattr(video, name)(weights="DEFAULT" if pretrained and not weights else None)
-    except (OSError, RuntimeError) as error:
-        raise hub_error(name, error) from error
-    if weights:
-        load_weights(model, weights, name=f"torchvision '{name}'")
-    return model
+    return create_torchvision(name, pretrained, weights)
 
 
 def _feature_size(classifier: nn.Module) -> int:

@@ -31,12 +31,10 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
-from torchvision.models.video import r2plus1d_18
 
-from dfd.models.backbones import hub_error
+from dfd.models.backbones import create_torchvision
 from dfd.models.base import Detector, DetectorOutput
 from dfd.models.inputs import InputSpec
-from dfd.models.weights import load_weights
 
 PAPER_CLIP_LEN = 16
 PAPER_SIZE = 224
@@ -79,12 +77,7 @@ class AltFreezing(Detector):
         super().__init__()
         if spatial_steps < 1 or temporal_steps < 1:
             raise ValueError("AltFreezing: spatial_steps and temporal_steps must be >= 1")
-        try:
-            self.backbone = r2plus1d_18(weights="DEFAULT" if pretrained and not weights else None)
-        except (OSError, RuntimeError) as error:
-            raise hub_error("r2plus1d_18", error) from error
-        if weights:
-            load_weights(self.backbone, weights, name="torchvision 'r2plus1d_18'")
+        self.backbone = create_torchvision("r2plus1d_18", pretrained, weights)
         self.backbone.fc = nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(512, 1)

@@ -30,13 +30,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
-from dfd.models.backbones import hub_error
+from dfd.models.backbones import create_torchvision
 from dfd.models.base import ParameterGroup
 from dfd.models.inputs import InputSpec
-from dfd.models.weights import load_weights
 from dfd.models.zoo.per_frame import PerFrameDetector
 
 VGG19_THIRD_POOL = 19  # vgg19.features[:19]: conv1_1 .. pool3, 256 channels at stride 8
@@ -120,13 +118,7 @@ class DynamicRouting(nn.Module):
 def vgg19_extractor(pretrained: bool, weights: str | None) -> nn.Sequential:
     """torchvision's VGG-19 up to its third max pooling (ImageNet weights when pretrained, or a
     local torchvision vgg19 state dict)."""
-    try:
-        vgg = torchvision.models.vgg19(weights="DEFAULT" if pretrained and not weights else None)
-    except (OSError, RuntimeError) as error:
-        raise hub_error("vgg19", error) from error
-    if weights:
-        load_weights(vgg, weights, name="torchvision 'vgg19'")
-    return vgg.features[:VGG19_THIRD_POOL]
+    return create_torchvision("vgg19", pretrained, weights).features[:VGG19_THIRD_POOL]
 
 
 class CapsuleForensics(PerFrameDetector):

@@ -3,12 +3,10 @@ between its stages (SIA, multi-attention, LRL)."""
 
 from __future__ import annotations
 
-import timm
 import torch
 from torch import nn
 
-from dfd.models.backbones import hub_error
-from dfd.models.weights import load_weights
+from dfd.models.backbones import create_timm
 
 STAGES = 7  # EfficientNet's stages of blocks, all of which these detectors may read
 DRY_RUN_SIZE = 64
@@ -16,16 +14,9 @@ DRY_RUN_SIZE = 64
 
 def efficientnet(name: str, pretrained: bool, weights: str | None) -> nn.Module:
     """A timm EfficientNet without its classifier (ImageNet weights, or a local state dict)."""
-    try:
-        model = timm.create_model(name, pretrained=pretrained and not weights, num_classes=0)
-    except (OSError, RuntimeError) as error:
-        if pretrained and not weights:
-            raise hub_error(name, error) from error
-        raise
+    model = create_timm(name, pretrained, weights, num_classes=0)
     if not hasattr(model, "blocks") or len(model.blocks) != STAGES:
         raise ValueError(f"{name} is not a timm EfficientNet with seven stages")
-    if weights:
-        load_weights(model, weights, drop=("classifier",), name=f"timm '{name}'")
     return model
 
 

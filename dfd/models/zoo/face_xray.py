@@ -40,28 +40,13 @@ from torch import nn
 
 from dfd.models.base import Detector, DetectorOutput
 from dfd.models.inputs import InputSpec
+from dfd.models.zoo.masked_losses import masked_map_loss
 from dfd.models.zoo.timm_features import timm_features
 
 
 def face_xray(mask: torch.Tensor) -> torch.Tensor:
     """The face X-ray 4 * M * (1 - M) of a blend mask M in [0, 1]: 1 where M = 0.5, 0 at 0 and 1."""
     return 4.0 * mask * (1.0 - mask)
-
-
-def masked_mean(per_image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """The mean of per-image losses (N,) over the images whose target is `valid` (N,); zero,
-    still part of the graph, when none is."""
-    weights = valid.to(per_image.dtype)
-    return (per_image * weights).sum() / weights.sum().clamp(min=1.0)
-
-
-def masked_map_loss(
-    logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-) -> torch.Tensor:
-    """Per-pixel BCE between map logits (N, 1, H, W) and targets in [0, 1], averaged over the
-    images whose target is `valid` (N,) (`masked_mean`)."""
-    per_image = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2, 3))
-    return masked_mean(per_image, valid)
 
 
 class FaceXray(Detector):

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dfd.models.base import DetectorOutput
-from dfd.models.zoo.face_xray import masked_mean
+from dfd.models.zoo.masked_losses import masked_mean
 from dfd.models.zoo.mid_unit import MidUnitDetector
 
 XCEPTION_BLOCK7 = 7  # legacy_xception's units: stem, block1..block12, conv3, conv4

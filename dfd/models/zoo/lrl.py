@@ -44,7 +44,7 @@ from dfd.models.base import DetectorOutput
 from dfd.models.inputs import InputSpec
 from dfd.models.zoo.dct import dct2, idct2
 from dfd.models.zoo.efficientnet_stages import efficientnet, stage_channels
-from dfd.models.zoo.face_xray import masked_map_loss, masked_mean
+from dfd.models.zoo.masked_losses import masked_map_loss, masked_mean
 from dfd.models.zoo.pcl import consistency_target
 from dfd.models.zoo.per_frame import PerFrameDetector
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dfd.models.base import DetectorOutput
-from dfd.models.zoo.face_xray import masked_mean
+from dfd.models.zoo.masked_losses import masked_mean
 from dfd.models.zoo.mid_unit import MidUnitDetector
 
 RESNET_LAYER3 = 3  # a timm ResNet's units: stem, layer1..layer4

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import timm
 from torch import nn
 
-from dfd.models.backbones import hub_error
-from dfd.models.weights import load_weights
+from dfd.models.backbones import create_timm
 
 
 def timm_features(
@@ -23,18 +21,6 @@ def timm_features(
     channels and strides in `feature_info`. `pretrained` asks the model hub (online; timm keeps
     the weights the feature model has); `weights` loads a local state dict of this feature
     model, strictly (e.g. one saved from a trained detector's encoder)."""
-    if name not in timm.list_models():
-        raise ValueError(f"unknown timm model '{name}' (see timm.list_models())")
     if out_indices is not None:
         model_kwargs["out_indices"] = tuple(out_indices)
-    try:
-        model = timm.create_model(
-            name, features_only=True, pretrained=pretrained and not weights, **model_kwargs
-        )
-    except (OSError, RuntimeError) as error:
-        if pretrained and not weights:
-            raise hub_error(name, error) from error
-        raise
-    if weights:
-        load_weights(model, weights, name=f"timm '{name}' features")
-    return model
+    return create_timm(name, pretrained, weights, drop=(), features_only=True, **model_kwargs)

@@ -14,8 +14,7 @@ import timm
 import torch
 from torch import nn
 
-from dfd.models.backbones import hub_error
-from dfd.models.weights import load_weights
+from dfd.models.backbones import create_timm
 
 DRY_RUN_SIZE = 64
 
@@ -98,16 +97,8 @@ class BackboneUnits(nn.Module):
         weights: str | None = None,
     ) -> None:
         super().__init__()
-        if name not in timm.list_models():
-            raise ValueError(f"unknown timm model '{name}' (see timm.list_models())")
-        try:
-            model = timm.create_model(name, pretrained=pretrained and not weights, num_classes=0)
-        except (OSError, RuntimeError) as error:
-            if pretrained and not weights:
-                raise hub_error(name, error) from error
-            raise
-        if weights:  # an ImageNet RGB file, loaded as FrameEncoder loads one, then widened
-            load_weights(model, weights, name=f"timm '{name}'")
+        # an ImageNet RGB file loads as FrameEncoder loads one, then the stem is widened
+        model = create_timm(name, pretrained, weights, drop=(), num_classes=0)
         widen_first_conv(model, in_chans)
         units = cut_units(ordered_children(model, in_chans))
         if depth is not None and not 1 <= depth <= len(units):

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dfd.models.zoo.face_xray import FaceXray, face_xray, masked_map_loss
+from dfd.models.zoo.face_xray import FaceXray, face_xray
+from dfd.models.zoo.masked_losses import masked_map_loss
 from dfd.tasks.train import build_module_and_data
 from helpers.learning import learn
 from helpers.runs import compose_train
