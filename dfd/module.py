@@ -3,6 +3,7 @@ plus whatever auxiliary losses the detector returns."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -129,6 +130,15 @@ class DeepfakeDetectionModule(L.LightningModule):
         if stage == "fit" and self.hparams.pos_weight == "auto":
             real, fake = self.trainer.datamodule.class_counts("train")
             self.pos_weight.fill_(real / max(fake, 1))
+
+    def on_train_start(self) -> None:
+        """Tell the detector how long training lasts (see `Detector.plan_training`)."""
+        total = self.trainer.estimated_stepping_batches
+        per_epoch = self.trainer.num_training_batches / self.trainer.accumulate_grad_batches
+        self.detector.plan_training(
+            int(total) if math.isfinite(total) else None,
+            max(1, int(per_epoch)) if math.isfinite(per_epoch) else None,
+        )
 
     def _targets_and_clips(
         self, batch: dict[str, torch.Tensor]

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from dfd.config import to_plain
 from dfd.data.dataset import TARGETS, FaceClipDataset, check_methods, collate_clips
+from dfd.data.groups import MethodGroups
 from dfd.data.pairs import SelfBlendPairs, collate_pairs
 from dfd.data.resumable import ResumableLoader
 from dfd.data.sampling import SeededClipSampler
@@ -98,6 +99,34 @@ def check_targets(
             raise UnavailableTarget(f"{error}: set model.methods") from error
 
 
+def check_method_groups(
+    method_groups: bool,
+    targets: Sequence[str],
+    methods: Sequence[str],
+    batch_size: int,
+    fake_sources: tuple[float, bool, bool],
+) -> None:
+    """Refuse method groups the training data cannot make, in one line each."""
+    if not method_groups:
+        return
+    if "method" not in targets or len(methods) < 2:
+        raise SettingError(
+            "method_groups draws one fake of each of the detector's methods: it needs the "
+            "method target and model.methods ('real' and at least one fake method)"
+        )
+    if any(fake_sources):
+        raise SettingError(
+            "method_groups draws prepared fakes of each method: set online_self_blend=0, "
+            "train_real_only=false and pair_self_blend=false"
+        )
+    if batch_size % len(methods):
+        raise SettingError(
+            f"with method_groups a batch holds groups of {len(methods)} clips (a real one and "
+            f"one per fake method): batch_size must be a multiple of {len(methods)} "
+            f"(got {batch_size})"
+        )
+
+
 def unlisted_methods(rows: pd.DataFrame, methods: Sequence[str]) -> dict[str, int]:
     """The fake rows' methods that `methods` does not list (their clips share the catch-all
     class, see `method_class`), with how many rows each has ("" for fakes without a method)."""
@@ -141,6 +170,11 @@ class FaceClipDataModule(L.LightningDataModule):
     online self-blends the class of `dfd.data.dataset.ONLINE_BLEND_METHOD`). Only training
     batches carry them.
 
+    `method_groups` (for detectors that learn across methods, `Detector.method_groups`; the train
+    task passes it) serves each real training clip with one prepared fake of every fake method
+    of `methods` from its split group (see `dfd.data.groups`): a training batch holds
+    `batch_size // len(methods)` groups, each a real clip and then its fakes in `methods` order.
+
     `eval_clips_per_track` (`evaluation.views.clips`): validation and test clips are that many
     windows spread over each face track instead of its non-overlapping windows (multi-view
     testing); training keeps the non-overlapping windows.
@@ -180,12 +214,15 @@ class FaceClipDataModule(L.LightningDataModule):
         stream_cache_dir: str | None = None,
         stream_cache_size: str = DEFAULT_CACHE_SIZE,
         stream_shuffle_window: int | str | None = "auto",
+        method_groups: bool = False,
     ) -> None:
         super().__init__()
         check_fake_sources(online_self_blend, train_real_only, pair_self_blend, batch_size)
         check_stream_settings(stream_shuffle_window, stream_cache_size)
         targets, methods = sorted(to_plain(targets)), list(to_plain(methods))
         check_targets(targets, online_self_blend, pair_self_blend, methods)
+        fake_sources = (online_self_blend, train_real_only, pair_self_blend)
+        check_method_groups(method_groups, targets, methods, batch_size, fake_sources)
         augment, mean, std = to_plain(augment), list(to_plain(mean)), list(to_plain(std))
         cv, protocol = to_plain(cv), to_plain(protocol)
         CvSettings.from_config(cv)  # bad settings fail here, before any training
@@ -193,7 +230,7 @@ class FaceClipDataModule(L.LightningDataModule):
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         self.save_hyperparameters()
-        self.datasets: dict[str, FaceClipDataset | SelfBlendPairs] = {}
+        self.datasets: dict[str, FaceClipDataset | SelfBlendPairs | MethodGroups] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -255,6 +292,14 @@ class FaceClipDataModule(L.LightningDataModule):
                 self.datasets["train"],
                 OnlineSelfBlend(1.0, hp.crop_margin, style=hp.self_blend_style),
             )
+        if hp.get("method_groups") and "train" in self.datasets:
+            groups = MethodGroups(self.datasets["train"], hp.methods)
+            _log_rank_zero(
+                f"training in method groups of {groups.size} clips (a real clip and one fake "
+                f"of each of {', '.join(hp.methods[1:])} from its split group): {len(groups)} "
+                f"groups; {groups.left_out} real clips left out, their groups lacking a method"
+            )
+            self.datasets["train"] = groups
 
     def _manifest_and_stream(self) -> tuple[pd.DataFrame, StreamFrames | None]:
         """The manifest, with the stream that serves its crops when one is configured."""
@@ -278,7 +323,9 @@ class FaceClipDataModule(L.LightningDataModule):
         hp = self.hparams
         return hp.get("stream_cache_dir") or str(Path(hp.manifest_path).parent / "stream_cache")
 
-    def _chunk_order(self, dataset: FaceClipDataset | SelfBlendPairs) -> dict[str, Any]:
+    def _chunk_order(
+        self, dataset: FaceClipDataset | SelfBlendPairs | MethodGroups
+    ) -> dict[str, Any]:
         """The training sampler's chunk settings: empty unless the draws follow a stream's
         chunks (see `chunks_per_window`)."""
         hp = self.hparams
@@ -312,7 +359,7 @@ class FaceClipDataModule(L.LightningDataModule):
             _log_rank_zero(protocol_summary(rows, protocol))
         return rows
 
-    def dataset(self, split: str) -> FaceClipDataset | SelfBlendPairs:
+    def dataset(self, split: str) -> FaceClipDataset | SelfBlendPairs | MethodGroups:
         """The dataset of one split; a clear error when the manifest has no such rows."""
         self.setup()
         if split not in self.datasets:
@@ -325,6 +372,8 @@ class FaceClipDataModule(L.LightningDataModule):
         real, fake = float((labels == 0).sum()), float((labels == 1).sum())
         if split == "train" and self.hparams.pair_self_blend:
             return real, real
+        if split == "train" and self.hparams.get("method_groups"):
+            return real, real * (len(self.hparams.methods) - 1)
         if split == "train":
             turned = real * self.hparams.online_self_blend
             real, fake = real - turned, fake + turned
@@ -334,7 +383,8 @@ class FaceClipDataModule(L.LightningDataModule):
         dataset = self.dataset(split)
         if self.hparams.num_workers > 0:
             single_threaded_opencv()  # before the workers fork (see dfd.data.workers)
-        pairs = isinstance(dataset, SelfBlendPairs)
+        group = 2 if isinstance(dataset, SelfBlendPairs) else 1
+        group = dataset.size if isinstance(dataset, MethodGroups) else group
         sampler = None
         if train:
             weights = None
@@ -352,9 +402,9 @@ class FaceClipDataModule(L.LightningDataModule):
         resumable = {"clip_sampler": sampler, "progress": self._train_progress} if train else {}
         return (ResumableLoader if train else DataLoader)(
             dataset,
-            batch_size=self.hparams.batch_size // 2 if pairs else self.hparams.batch_size,
+            batch_size=self.hparams.batch_size // group,
             sampler=sampler,
-            collate_fn=collate_pairs if pairs else collate_clips,
+            collate_fn=collate_pairs if group > 1 else collate_clips,
             # workers' base seeds come from here, not from the global generator that
             # dropout and MixUp draw from (so loaders never shift the model's randomness)
             generator=torch.Generator().manual_seed(self.hparams.seed),

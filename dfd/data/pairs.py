@@ -54,5 +54,6 @@ class SelfBlendPairs(Dataset):
 
 
 def collate_pairs(pairs: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Batch pairs as plain clips: (B, 2, ...) -> (2B, ...), real i at 2i and its fake at 2i + 1."""
+    """Batch pairs (or any groups of G clips) as plain clips: (B, G, ...) -> (G B, ...), group i
+    at rows G i to G i + G - 1, in its order (a pair: the real at 2i, its fake at 2i + 1)."""
     return {key: value.flatten(0, 1) for key, value in collate_clips(pairs).items()}

@@ -15,7 +15,12 @@ It declares:
   MixUp for it (MixUp mixes clips, not their masks, second views or method classes); one that
   classifies manipulation methods ("method") names them in `methods`, "real" first, and the
   datamodule numbers every clip's method by that list;
+- `method_groups`: whether it trains on batches of method groups (each real clip followed by one
+  fake of every method it names, from the same people), which the datamodule then serves;
 - `frame_scores` and `forward_with_frames`: whether, and how, it also scores every frame alone;
+- `plan_training(total_steps, steps_per_epoch)`: told by the module when training starts how
+  long it lasts, for a detector whose mechanism follows training progress (a schedule of its
+  own, statistics refitted every half epoch), so that nobody types steps per epoch by hand;
 - `parameter_groups()`: named module groups, "backbone" among them, for staged unfreezing
   and linear probing;
 - `gradcam_target_layers()` and `gradcam_layout`: where Grad-CAM reads its feature maps and
@@ -59,6 +64,8 @@ class Detector(nn.Module, ABC):
     extra_targets: ClassVar[frozenset[str]] = frozenset()
     # with the "method" target: the manipulation methods its classes stand for, "real" first
     methods: tuple[str, ...] = ()
+    # trains on method groups: a real clip, then one fake of each of `methods[1:]`, per group
+    method_groups: ClassVar[bool] = False
     frame_scores: ClassVar[bool] = False
     gradcam_layout: GradCamLayout = "frames"
 
@@ -92,6 +99,10 @@ class Detector(nn.Module, ABC):
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> DetectorOutput:
         """The training pass on a batch ("clip", "label" and the `extra_targets`)."""
         return DetectorOutput(self(batch["clip"]))
+
+    def plan_training(self, total_steps: int | None, steps_per_epoch: int | None) -> None:
+        """Called once training starts with its optimizer steps in all and per epoch (None
+        where unknown, e.g. an endless stream). Most detectors ignore it."""
 
     def forward_with_frames(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Clip logits (B,) and frame logits (B, T), or None unless `frame_scores`."""

@@ -155,17 +155,48 @@ def test_best_checkpoint(
 def build_module_and_data(cfg: DictConfig) -> tuple[DeepfakeDetectionModule, FaceClipDataModule]:
     """The module, then the datamodule asked for the batch entries its detector trains on
     besides the label (`Detector.extra_targets`: blend masks, a second view, method classes by
-    `Detector.methods`), so no user sets them; the detector's input checked against the clips."""
+    `Detector.methods`) and in the order it trains on (`Detector.method_groups`), so no user
+    sets them; the detector's input checked against the clips."""
     module: DeepfakeDetectionModule = instantiate(cfg.module)
     targets, methods = sorted(module.detector.extra_targets), list(module.detector.methods)
     data = cfg.datamodule  # checked here, outside Hydra's instantiate, for a one-line error
     check_targets(targets, data.online_self_blend, data.pair_self_blend, methods)
-    datamodule: FaceClipDataModule = instantiate(cfg.datamodule, targets=targets, methods=methods)
+    datamodule: FaceClipDataModule = instantiate(
+        cfg.datamodule,
+        targets=targets,
+        methods=methods,
+        method_groups=module.detector.method_groups,
+        **method_group_settings(module.detector, data.batch_size, data.online_self_blend),
+    )
     module.detector.check_input(datamodule.hparams.clip_len, datamodule.hparams.image_size)
     check_frame_stride(
         module.detector, Path(datamodule.hparams.manifest_path), cfg.data.get("name")
     )
     return module, datamodule
+
+
+def method_group_settings(
+    detector: Detector, batch_size: int, online_self_blend: float
+) -> dict[str, float | int]:
+    """For a detector trained on method groups of prepared fakes: online self-blending off and
+    the batch size rounded down to whole groups, each change logged (none for the others)."""
+    if not detector.method_groups:
+        return {}
+    size = len(detector.methods)
+    settings = {"online_self_blend": 0.0, "batch_size": max(size, batch_size - batch_size % size)}
+    changes = [
+        f"datamodule.{name} {before} -> {settings[name]}"
+        for name, before in (("online_self_blend", online_self_blend), ("batch_size", batch_size))
+        if before != settings[name]
+    ]
+    if changes:
+        log.info(
+            "%s trains on groups of %d prepared clips (a real one and one per method): %s",
+            detector.describe(),
+            size,
+            ", ".join(changes),
+        )
+    return settings
 
 
 def check_frame_stride(detector: Detector, manifest: Path, data_name: str | None) -> None:

@@ -26,8 +26,8 @@ convolutions); the maps' outer cells zeroed (one twelfth of the side, as the off
 per frame. The training loss is the module's BCE on the faces plus `ril_weight` x the
 regional independence loss, `agda_weight` x BCE on their AGDA copies and `match_weight` x the
 match loss, the official code's weights (1, 0.5, 1, 0.1). The centres move by `center_momentum`
-each step, decayed by `center_decay` every `center_decay_steps` steps (the official code decays
-once an epoch: set it to your steps per epoch).
+each step, decayed by `center_decay` once an epoch as in the official code (the trainer says
+how long an epoch is; `center_decay_steps` sets another period, 0 never).
 
 How dfd differs from DeepfakeBench's `multi_attention`: it replaces each training batch with
 its AGDA copy instead of training on both, has no match loss, and counts inference calls
@@ -228,7 +228,7 @@ class MultiAttention(PerFrameDetector):
         inter_margin: how far apart the centres are pushed.
         center_momentum: how far the centres move towards each batch's mean.
         center_decay: factor on the momentum every `center_decay_steps` training steps.
-        center_decay_steps: steps between decays (0: never); the paper decays once an epoch.
+        center_decay_steps: steps between decays (None: an epoch, as the paper; 0: never).
     """
 
     paper = "Zhao, Wei, Zhou, Zhang, Chen, Yu, Multi-attentional Deepfake Detection, CVPR 2021"
@@ -250,7 +250,7 @@ class MultiAttention(PerFrameDetector):
         inter_margin: float = 0.2,
         center_momentum: float = 0.05,
         center_decay: float = 0.9,
-        center_decay_steps: int = 0,
+        center_decay_steps: int | None = None,
     ) -> None:
         super().__init__()
         if num_attentions < 2:
@@ -282,7 +282,12 @@ class MultiAttention(PerFrameDetector):
         self.augmentation = AttentionGuidedAugmentation()
         self.ril_weight, self.agda_weight, self.match_weight = ril_weight, agda_weight, match_weight
         self.center_decay, self.center_decay_steps = center_decay, center_decay_steps
+        self.epoch_steps: int | None = None  # told by plan_training
         self.register_buffer("steps_trained", torch.zeros((), dtype=torch.long))
+
+    def plan_training(self, total_steps: int | None, steps_per_epoch: int | None) -> None:
+        """Keep the epoch's length: the default period of the centres' decay."""
+        self.epoch_steps = steps_per_epoch
 
     @property
     def input_spec(self) -> InputSpec:
@@ -363,7 +368,9 @@ class MultiAttention(PerFrameDetector):
             losses["match"] = self.match_weight * (drift * others).mean()
         if self.training:
             self.steps_trained += 1
-            if self.center_decay_steps and int(self.steps_trained) % self.center_decay_steps == 0:
+            period = self.center_decay_steps
+            period = self.epoch_steps if period is None else period
+            if period and int(self.steps_trained) % period == 0:
                 self.independence.momentum.mul_(self.center_decay)
         frames = faces["logits"].reshape(clips.shape[:2])
         return DetectorOutput(frames.mean(dim=1), losses, frames)

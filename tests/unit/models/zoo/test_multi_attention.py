@@ -99,6 +99,17 @@ def test_the_momentum_decays_every_set_number_of_steps(tiny_prepared: Path) -> N
     assert detector.independence.momentum.item() == pytest.approx(0.05 * 0.9)
 
 
+def test_by_default_the_momentum_decays_once_an_epoch(tiny_prepared: Path) -> None:
+    batch = training_batch(tiny_prepared, ())
+    detector = MultiAttention(backbone="efficientnet_b0", agda_weight=0.0)
+    detector.plan_training(total_steps=20, steps_per_epoch=3)  # as the module does at start
+    for _ in range(2):
+        detector.forward_train(batch)
+    assert detector.independence.momentum.item() == pytest.approx(0.05)
+    detector.forward_train(batch)
+    assert detector.independence.momentum.item() == pytest.approx(0.05 * 0.9)
+
+
 def test_local_backbone_weights_load(tmp_path: Path) -> None:
     model = timm.create_model("efficientnet_b0", num_classes=0)
     torch.save(model.state_dict(), tmp_path / "b0.pt")
