@@ -75,6 +75,9 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
         f"datamodule.image_size={args.image_size}",
     ]
     detector, _ = build(name, overrides=recipe_shape)
+    if detector.method_groups:  # one teacher per method: the demo's methods, not the default
+        recipe_shape.append(f"model.methods=[{','.join(demo_methods(args.root))}]")
+        detector, _ = build(name, overrides=recipe_shape)
     dense = detector.input_spec.max_frame_stride is not None
     clip_len, image_size = detector.input_spec.nearest(args.clip_len, args.image_size)
     # a clip longer than the recipe's frames per video would repeat its last frame: such a
@@ -90,6 +93,7 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
         f"datamodule.clip_len={clip_len}",
         f"datamodule.image_size={image_size}",
         "trainer.enable_progress_bar=false",
+        *recipe_shape[2:],
         *extra,
     ]
     untrained = (name, "", "", "", "", shape, parameters, "", detector.weights_source())
@@ -151,6 +155,12 @@ def finished_rows(recipe: str) -> dict[str, tuple]:
         return {}
     with table.open(newline="") as rows:
         return {row[0]: tuple(row) for row in list(csv.reader(rows))[1:]}
+
+
+def demo_methods(root: Path) -> list[str]:
+    """The demo's classes, real first, for detectors that train on method groups."""
+    labels = pd.read_csv(root / "demo" / "raw" / "labels.csv")
+    return ["real", *sorted(set(labels.loc[labels["method"] != "real", "method"]))]
 
 
 def demo_size(root: Path, frames: int) -> str:

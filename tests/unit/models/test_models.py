@@ -38,6 +38,8 @@ TRAINING_ONLY = {
     "ucf": ("content_encoder", "content_adapter", "specific", "specific_head", "decoder"),
     "pcl": ("embed",),
     "lrl": ("decoder",),
+    "uia_vit": ("constants",),
+    "lsda": ("real_teacher", "method_teachers", "fuse", "domain_head"),
 }
 
 
