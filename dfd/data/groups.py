@@ -53,9 +53,11 @@ class MethodGroups(Dataset):
         self.groups = groups
         self.left_out = int((classes == 0).sum()) - len(self.reals)
         if not len(self.reals):
+            present = sorted(set(names[clips.row_labels == 1]))
             raise ValueError(
-                f"no split group holds real clips and fakes of every method in {methods[1:]}: "
-                "check the manifest's method column against model.methods"
+                f"no split group holds real clips and fakes of every method in {methods[1:]} "
+                f"(the training fakes' methods: {', '.join(present) or 'none'}): set "
+                "model.methods to real and those"
             )
 
     def __len__(self) -> int:
