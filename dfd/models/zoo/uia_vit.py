@@ -44,6 +44,7 @@ no key map. The Gaussians are fitted on each process's own patches under DDP.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
@@ -81,7 +82,7 @@ def pcwa_weights(location: torch.Tensor, progress: float) -> torch.Tensor:
     class token's attention `location` (N, P, in (0, 1)) as `progress` (0 to 1) nears 1."""
     uniform = torch.ones_like(location)
     if progress >= UNIFORM_UNTIL:
-        share = torch.sigmoid(torch.tensor(-PCWA_SLOPE * (progress - PCWA_MIDPOINT))).item()
+        share = 1 / (1 + math.exp(PCWA_SLOPE * (progress - PCWA_MIDPOINT)))  # sigmoid(-k (p - m))
         uniform = share * uniform + (1 - share) * location
     return uniform / location.shape[1]
 
@@ -321,7 +322,9 @@ class UIAViT(PerFrameDetector):
         """The weighted patch consistency loss (real faces' and fake faces' means added) and
         the constants' regulariser."""
         c = self.constants
-        forged = self.gaussians.forged(features) & (labels == 1).unsqueeze(1)
+        fake = labels == 1  # a real face's patches are all real: no distances needed
+        forged = torch.zeros(features.shape[:2], dtype=torch.bool, device=features.device)
+        forged[fake] = self.gaussians.forged(features[fake])
         targets = consistency_targets(forged, c.real, c.fake, c.cross)
         loss = sum(
             off_diagonal_l1(attention[labels == label], targets[labels == label])
