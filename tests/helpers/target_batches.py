@@ -46,3 +46,26 @@ def training_batch(
     )
     dm.setup("fit")
     return dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+
+
+def method_group_datamodule(
+    manifest: Path, methods: Sequence[str], **settings
+) -> FaceClipDataModule:
+    """The tiny data set up in method groups (a real clip, then one prepared fake of each of
+    `methods[1:]` from its people), 64 px single frames, two groups a batch."""
+    dm = FaceClipDataModule(
+        str(manifest),
+        **{
+            "clip_len": 1,
+            "image_size": 64,
+            "batch_size": 2 * len(methods),
+            "num_workers": 0,
+            "seed": 1,
+            "targets": ["method"],
+            "methods": list(methods),
+            "method_groups": True,
+            **settings,
+        },
+    )
+    dm.setup("fit")
+    return dm

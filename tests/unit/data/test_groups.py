@@ -6,34 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from dfd.data.datamodule import FaceClipDataModule
 from dfd.data.groups import MethodGroups
 from dfd.errors import SettingError
+from helpers.target_batches import method_group_datamodule
 
 METHODS = ["real", "sbi", "swap"]
 
 
-def grouped(manifest: Path, **kwargs) -> FaceClipDataModule:
-    settings = (
-        dict(
-            clip_len=1,
-            image_size=64,
-            batch_size=6,
-            num_workers=0,
-            seed=1,
-            targets=["method"],
-            methods=METHODS,
-            method_groups=True,
-        )
-        | kwargs
-    )
-    dm = FaceClipDataModule(str(manifest), **settings)
-    dm.setup("fit")
-    return dm
-
-
 def test_batches_hold_a_real_clip_then_one_fake_of_each_method(tiny_prepared: Path) -> None:
-    dm = grouped(tiny_prepared)
+    dm = method_group_datamodule(tiny_prepared, METHODS)
     groups = dm.dataset("train")
     assert isinstance(groups, MethodGroups) and groups.left_out == 0
     rows = groups.clips.rows
@@ -51,14 +32,14 @@ def test_batches_hold_a_real_clip_then_one_fake_of_each_method(tiny_prepared: Pa
 
 
 def test_the_fakes_drawn_are_a_function_of_the_draw(tiny_prepared: Path) -> None:
-    groups = grouped(tiny_prepared).dataset("train")
+    groups = method_group_datamodule(tiny_prepared, METHODS).dataset("train")
     assert groups.members(0, seed=5) == groups.members(0, seed=5)
     draws = {tuple(groups.members(0, seed)) for seed in range(40)}
     assert len(draws) > 1  # other seeds, other fakes of the same people
 
 
 def test_a_real_clip_whose_group_lacks_a_method_is_left_out(tiny_prepared: Path) -> None:
-    dm = grouped(tiny_prepared)
+    dm = method_group_datamodule(tiny_prepared, METHODS)
     clips = dm.dataset("train").clips
     lonely = clips.rows.index[clips.rows["method"] == "real"][0]
     clips.rows.loc[lonely, "group"] = "nobody_else"
@@ -82,4 +63,4 @@ def test_settings_that_cannot_make_groups_are_refused(
     tiny_prepared: Path, settings: dict, message: str
 ) -> None:
     with pytest.raises(SettingError, match=message):
-        grouped(tiny_prepared, **settings)
+        method_group_datamodule(tiny_prepared, METHODS, **settings)

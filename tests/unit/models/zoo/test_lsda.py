@@ -8,34 +8,17 @@ import pytest
 import timm
 import torch
 
-from dfd.data.datamodule import FaceClipDataModule
 from dfd.models.zoo.lsda import LSDA, cross_method_mixup, within_method_augmentation
 from dfd.tasks.train import build_module_and_data
 from helpers.learning import AuxTrace, learn, method_task
 from helpers.runs import compose_train
-from helpers.target_batches import training_batch
+from helpers.target_batches import method_group_datamodule, training_batch
 
 DEMO_METHODS = ["real", "sbi", "swap"]
 
 
 def small(**settings) -> LSDA:
     return LSDA(backbone="efficientnet_b0", methods=DEMO_METHODS, feature_dim=32, **settings)
-
-
-def grouped_batch(manifest: Path) -> dict[str, torch.Tensor]:
-    dm = FaceClipDataModule(
-        str(manifest),
-        clip_len=2,
-        image_size=64,
-        batch_size=6,
-        num_workers=0,
-        seed=0,
-        targets=["method"],
-        methods=DEMO_METHODS,
-        method_groups=True,
-    )
-    dm.setup("fit")
-    return dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
 
 
 def test_a_method_s_identical_samples_move_only_by_noise() -> None:
@@ -59,7 +42,8 @@ def test_mixing_across_methods_only_redistributes_a_group_s_features() -> None:
 
 def test_it_trains_teachers_and_student_on_method_groups(tiny_prepared: Path) -> None:
     torch.manual_seed(0)
-    batch = grouped_batch(tiny_prepared)
+    dm = method_group_datamodule(tiny_prepared, DEMO_METHODS, clip_len=2, seed=0)
+    batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
     detector = small()
     output = detector.forward_train(batch)
     assert output.logits.shape == (6,) and output.frame_logits.shape == (6, 2)
