@@ -45,6 +45,11 @@ def training_batch(
         },
     )
     dm.setup("fit")
+    return first_training_batch(dm)
+
+
+def first_training_batch(dm: FaceClipDataModule) -> dict[str, torch.Tensor]:
+    """A set-up datamodule's first training batch as the module gets it (after transfer)."""
     return dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
 
 

@@ -12,7 +12,11 @@ from dfd.models.zoo.lsda import LSDA, cross_method_mixup, within_method_augmenta
 from dfd.tasks.train import build_module_and_data
 from helpers.learning import AuxTrace, learn, method_task
 from helpers.runs import compose_train
-from helpers.target_batches import method_group_datamodule, training_batch
+from helpers.target_batches import (
+    first_training_batch,
+    method_group_datamodule,
+    training_batch,
+)
 
 DEMO_METHODS = ["real", "sbi", "swap"]
 
@@ -43,7 +47,7 @@ def test_mixing_across_methods_only_redistributes_a_group_s_features() -> None:
 def test_it_trains_teachers_and_student_on_method_groups(tiny_prepared: Path) -> None:
     torch.manual_seed(0)
     dm = method_group_datamodule(tiny_prepared, DEMO_METHODS, clip_len=2, seed=0)
-    batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    batch = first_training_batch(dm)
     detector = small()
     output = detector.forward_train(batch)
     assert output.logits.shape == (6,) and output.frame_logits.shape == (6, 2)
