@@ -12,6 +12,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from helpers.interrupts import tear_down_on_sigterm
 from helpers.object_store import object_store  # noqa: F401  a real S3-compatible server
 from helpers.runs import run_entry_point
 from helpers.servers import postgres_url, redis_url  # noqa: F401  real servers, as fixtures
@@ -24,6 +25,10 @@ if WORKERS > 1:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 TINY_GROUPS = ("pair01", "pair02", "pair04")  # the demo puts them in test, train, val
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    tear_down_on_sigterm()
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
