@@ -37,9 +37,11 @@ def server():
 
 SLOW_TEST = """
 import time
+from pathlib import Path
 
 
 def test_waits(server):
+    (Path(__file__).parent / "running").touch()
     time.sleep(300)
 """
 
@@ -58,7 +60,7 @@ def stop_run_with_sigterm(folder: Path, handler: bool) -> tuple[int, int]:
     pytest's exit status and the child's pid."""
     (folder / "conftest.py").write_text(CONFTEST.format(handler=handler))
     (folder / "test_slow.py").write_text(SLOW_TEST)
-    pid_file = folder / "server.pid"
+    running = folder / "running"
     run = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
         cwd=folder,
@@ -67,13 +69,12 @@ def stop_run_with_sigterm(folder: Path, handler: bool) -> tuple[int, int]:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while not pid_file.exists():
-        assert time.monotonic() < deadline and run.poll() is None, "the run never started"
+    while not running.exists():  # the fixture is set up: SIGTERM lands in the test
+        assert time.monotonic() < deadline and run.poll() is None, "the test never started"
         time.sleep(0.1)
-    time.sleep(0.5)  # into the test's sleep
     run.send_signal(signal.SIGTERM)
     status = run.wait(timeout=60)
-    return status, int(pid_file.read_text())
+    return status, int((folder / "server.pid").read_text())
 
 
 def test_sigterm_tears_the_session_fixtures_down(tmp_path: Path) -> None:
