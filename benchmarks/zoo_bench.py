@@ -114,6 +114,8 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
         return (*untrained, f"training exited with status {error.returncode}")
     metrics = json.loads(RunDir(newest_run(log_dir)).evaluation("demo").metrics.read_text())
     low, high = metrics["ci"]["video_auroc"]
+    # kept with its numbers, so that the row says what went wrong rather than rank at 0.5
+    constant = "every test video scored the same" if metrics["constant_video_scores"] else ""
     return (
         name,
         f"{metrics['video']['auroc']:.3f}",
@@ -124,7 +126,7 @@ def train_one(name: str, args: argparse.Namespace, extra: list[str]) -> tuple:
         parameters,
         f"{seconds / 60:.1f}",
         detector.weights_source(),
-        "",
+        constant,
     )
 
 

@@ -54,12 +54,24 @@ def _feature_size(classifier: nn.Module) -> int:
     return last.in_features if isinstance(last, nn.Linear) else last.in_channels
 
 
+def set_batchnorm_momentum(network: nn.Module, momentum: float) -> None:
+    """Give every batch norm of `network` this running-statistics momentum.
+
+    torchvision's S3D keeps TensorFlow's 0.001: right when fine-tuning from Kinetics
+    statistics, but from random weights its running statistics stay near their initial
+    values for thousands of steps, so in eval mode every clip gets the same score."""
+    for module in network.modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+            module.momentum = momentum
+
+
 class VideoDetector(Detector):
     """A torchvision video model by name, classifier replaced by dropout + one logit.
 
     `backbone` is the network with its classifier removed (features (B, F)), what staged
     unfreezing freezes. `requires` lists the clip shapes it accepts (InputSpec fields, e.g.
     {clip_len: 16, image_size: 224}); `check_input` holds a datamodule to them.
+    `batchnorm_momentum` overrides the network's own (see `set_batchnorm_momentum`).
     """
 
     def __init__(
@@ -69,10 +81,13 @@ class VideoDetector(Detector):
         weights: str | None = None,
         dropout: float = 0.0,
         requires: Mapping[str, int] | None = None,
+        batchnorm_momentum: float | None = None,
     ) -> None:
         super().__init__()
         self.name = name
         self.backbone = _build(name, pretrained, weights)
+        if batchnorm_momentum is not None:
+            set_batchnorm_momentum(self.backbone, batchnorm_momentum)
         attribute = CLASSIFIERS[name]
         num_features = _feature_size(getattr(self.backbone, attribute))
         setattr(self.backbone, attribute, nn.Identity())
