@@ -75,6 +75,7 @@ figcaption { font-size: 0.9rem; color: #444; margin-top: 0.4rem; }
 details { background: #fff; border: 1px solid #ddd; padding: 0.5rem 0.8rem; }
 pre { overflow-x: auto; font-size: 0.85rem; }
 .note { color: #666; }
+.warning { background: #fdecea; border-left: 4px solid #c0392b; padding: 0.5rem 0.8rem; }
 """
 
 PAGE = Template("""<!DOCTYPE html>
@@ -202,6 +203,12 @@ def metrics_table(metrics: Mapping[str, object]) -> str:
     )
 
 
+def warning_banners(metrics: Mapping[str, object]) -> str:
+    """Evaluation's warnings above the numbers, so nobody reads an AUC the warning voids."""
+    warnings = metrics.get("warnings") or []
+    return "".join(f'<p class="warning" role="alert">{_e(text)}</p>' for text in warnings)
+
+
 def misclassified_table(videos: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> str:
     """The videos whose prediction differs from their label, the most confident errors first."""
     wrong = videos[videos["label"] != videos["prediction"]]
@@ -267,7 +274,7 @@ def write_html_report(
     `"gradcam"` and `"robustness"` get their own headings, other keys are used as headings;
     files that do not exist are left out. `videos` adds the table of misclassified videos.
     """
-    sections = [("summary", "Metrics", metrics_table(metrics))]
+    sections = [("summary", "Metrics", warning_banners(metrics) + metrics_table(metrics))]
     known = [name for name in FIGURE_CAPTIONS if name in figures]
     ordered = known + [name for name in figures if name not in FIGURE_CAPTIONS]
     blocks = [

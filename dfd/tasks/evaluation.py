@@ -149,14 +149,14 @@ def summarize(
         metrics["frame"] = binary_metrics(frames["score"], frames["label"], value)
     metrics |= confidence_intervals(videos, settings)
     metrics["constant_video_scores"] = bool(len(videos) > 1 and videos["score"].nunique() == 1)
+    metrics["warnings"] = []
     if metrics["constant_video_scores"]:
-        log.warning(
-            "%s: all %d videos scored %.4f: the detector's output does not depend on its input, "
-            "so its AUC of 0.5 ranks nothing",
-            name,
-            len(videos),
-            videos["score"].iloc[0],
+        warning = (
+            f"all {len(videos)} videos scored {videos['score'].iloc[0]:.4f}: the detector's "
+            "output does not depend on its input, so its AUC of 0.5 ranks nothing"
         )
+        metrics["warnings"].append(warning)
+        log.warning("%s: %s", name, warning)
     metrics["by_method"] = metrics_by_method(videos, clips, value)
     metrics |= {
         "threshold": dict(threshold),

@@ -123,3 +123,13 @@ def test_minimal_report(tmp_path: Path) -> None:
     )
     text = path.read_text()
     assert "<td>n/a</td>" in text and "Misclassified" not in text and "<img" not in text
+    assert 'class="warning"' not in text
+
+
+def test_evaluation_warnings_stand_above_the_metrics(tmp_path: Path) -> None:
+    warning = "all 105 videos scored 0.4941: the output does not depend on its input"
+    metrics = {"video": {"auroc": 0.5}, "warnings": [warning + " <b>"]}
+    text = write_html_report(tmp_path / "r.html", "t", metrics, {}, "").read_text()
+    summary = re.search(r'<section id="summary">.*?</section>', text, re.S).group(0)
+    assert summary.index('class="warning"') < summary.index("<table>")
+    assert f"{warning} &lt;b&gt;" in summary
