@@ -21,7 +21,7 @@ from rich.console import Console
 from dfd.compare.folds import pool_folds, pooled_by_group, pooled_warnings, write_pooled
 from dfd.compare.options import parser
 from dfd.compare.roc import plot_roc_overlay
-from dfd.compare.runs import Collection, Skipped, collect
+from dfd.compare.runs import Collection, Skipped, collect, evaluation_warnings
 from dfd.compare.table import (
     console_table,
     resolve_metric,
@@ -81,12 +81,13 @@ def write_outputs(
     out: Path,
     top: int,
     pooled: pd.DataFrame,
+    warnings: Sequence[str] = (),
 ) -> list[Path]:
     """Write the group CSV, the per-run CSV, the Markdown table, the ROC overlay and, with
     cross-validation folds, the pooled tables into out."""
     out.mkdir(parents=True, exist_ok=True)
     markdown = out / OUTPUT_FILES["markdown"]
-    markdown.write_text(to_markdown(groups, metric, collection.skipped))
+    markdown.write_text(to_markdown(groups, metric, collection.skipped, warnings))
     collection.rows.to_csv(out / OUTPUT_FILES["runs"], index=False)
     return [
         to_csv(groups, out / OUTPUT_FILES["csv"]),
@@ -121,11 +122,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     pooled = pool_folds(rows, collection.root)
     groups = sort_groups(with_pooled(summarize(rows), pooled), metric)
     collection = Collection(collection.root, rows, collection.skipped)
+    warnings = evaluation_warnings(rows) + pooled_warnings(pooled)
     paths = write_outputs(
-        collection, groups, metric, args.out or args.folders[0], args.roc_top, pooled
+        collection, groups, metric, args.out or args.folders[0], args.roc_top, pooled, warnings
     )
     console.print(console_table(groups, metric, console.width))
-    for warning in pooled_warnings(pooled):
+    for warning in warnings:
         console.print(f"warning: {warning}", markup=False, highlight=False)
     console.print("wrote " + ", ".join(str(path) for path in paths), highlight=False)
 

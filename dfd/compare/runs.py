@@ -216,7 +216,8 @@ def _confidence_intervals(intervals: object) -> dict[str, float]:
 
 
 def result_row(metrics: Mapping) -> dict[str, object]:
-    """The metrics of one `metrics.json`: `<level>_<metric>`, CIs, threshold and video count."""
+    """The metrics of one `metrics.json`: `<level>_<metric>`, CIs, threshold, video count and
+    the evaluation's warnings."""
     row: dict[str, object] = {}
     for level in LEVELS:
         if isinstance(metrics.get(level), Mapping):
@@ -227,7 +228,17 @@ def result_row(metrics: Mapping) -> dict[str, object]:
         row |= _numbers({"threshold": threshold.get("value")}, "")
         row["threshold_rule"] = threshold.get("rule")
     row |= _numbers({"num_videos": metrics.get("num_videos")}, "")
+    row["warnings"] = "; ".join(str(text) for text in metrics.get("warnings") or [])
     return row
+
+
+def evaluation_warnings(rows: pd.DataFrame) -> list[str]:
+    """`<run> on <dataset>: <warning>` for every warning the runs' evaluations recorded, such as
+    scores that do not depend on the input (an AUC that ranks nothing)."""
+    if "warnings" not in rows:
+        return []
+    flagged = rows[rows["warnings"].fillna("").astype(bool)]
+    return [f"{row.run} on {row.dataset}: {row.warnings}" for row in flagged.itertuples()]
 
 
 def read_result(eval_dir: EvalDir) -> dict[str, object] | str:

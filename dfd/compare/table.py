@@ -187,8 +187,13 @@ def _markdown_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def to_markdown(groups: pd.DataFrame, metric: str, skipped: Sequence[Skipped]) -> str:
-    """A Markdown table of every group, a note on the numbers, and the skipped runs."""
+def to_markdown(
+    groups: pd.DataFrame,
+    metric: str,
+    skipped: Sequence[Skipped],
+    warnings: Sequence[str] = (),
+) -> str:
+    """A Markdown table of every group, a note on the numbers, the warnings and the skipped runs."""
     columns = [
         *_ordered(groups, METRIC_ORDER, metric),
         *(c for c in EXTRA_VALUES if f"{c}_mean" in groups),
@@ -230,6 +235,8 @@ def to_markdown(groups: pd.DataFrame, metric: str, skipped: Sequence[Skipped]) -
             "Pooled video AUROC: the test videos of all folds of a setting scored as one "
             f"set, with its bootstrap CI (details in {POOLED_FILES['markdown']}).",
         ]
+    if warnings:
+        lines += ["", "Warnings:", ""] + [f"- {text}" for text in warnings]
     if skipped:
         lines += ["", "Skipped:", ""] + [
             f"- `{item.path.as_posix()}`: {item.reason}" for item in skipped

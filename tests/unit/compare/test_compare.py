@@ -318,6 +318,23 @@ def test_cli_filters_by_dataset_and_defaults_out_to_first_folder(
     assert missing.returncode == 1 and "found: celebdf, demo" in missing.stderr
 
 
+def test_cli_repeats_the_evaluations_warnings(tmp_path: Path) -> None:
+    multirun = tmp_path / "multirun"
+    write_run(multirun / "0", job("resnet18", 1), 1, {"demo": 1.6})
+    flat = write_run(multirun / "1", job("s3d", 1), 1, {"demo": 0.0})
+    metrics_path = flat / "eval" / "demo" / "metrics.json"
+    warning = "all 36 videos scored 0.4941: the detector's output does not depend on its input"
+    metrics_path.write_text(
+        json.dumps(json.loads(metrics_path.read_text()) | {"warnings": [warning]})
+    )
+    result = run_cli(multirun)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: 1 on demo: {warning}" in result.stdout.replace("\n", " ")
+    assert f"- 1 on demo: {warning}" in (multirun / "comparison.md").read_text()
+    runs = pd.read_csv(multirun / "comparison_runs.csv", keep_default_na=False)
+    assert list(runs.sort_values("run")["warnings"]) == ["", warning]
+
+
 def test_cli_fails_clearly_without_results(tmp_path: Path) -> None:
     write_run(tmp_path / "run", job("resnet18", 1), 1, None)
     result = run_cli(tmp_path)
